@@ -1,0 +1,1 @@
+//! Criterion benchmarks of airssys-wasm; the benchmark issue fills this crate.

@@ -1,0 +1,475 @@
+//! One live instance: its store, limits, calls and error classification.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use airssys_wasm_core::{
+    AuditSink, BackendInstance, CallContext, CapabilitySet, Error, FuncRef, FuncType, HostError,
+    HostFn, InstanceConfig, LimitKind, Result, Usage, Value,
+};
+use wasmtime::component::{
+    ComponentExportIndex, ComponentNamedList, Func, Instance, Lift, LinkerInstance, Lower,
+    ResourceTable, TypedFunc, Val,
+};
+use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::convert::{self, HandleTable};
+use crate::{Compiled, TICK, wasi};
+
+/// The data of one store.
+pub(crate) struct StoreData {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: Limiter,
+    component: Arc<str>,
+    capabilities: Arc<CapabilitySet>,
+    audit: Arc<dyn AuditSink>,
+}
+
+impl WasiView for StoreData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Memory and table limits of one store.
+struct Limiter {
+    memory_limit: Option<u64>,
+    table_limit: Option<u64>,
+    memory_total: u64,
+    memory_peak: u64,
+}
+
+/// A limit was exceeded; raised by the limiter, classified by `classify`.
+#[derive(Debug)]
+struct LimitExceeded {
+    kind: LimitKind,
+    limit: u64,
+    requested: u64,
+}
+
+impl fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} limit {} exceeded (asked for {})",
+            self.kind, self.limit, self.requested
+        )
+    }
+}
+
+impl std::error::Error for LimitExceeded {}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let total = self.memory_total - (current as u64).min(self.memory_total) + desired as u64;
+        if let Some(limit) = self.memory_limit
+            && total > limit
+        {
+            return Err(LimitExceeded {
+                kind: LimitKind::Memory,
+                limit,
+                requested: total,
+            }
+            .into());
+        }
+        self.memory_total = total;
+        self.memory_peak = self.memory_peak.max(total);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if let Some(limit) = self.table_limit
+            && desired as u64 > limit
+        {
+            return Err(LimitExceeded {
+                kind: LimitKind::TableElements,
+                limit,
+                requested: desired as u64,
+            }
+            .into());
+        }
+        Ok(true)
+    }
+}
+
+/// A host function failed; carried through wasmtime's error to `classify`.
+#[derive(Debug)]
+struct HostCallFailed {
+    function: Arc<str>,
+    error: HostError,
+}
+
+impl fmt::Display for HostCallFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "host function `{}`: {}", self.function, self.error)
+    }
+}
+
+impl std::error::Error for HostCallFailed {}
+
+/// Links one host function of the runtime's table.
+pub(crate) fn define_host_func(
+    inst: &mut LinkerInstance<'_, StoreData>,
+    interface: &str,
+    name: &str,
+    func: Arc<HostFn>,
+) -> Result<()> {
+    let full: Arc<str> = if interface.is_empty() {
+        name.into()
+    } else {
+        format!("{interface}#{name}").into()
+    };
+    let fail = {
+        let full = full.clone();
+        move |error: HostError| -> wasmtime::Error {
+            HostCallFailed {
+                function: full.clone(),
+                error,
+            }
+            .into()
+        }
+    };
+    inst.func_new(name, move |mut store, _ty, params, results| {
+        let data = store.data_mut();
+        let args = params
+            .iter()
+            .cloned()
+            .map(convert::val_to_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| fail(HostError::Failed(m)))?;
+        let mut outs = vec![Value::Bool(false); results.len()];
+        let mut cx = CallContext::new(&data.component, &data.capabilities, &*data.audit);
+        match catch_unwind(AssertUnwindSafe(|| func(&mut cx, &args, &mut outs))) {
+            Ok(Ok(())) => {
+                for (slot, v) in results.iter_mut().zip(&outs) {
+                    *slot = convert::value_to_val(v).map_err(|m| fail(HostError::Failed(m)))?;
+                }
+                Ok(())
+            }
+            Ok(Err(e)) => Err(fail(e)),
+            Err(panic) => Err(fail(HostError::Failed(format!(
+                "panicked: {}",
+                panic_message(&*panic)
+            )))),
+        }
+    })
+    .map_err(|e| Error::Backend(format!("linking host function {full}: {e:#}")))
+}
+
+fn panic_message(p: &(dyn Any + Send)) -> &str {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s
+    } else {
+        "(no message)"
+    }
+}
+
+/// A live wasmtime instance.
+pub struct WasmtimeInstance {
+    store: Store<StoreData>,
+    instance: Instance,
+    exports: Arc<HashMap<String, (ComponentExportIndex, Arc<FuncType>)>>,
+    export_names: String,
+    funcs: Vec<Func>,
+    by_name: HashMap<Arc<str>, u32>,
+    handles: HandleTable,
+    limits: airssys_wasm_core::Limits,
+    poisoned: Option<String>,
+}
+
+impl WasmtimeInstance {
+    pub(crate) fn new(c: &Compiled, config: InstanceConfig) -> Result<Self> {
+        wasi::audit_ungranted(&config, &c.needed)?;
+        let wasi_ctx = wasi::build(&config, &config.component)
+            .map_err(|e| Error::Backend(format!("{e:#}")))?;
+        let limits = config.limits;
+        let data = StoreData {
+            wasi: wasi_ctx,
+            table: ResourceTable::new(),
+            limiter: Limiter {
+                memory_limit: limits.memory_bytes,
+                table_limit: limits.table_elements,
+                memory_total: 0,
+                memory_peak: 0,
+            },
+            component: config.component,
+            capabilities: config.capabilities,
+            audit: config.audit,
+        };
+        let mut store = Store::new(&c.engine, data);
+        store.limiter(|d| &mut d.limiter);
+        store.epoch_deadline_trap();
+        arm(&mut store, &limits);
+        let instance = match c.pre.instantiate(&mut store) {
+            Ok(i) => i,
+            Err(e) => {
+                let fuel = limits.fuel;
+                return Err(classify(e, "<instantiate>", fuel, &limits, Duration::ZERO));
+            }
+        };
+        Ok(Self {
+            store,
+            instance,
+            exports: c.exports.clone(),
+            export_names: c.export_names.clone(),
+            funcs: Vec::new(),
+            by_name: HashMap::new(),
+            handles: HandleTable::default(),
+            limits,
+            poisoned: None,
+        })
+    }
+
+    /// Resolves an export for the typed fast path: wasmtime's `TypedFunc`
+    /// with the same limits and error classification as dynamic calls.
+    pub fn typed<P, R>(&mut self, name: &str) -> Result<TypedCall<P, R>>
+    where
+        P: ComponentNamedList + Lower + Send + Sync + 'static,
+        R: ComponentNamedList + Lift + Send + Sync + 'static,
+    {
+        let f = self.func(name)?;
+        let func = self.funcs[f.index as usize];
+        let typed = func
+            .typed::<P, R>(&self.store)
+            .map_err(|e| Error::InvalidArguments {
+                function: name.to_owned(),
+                detail: format!("{e:#} (the export's WIT type is {})", f.ty),
+            })?;
+        Ok(TypedCall {
+            func: typed,
+            name: f.name,
+            _types: PhantomData,
+        })
+    }
+
+    /// Calls through the typed fast path.
+    pub fn call_typed<P, R>(&mut self, f: &TypedCall<P, R>, params: P) -> Result<(R, Usage)>
+    where
+        P: ComponentNamedList + Lower + Send + Sync + 'static,
+        R: ComponentNamedList + Lift + Send + Sync + 'static,
+    {
+        self.check_poisoned()?;
+        let start = arm(&mut self.store, &self.limits);
+        let r = f.func.call(&mut self.store, params);
+        let usage = self.usage(start);
+        match r {
+            Ok(r) => Ok((r, usage)),
+            Err(e) => Err(self.fail(e, &f.name, usage.elapsed)),
+        }
+    }
+
+    fn check_poisoned(&self) -> Result<()> {
+        match &self.poisoned {
+            Some(why) => Err(Error::InstancePoisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn usage(&mut self, start: Instant) -> Usage {
+        let elapsed = start.elapsed();
+        let budget = self.limits.fuel.unwrap_or(u64::MAX);
+        let left = self.store.get_fuel().unwrap_or(budget);
+        Usage {
+            fuel_consumed: self.limits.fuel.map(|_| budget - left),
+            peak_memory_bytes: self.store.data().limiter.memory_peak,
+            elapsed,
+        }
+    }
+
+    fn fail(&mut self, e: wasmtime::Error, function: &str, elapsed: Duration) -> Error {
+        let err = classify(e, function, self.limits.fuel, &self.limits, elapsed);
+        self.poisoned = Some(err.to_string());
+        err
+    }
+}
+
+/// Sets the fuel and the epoch deadline for the next entry into the guest,
+/// and returns the start time.
+fn arm(store: &mut Store<StoreData>, limits: &airssys_wasm_core::Limits) -> Instant {
+    let fuel = limits.fuel.unwrap_or(u64::MAX);
+    store
+        .set_fuel(fuel)
+        .expect("fuel metering is enabled in every engine of this backend");
+    let ticks = match limits.timeout {
+        Some(t) => (t.as_nanos().div_ceil(TICK.as_nanos()) as u64).max(1),
+        None => u64::MAX / 4,
+    };
+    store.set_epoch_deadline(ticks);
+    Instant::now()
+}
+
+fn classify(
+    e: wasmtime::Error,
+    function: &str,
+    fuel: Option<u64>,
+    limits: &airssys_wasm_core::Limits,
+    elapsed: Duration,
+) -> Error {
+    let function = function.to_owned();
+    if let Some(l) = e.downcast_ref::<LimitExceeded>() {
+        return match l.kind {
+            LimitKind::TableElements => Error::TableLimit {
+                function,
+                limit: l.limit,
+                requested: l.requested,
+            },
+            _ => Error::MemoryLimit {
+                function,
+                limit: l.limit,
+                requested: l.requested,
+            },
+        };
+    }
+    if let Some(h) = e.downcast_ref::<HostCallFailed>() {
+        return match &h.error {
+            HostError::Denied {
+                capability,
+                request,
+            } => Error::HostDenied {
+                function: h.function.to_string(),
+                capability: capability.to_string(),
+                request: request.clone(),
+            },
+            HostError::Audit(a) => Error::Audit(a.clone()),
+            other => Error::HostFailed {
+                function: h.function.to_string(),
+                message: other.to_string(),
+            },
+        };
+    }
+    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return Error::Exit { code: exit.0 };
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => Error::OutOfFuel {
+            function,
+            limit: fuel.unwrap_or(u64::MAX),
+        },
+        Some(Trap::Interrupt) => Error::Timeout {
+            function,
+            limit: limits.timeout.unwrap_or_default(),
+            elapsed,
+        },
+        Some(Trap::StackOverflow) => Error::StackOverflow { function },
+        _ => Error::Trap {
+            function,
+            message: format!("{e:#}"),
+        },
+    }
+}
+
+impl BackendInstance for WasmtimeInstance {
+    fn func(&mut self, name: &str) -> Result<FuncRef> {
+        if let Some((key, &index)) = self.by_name.get_key_value(name) {
+            let ty = self.exports[name].1.clone();
+            return Ok(FuncRef {
+                index,
+                name: key.clone(),
+                ty,
+            });
+        }
+        let Some((export, ty)) = self.exports.get(name) else {
+            return Err(Error::NoSuchExport {
+                name: name.to_owned(),
+                available: self.export_names.clone(),
+            });
+        };
+        let func = self
+            .instance
+            .get_func(&mut self.store, export)
+            .ok_or_else(|| Error::NoSuchExport {
+                name: name.to_owned(),
+                available: self.export_names.clone(),
+            })?;
+        let index = self.funcs.len() as u32;
+        self.funcs.push(func);
+        let name: Arc<str> = name.into();
+        self.by_name.insert(name.clone(), index);
+        Ok(FuncRef {
+            index,
+            name,
+            ty: ty.clone(),
+        })
+    }
+
+    fn call(&mut self, f: &FuncRef, args: &[Value]) -> Result<(Vec<Value>, Usage)> {
+        self.check_poisoned()?;
+        let ty = &f.ty;
+        if args.len() != ty.params.len() {
+            return Err(Error::InvalidArguments {
+                function: f.name.to_string(),
+                detail: format!(
+                    "expected {} argument(s) ({ty}), got {}",
+                    ty.params.len(),
+                    args.len()
+                ),
+            });
+        }
+        let mut vals = Vec::with_capacity(args.len());
+        for (arg, (pname, pty)) in args.iter().zip(&ty.params) {
+            let bad = |detail: String| Error::InvalidArguments {
+                function: f.name.to_string(),
+                detail: format!("argument `{pname}`: {detail}"),
+            };
+            arg.check_type(pty).map_err(bad)?;
+            vals.push(convert::to_val(arg, pty, &mut self.handles).map_err(bad)?);
+        }
+        let func = self.funcs[f.index as usize];
+        let mut results = vec![Val::Bool(false); usize::from(ty.result.is_some())];
+        let start = arm(&mut self.store, &self.limits);
+        let r = func.call(&mut self.store, &vals, &mut results);
+        let usage = self.usage(start);
+        if let Err(e) = r {
+            return Err(self.fail(e, &f.name, usage.elapsed));
+        }
+        let out = match (&ty.result, results.pop()) {
+            (Some(rty), Some(v)) => vec![
+                convert::from_val(v, rty, &mut self.handles)
+                    .map_err(|m| Error::Backend(format!("result of `{}`: {m}", f.name)))?,
+            ],
+            _ => Vec::new(),
+        };
+        Ok((out, usage))
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// An export resolved for the typed fast path
+/// ([`WasmtimeInstance::typed`]).
+pub struct TypedCall<P, R> {
+    func: TypedFunc<P, R>,
+    name: Arc<str>,
+    _types: PhantomData<fn(P) -> R>,
+}
+
+impl<P, R> TypedCall<P, R> {
+    /// The export's call name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}

@@ -1,0 +1,314 @@
+//! The wasmtime (JIT) backend of airssys-wasm.
+//!
+//! [`WasmtimeBackend`] implements [`airssys_wasm_core::Backend`] on wasmtime
+//! 48 with the component model:
+//!
+//! - **Fuel** is always metered, so any instance can have a fuel limit; an
+//!   instance without one gets `u64::MAX` per call. One unit per executed
+//!   WebAssembly instruction (wasmtime's accounting: `nop`, `drop`, `block`,
+//!   `loop` and a few other structural instructions are free).
+//! - **Timeouts** use epoch interruption with ONE ticker thread per backend
+//!   (every [`TICK`]), not a thread per call: a call with timeout `t` is
+//!   interrupted after `t` rounded up to the next tick.
+//! - **Memory and table limits** go through a `ResourceLimiter`: growing past
+//!   the limit traps with [`Error::MemoryLimit`] / [`Error::TableLimit`].
+//! - **Stack overflow** is wasmtime's native stack limit (512 KiB of wasm
+//!   stack by default, [`WasmtimeConfig::max_wasm_stack`]).
+//! - **Instantiation** reuses one `InstancePre` per compiled component; the
+//!   optional pooling allocator ([`WasmtimeConfig::pooling`]) makes it a few
+//!   microseconds.
+//! - **Compiled-artifact cache**: with [`WasmtimeConfig::cache_dir`], compiled
+//!   components are stored on disk keyed by the component's blake3 digest and
+//!   the engine's compatibility hash, so a second load skips compilation. The
+//!   directory must be writable only by the host's own user: artifacts are
+//!   native code and are loaded without re-validation.
+//! - **WASI p2** through `wasmtime-wasi`, with a context built only from the
+//!   instance's capability set (see the `wasi` module docs in the source and
+//!   the README): nothing is granted by default.
+//! - **Host functions** from the runtime's [`HostFunctions`] table are linked
+//!   with `func_new`; a host function that panics fails the call with
+//!   [`Error::HostFailed`] instead of unwinding into the host.
+//! - Calls use wasmtime's dynamic `Val` path; [`WasmtimeInstance::typed`]
+//!   gives the typed fast path for embedders that know the signature.
+
+#![deny(missing_docs)]
+
+mod cache;
+mod convert;
+mod instance;
+mod wasi;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use airssys_wasm_core::{
+    Backend, CapabilityKind, CompiledComponent, ComponentInfo, Error, FuncType, HostFunctions,
+    InstanceConfig, ItemKind, Result,
+};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
+use wasmtime::{Config, Engine};
+
+pub use instance::{TypedCall, WasmtimeInstance};
+/// The wasmtime crate this backend is built on.
+pub use wasmtime;
+
+/// How often the shared epoch ticker advances: the granularity of timeouts.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// Settings of the wasmtime engine.
+#[derive(Clone, Debug)]
+pub struct WasmtimeConfig {
+    /// Use the pooling instance allocator (fast instantiation, memory
+    /// reserved up front). `None` (the default) allocates on demand.
+    pub pooling: Option<PoolingConfig>,
+    /// Where compiled artifacts are cached; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Bytes of native stack WebAssembly may use before a stack overflow
+    /// trap. Default 512 KiB.
+    pub max_wasm_stack: usize,
+}
+
+impl Default for WasmtimeConfig {
+    fn default() -> Self {
+        Self {
+            pooling: None,
+            cache_dir: None,
+            max_wasm_stack: 512 * 1024,
+        }
+    }
+}
+
+/// Sizes of the pooling allocator.
+#[derive(Clone, Debug)]
+pub struct PoolingConfig {
+    /// Component instances that can be live at once.
+    pub total_component_instances: u32,
+    /// Largest linear memory of a pooled instance, in bytes.
+    pub max_memory_size: usize,
+}
+
+impl Default for PoolingConfig {
+    fn default() -> Self {
+        Self {
+            total_component_instances: 1000,
+            max_memory_size: 64 << 20,
+        }
+    }
+}
+
+/// The wasmtime backend. Cheap to share (`Arc`); one per process is typical.
+pub struct WasmtimeBackend {
+    engine: Engine,
+    linker: Linker<instance::StoreData>,
+    cache: Option<cache::ArtifactCache>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl WasmtimeBackend {
+    /// A backend with default settings.
+    pub fn new() -> Result<Self> {
+        Self::with_config(WasmtimeConfig::default())
+    }
+
+    /// A backend with the given settings.
+    pub fn with_config(config: WasmtimeConfig) -> Result<Self> {
+        let mut c = Config::new();
+        c.wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .concurrency_support(false)
+            .max_wasm_stack(config.max_wasm_stack);
+        if let Some(p) = &config.pooling {
+            let mut pool = wasmtime::PoolingAllocationConfig::default();
+            pool.total_component_instances(p.total_component_instances)
+                .total_core_instances(p.total_component_instances * 4)
+                .total_memories(p.total_component_instances * 2)
+                .total_tables(p.total_component_instances * 4)
+                .max_memory_size(p.max_memory_size);
+            c.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&c).map_err(|e| Error::Backend(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| Error::Backend(format!("linking WASI: {e:#}")))?;
+        let cache = config
+            .cache_dir
+            .map(|dir| cache::ArtifactCache::new(dir, &engine))
+            .transpose()?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_ticker(engine.clone(), ticker_stop.clone());
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+            ticker_stop,
+        })
+    }
+
+    /// The wasmtime engine, for embedders that need it.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn component(&self, bytes: &[u8], info: &ComponentInfo) -> Result<(Component, bool)> {
+        match &self.cache {
+            Some(cache) => cache.load_or_compile(&self.engine, bytes, info.digest()),
+            None => Component::new(&self.engine, bytes)
+                .map(|c| (c, false))
+                .map_err(|e| Error::InvalidComponent(format!("{e:#}"))),
+        }
+    }
+
+    fn link_host(
+        &self,
+        info: &ComponentInfo,
+        host: &Arc<HostFunctions>,
+    ) -> Result<Linker<instance::StoreData>> {
+        let mut linker = self.linker.clone();
+        for import in info.imports() {
+            let name = &import.name;
+            match &import.kind {
+                ItemKind::Interface(funcs) if !name.starts_with("wasi:") => {
+                    let mut inst = linker
+                        .instance(name)
+                        .map_err(|e| Error::Backend(format!("linking {name}: {e:#}")))?;
+                    for (func, _) in funcs {
+                        let Some(f) = host.get(name, func) else {
+                            return Err(missing(
+                                &format!("{name}#{func}"),
+                                host.provides_interface(name),
+                            ));
+                        };
+                        instance::define_host_func(&mut inst, name, func, f.clone())?;
+                    }
+                }
+                ItemKind::Function(_) => {
+                    let Some(f) = host.get("", name) else {
+                        return Err(missing(name, false));
+                    };
+                    instance::define_host_func(&mut linker.root(), "", name, f.clone())?;
+                }
+                _ => {}
+            }
+        }
+        Ok(linker)
+    }
+}
+
+fn missing(name: &str, interface_known: bool) -> Error {
+    let hint = if interface_known {
+        "the host defines this interface but not this function; add it with HostFunctions::define"
+    } else if name.starts_with("wasi:") {
+        "this WASI interface or version is not provided by the wasmtime backend"
+    } else {
+        "no host function provides it; define it with HostFunctions::define, or compose the \
+         component with a provider first"
+    };
+    Error::MissingImport {
+        name: name.to_owned(),
+        hint: hint.to_owned(),
+    }
+}
+
+impl Drop for WasmtimeBackend {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    thread::Builder::new()
+        .name("airssys-wasm-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                thread::sleep(TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("spawning the epoch ticker thread");
+}
+
+impl Backend for WasmtimeBackend {
+    fn name(&self) -> &'static str {
+        "wasmtime"
+    }
+
+    fn compile(
+        &self,
+        bytes: &[u8],
+        info: &ComponentInfo,
+        host: &Arc<HostFunctions>,
+    ) -> Result<Arc<dyn CompiledComponent>> {
+        let (component, from_cache) = self.component(bytes, info)?;
+        tracing::debug!(digest = %info.digest(), from_cache, "compiled component");
+        let linker = self.link_host(info, host)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| import_error(&format!("{e:#}")))?;
+        let mut exports = HashMap::new();
+        for (name, ty) in info.export_functions() {
+            let index = match name.split_once('#') {
+                Some((iface, func)) => component
+                    .get_export_index(None, iface)
+                    .and_then(|i| component.get_export_index(Some(&i), func)),
+                None => component.get_export_index(None, &name),
+            };
+            if let Some(index) = index {
+                exports.insert(name, (index, ty.clone()));
+            }
+        }
+        let mut needed: Vec<CapabilityKind> = info.needed_capabilities().into_iter().collect();
+        needed.retain(|k| *k != CapabilityKind::Custom);
+        Ok(Arc::new(Compiled {
+            engine: self.engine.clone(),
+            pre,
+            exports: Arc::new(exports),
+            export_names: info.export_names(),
+            needed,
+            from_cache,
+        }))
+    }
+}
+
+fn import_error(message: &str) -> Error {
+    // wasmtime: "component imports instance `x`, but a matching
+    // implementation was not found in the linker".
+    if message.contains("matching implementation was not found") {
+        let name = message.split('`').nth(1).unwrap_or("an import").to_owned();
+        let hint = if name.starts_with("wasi:") {
+            "this WASI interface or version is not provided by the wasmtime backend".to_owned()
+        } else {
+            message.to_owned()
+        };
+        return Error::MissingImport { name, hint };
+    }
+    Error::InvalidComponent(message.to_owned())
+}
+
+/// A compiled component with its `InstancePre`.
+pub(crate) struct Compiled {
+    engine: Engine,
+    pre: InstancePre<instance::StoreData>,
+    exports: Arc<HashMap<String, (ComponentExportIndex, Arc<FuncType>)>>,
+    export_names: String,
+    needed: Vec<CapabilityKind>,
+    from_cache: bool,
+}
+
+impl CompiledComponent for Compiled {
+    fn instantiate(
+        &self,
+        config: InstanceConfig,
+    ) -> Result<Box<dyn airssys_wasm_core::BackendInstance>> {
+        instance::WasmtimeInstance::new(self, config)
+            .map(|i| Box::new(i) as Box<dyn airssys_wasm_core::BackendInstance>)
+    }
+
+    fn loaded_from_cache(&self) -> bool {
+        self.from_cache
+    }
+}

@@ -1,0 +1,1 @@
+//! airssys-wasm-composition

@@ -1,0 +1,245 @@
+//! Audit events and where they go.
+//!
+//! Every lifecycle step (load, instantiate, call, return), every trap and
+//! limit hit, and every capability decision becomes an [`AuditEvent`] handed
+//! to an [`AuditSink`]. A sink that cannot record fails the operation that
+//! produced the event: nothing is lost silently.
+//!
+//! ```
+//! use airssys_wasm_core::{AuditKind, AuditSink, MemorySink};
+//!
+//! let sink = MemorySink::new();
+//! sink.record(airssys_wasm_core::AuditEvent::new(
+//!     "greeter",
+//!     AuditKind::Instantiated { instance: 1 },
+//! )).unwrap();
+//! assert_eq!(sink.events().len(), 1);
+//! ```
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::capability::CapabilityKind;
+use crate::error::ErrorClass;
+use crate::limits::{LimitKind, Usage};
+
+/// One audited fact: when, which component, what happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// When it happened.
+    #[serde(with = "rfc3339")]
+    pub time: SystemTime,
+    /// The component's name (its audit identity).
+    pub component: Arc<str>,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: AuditKind,
+}
+
+impl AuditEvent {
+    /// An event of `kind` for `component`, stamped now.
+    pub fn new(component: impl Into<Arc<str>>, kind: AuditKind) -> Self {
+        Self {
+            time: SystemTime::now(),
+            component: component.into(),
+            kind,
+        }
+    }
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum AuditKind {
+    /// A component was loaded and compiled.
+    Loaded {
+        /// Its digest, `blake3:<hex>`.
+        digest: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The backend that compiled it.
+        backend: String,
+    },
+    /// A component was refused at load.
+    LoadRejected {
+        /// Why, as the error says it.
+        reason: String,
+        /// The class of the error.
+        class: ErrorClass,
+    },
+    /// An instance was created.
+    Instantiated {
+        /// The instance's number, unique within the runtime.
+        instance: u64,
+    },
+    /// Creating an instance failed.
+    InstantiationFailed {
+        /// Why.
+        error: String,
+        /// The class of the error.
+        class: ErrorClass,
+    },
+    /// An instance was dropped.
+    Dropped {
+        /// The instance's number.
+        instance: u64,
+    },
+    /// An export is about to be called.
+    Called {
+        /// The instance's number.
+        instance: u64,
+        /// The export.
+        function: Arc<str>,
+    },
+    /// An export returned normally.
+    Returned {
+        /// The instance's number.
+        instance: u64,
+        /// The export.
+        function: Arc<str>,
+        /// What the call used.
+        usage: Usage,
+    },
+    /// An export trapped or failed (not a limit: see [`AuditKind::LimitHit`]).
+    Trapped {
+        /// The instance's number.
+        instance: u64,
+        /// The export.
+        function: Arc<str>,
+        /// The error, as the caller sees it.
+        error: String,
+        /// The class of the error.
+        class: ErrorClass,
+    },
+    /// An export was stopped by a limit.
+    LimitHit {
+        /// The instance's number.
+        instance: u64,
+        /// The export.
+        function: Arc<str>,
+        /// Which limit.
+        limit: LimitKind,
+        /// The error, as the caller sees it.
+        error: String,
+    },
+    /// A capability check allowed a request.
+    CapabilityAllowed {
+        /// The kind of capability.
+        capability: CapabilityKind,
+        /// The request, e.g. `env HOME`.
+        request: String,
+    },
+    /// A capability check denied a request.
+    CapabilityDenied {
+        /// The kind of capability.
+        capability: CapabilityKind,
+        /// The request, e.g. `read /etc/passwd`.
+        request: String,
+        /// What the guest got instead (an error, an empty value, ...).
+        outcome: String,
+    },
+}
+
+/// A sink could not record an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("audit sink failed: {0}")]
+pub struct AuditError(pub String);
+
+/// Where audit events go.
+///
+/// Implementations must be cheap on the caller's path; a sink that needs I/O
+/// should hand events to a writer thread.
+pub trait AuditSink: Send + Sync {
+    /// Records one event. An error fails the operation that produced it.
+    fn record(&self, event: AuditEvent) -> Result<(), AuditError>;
+
+    /// Makes every recorded event durable (or at least written out).
+    fn flush(&self) -> Result<(), AuditError> {
+        Ok(())
+    }
+}
+
+impl<S: AuditSink + ?Sized> AuditSink for Arc<S> {
+    fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
+        (**self).record(event)
+    }
+
+    fn flush(&self) -> Result<(), AuditError> {
+        (**self).flush()
+    }
+}
+
+/// Keeps events in memory; for tests and for applications that inspect
+/// their own audit trail.
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    events: Mutex<Vec<AuditEvent>>,
+}
+
+impl MemorySink {
+    /// An empty sink.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A copy of every event recorded so far.
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.lock().clone()
+    }
+
+    /// Removes and returns every event recorded so far.
+    pub fn take(&self) -> Vec<AuditEvent> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<AuditEvent>> {
+        // A panic while holding the lock cannot leave the Vec half-written.
+        self.events.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl AuditSink for MemorySink {
+    fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
+        self.lock().push(event);
+        Ok(())
+    }
+}
+
+/// Emits each event as a `tracing` event at target `airssys_wasm::audit`
+/// (denials and traps at WARN, the rest at INFO).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TracingSink;
+
+impl AuditSink for TracingSink {
+    fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
+        let component = &*event.component;
+        match &event.kind {
+            AuditKind::CapabilityDenied { .. }
+            | AuditKind::Trapped { .. }
+            | AuditKind::LimitHit { .. }
+            | AuditKind::LoadRejected { .. }
+            | AuditKind::InstantiationFailed { .. } => {
+                tracing::warn!(target: "airssys_wasm::audit", component, event = ?event.kind)
+            }
+            _ => tracing::info!(target: "airssys_wasm::audit", component, event = ?event.kind),
+        }
+        Ok(())
+    }
+}
+
+mod rfc3339 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+    use std::time::SystemTime;
+
+    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_rfc3339_micros(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_rfc3339(&text).map_err(D::Error::custom)
+    }
+}

@@ -1,0 +1,139 @@
+//! The backend trait: what an engine must do for the runtime.
+//!
+//! A backend compiles a component ([`Backend::compile`]), instantiates it with
+//! the runtime's host functions, a capability set and limits
+//! ([`CompiledComponent::instantiate`]), and calls its exports with
+//! [`Value`]s ([`BackendInstance::call`]). It never decides what is allowed:
+//! host functions do that through [`crate::CallContext`], and backend-specific
+//! features (WASI on wasmtime) read the same [`CapabilitySet`].
+
+use std::any::Any;
+use std::sync::{Arc, Mutex};
+
+use crate::audit::AuditSink;
+use crate::capability::CapabilitySet;
+use crate::component::ComponentInfo;
+use crate::error::Result;
+use crate::host::HostFunctions;
+use crate::limits::{Limits, Usage};
+use crate::value::{FuncType, Value};
+
+/// An engine that runs components.
+pub trait Backend: Send + Sync + 'static {
+    /// The backend's name (`wasmtime`, `wasmi`).
+    fn name(&self) -> &'static str;
+
+    /// Compiles a component whose bytes were validated and described by
+    /// [`ComponentInfo::parse`], and links it against `host`. Imports that
+    /// neither `host` nor the backend's own providers (WASI) satisfy fail
+    /// here with [`crate::Error::MissingImport`].
+    fn compile(
+        &self,
+        bytes: &[u8],
+        info: &ComponentInfo,
+        host: &Arc<HostFunctions>,
+    ) -> Result<Arc<dyn CompiledComponent>>;
+}
+
+/// A compiled, linked component, ready to instantiate many times.
+pub trait CompiledComponent: Send + Sync {
+    /// Creates an instance.
+    fn instantiate(&self, config: InstanceConfig) -> Result<Box<dyn BackendInstance>>;
+
+    /// `true` when the backend loaded this component's compiled code from
+    /// its artifact cache instead of compiling it.
+    fn loaded_from_cache(&self) -> bool {
+        false
+    }
+}
+
+/// Everything an instance is created with.
+#[derive(Clone)]
+pub struct InstanceConfig {
+    /// The component's name: its audit identity.
+    pub component: Arc<str>,
+    /// The instance's number, unique within the runtime.
+    pub instance: u64,
+    /// What the instance may do.
+    pub capabilities: Arc<CapabilitySet>,
+    /// Its resource limits.
+    pub limits: Limits,
+    /// Where its capability decisions are recorded.
+    pub audit: Arc<dyn AuditSink>,
+    /// Where its stdio goes when [`crate::Capability::Stdio`] is granted.
+    pub stdio: Stdio,
+    /// Command-line arguments after the program name (for `wasi:cli`).
+    pub args: Vec<String>,
+}
+
+/// A callable export, resolved once by [`BackendInstance::func`].
+#[derive(Clone, Debug)]
+pub struct FuncRef {
+    /// The backend's index for the function.
+    pub index: u32,
+    /// The export's call name (`greet`, `iface#func`).
+    pub name: Arc<str>,
+    /// Its signature.
+    pub ty: Arc<FuncType>,
+}
+
+/// A live instance.
+pub trait BackendInstance: Send {
+    /// Resolves an export by its call name: `name` for a function exported at
+    /// the world's root, `interface#name` for one inside an exported interface.
+    fn func(&mut self, name: &str) -> Result<FuncRef>;
+
+    /// Calls a function with arguments matching its signature and returns its
+    /// results (zero or one value) and what the call used.
+    fn call(&mut self, func: &FuncRef, args: &[Value]) -> Result<(Vec<Value>, Usage)>;
+
+    /// The instance as [`Any`], for backend-specific fast paths.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+/// Where a guest's stdout and stderr go, and what its stdin holds, once
+/// [`crate::Capability::Stdio`] is granted. Without the grant stdin is empty
+/// and writes to stdout/stderr fail.
+#[derive(Clone, Debug, Default)]
+pub struct Stdio {
+    /// Bytes the guest reads from stdin; `None` inherits the host's stdin.
+    pub stdin: Option<Arc<[u8]>>,
+    /// Where stdout goes.
+    pub stdout: OutputTarget,
+    /// Where stderr goes.
+    pub stderr: OutputTarget,
+}
+
+/// A destination for guest output.
+#[derive(Clone, Debug, Default)]
+pub enum OutputTarget {
+    /// The host process's own stream.
+    #[default]
+    Inherit,
+    /// An in-memory buffer the embedding application reads.
+    Capture(CaptureBuffer),
+}
+
+/// A shared, growable byte buffer that captures guest output.
+#[derive(Clone, Debug, Default)]
+pub struct CaptureBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl CaptureBuffer {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends bytes.
+    pub fn write(&self, bytes: &[u8]) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(bytes);
+    }
+
+    /// Everything written so far, as (lossy) UTF-8.
+    pub fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}

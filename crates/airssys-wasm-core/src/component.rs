@@ -1,0 +1,373 @@
+//! What a component is: its digest and its WIT-level imports and exports,
+//! read from the binary with `wasmparser` and `wit-parser`'s decoder, without
+//! any engine.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use wit_parser::decoding::DecodedWasm;
+use wit_parser::{Handle, Resolve, Type, TypeDefKind, WorldItem, WorldKey};
+
+use crate::capability::CapabilityKind;
+use crate::error::{Error, Result};
+use crate::value::{FuncType, ValueType};
+
+/// A blake3 digest of a component's bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest(pub [u8; 32]);
+
+impl Digest {
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(*blake3::hash(bytes).as_bytes())
+    }
+
+    /// Lowercase hex, without the `blake3:` prefix.
+    pub fn to_hex(&self) -> String {
+        blake3::Hash::from_bytes(self.0).to_hex().to_string()
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "blake3:{}", self.to_hex())
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// An import or export of a component's world.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    /// The name: a plain name for root functions (`greet`), the full
+    /// interface name for interfaces (`wasi:cli/stdout@0.2.6`).
+    pub name: String,
+    /// What it is.
+    pub kind: ItemKind,
+}
+
+/// The kind of an [`Item`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum ItemKind {
+    /// A function at the world's root.
+    Function(Arc<FuncType>),
+    /// An interface and its functions.
+    Interface(Vec<(String, Arc<FuncType>)>),
+    /// A type (resources, records) the world shares.
+    Type,
+}
+
+/// A component's identity and shape.
+#[derive(Clone, Debug)]
+pub struct ComponentInfo {
+    digest: Digest,
+    size: u64,
+    imports: Vec<Item>,
+    exports: Vec<Item>,
+    wit: String,
+}
+
+impl ComponentInfo {
+    /// Validates `bytes` as a component and reads its shape.
+    ///
+    /// Fails with [`Error::InvalidComponent`] for malformed bytes, for a core
+    /// module (with advice on wrapping it), and for components using types
+    /// this version cannot call (`stream`, `future`, `error-context`).
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        if wasmparser::Parser::is_core_wasm(bytes) {
+            return Err(Error::InvalidComponent(
+                "this is a core WebAssembly module, not a component; build it for a \
+                 component target (e.g. wasm32-wasip2) or wrap it with \
+                 `wasm-tools component new`"
+                    .into(),
+            ));
+        }
+        if !wasmparser::Parser::is_component(bytes) {
+            return Err(Error::InvalidComponent(
+                "not a WebAssembly binary (bad magic number or version)".into(),
+            ));
+        }
+        let mut validator = wasmparser::Validator::new();
+        validator
+            .validate_all(bytes)
+            .map_err(|e| Error::InvalidComponent(format!("validation failed: {e}")))?;
+        let decoded = wit_parser::decoding::decode(bytes)
+            .map_err(|e| Error::InvalidComponent(format!("cannot read its WIT: {e:#}")))?;
+        let DecodedWasm::Component(resolve, world_id) = decoded else {
+            return Err(Error::InvalidComponent(
+                "this is a WIT package encoded as WebAssembly, not a runnable component".into(),
+            ));
+        };
+        let world = &resolve.worlds[world_id];
+        let conv = Converter { resolve: &resolve };
+        let items = |map: &wit_parser::IndexMap<WorldKey, WorldItem>| -> Result<Vec<Item>> {
+            map.iter()
+                .map(|(key, item)| conv.item(&resolve.name_world_key(key), item))
+                .collect()
+        };
+        let imports = items(&world.imports)?;
+        let exports = items(&world.exports)?;
+        let mut printer = wit_component::WitPrinter::default();
+        printer
+            .print(
+                &resolve,
+                world.package.expect("decoded worlds have a package"),
+                &[],
+            )
+            .map_err(|e| Error::InvalidComponent(format!("cannot print its WIT: {e:#}")))?;
+        Ok(Self {
+            digest: Digest::of(bytes),
+            size: bytes.len() as u64,
+            imports,
+            exports,
+            wit: printer.output.to_string(),
+        })
+    }
+
+    /// The digest of the bytes.
+    pub fn digest(&self) -> Digest {
+        self.digest
+    }
+
+    /// The size of the bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// What the component imports.
+    pub fn imports(&self) -> &[Item] {
+        &self.imports
+    }
+
+    /// What the component exports.
+    pub fn exports(&self) -> &[Item] {
+        &self.exports
+    }
+
+    /// The component's world in WIT text.
+    pub fn wit(&self) -> &str {
+        &self.wit
+    }
+
+    /// Every exported function by call name (`greet`, `iface#func`) with its
+    /// signature.
+    pub fn export_functions(&self) -> impl Iterator<Item = (String, &Arc<FuncType>)> {
+        self.exports.iter().flat_map(|item| {
+            let funcs: Vec<(String, &Arc<FuncType>)> = match &item.kind {
+                ItemKind::Function(ty) => vec![(item.name.clone(), ty)],
+                ItemKind::Interface(fs) => fs
+                    .iter()
+                    .map(|(f, ty)| (format!("{}#{f}", item.name), ty))
+                    .collect(),
+                ItemKind::Type => Vec::new(),
+            };
+            funcs
+        })
+    }
+
+    /// The signature of the export with call name `name`.
+    pub fn export_function(&self, name: &str) -> Option<Arc<FuncType>> {
+        let (iface, func) = match name.split_once('#') {
+            Some((i, f)) => (Some(i), f),
+            None => (None, name),
+        };
+        self.exports
+            .iter()
+            .find_map(|item| match (&item.kind, iface) {
+                (ItemKind::Function(ty), None) if item.name == func => Some(ty.clone()),
+                (ItemKind::Interface(fs), Some(i)) if item.name == i => {
+                    fs.iter().find(|(f, _)| f == func).map(|(_, ty)| ty.clone())
+                }
+                _ => None,
+            })
+    }
+
+    /// The call names of all exported functions, comma-separated (for error
+    /// messages).
+    pub fn export_names(&self) -> String {
+        let names: Vec<String> = self.export_functions().map(|(n, _)| n).collect();
+        if names.is_empty() {
+            "(none)".into()
+        } else {
+            names.join(", ")
+        }
+    }
+
+    /// The kinds of capability the imports would need to do anything useful.
+    pub fn needed_capabilities(&self) -> BTreeSet<CapabilityKind> {
+        self.imports
+            .iter()
+            .filter_map(|i| CapabilityKind::for_import(&i.name))
+            .collect()
+    }
+}
+
+struct Converter<'a> {
+    resolve: &'a Resolve,
+}
+
+impl Converter<'_> {
+    fn item(&self, name: &str, item: &WorldItem) -> Result<Item> {
+        let kind = match item {
+            WorldItem::Function(f) => ItemKind::Function(Arc::new(self.func(f)?)),
+            WorldItem::Interface { id, .. } => {
+                let iface = &self.resolve.interfaces[*id];
+                ItemKind::Interface(
+                    iface
+                        .functions
+                        .values()
+                        .map(|f| Ok((f.name.clone(), Arc::new(self.func(f)?))))
+                        .collect::<Result<_>>()?,
+                )
+            }
+            WorldItem::Type { .. } => ItemKind::Type,
+        };
+        Ok(Item {
+            name: name.to_owned(),
+            kind,
+        })
+    }
+
+    fn func(&self, f: &wit_parser::Function) -> Result<FuncType> {
+        Ok(FuncType {
+            params: f
+                .params
+                .iter()
+                .map(|p| Ok((p.name.clone(), self.ty(&p.ty)?)))
+                .collect::<Result<_>>()?,
+            result: f.result.as_ref().map(|t| self.ty(t)).transpose()?,
+        })
+        .map_err(|e: Error| match e {
+            Error::InvalidComponent(msg) => {
+                Error::InvalidComponent(format!("function `{}`: {msg}", f.name))
+            }
+            other => other,
+        })
+    }
+
+    fn ty(&self, ty: &Type) -> Result<ValueType> {
+        Ok(match ty {
+            Type::Bool => ValueType::Bool,
+            Type::U8 => ValueType::U8,
+            Type::U16 => ValueType::U16,
+            Type::U32 => ValueType::U32,
+            Type::U64 => ValueType::U64,
+            Type::S8 => ValueType::S8,
+            Type::S16 => ValueType::S16,
+            Type::S32 => ValueType::S32,
+            Type::S64 => ValueType::S64,
+            Type::F32 => ValueType::F32,
+            Type::F64 => ValueType::F64,
+            Type::Char => ValueType::Char,
+            Type::String => ValueType::String,
+            Type::ErrorContext => return Err(unsupported("error-context")),
+            Type::Id(id) => self.def(&self.resolve.types[*id].kind)?,
+        })
+    }
+
+    fn def(&self, kind: &TypeDefKind) -> Result<ValueType> {
+        Ok(match kind {
+            TypeDefKind::Type(t) => self.ty(t)?,
+            TypeDefKind::Record(r) => ValueType::record(
+                r.fields
+                    .iter()
+                    .map(|f| Ok((f.name.clone(), self.ty(&f.ty)?)))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            TypeDefKind::Tuple(t) => ValueType::tuple(
+                t.types
+                    .iter()
+                    .map(|t| self.ty(t))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            TypeDefKind::Variant(v) => ValueType::variant(
+                v.cases
+                    .iter()
+                    .map(|c| {
+                        Ok((
+                            c.name.clone(),
+                            c.ty.as_ref().map(|t| self.ty(t)).transpose()?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            TypeDefKind::Enum(e) => ValueType::enumeration(e.cases.iter().map(|c| c.name.clone())),
+            TypeDefKind::Flags(f) => ValueType::flags(f.flags.iter().map(|f| f.name.clone())),
+            TypeDefKind::Option(t) => ValueType::option(self.ty(t)?),
+            TypeDefKind::Result(r) => ValueType::result(
+                r.ok.as_ref().map(|t| self.ty(t)).transpose()?,
+                r.err.as_ref().map(|t| self.ty(t)).transpose()?,
+            ),
+            TypeDefKind::List(t) => ValueType::list(self.ty(t)?),
+            TypeDefKind::Handle(h) => {
+                let (id, owned) = match h {
+                    Handle::Own(id) => (id, true),
+                    Handle::Borrow(id) => (id, false),
+                };
+                ValueType::Resource(crate::value::ResourceType {
+                    name: self.resource_name(*id).into(),
+                    owned,
+                })
+            }
+            TypeDefKind::Resource => {
+                return Err(unsupported("a bare resource type outside a handle"));
+            }
+            TypeDefKind::Future(_) => return Err(unsupported("future")),
+            TypeDefKind::Stream(_) => return Err(unsupported("stream")),
+            other => return Err(unsupported(other.as_str())),
+        })
+    }
+
+    fn resource_name(&self, mut id: wit_parser::TypeId) -> String {
+        // Follow `type a = b` aliases to the resource itself.
+        while let TypeDefKind::Type(Type::Id(next)) = self.resolve.types[id].kind {
+            id = next;
+        }
+        self.resolve.types[id]
+            .name
+            .clone()
+            .unwrap_or_else(|| "resource".into())
+    }
+}
+
+fn unsupported(what: &str) -> Error {
+    Error::InvalidComponent(format!(
+        "uses the `{what}` type, which this version of airssys-wasm cannot call"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_module_is_refused_with_advice() {
+        let module = wat::parse_str("(module)").unwrap();
+        let err = ComponentInfo::parse(&module).unwrap_err();
+        assert!(matches!(err, Error::InvalidComponent(_)));
+        assert!(err.to_string().contains("core WebAssembly module"), "{err}");
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        let err = ComponentInfo::parse(b"\0asm\x0d\0\x01\0garbage").unwrap_err();
+        assert!(err.to_string().starts_with("invalid component"), "{err}");
+        let err = ComponentInfo::parse(b"hello").unwrap_err();
+        assert!(err.to_string().contains("bad magic"), "{err}");
+    }
+
+    #[test]
+    fn empty_component_has_no_items() {
+        let bytes = wat::parse_str("(component)").unwrap();
+        let info = ComponentInfo::parse(&bytes).unwrap();
+        assert!(info.imports().is_empty());
+        assert!(info.exports().is_empty());
+        assert_eq!(info.digest(), Digest::of(&bytes));
+        assert_eq!(info.export_names(), "(none)");
+    }
+}

@@ -1,0 +1,188 @@
+//! Host functions: what the host offers to components, defined once for
+//! every backend.
+//!
+//! A [`HostFunctions`] table maps `(interface, function)` to a closure over
+//! [`Value`]s. A backend's only job is to expose the table to guests; what is
+//! allowed is decided inside the closures through
+//! [`CallContext::require`], which checks the caller's capability set and
+//! records the decision in the audit log.
+//!
+//! ```
+//! use airssys_wasm_core::{HostFunctions, Request, Value};
+//!
+//! let mut host = HostFunctions::new();
+//! host.define("example:app/secrets@0.1.0", "get", |cx, _args, results| {
+//!     cx.require(Request::Custom("secrets"))?;
+//!     results[0] = Value::from("s3cr3t");
+//!     Ok(())
+//! });
+//! assert!(host.provides_interface("example:app/secrets@0.1.0"));
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::audit::{AuditError, AuditEvent, AuditKind, AuditSink};
+use crate::capability::{CapabilityKind, CapabilitySet, Decision, Request};
+use crate::value::Value;
+
+/// What a host function knows about its caller.
+pub struct CallContext<'a> {
+    component: &'a Arc<str>,
+    capabilities: &'a CapabilitySet,
+    audit: &'a dyn AuditSink,
+}
+
+impl<'a> CallContext<'a> {
+    /// A context for a call made by `component` with the given grants.
+    pub fn new(
+        component: &'a Arc<str>,
+        capabilities: &'a CapabilitySet,
+        audit: &'a dyn AuditSink,
+    ) -> Self {
+        Self {
+            component,
+            capabilities,
+            audit,
+        }
+    }
+
+    /// The calling component's name.
+    pub fn component(&self) -> &str {
+        self.component
+    }
+
+    /// The calling component's grants.
+    pub fn capabilities(&self) -> &CapabilitySet {
+        self.capabilities
+    }
+
+    /// The audit sink of the runtime.
+    pub fn audit(&self) -> &dyn AuditSink {
+        self.audit
+    }
+
+    /// Checks `request` against the caller's grants and records the decision.
+    ///
+    /// Returns [`HostError::Denied`] when no grant covers it; the backend
+    /// turns that into [`crate::Error::HostDenied`] for the caller.
+    pub fn require(&self, request: Request<'_>) -> Result<(), HostError> {
+        self.decide(request, "the host function refused the call")
+            .and_then(|decision| match decision {
+                Decision::Allowed => Ok(()),
+                Decision::Denied => Err(HostError::Denied {
+                    capability: request.kind(),
+                    request: request.to_string(),
+                }),
+            })
+    }
+
+    /// Checks `request`, records the decision, and returns it. `outcome` says
+    /// in the audit record what the guest gets when it is denied.
+    pub fn decide(&self, request: Request<'_>, outcome: &str) -> Result<Decision, HostError> {
+        let decision = self.capabilities.allows(&request);
+        let kind = match decision {
+            Decision::Allowed => AuditKind::CapabilityAllowed {
+                capability: request.kind(),
+                request: request.to_string(),
+            },
+            Decision::Denied => AuditKind::CapabilityDenied {
+                capability: request.kind(),
+                request: request.to_string(),
+                outcome: outcome.to_owned(),
+            },
+        };
+        self.audit
+            .record(AuditEvent::new(self.component.clone(), kind))
+            .map_err(HostError::Audit)?;
+        Ok(decision)
+    }
+}
+
+/// Why a host function did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostError {
+    /// The caller's grants do not cover the request.
+    #[error("capability denied: `{request}` needs {capability}")]
+    Denied {
+        /// The kind of capability needed.
+        capability: CapabilityKind,
+        /// The request.
+        request: String,
+    },
+    /// The function failed for another reason.
+    #[error("{0}")]
+    Failed(String),
+    /// The audit sink could not record the decision.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+/// The signature of a host function: the caller's context, the arguments,
+/// and result slots to fill (one per result; pre-filled with placeholders).
+pub type HostFn =
+    dyn Fn(&mut CallContext<'_>, &[Value], &mut [Value]) -> Result<(), HostError> + Send + Sync;
+
+/// A table of host functions, keyed by interface name (as the component
+/// imports it, with version, e.g. `example:app/log@0.1.0`; the empty string
+/// for functions imported at the world's root) and function name.
+#[derive(Clone, Default)]
+pub struct HostFunctions {
+    interfaces: BTreeMap<String, BTreeMap<String, Arc<HostFn>>>,
+}
+
+impl HostFunctions {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Defines (or replaces) `interface#name`.
+    pub fn define<F>(
+        &mut self,
+        interface: impl Into<String>,
+        name: impl Into<String>,
+        func: F,
+    ) -> &mut Self
+    where
+        F: Fn(&mut CallContext<'_>, &[Value], &mut [Value]) -> Result<(), HostError>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.interfaces
+            .entry(interface.into())
+            .or_default()
+            .insert(name.into(), Arc::new(func));
+        self
+    }
+
+    /// The function `interface#name`, if defined.
+    pub fn get(&self, interface: &str, name: &str) -> Option<&Arc<HostFn>> {
+        self.interfaces.get(interface)?.get(name)
+    }
+
+    /// `true` if any function of `interface` is defined.
+    pub fn provides_interface(&self, interface: &str) -> bool {
+        self.interfaces.contains_key(interface)
+    }
+
+    /// Every interface and its functions.
+    pub fn interfaces(&self) -> impl Iterator<Item = (&str, &BTreeMap<String, Arc<HostFn>>)> {
+        self.interfaces.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+impl fmt::Debug for HostFunctions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        for (iface, funcs) in &self.interfaces {
+            for name in funcs.keys() {
+                list.entry(&format_args!("{iface}#{name}"));
+            }
+        }
+        list.finish()
+    }
+}

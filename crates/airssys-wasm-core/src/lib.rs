@@ -1,0 +1,41 @@
+//! Engine-free types and traits of airssys-wasm.
+//!
+//! This crate is what every other airssys-wasm crate (and any AirsSys crate
+//! that only needs the vocabulary) builds on. It knows no engine: a test
+//! checks that neither wasmtime nor wasmi is in its dependency tree.
+//!
+//! - [`Value`] / [`ValueType`]: the WIT value model, with WAVE text form.
+//! - [`ComponentInfo`]: a component's digest, imports and exports.
+//! - [`Capability`], [`CapabilitySet`], [`Request`]: deny-by-default grants.
+//! - [`Limits`], [`Usage`]: resource limits and what a call used.
+//! - [`AuditEvent`], [`AuditSink`]: the audit trail.
+//! - [`HostFunctions`], [`CallContext`]: host functions, defined once for
+//!   every backend.
+//! - [`Backend`]: what an engine implements.
+//! - [`Error`]: the typed error of every layer.
+#![deny(missing_docs)]
+
+mod audit;
+mod backend;
+mod capability;
+mod component;
+mod error;
+mod host;
+mod limits;
+mod value;
+mod wave;
+
+pub use audit::{AuditError, AuditEvent, AuditKind, AuditSink, MemorySink, TracingSink};
+pub use backend::{
+    Backend, BackendInstance, CaptureBuffer, CompiledComponent, FuncRef, InstanceConfig,
+    OutputTarget, Stdio,
+};
+pub use capability::{Capability, CapabilityKind, CapabilitySet, Decision, Request};
+pub use component::{ComponentInfo, Digest, Item, ItemKind};
+pub use error::{Error, ErrorClass, Result};
+pub use host::{CallContext, HostError, HostFn, HostFunctions};
+pub use limits::{LimitKind, Limits, MIB, Usage};
+pub use value::{
+    Case, ConversionError, Field, FuncType, ResourceHandle, ResourceType, Value, ValueType,
+};
+pub use wave::{WaveCall, WaveError};

@@ -1,0 +1,51 @@
+//! Run untrusted WebAssembly components as plugins.
+//!
+//! airssys-wasm loads a component, grants it nothing unless you say so,
+//! holds it to hard limits (memory, fuel, wall-clock time, tables,
+//! instances), calls its exports with typed values, and writes every step and
+//! every decision to an audit sink. A plugin that traps, loops or exhausts a
+//! limit fails its own call with a typed [`Error`]; the host process and every
+//! other component keep running.
+//!
+//! ```no_run
+//! use airssys_wasm::{Capability, LoadOptions, Limits, Runtime, Value};
+//!
+//! # fn main() -> airssys_wasm::Result<()> {
+//! let runtime = Runtime::new()?;
+//! let plugin = runtime.load(
+//!     "text-tools.wasm",
+//!     LoadOptions::new()
+//!         .name("text-tools")
+//!         .limits(Limits::default().with_fuel(10_000_000))
+//!         .grant(Capability::Clocks),
+//! )?;
+//! let mut instance = plugin.instantiate()?;
+//! let out = instance.call("greet", &[Value::from("ada")])?;
+//! assert_eq!(out, vec![Value::from("Hello, ada!")]);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The backend is chosen by cargo feature: `wasmtime` (JIT, default).
+
+#![deny(missing_docs)]
+
+mod runtime;
+
+pub use airssys_wasm_core::{
+    AuditError, AuditEvent, AuditKind, AuditSink, Capability, CapabilityKind, CapabilitySet,
+    CaptureBuffer, ComponentInfo, Decision, Digest, Error, ErrorClass, FuncType, HostError,
+    HostFunctions, Item, ItemKind, LimitKind, Limits, MIB, MemorySink, OutputTarget, Request,
+    Result, Stdio, TracingSink, Usage, Value, ValueType, WaveCall, WaveError,
+};
+pub use airssys_wasm_security::JsonLinesSink;
+pub use runtime::{Component, Func, Instance, LoadOptions, Runtime, RuntimeBuilder, Source};
+#[cfg(feature = "wasmtime")]
+pub use runtime::{TypedFunc, wasmtime_types};
+
+/// The core crate, for everything not re-exported here.
+pub use airssys_wasm_core as core;
+
+/// The wasmtime backend and its settings.
+#[cfg(feature = "wasmtime")]
+pub use airssys_wasm_backend_wasmtime as wasmtime_backend;

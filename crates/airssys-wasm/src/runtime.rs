@@ -1,0 +1,634 @@
+//! The runtime: loading components, creating instances, calling exports, and
+//! auditing each step.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use airssys_wasm_core::{
+    AuditEvent, AuditKind, AuditSink, Backend, BackendInstance, Capability, CapabilitySet,
+    CompiledComponent, ComponentInfo, Error, FuncRef, FuncType, HostFunctions, InstanceConfig,
+    Limits, Result, Stdio, TracingSink, Usage, Value,
+};
+
+/// Where a component's bytes come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// Bytes in memory.
+    Bytes(Arc<[u8]>),
+    /// A file.
+    Path(PathBuf),
+}
+
+impl From<&Path> for Source {
+    fn from(p: &Path) -> Self {
+        Source::Path(p.to_owned())
+    }
+}
+
+impl From<PathBuf> for Source {
+    fn from(p: PathBuf) -> Self {
+        Source::Path(p)
+    }
+}
+
+impl From<&str> for Source {
+    /// A path.
+    fn from(p: &str) -> Self {
+        Source::Path(p.into())
+    }
+}
+
+impl From<Vec<u8>> for Source {
+    fn from(b: Vec<u8>) -> Self {
+        Source::Bytes(b.into())
+    }
+}
+
+impl From<&[u8]> for Source {
+    fn from(b: &[u8]) -> Self {
+        Source::Bytes(b.into())
+    }
+}
+
+/// How to load a component: its name, grants, limits, stdio and arguments.
+///
+/// ```
+/// use airssys_wasm::{Capability, LoadOptions, Limits};
+/// let opts = LoadOptions::new()
+///     .name("greeter")
+///     .grant(Capability::Stdio)
+///     .limits(Limits::default().with_fuel(1_000_000));
+/// assert_eq!(opts.capabilities().iter().count(), 1);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    name: Option<String>,
+    capabilities: CapabilitySet,
+    limits: Limits,
+    stdio: Stdio,
+    args: Vec<String>,
+}
+
+impl LoadOptions {
+    /// Nothing granted, default [`Limits`], no name (the file stem or the
+    /// digest is used).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The component's name: its identity in audit records.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Grants one capability.
+    pub fn grant(mut self, capability: Capability) -> Self {
+        self.capabilities.grant(capability);
+        self
+    }
+
+    /// Replaces the whole capability set.
+    pub fn capabilities_set(mut self, capabilities: CapabilitySet) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+
+    /// The granted capabilities.
+    pub fn capabilities(&self) -> &CapabilitySet {
+        &self.capabilities
+    }
+
+    /// Sets the limits of every instance.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Where stdio goes when [`Capability::Stdio`] is granted.
+    pub fn stdio(mut self, stdio: Stdio) -> Self {
+        self.stdio = stdio;
+        self
+    }
+
+    /// Command-line arguments after the program name.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args = args.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// Builds a [`Runtime`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use airssys_wasm::{MemorySink, Runtime};
+/// let audit = Arc::new(MemorySink::new());
+/// let runtime = Runtime::builder().audit(audit.clone()).build().unwrap();
+/// assert_eq!(runtime.backend_name(), "wasmtime");
+/// ```
+#[derive(Default)]
+pub struct RuntimeBuilder {
+    backend: Option<Arc<dyn Backend>>,
+    audit: Option<Arc<dyn AuditSink>>,
+    host: HostFunctions,
+    #[cfg(feature = "wasmtime")]
+    wasmtime: airssys_wasm_backend_wasmtime::WasmtimeConfig,
+}
+
+impl RuntimeBuilder {
+    /// Where audit events go. Default: [`TracingSink`].
+    pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = Some(sink);
+        self
+    }
+
+    /// The host functions components may import.
+    pub fn host_functions(mut self, host: HostFunctions) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// Uses a backend built elsewhere (any [`Backend`] implementation).
+    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Settings of the default wasmtime backend (cache directory, pooling).
+    #[cfg(feature = "wasmtime")]
+    pub fn wasmtime_config(
+        mut self,
+        config: airssys_wasm_backend_wasmtime::WasmtimeConfig,
+    ) -> Self {
+        self.wasmtime = config;
+        self
+    }
+
+    /// Builds the runtime.
+    pub fn build(self) -> Result<Runtime> {
+        let backend = match self.backend {
+            Some(b) => b,
+            None => default_backend(
+                #[cfg(feature = "wasmtime")]
+                self.wasmtime,
+            )?,
+        };
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                backend,
+                audit: self.audit.unwrap_or_else(|| Arc::new(TracingSink)),
+                host: Arc::new(self.host),
+                next_instance: AtomicU64::new(1),
+            }),
+        })
+    }
+}
+
+#[cfg(feature = "wasmtime")]
+fn default_backend(
+    config: airssys_wasm_backend_wasmtime::WasmtimeConfig,
+) -> Result<Arc<dyn Backend>> {
+    Ok(Arc::new(
+        airssys_wasm_backend_wasmtime::WasmtimeBackend::with_config(config)?,
+    ))
+}
+
+#[cfg(not(feature = "wasmtime"))]
+fn default_backend() -> Result<Arc<dyn Backend>> {
+    Err(Error::Backend(
+        "no backend: enable the `wasmtime` feature of airssys-wasm or pass one with \
+         RuntimeBuilder::backend"
+            .into(),
+    ))
+}
+
+struct RuntimeInner {
+    backend: Arc<dyn Backend>,
+    audit: Arc<dyn AuditSink>,
+    host: Arc<HostFunctions>,
+    next_instance: AtomicU64,
+}
+
+impl RuntimeInner {
+    fn record(&self, component: &Arc<str>, kind: AuditKind) -> Result<()> {
+        self.audit
+            .record(AuditEvent::new(component.clone(), kind))
+            .map_err(Error::from)
+    }
+}
+
+/// Loads components and owns what they share: the backend, the host
+/// functions and the audit sink. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+impl Runtime {
+    /// A runtime with the default backend and a [`TracingSink`].
+    pub fn new() -> Result<Self> {
+        Self::builder().build()
+    }
+
+    /// A builder.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// The backend's name.
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.backend.name()
+    }
+
+    /// Reads, validates and compiles a component.
+    ///
+    /// Refusals (unreadable file, invalid bytes, missing imports) are
+    /// audited as `load-rejected` and returned as typed errors.
+    pub fn load(&self, source: impl Into<Source>, options: LoadOptions) -> Result<Component> {
+        let source = source.into();
+        let name: Arc<str> = options
+            .name
+            .clone()
+            .or_else(|| match &source {
+                Source::Path(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()),
+                Source::Bytes(_) => None,
+            })
+            .unwrap_or_else(|| "component".into())
+            .into();
+        match self.load_inner(&source, &name, options) {
+            Ok(c) => Ok(c),
+            Err(e) => {
+                self.inner.record(
+                    &name,
+                    AuditKind::LoadRejected {
+                        reason: e.to_string(),
+                        class: e.class(),
+                    },
+                )?;
+                Err(e)
+            }
+        }
+    }
+
+    fn load_inner(
+        &self,
+        source: &Source,
+        name: &Arc<str>,
+        options: LoadOptions,
+    ) -> Result<Component> {
+        let bytes: Arc<[u8]> = match source {
+            Source::Bytes(b) => b.clone(),
+            Source::Path(p) => std::fs::read(p)
+                .map_err(|source| Error::Io {
+                    path: p.display().to_string(),
+                    source,
+                })?
+                .into(),
+        };
+        let info = ComponentInfo::parse(&bytes)?;
+        let compiled = self
+            .inner
+            .backend
+            .compile(&bytes, &info, &self.inner.host)?;
+        self.inner.record(
+            name,
+            AuditKind::Loaded {
+                digest: info.digest().to_string(),
+                size: info.size(),
+                backend: self.inner.backend.name().into(),
+            },
+        )?;
+        Ok(Component {
+            inner: Arc::new(ComponentInner {
+                name: name.clone(),
+                info,
+                compiled,
+                capabilities: Arc::new(options.capabilities),
+                limits: options.limits,
+                stdio: options.stdio,
+                args: options.args,
+                live: AtomicU32::new(0),
+                runtime: self.inner.clone(),
+            }),
+        })
+    }
+}
+
+struct ComponentInner {
+    name: Arc<str>,
+    info: ComponentInfo,
+    compiled: Arc<dyn CompiledComponent>,
+    capabilities: Arc<CapabilitySet>,
+    limits: Limits,
+    stdio: Stdio,
+    args: Vec<String>,
+    live: AtomicU32,
+    runtime: Arc<RuntimeInner>,
+}
+
+/// A loaded, compiled component with its grants and limits. Cheap to clone;
+/// instantiate it as often as needed.
+#[derive(Clone)]
+pub struct Component {
+    inner: Arc<ComponentInner>,
+}
+
+impl Component {
+    /// The component's name (its audit identity).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Its digest, imports and exports.
+    pub fn info(&self) -> &ComponentInfo {
+        &self.inner.info
+    }
+
+    /// What it is granted.
+    pub fn capabilities(&self) -> &CapabilitySet {
+        &self.inner.capabilities
+    }
+
+    /// Its limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// `true` if the backend took its compiled code from the artifact cache.
+    pub fn loaded_from_cache(&self) -> bool {
+        self.inner.compiled.loaded_from_cache()
+    }
+
+    /// Creates an instance with the component's grants and limits.
+    pub fn instantiate(&self) -> Result<Instance> {
+        let c = &self.inner;
+        let rt = &c.runtime;
+        let live = c.live.fetch_add(1, Ordering::AcqRel) + 1;
+        let guard = LiveGuard(self.inner.clone());
+        if let Some(limit) = c.limits.max_instances
+            && live > limit
+        {
+            let e = Error::InstanceLimit {
+                component: c.name.to_string(),
+                limit,
+            };
+            rt.record(
+                &c.name,
+                AuditKind::InstantiationFailed {
+                    error: e.to_string(),
+                    class: e.class(),
+                },
+            )?;
+            return Err(e);
+        }
+        let id = rt.next_instance.fetch_add(1, Ordering::Relaxed);
+        let config = InstanceConfig {
+            component: c.name.clone(),
+            instance: id,
+            capabilities: c.capabilities.clone(),
+            limits: c.limits,
+            audit: rt.audit.clone(),
+            stdio: c.stdio.clone(),
+            args: c.args.clone(),
+        };
+        match c.compiled.instantiate(config) {
+            Ok(backend) => {
+                rt.record(&c.name, AuditKind::Instantiated { instance: id })?;
+                std::mem::forget(guard);
+                Ok(Instance {
+                    id,
+                    backend,
+                    component: self.inner.clone(),
+                })
+            }
+            Err(e) => {
+                rt.record(
+                    &c.name,
+                    AuditKind::InstantiationFailed {
+                        error: e.to_string(),
+                        class: e.class(),
+                    },
+                )?;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Gives back a live-instance slot unless the instance was created.
+struct LiveGuard(Arc<ComponentInner>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.live.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// An export resolved once, for repeated calls without a name lookup.
+#[derive(Clone, Debug)]
+pub struct Func {
+    instance: u64,
+    inner: FuncRef,
+}
+
+impl Func {
+    /// The export's call name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Its signature.
+    pub fn ty(&self) -> &FuncType {
+        &self.inner.ty
+    }
+}
+
+/// A live instance of a component.
+pub struct Instance {
+    id: u64,
+    backend: Box<dyn BackendInstance>,
+    component: Arc<ComponentInner>,
+}
+
+impl Instance {
+    /// The instance's number, unique within the runtime.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The component's name.
+    pub fn component_name(&self) -> &str {
+        &self.component.name
+    }
+
+    /// Resolves an export by call name: `name` for a root function,
+    /// `interface#name` inside an exported interface.
+    pub fn func(&mut self, name: &str) -> Result<Func> {
+        Ok(Func {
+            instance: self.id,
+            inner: self.backend.func(name)?,
+        })
+    }
+
+    /// Calls an export by name and returns its results.
+    pub fn call(&mut self, name: &str, args: &[Value]) -> Result<Vec<Value>> {
+        let f = self.func(name)?;
+        self.call_func(&f, args).map(|(r, _)| r)
+    }
+
+    /// Calls a resolved export; returns its results and what it used.
+    pub fn call_func(&mut self, func: &Func, args: &[Value]) -> Result<(Vec<Value>, Usage)> {
+        if func.instance != self.id {
+            return Err(Error::InvalidArguments {
+                function: func.name().to_owned(),
+                detail: format!(
+                    "this Func belongs to instance {}, not {}",
+                    func.instance, self.id
+                ),
+            });
+        }
+        let name = &func.inner.name;
+        let rt = &self.component.runtime;
+        rt.record(
+            &self.component.name,
+            AuditKind::Called {
+                instance: self.id,
+                function: name.clone(),
+            },
+        )?;
+        let result = self.backend.call(&func.inner, args);
+        self.audit_outcome(name, result.as_ref().map(|(_, u)| *u))?;
+        result
+    }
+
+    /// Runs the component as a command (its `wasi:cli/run` export) and
+    /// returns the exit code: 0 for success, 1 when `run` returned an error,
+    /// or the code the guest passed to `exit`.
+    pub fn run(&mut self) -> Result<i32> {
+        let name = self
+            .component
+            .info
+            .export_functions()
+            .map(|(n, _)| n)
+            .find(|n| n.starts_with("wasi:cli/run@") && n.ends_with("#run"))
+            .ok_or_else(|| Error::NoSuchExport {
+                name: "wasi:cli/run".into(),
+                available: self.component.info.export_names(),
+            })?;
+        match self.call(&name, &[]) {
+            Ok(v) if v.first() == Some(&Value::Result(Ok(None))) => Ok(0),
+            Ok(_) => Ok(1),
+            Err(Error::Exit { code }) => Ok(code),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn audit_outcome(&self, function: &Arc<str>, outcome: Result<Usage, &Error>) -> Result<()> {
+        let kind = match outcome {
+            Ok(usage) => AuditKind::Returned {
+                instance: self.id,
+                function: function.clone(),
+                usage,
+            },
+            Err(e) => match e.limit() {
+                Some(limit) => AuditKind::LimitHit {
+                    instance: self.id,
+                    function: function.clone(),
+                    limit,
+                    error: e.to_string(),
+                },
+                None => AuditKind::Trapped {
+                    instance: self.id,
+                    function: function.clone(),
+                    error: e.to_string(),
+                    class: e.class(),
+                },
+            },
+        };
+        self.component.runtime.record(&self.component.name, kind)
+    }
+
+    /// Resolves an export for the typed fast path (wasmtime backend only).
+    ///
+    /// `P` and `R` are the Rust types of the parameters and results, as
+    /// tuples: `instance.typed::<(u32, u32), (u32,)>("add")`.
+    #[cfg(feature = "wasmtime")]
+    pub fn typed<P, R>(&mut self, name: &str) -> Result<TypedFunc<P, R>>
+    where
+        P: wasmtime_types::ComponentNamedList + wasmtime_types::Lower + Send + Sync + 'static,
+        R: wasmtime_types::ComponentNamedList + wasmtime_types::Lift + Send + Sync + 'static,
+    {
+        let id = self.id;
+        let inner = self.wasmtime()?.typed::<P, R>(name)?;
+        Ok(TypedFunc {
+            instance: id,
+            inner,
+        })
+    }
+
+    /// Calls through the typed fast path, with the same limits and audit
+    /// events as [`Instance::call_func`].
+    #[cfg(feature = "wasmtime")]
+    pub fn call_typed<P, R>(&mut self, func: &TypedFunc<P, R>, params: P) -> Result<R>
+    where
+        P: wasmtime_types::ComponentNamedList + wasmtime_types::Lower + Send + Sync + 'static,
+        R: wasmtime_types::ComponentNamedList + wasmtime_types::Lift + Send + Sync + 'static,
+    {
+        if func.instance != self.id {
+            return Err(Error::InvalidArguments {
+                function: func.inner.name().to_owned(),
+                detail: format!("this TypedFunc belongs to instance {}", func.instance),
+            });
+        }
+        let name: Arc<str> = func.inner.name().into();
+        self.component.runtime.record(
+            &self.component.name,
+            AuditKind::Called {
+                instance: self.id,
+                function: name.clone(),
+            },
+        )?;
+        let result = self.wasmtime()?.call_typed(&func.inner, params);
+        self.audit_outcome(&name, result.as_ref().map(|(_, u)| *u))?;
+        result.map(|(r, _)| r)
+    }
+
+    #[cfg(feature = "wasmtime")]
+    fn wasmtime(&mut self) -> Result<&mut airssys_wasm_backend_wasmtime::WasmtimeInstance> {
+        self.backend
+            .as_any_mut()
+            .downcast_mut::<airssys_wasm_backend_wasmtime::WasmtimeInstance>()
+            .ok_or_else(|| Error::Backend("the typed fast path needs the wasmtime backend".into()))
+    }
+}
+
+/// Types of the typed fast path, re-exported from wasmtime.
+#[cfg(feature = "wasmtime")]
+pub mod wasmtime_types {
+    pub use airssys_wasm_backend_wasmtime::wasmtime::component::{ComponentNamedList, Lift, Lower};
+}
+
+/// An export resolved for the typed fast path ([`Instance::typed`]).
+#[cfg(feature = "wasmtime")]
+pub struct TypedFunc<P, R> {
+    instance: u64,
+    inner: airssys_wasm_backend_wasmtime::TypedCall<P, R>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.component.live.fetch_sub(1, Ordering::AcqRel);
+        // Dropping cannot report a failure; the sink's own error handling
+        // (for example a full queue) applies.
+        let _ = self.component.runtime.record(
+            &self.component.name,
+            AuditKind::Dropped { instance: self.id },
+        );
+    }
+}

@@ -172,7 +172,16 @@ impl WasmtimeBackend {
         for import in info.imports() {
             let name = &import.name;
             match &import.kind {
+                // An interface that only shares types needs no provider.
+                ItemKind::Interface(funcs) if funcs.is_empty() && !name.starts_with("wasi:") => {
+                    linker
+                        .instance(name)
+                        .map_err(|e| Error::Backend(format!("linking {name}: {e:#}")))?;
+                }
                 ItemKind::Interface(funcs) if !name.starts_with("wasi:") => {
+                    if !host.provides_interface(name) {
+                        return Err(missing(name, false));
+                    }
                     let mut inst = linker
                         .instance(name)
                         .map_err(|e| Error::Backend(format!("linking {name}: {e:#}")))?;
@@ -280,7 +289,9 @@ fn import_error(message: &str) -> Error {
     if message.contains("matching implementation was not found") {
         let name = message.split('`').nth(1).unwrap_or("an import").to_owned();
         let hint = if name.starts_with("wasi:") {
-            "this WASI interface or version is not provided by the wasmtime backend".to_owned()
+            format!(
+                "this WASI interface or version is not provided by the wasmtime backend ({message})"
+            )
         } else {
             message.to_owned()
         };

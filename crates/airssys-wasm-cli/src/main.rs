@@ -1,1 +1,79 @@
-fn main() {}
+//! `airssys-wasm`: run and inspect WebAssembly component plugins.
+//!
+//! The binary only parses arguments and prints; everything it does is a call
+//! into the `airssys-wasm` crate that a Rust application can make too.
+
+mod inspect;
+mod run;
+
+use std::process::ExitCode;
+
+use airssys_wasm::ErrorClass;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "airssys-wasm",
+    version,
+    about = "Run untrusted WebAssembly components as plugins: nothing granted by default, hard limits, every decision audited.",
+    after_help = exit_code_help()
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a component: call one export with --invoke, or run it as a command (wasi:cli/run).
+    #[command(after_help = exit_code_help())]
+    Run(run::RunArgs),
+    /// Show a component's digest, size, imports, exports and the capabilities its imports need.
+    Inspect(inspect::InspectArgs),
+}
+
+/// The exit codes, for `--help` and the README.
+fn exit_code_help() -> String {
+    let mut s = String::from(
+        "Exit codes:\n  0    success\n  1    the command's wasi:cli/run returned an error\n  2    bad command-line usage\n",
+    );
+    for class in ErrorClass::ALL {
+        s.push_str(&format!(
+            "  {:<4} {}\n",
+            class.exit_code(),
+            class.describe()
+        ));
+    }
+    s.push_str("  A guest that calls exit(N) makes airssys-wasm exit with N.\n");
+    s
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Inspect(args) => inspect::inspect(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.class().exit_code())
+        }
+    }
+}
+
+/// Audit events go to stderr through `tracing` unless `--audit FILE` is
+/// given; by default only denials, traps and limit hits are shown.
+/// `AIRSSYS_WASM_LOG` (tracing's filter syntax) changes that.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AIRSSYS_WASM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .without_time()
+        .init();
+}

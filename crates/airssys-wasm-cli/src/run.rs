@@ -1,0 +1,174 @@
+//! `airssys-wasm run`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use airssys_wasm::{
+    AuditSink, Capability, Error, JsonLinesSink, Limits, LoadOptions, Result, Runtime, TracingSink,
+    WaveCall,
+};
+
+/// Arguments of `run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The backend that runs the component.
+    #[arg(long, value_enum, default_value = "wasmtime")]
+    backend: BackendName,
+    /// Fuel per call (about one unit per WebAssembly instruction). Default: unlimited.
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Linear memory limit, e.g. 64MiB or 1GiB.
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    memory: u64,
+    /// Wall-clock limit per call, e.g. 500ms or 5s. Default: unlimited.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    timeout: Option<Duration>,
+    /// Grant stdin, stdout and stderr.
+    #[arg(long)]
+    allow_stdio: bool,
+    /// Grant the wall and monotonic clocks (otherwise they read 0).
+    #[arg(long)]
+    allow_clocks: bool,
+    /// Grant host entropy (otherwise random bytes are a fixed sequence).
+    #[arg(long)]
+    allow_random: bool,
+    /// Grant an environment variable: NAME passes the host's value, NAME=VAL sets one.
+    #[arg(long, value_name = "NAME[=VAL]")]
+    env: Vec<String>,
+    /// Grant a host directory as a guest path; add :ro for read-only.
+    #[arg(long, value_name = "HOST::GUEST[:ro]")]
+    dir: Vec<String>,
+    /// Append audit events to FILE as JSON lines (default: denials, traps and limit hits on stderr).
+    #[arg(long, value_name = "FILE")]
+    audit: Option<PathBuf>,
+    /// Cache compiled components in DIR (a second run skips compilation).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// The component's name in audit records (default: the file stem).
+    #[arg(long)]
+    name: Option<String>,
+    /// Call one export, e.g. 'greet("ada")' or 'add(1, 2)', and print its result in WAVE.
+    #[arg(long, value_name = "CALL")]
+    invoke: Option<String>,
+    /// The component file.
+    component: PathBuf,
+    /// Arguments passed to the component (after `--`).
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BackendName {
+    Wasmtime,
+}
+
+fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    s.parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("{e} (write sizes like 64MiB or 1GiB)"))
+}
+
+/// The grants the flags ask for.
+fn capabilities(args: &RunArgs) -> std::result::Result<Vec<Capability>, Error> {
+    let mut caps = Vec::new();
+    if args.allow_stdio {
+        caps.push(Capability::Stdio);
+    }
+    if args.allow_clocks {
+        caps.push(Capability::Clocks);
+    }
+    if args.allow_random {
+        caps.push(Capability::Random);
+    }
+    for e in &args.env {
+        caps.push(match e.split_once('=') {
+            Some((name, value)) => Capability::env_value(name, value),
+            None => Capability::env(e.as_str()),
+        });
+    }
+    for d in &args.dir {
+        let Some((host, guest)) = d.split_once("::") else {
+            return Err(Error::InvalidArguments {
+                function: "--dir".into(),
+                detail: format!("`{d}` is not HOST::GUEST[:ro] (e.g. ./data::/data:ro)"),
+            });
+        };
+        let (guest, read_only) = match guest.strip_suffix(":ro") {
+            Some(g) => (g, true),
+            None => (guest, false),
+        };
+        if !std::path::Path::new(host).is_dir() {
+            return Err(Error::Io {
+                path: host.to_owned(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "--dir names a host directory that does not exist",
+                ),
+            });
+        }
+        caps.push(Capability::dir(host, guest, read_only));
+    }
+    Ok(caps)
+}
+
+pub fn run(args: RunArgs) -> Result<ExitCode> {
+    let audit: Arc<dyn AuditSink> = match &args.audit {
+        Some(path) => Arc::new(JsonLinesSink::open(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?),
+        None => Arc::new(TracingSink),
+    };
+    let BackendName::Wasmtime = args.backend;
+    let runtime = Runtime::builder()
+        .audit(audit.clone())
+        .wasmtime_config(airssys_wasm::wasmtime_backend::WasmtimeConfig {
+            cache_dir: args.cache_dir.clone(),
+            ..Default::default()
+        })
+        .build()?;
+    let mut limits = Limits::default().with_memory_bytes(args.memory);
+    limits.fuel = args.fuel;
+    limits.timeout = args.timeout;
+    let mut options = LoadOptions::new().limits(limits).args(args.args.clone());
+    for cap in capabilities(&args)? {
+        options = options.grant(cap);
+    }
+    if let Some(name) = &args.name {
+        options = options.name(name.clone());
+    }
+    let component = runtime.load(args.component.as_path(), options)?;
+    let mut instance = component.instantiate()?;
+    let code = match &args.invoke {
+        Some(text) => {
+            let bad_call = |e: airssys_wasm::WaveError| Error::InvalidArguments {
+                function: text.clone(),
+                detail: e.to_string(),
+            };
+            let call = WaveCall::parse(text).map_err(bad_call)?;
+            let ty = component
+                .info()
+                .export_function(call.name())
+                .ok_or_else(|| Error::NoSuchExport {
+                    name: call.name().to_owned(),
+                    available: component.info().export_names(),
+                })?;
+            let call_args = call.args(&ty).map_err(bad_call)?;
+            let results = instance.call(call.name(), &call_args)?;
+            for v in results {
+                let text = v.to_wave().map_err(|e| Error::Backend(e.to_string()))?;
+                println!("{text}");
+            }
+            ExitCode::SUCCESS
+        }
+        None => {
+            let code = instance.run()?;
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
+        }
+    };
+    drop(instance);
+    audit.flush()?;
+    Ok(code)
+}

@@ -1,0 +1,47 @@
+//! Project automation for airssys-wasm.
+//!
+//! - `cargo xtask guests`: build the example and test guests from source.
+//! - `cargo xtask demo`: build the guests and tour the CLI.
+//! - `cargo xtask test`: build the guests and run every test.
+//!
+//! Each step works on a machine with only rustup's toolchain: missing wasm
+//! targets are installed with `rustup target add`.
+
+mod demo;
+mod guests;
+mod test;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "airssys-wasm project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the guests in guests/ into target/guests/*.wasm.
+    Guests {
+        /// Which language's guests to build.
+        #[arg(long, value_enum, default_value = "all")]
+        lang: guests::Lang,
+    },
+    /// Build the guests and run a short scripted tour of the CLI.
+    Demo,
+    /// Build the guests, then run fmt check, clippy and every test.
+    Test {
+        /// Skip `cargo fmt --check` and clippy.
+        #[arg(long)]
+        no_lint: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Guests { lang } => guests::build(lang).map(|_| ()),
+        Command::Demo => demo::run_demo(),
+        Command::Test { no_lint } => test::run_all(!no_lint),
+    }
+}

@@ -313,7 +313,9 @@ fn arm(store: &mut Store<StoreData>, limits: &airssys_wasm_core::Limits) -> Inst
         .set_fuel(fuel)
         .expect("fuel metering is enabled in every engine of this backend");
     let ticks = match limits.timeout {
-        Some(t) => (t.as_nanos().div_ceil(TICK.as_nanos()) as u64).max(1),
+        // One tick more than the timeout: the first tick may come right
+        // after arming, and a call must never be stopped before its limit.
+        Some(t) => t.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1,
         None => u64::MAX / 4,
     };
     store.set_epoch_deadline(ticks);
@@ -373,7 +375,15 @@ fn classify(
             elapsed,
         },
         Some(Trap::StackOverflow) => Error::StackOverflow { function },
-        _ => Error::Trap {
+        Some(trap) => {
+            tracing::debug!(function, error = ?e, "guest trapped");
+            let text = trap.to_string();
+            Error::Trap {
+                function,
+                message: text.strip_prefix("wasm trap: ").unwrap_or(&text).to_owned(),
+            }
+        }
+        None => Error::Trap {
             function,
             message: format!("{e:#}"),
         },

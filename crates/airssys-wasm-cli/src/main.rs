@@ -27,7 +27,7 @@ struct Cli {
 enum Command {
     /// Run a component: call one export with --invoke, or run it as a command (wasi:cli/run).
     #[command(after_help = exit_code_help())]
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Show a component's digest, size, imports, exports and the capabilities its imports need.
     Inspect(inspect::InspectArgs),
 }
@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Inspect(args) => inspect::inspect(args),
     };
     match result {
@@ -74,6 +74,7 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(true)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .init();
 }

@@ -49,3 +49,8 @@ pub use airssys_wasm_core as core;
 /// The wasmtime backend and its settings.
 #[cfg(feature = "wasmtime")]
 pub use airssys_wasm_backend_wasmtime as wasmtime_backend;
+
+/// The README's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -117,7 +117,7 @@ fn resources_are_handles_that_the_instance_keeps() {
     assert_eq!(after, vec![Value::from(15u32)]);
     // Passing the owned handle moves it into the guest...
     let done = i
-        .call(&format!("{iface}#finish"), &[counter.clone()])
+        .call(&format!("{iface}#finish"), std::slice::from_ref(&counter))
         .unwrap();
     assert_eq!(done, vec![Value::from(15u32)]);
     // ...so using it again is refused with a clear error, not a crash.

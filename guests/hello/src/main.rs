@@ -12,7 +12,7 @@ fn main() {
             Ok(text) => print!("{text}"),
             Err(e) => {
                 eprintln!("cannot read {path}: {e}");
-                std::process::exit(3);
+                std::process::exit(1);
             }
         }
         return;

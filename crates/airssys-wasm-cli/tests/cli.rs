@@ -1,0 +1,330 @@
+//! The `airssys-wasm` command: results, output and one exit code per class
+//! of failure. Guests come from `cargo xtask guests`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn guest(name: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/guests")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo xtask guests` first",
+        p.display()
+    );
+    p.display().to_string()
+}
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_airssys-wasm"))
+        .args(args)
+        .env_remove("AIRSSYS_WASM_LOG")
+        .output()
+        .expect("running airssys-wasm")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs and checks the exit code, showing the output when it differs.
+fn expect(args: &[&str], code: i32) -> Output {
+    let o = cli(args);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "airssys-wasm {args:?}\nstdout: {}\nstderr: {}",
+        stdout(&o),
+        stderr(&o)
+    );
+    o
+}
+
+/// The last line of stderr: the one-line error.
+fn error_line(o: &Output) -> String {
+    stderr(o)
+        .lines()
+        .rfind(|l| l.starts_with("error: "))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn invoke_prints_the_result_in_wave() {
+    let tools = guest("text-tools");
+    let o = expect(&["run", &tools, "--invoke", r#"greet("ada")"#], 0);
+    assert_eq!(stdout(&o), "\"Hello, ada!\"\n");
+    let o = expect(&["run", &tools, "--invoke", r#"stats("b a b", 1)"#], 0);
+    assert_eq!(
+        stdout(&o),
+        "{words: 3, lines: 1, chars: 5, top: [{word: \"b\", count: 2}]}\n"
+    );
+    let o = expect(&["run", &tools, "--invoke", r#"parse-number("x1")"#], 0);
+    assert!(
+        stdout(&o).starts_with("err(\"not a number: \\\"x1\\\""),
+        "{}",
+        stdout(&o)
+    );
+    let o = expect(&["run", &tools, "--invoke", r#"find(["a", "b"], "b")"#], 0);
+    assert_eq!(stdout(&o), "some(1)\n");
+}
+
+#[test]
+fn inspect_shows_digest_exports_and_needed_capabilities() {
+    let o = expect(&["inspect", &guest("text-tools")], 0);
+    let out = stdout(&o);
+    assert!(out.contains("digest:    blake3:"), "{out}");
+    assert!(
+        out.contains("  greet: func(name: string) -> string\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  reverse-bytes: func(data: list<u8>) -> list<u8>\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("capabilities its imports need: none\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  export greet: func(name: string) -> string;"),
+        "WIT is printed: {out}"
+    );
+
+    let o = expect(&["inspect", "--no-wit", &guest("wasi-probe")], 0);
+    let out = stdout(&o);
+    assert!(out.contains("[needs filesystem]"), "{out}");
+    assert!(
+        out.contains("capabilities its imports need: stdio, env, filesystem, clocks\n"),
+        "{out}"
+    );
+    assert!(!out.contains("WIT:"), "{out}");
+}
+
+#[test]
+fn a_command_runs_with_granted_stdio_args_env_and_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.txt"), "file contents\n").unwrap();
+    let hello = guest("hello");
+    let o = expect(
+        &[
+            "run",
+            "--allow-stdio",
+            "--env",
+            "GREETING=hey",
+            &hello,
+            "--",
+            "x",
+            "y z",
+        ],
+        0,
+    );
+    assert_eq!(
+        stdout(&o),
+        "hello from an airssys-wasm plugin\nGREETING=hey\narg: x\narg: y z\n"
+    );
+    let mapping = format!("{}::/data:ro", dir.path().display());
+    let o = expect(
+        &[
+            "run",
+            "--allow-stdio",
+            "--dir",
+            &mapping,
+            &hello,
+            "--",
+            "--read",
+            "/data/in.txt",
+        ],
+        0,
+    );
+    assert!(stdout(&o).ends_with("file contents\n"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_guest_exit_status_passes_through() {
+    // WASI 0.2 `exit` carries success or failure only: failure is 1.
+    let o = expect(
+        &[
+            "run",
+            "--allow-stdio",
+            &guest("hello"),
+            "--",
+            "--read",
+            "/nowhere",
+        ],
+        1,
+    );
+    assert!(
+        stderr(&o).contains("cannot read /nowhere"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn stdio_is_denied_without_the_grant() {
+    let o = expect(&["run", &guest("hello")], 83);
+    assert!(
+        stdout(&o).is_empty(),
+        "nothing may reach stdout: {}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("write stdout/stderr"),
+        "the denial is audited: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn each_failure_class_has_its_own_exit_code() {
+    let hostile = guest("hostile");
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"\0asm\x0d\0\x01\0not really").unwrap();
+    let garbage = garbage.display().to_string();
+
+    let o = expect(&["run", &garbage, "--invoke", "f()"], 80);
+    assert!(
+        error_line(&o).starts_with("error: invalid component:"),
+        "{}",
+        error_line(&o)
+    );
+
+    let o = expect(&["run", &guest("host-user"), "--invoke", r#"run("x")"#], 81);
+    assert!(
+        error_line(&o).starts_with("error: missing import `airssys:test/host-fns@0.1.0`"),
+        "{}",
+        error_line(&o)
+    );
+
+    let o = expect(&["run", &hostile, "--invoke", "nope()"], 82);
+    assert!(
+        error_line(&o).contains("no export named `nope`"),
+        "{}",
+        error_line(&o)
+    );
+    let o = expect(&["run", &hostile, "--invoke", r#"recurse("deep")"#], 82);
+    assert!(
+        error_line(&o).contains("bad arguments"),
+        "{}",
+        error_line(&o)
+    );
+    let o = expect(&["run", &hostile], 82);
+    assert!(
+        error_line(&o).contains("wasi:cli/run"),
+        "{}",
+        error_line(&o)
+    );
+
+    let o = expect(&["run", &hostile, "--invoke", "crash()"], 83);
+    assert_eq!(
+        error_line(&o),
+        "error: trap in export `crash`: wasm `unreachable` instruction executed"
+    );
+    let o = expect(&["run", &hostile, "--invoke", "recurse(0)"], 84);
+    assert_eq!(error_line(&o), "error: stack overflow in export `recurse`");
+    let o = expect(
+        &["run", "--fuel", "10000000", &hostile, "--invoke", "spin()"],
+        85,
+    );
+    assert_eq!(
+        error_line(&o),
+        "error: out of fuel after 10000000 units in export `spin`"
+    );
+    let o = expect(
+        &["run", "--timeout", "300ms", &hostile, "--invoke", "spin()"],
+        86,
+    );
+    assert!(
+        error_line(&o).starts_with("error: timed out after 3"),
+        "{}",
+        error_line(&o)
+    );
+    assert!(
+        error_line(&o).contains("(limit 300ms) in export `spin`"),
+        "{}",
+        error_line(&o)
+    );
+    let o = expect(
+        &[
+            "run",
+            "--memory",
+            "16MiB",
+            &hostile,
+            "--invoke",
+            "grow-memory()",
+        ],
+        87,
+    );
+    assert!(
+        error_line(&o).starts_with("error: memory limit of 16777216 bytes exceeded"),
+        "{}",
+        error_line(&o)
+    );
+    let o = expect(&["run", "/no/such/file.wasm", "--invoke", "f()"], 90);
+    assert!(
+        error_line(&o).contains("/no/such/file.wasm"),
+        "{}",
+        error_line(&o)
+    );
+
+    let o = expect(&["run", "--memory", "lots", &hostile], 2);
+    assert!(
+        stderr(&o).contains("64MiB"),
+        "usage errors say what to write: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn help_documents_every_exit_code() {
+    let o = expect(&["run", "--help"], 0);
+    let help = stdout(&o);
+    for code in 80..=90 {
+        assert!(
+            help.contains(&format!("  {code} ")),
+            "exit code {code} missing from --help"
+        );
+    }
+}
+
+#[test]
+fn audit_file_gets_one_json_line_per_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let audit_s = audit.display().to_string();
+    expect(
+        &[
+            "run",
+            "--audit",
+            &audit_s,
+            "--fuel",
+            "1000000",
+            &guest("hostile"),
+            "--invoke",
+            "spin()",
+        ],
+        85,
+    );
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["loaded", "instantiated", "called", "limit-hit", "dropped"]
+    );
+    assert_eq!(events[3]["limit"], "fuel");
+    assert!(events.iter().all(|e| e["component"] == "hostile"));
+}

@@ -224,6 +224,12 @@ impl WasmtimeInstance {
         arm(&mut store, &limits);
         let instance = match c.pre.instantiate(&mut store) {
             Ok(i) => i,
+            Err(e) if e.is::<wasmtime::PoolConcurrencyLimitError>() => {
+                return Err(Error::InstanceLimit {
+                    component: store.data().component.to_string(),
+                    limit: c.pool_size.unwrap_or_default(),
+                });
+            }
             Err(e) => {
                 let fuel = limits.fuel;
                 return Err(classify(e, "<instantiate>", fuel, &limits, Duration::ZERO));

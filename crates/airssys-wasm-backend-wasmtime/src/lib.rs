@@ -105,6 +105,7 @@ pub struct WasmtimeBackend {
     engine: Engine,
     linker: Linker<instance::StoreData>,
     cache: Option<cache::ArtifactCache>,
+    pool_size: Option<u32>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -145,6 +146,7 @@ impl WasmtimeBackend {
             engine,
             linker,
             cache,
+            pool_size: config.pooling.map(|p| p.total_component_instances),
             ticker_stop,
         })
     }
@@ -279,6 +281,7 @@ impl Backend for WasmtimeBackend {
             export_names: info.export_names(),
             needed,
             from_cache,
+            pool_size: self.pool_size,
         }))
     }
 }
@@ -308,6 +311,7 @@ pub(crate) struct Compiled {
     export_names: String,
     needed: Vec<CapabilityKind>,
     from_cache: bool,
+    pool_size: Option<u32>,
 }
 
 impl CompiledComponent for Compiled {

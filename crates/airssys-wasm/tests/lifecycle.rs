@@ -71,3 +71,41 @@ fn a_second_load_uses_the_artifact_cache() {
     let out = i.call("get-env", &[Value::from("X")]).unwrap();
     assert_eq!(out, vec![Value::Option(None)]);
 }
+
+#[test]
+fn the_pooling_allocator_runs_and_limits_instances() {
+    use airssys_wasm::wasmtime_backend::{PoolingConfig, WasmtimeConfig};
+    let audit = Arc::new(MemorySink::new());
+    let rt = Runtime::builder()
+        .audit(audit)
+        .wasmtime_config(WasmtimeConfig {
+            pooling: Some(PoolingConfig {
+                total_component_instances: 4,
+                max_memory_size: 8 << 20,
+            }),
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let c = rt
+        .load(common::guest("values"), LoadOptions::new())
+        .unwrap();
+    let mut live = Vec::new();
+    for _ in 0..4 {
+        let mut i = c.instantiate().unwrap();
+        assert_eq!(
+            i.call("add", &[Value::from(1u32), Value::from(2u32)])
+                .unwrap(),
+            vec![Value::from(3u32)]
+        );
+        live.push(i);
+    }
+    // The pool is full: a fifth instance is refused with an error, not a crash.
+    let err = c.instantiate().err().unwrap();
+    assert!(
+        matches!(err, airssys_wasm::Error::InstanceLimit { limit: 4, .. }),
+        "{err:?}"
+    );
+    live.pop();
+    c.instantiate().expect("a freed slot is reused");
+}

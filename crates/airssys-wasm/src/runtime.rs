@@ -370,7 +370,7 @@ impl Component {
         let c = &self.inner;
         let rt = &c.runtime;
         let live = c.live.fetch_add(1, Ordering::AcqRel) + 1;
-        let guard = LiveGuard(self.inner.clone());
+        let guard = LiveGuard(&c.live);
         if let Some(limit) = c.limits.max_instances
             && live > limit
         {
@@ -421,12 +421,14 @@ impl Component {
     }
 }
 
-/// Gives back a live-instance slot unless the instance was created.
-struct LiveGuard(Arc<ComponentInner>);
+/// Gives back a live-instance slot unless the instance was created (then
+/// it is forgotten and the instance's `Drop` gives the slot back). It
+/// borrows the counter, so forgetting it leaks nothing.
+struct LiveGuard<'a>(&'a AtomicU32);
 
-impl Drop for LiveGuard {
+impl Drop for LiveGuard<'_> {
     fn drop(&mut self) {
-        self.0.live.fetch_sub(1, Ordering::AcqRel);
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

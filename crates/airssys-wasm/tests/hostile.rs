@@ -225,3 +225,26 @@ fn instance_limit_is_enforced_and_released_on_drop() {
     drop(a);
     c.instantiate().expect("a slot is free again after a drop");
 }
+
+/// A runaway guest must not keep the runtime's audit sink (or anything else
+/// it owns) alive: once the caller drops everything, the sink's last
+/// reference is the caller's, so a file sink is closed and flushed.
+#[test]
+fn nothing_is_leaked_after_a_limit_hit() {
+    let (rt, audit) = common::runtime();
+    let c = common::load(
+        &rt,
+        "hostile",
+        LoadOptions::new().limits(Limits::default().with_fuel(100_000)),
+    );
+    let mut i = c.instantiate().unwrap();
+    assert!(i.call("spin", &[]).is_err());
+    drop(i);
+    drop(c);
+    drop(rt);
+    assert_eq!(std::sync::Arc::strong_count(&audit), 1);
+    assert_eq!(
+        common::event_names(&audit),
+        ["loaded", "instantiated", "called", "limit-hit", "dropped"]
+    );
+}

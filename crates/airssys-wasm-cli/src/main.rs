@@ -3,6 +3,7 @@
 //! The binary only parses arguments and prints; everything it does is a call
 //! into the `airssys-wasm` crate that a Rust application can make too.
 
+mod audit;
 mod inspect;
 mod run;
 
@@ -30,6 +31,9 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Show a component's digest, size, imports, exports and the capabilities its imports need.
     Inspect(inspect::InspectArgs),
+    /// Verify or read a tamper-evident audit log written by `run --audit FILE`.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// The exit codes, for `--help` and the README.
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(*args),
         Command::Inspect(args) => inspect::inspect(args),
+        Command::Audit(cmd) => audit::audit(cmd),
     };
     match result {
         Ok(code) => code,

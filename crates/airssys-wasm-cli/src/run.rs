@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airssys_wasm::{
-    AuditSink, Capability, Error, JsonLinesSink, Limits, LoadOptions, Result, Runtime, TracingSink,
-    WaveCall,
+    AuditSink, Capability, ChainConfig, ChainedLog, Error, Limits, LoadOptions, Result, Runtime,
+    TracingSink, WaveCall,
 };
 
 /// Arguments of `run`.
@@ -40,7 +40,8 @@ pub struct RunArgs {
     /// Grant a host directory as a guest path; add :ro for read-only.
     #[arg(long, value_name = "HOST::GUEST[:ro]")]
     dir: Vec<String>,
-    /// Append audit events to FILE as JSON lines (default: denials, traps and limit hits on stderr).
+    /// Append audit events to FILE, a hash-chained JSON-lines log (check it with `audit verify`).
+    /// Default: denials, traps and limit hits on stderr.
     #[arg(long, value_name = "FILE")]
     audit: Option<PathBuf>,
     /// Cache compiled components in DIR (a second run skips compilation).
@@ -114,16 +115,29 @@ fn capabilities(args: &RunArgs) -> std::result::Result<Vec<Capability>, Error> {
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let audit: Arc<dyn AuditSink> = match &args.audit {
-        Some(path) => Arc::new(JsonLinesSink::open(path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?),
-        None => Arc::new(TracingSink),
-    };
+    let audit: Arc<dyn AuditSink> =
+        match &args.audit {
+            Some(path) => Arc::new(ChainedLog::open(path, ChainConfig::default()).map_err(
+                |e| Error::Io {
+                    path: path.display().to_string(),
+                    source: std::io::Error::other(e.0),
+                },
+            )?),
+            None => Arc::new(TracingSink),
+        };
+    // Every path out of a run, failures included, waits for the audit log
+    // to be written: the events of a failed run matter most.
+    let outcome = run_with(&args, audit.clone());
+    let flushed = audit.flush();
+    let code = outcome?;
+    flushed?;
+    Ok(code)
+}
+
+fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
     let BackendName::Wasmtime = args.backend;
     let runtime = Runtime::builder()
-        .audit(audit.clone())
+        .audit(audit)
         .wasmtime_config(airssys_wasm::wasmtime_backend::WasmtimeConfig {
             cache_dir: args.cache_dir.clone(),
             ..Default::default()
@@ -133,7 +147,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     limits.fuel = args.fuel;
     limits.timeout = args.timeout;
     let mut options = LoadOptions::new().limits(limits).args(args.args.clone());
-    for cap in capabilities(&args)? {
+    for cap in capabilities(args)? {
         options = options.grant(cap);
     }
     if let Some(name) = &args.name {
@@ -168,7 +182,5 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
     };
-    drop(instance);
-    audit.flush()?;
     Ok(code)
 }

@@ -328,3 +328,59 @@ fn audit_file_gets_one_json_line_per_event() {
     assert_eq!(events[3]["limit"], "fuel");
     assert!(events.iter().all(|e| e["component"] == "hostile"));
 }
+
+#[test]
+fn audit_verify_detects_tampering_and_show_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let audit_s = audit.display().to_string();
+    expect(
+        &[
+            "run",
+            "--audit",
+            &audit_s,
+            &guest("wasi-probe"),
+            "--invoke",
+            r#"get-env("HOME")"#,
+        ],
+        0,
+    );
+    expect(
+        &[
+            "run",
+            "--audit",
+            &audit_s,
+            &guest("text-tools"),
+            "--invoke",
+            r#"greet("x")"#,
+        ],
+        0,
+    );
+    let o = expect(&["audit", "verify", &audit_s], 0);
+    let records = std::fs::read_to_string(&audit).unwrap().lines().count();
+    assert_eq!(stdout(&o), format!("OK: {records} records, chain intact\n"));
+
+    let o = expect(&["audit", "show", &audit_s, "--denied"], 0);
+    let shown = stdout(&o);
+    assert!(shown.lines().count() >= 3, "{shown}");
+    assert!(shown.lines().all(|l| l.contains("DENIED")), "{shown}");
+    let o = expect(&["audit", "show", &audit_s, "--component", "text-tools"], 0);
+    assert!(
+        stdout(&o).lines().all(|l| l.contains("text-tools")),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("call greet"), "{}", stdout(&o));
+
+    // Edit one field of line 2: verify names line 2 and fails.
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[1] = lines[1].replace("wasi-probe", "innocent");
+    std::fs::write(&audit, lines.join("\n") + "\n").unwrap();
+    let o = expect(&["audit", "verify", &audit_s], 1);
+    assert!(
+        stdout(&o).contains("line 2: the hash does not match"),
+        "{}",
+        stdout(&o)
+    );
+}

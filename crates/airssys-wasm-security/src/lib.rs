@@ -4,6 +4,8 @@
 //! audit log, signed components").
 #![deny(missing_docs)]
 
+pub mod chain;
 mod jsonl;
 
+pub use chain::{ChainConfig, ChainedLog, FullPolicy, VerifyError, VerifyReport};
 pub use jsonl::JsonLinesSink;

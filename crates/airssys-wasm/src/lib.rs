@@ -38,7 +38,10 @@ pub use airssys_wasm_core::{
     HostFunctions, Item, ItemKind, LimitKind, Limits, MIB, MemorySink, OutputTarget, Request,
     Result, Stdio, TracingSink, Usage, Value, ValueType, WaveCall, WaveError,
 };
-pub use airssys_wasm_security::JsonLinesSink;
+pub use airssys_wasm_security::{ChainConfig, ChainedLog, FullPolicy, JsonLinesSink};
+
+/// The security crate: audit logs and their verification.
+pub use airssys_wasm_security as security;
 pub use runtime::{Component, Func, Instance, LoadOptions, Runtime, RuntimeBuilder, Source};
 #[cfg(feature = "wasmtime")]
 pub use runtime::{TypedFunc, wasmtime_types};

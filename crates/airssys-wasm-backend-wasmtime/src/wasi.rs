@@ -3,11 +3,12 @@
 //! | capability | granted | not granted |
 //! |---|---|---|
 //! | stdio | host stdin/stdout/stderr (or the embedder's buffers) | stdin empty; writes to stdout/stderr fail with an error |
-//! | env | the named variables | an empty environment |
+//! | env | the named variables, or every host variable with a granted prefix (`APP_*`) | an empty environment |
 //! | dir | preopened directories | no directories |
+//! | files `DIR/**` | `DIR` preopened at the same path: read-write with all four rights, else read-only | (other globs serve `airssys:host/filesystem` only) |
 //! | clocks | host clocks | both clocks read 0 and never advance |
 //! | random | host entropy | a fixed, deterministic byte sequence |
-//! | network | (not grantable yet) | every socket address and name lookup refused |
+//! | network (socket) | connections to granted addresses, each checked and audited | every socket address and name lookup refused |
 //!
 //! Arguments are only the program name and what the embedder passes. When a
 //! component imports a WASI interface whose capability is not granted, one
@@ -19,12 +20,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use airssys_wasm_core::capability::{FileOp, FileRights, NetKind};
 use airssys_wasm_core::{
-    AuditEvent, AuditKind, AuditSink, Capability, CapabilityKind, CapabilitySet, CaptureBuffer,
-    InstanceConfig, OutputTarget,
+    AuditEvent, AuditKind, AuditSink, CallContext, Capability, CapabilityKind, CapabilitySet,
+    CaptureBuffer, InstanceConfig, OutputTarget, Request,
 };
 use wasmtime_wasi::p2::pipe::{ClosedInputStream, MemoryInputPipe};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
 
 /// What the guest gets instead of a capability it was not granted.
@@ -75,13 +78,46 @@ pub(crate) fn build(config: &InstanceConfig, program: &str) -> wasmtime::Result<
 
     for grant in caps.iter() {
         match grant {
-            Capability::Env { name, value } => {
-                let value = match value {
-                    Some(v) => Some(v.clone()),
-                    None => std::env::var(name).ok(),
-                };
-                if let Some(v) = value {
+            Capability::Env { name, value } => match (name.strip_suffix('*'), value) {
+                (Some(prefix), _) => {
+                    for (k, v) in std::env::vars_os() {
+                        if let (Some(k), Some(v)) = (k.to_str(), v.to_str())
+                            && k.starts_with(prefix)
+                        {
+                            b.env(k, v);
+                        }
+                    }
+                }
+                (None, Some(v)) => {
                     b.env(name, v);
+                }
+                (None, None) => {
+                    if let Ok(v) = std::env::var(name) {
+                        b.env(name, v);
+                    }
+                }
+            },
+            Capability::Files { path, rights } => {
+                // Only a whole tree (`dir/**`) can be a WASI preopen; other
+                // globs are for `airssys:host/filesystem` alone.
+                let Some(dir) = path.as_str().strip_suffix("/**") else {
+                    continue;
+                };
+                let dir = if dir.is_empty() { "/" } else { dir };
+                if dir.contains(['*', '?', '[', '{', '\\']) || !rights.allows(FileOp::Read) {
+                    continue;
+                }
+                // WASI cannot separate write, create and delete: read-write
+                // only with all four rights.
+                let perms = if rights.contains(FileRights::ALL) {
+                    FsPerms::ReadWrite
+                } else {
+                    FsPerms::ReadOnly
+                };
+                if std::path::Path::new(dir).is_dir() {
+                    b.preopened_dir(dir, dir, perms).map_err(|e| {
+                        wasmtime::format_err!("cannot open granted directory {dir}: {e}")
+                    })?;
                 }
             }
             Capability::Dir {
@@ -111,13 +147,58 @@ pub(crate) fn build(config: &InstanceConfig, program: &str) -> wasmtime::Result<
         b.insecure_random(wasmtime_wasi::Deterministic::new(FIXED_BYTES.to_vec()));
         b.insecure_random_seed(0);
     }
-    // Network: nothing is inherited; address checks refuse everything.
-    b.socket_addr_check(|_, _| Box::pin(async { false }));
+    // Network: nothing is inherited. Every socket address goes through the
+    // same check and audit as host functions; only socket grants can pass.
+    // Name lookup stays off (it would leak queries to DNS), so socket grants
+    // are matched by address: grant `10.0.0.5:5432` or `10.0.0.0/8:*`.
+    // A client socket first binds an ephemeral port (port 0): that is part
+    // of connecting and is not checked on its own. Binding a fixed port is
+    // checked like a connection to that address.
+    let component = config.component.clone();
+    let grants = config.capabilities.clone();
+    let audit = config.audit.clone();
+    b.socket_addr_check(move |addr, usage| {
+        let ephemeral_bind = matches!(usage, SocketAddrUse::TcpBind | SocketAddrUse::UdpBind)
+            && addr.port() == 0
+            && addr.ip().is_unspecified();
+        let allowed = ephemeral_bind || {
+            let cx = CallContext::new(&component, &grants, &*audit);
+            let ip = addr.ip().to_string();
+            let request = Request::Connect {
+                host: &ip,
+                port: addr.port(),
+                kind: NetKind::Socket,
+            };
+            cx.decide(request, "the socket operation fails")
+                .is_ok_and(|d| d.is_allowed())
+        };
+        Box::pin(async move { allowed })
+    });
+    let sockets = wasi_granted(caps, CapabilityKind::Network);
+    b.allow_tcp(sockets);
+    b.allow_udp(sockets);
     b.allow_ip_name_lookup(false);
     Ok(b.build())
 }
 
 const FIXED_BYTES: [u8; 8] = [0x5a, 0x17, 0xc3, 0x88, 0x01, 0xfe, 0x42, 0x9d];
+
+/// Does the set grant something WASI can use for this kind? For the
+/// network that is a socket grant: HTTP grants serve the host's HTTP client.
+fn wasi_granted(caps: &CapabilitySet, kind: CapabilityKind) -> bool {
+    match kind {
+        CapabilityKind::Network => caps.iter().any(|c| {
+            matches!(
+                c,
+                Capability::Network {
+                    net: NetKind::Socket,
+                    ..
+                }
+            )
+        }),
+        kind => caps.has_kind(kind),
+    }
+}
 
 /// Records, once per capability kind, that an instance imports WASI it was
 /// not granted and what it gets instead.
@@ -126,7 +207,7 @@ pub(crate) fn audit_ungranted(
     needed: &[CapabilityKind],
 ) -> Result<(), airssys_wasm_core::AuditError> {
     for &kind in needed {
-        if !config.capabilities.has_kind(kind) {
+        if !wasi_granted(&config.capabilities, kind) {
             config.audit.record(AuditEvent::new(
                 config.component.clone(),
                 AuditKind::CapabilityDenied {

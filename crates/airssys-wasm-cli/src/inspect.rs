@@ -79,7 +79,11 @@ pub fn render(path: &str, info: &ComponentInfo, with_wit: bool) -> String {
 fn describe(name: &str, kind: &ItemKind) -> String {
     match kind {
         ItemKind::Function(ty) => format!("{name}: {ty}"),
-        ItemKind::Interface(funcs) => format!("{name} ({} functions)", funcs.len()),
+        ItemKind::Interface(funcs) => format!(
+            "{name} ({} function{})",
+            funcs.len(),
+            if funcs.len() == 1 { "" } else { "s" }
+        ),
         ItemKind::Type => format!("{name} (type)"),
     }
 }

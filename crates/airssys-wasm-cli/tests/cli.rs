@@ -100,7 +100,11 @@ fn inspect_shows_digest_exports_and_needed_capabilities() {
     let out = stdout(&o);
     assert!(out.contains("[needs filesystem]"), "{out}");
     assert!(
-        out.contains("capabilities its imports need: stdio, env, filesystem, clocks\n"),
+        out.contains("wasi:sockets/instance-network@0.2.12 (1 function)  [needs network]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("capabilities its imports need: stdio, env, filesystem, clocks, network\n"),
         "{out}"
     );
     assert!(!out.contains("WIT:"), "{out}");

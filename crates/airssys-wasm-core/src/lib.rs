@@ -17,7 +17,7 @@
 
 mod audit;
 mod backend;
-mod capability;
+pub mod capability;
 mod component;
 mod error;
 mod host;

@@ -40,6 +40,7 @@ pub use airssys_wasm_core::{
 };
 pub use airssys_wasm_security::{ChainConfig, ChainedLog, FullPolicy, JsonLinesSink};
 
+pub use airssys_wasm_core::capability;
 /// The security crate: audit logs and their verification.
 pub use airssys_wasm_security as security;
 pub use runtime::{Component, Func, Instance, LoadOptions, Runtime, RuntimeBuilder, Source};

@@ -171,3 +171,141 @@ fn a_command_guest_runs_its_main() {
         "hello from an airssys-wasm plugin\narg: one\narg: two\n"
     );
 }
+
+#[test]
+fn an_env_prefix_grant_passes_only_matching_variables() {
+    // SAFETY: tests in this file do not read these variables concurrently.
+    unsafe {
+        std::env::set_var("AIRSSYS_PFX_ONE", "1");
+        std::env::set_var("AIRSSYS_PFXOTHER", "x");
+    }
+    let (rt, _) = common::runtime();
+    let c = common::load(
+        &rt,
+        "wasi-probe",
+        LoadOptions::new().grant(Capability::env("AIRSSYS_PFX_*")),
+    );
+    let mut i = c.instantiate().unwrap();
+    let get = |i: &mut airssys_wasm::Instance, name: &str| {
+        i.call("get-env", &[Value::from(name)]).unwrap().remove(0)
+    };
+    assert_eq!(
+        get(&mut i, "AIRSSYS_PFX_ONE"),
+        Value::Option(Some(Box::new(Value::from("1"))))
+    );
+    assert_eq!(get(&mut i, "AIRSSYS_PFXOTHER"), Value::Option(None));
+}
+
+#[test]
+fn a_file_tree_grant_is_mounted_with_its_rights() {
+    use airssys_wasm::capability::{FileOp, FileRights, PathGlob};
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::write(root.join("in.txt"), "inside").unwrap();
+    let tree = PathGlob::new(&format!("{}/**", root.display())).unwrap();
+    let path = |name: &str| Value::from(root.join(name).display().to_string().as_str());
+    let (rt, _) = common::runtime();
+
+    let read_only = common::load(
+        &rt,
+        "wasi-probe",
+        LoadOptions::new().grant(Capability::files(tree.clone(), FileRights::READ)),
+    );
+    let mut i = read_only.instantiate().unwrap();
+    let read = i.call("read-file", &[path("in.txt")]).unwrap();
+    assert_eq!(ok_string(&read[0]), Some("inside"), "{read:?}");
+    let write = i
+        .call("write-file", &[path("new.txt"), Value::from("x")])
+        .unwrap();
+    assert!(err_string(&write[0]).is_some(), "{write:?}");
+    assert!(!root.join("new.txt").exists());
+
+    let all = common::load(
+        &rt,
+        "wasi-probe",
+        LoadOptions::new().grant(Capability::files(tree, FileRights::ALL)),
+    );
+    let mut i = all.instantiate().unwrap();
+    let write = i
+        .call("write-file", &[path("new.txt"), Value::from("x")])
+        .unwrap();
+    assert_eq!(write, vec![Value::Result(Ok(None))]);
+    assert_eq!(std::fs::read_to_string(root.join("new.txt")).unwrap(), "x");
+
+    // A glob that is not a whole tree cannot be a WASI mount.
+    let some = PathGlob::new(&format!("{}/*.txt", root.display())).unwrap();
+    let partial = common::load(
+        &rt,
+        "wasi-probe",
+        LoadOptions::new().grant(Capability::files(some, FileRights::of(&[FileOp::Read]))),
+    );
+    let mut i = partial.instantiate().unwrap();
+    let read = i.call("read-file", &[path("in.txt")]).unwrap();
+    assert!(err_string(&read[0]).is_some(), "{read:?}");
+}
+
+#[test]
+fn sockets_reach_only_granted_addresses_and_each_attempt_is_audited() {
+    use airssys_wasm::capability::{HostPattern, NetKind};
+    use std::io::BufRead;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stream)
+            .read_line(&mut line)
+            .unwrap();
+        line
+    });
+    let (rt, audit) = common::runtime();
+    let connect = |grants: Vec<Capability>| {
+        let mut options = LoadOptions::new();
+        for g in grants {
+            options = options.grant(g);
+        }
+        let c = common::load(&rt, "wasi-probe", options);
+        let mut i = c.instantiate().unwrap();
+        i.call("connect", &[Value::from(addr.as_str()), Value::from("hi")])
+            .unwrap()
+            .remove(0)
+    };
+    let pattern = |p: &str| HostPattern::new(p).unwrap();
+
+    // Nothing granted; an HTTP grant for the same address; another port.
+    for grants in [
+        vec![],
+        vec![Capability::network(pattern(&addr), NetKind::Http)],
+        vec![Capability::network(
+            pattern(&format!("127.0.0.1:{}", port.wrapping_add(1))),
+            NetKind::Socket,
+        )],
+    ] {
+        let result = connect(grants.clone());
+        assert!(err_string(&result).is_some(), "{grants:?}: {result:?}");
+    }
+    // Without a socket grant there are no sockets at all (denied once per
+    // instance); with one, each address is checked and audited.
+    let denials = |request: &str| {
+        audit
+            .events()
+            .into_iter()
+            .filter(|e| {
+                matches!(&e.kind, AuditKind::CapabilityDenied { capability: CapabilityKind::Network, request: r, .. }
+                    if r == request)
+            })
+            .count()
+    };
+    assert_eq!(denials("wasi network"), 2);
+    assert_eq!(denials(&format!("socket {addr}")), 1);
+
+    let result = connect(vec![Capability::network(
+        pattern("127.0.0.0/8:*"),
+        NetKind::Socket,
+    )]);
+    assert_eq!(result, Value::Result(Ok(None)));
+    assert_eq!(server.join().unwrap(), "hi\n");
+    assert!(audit.events().iter().any(|e| matches!(&e.kind,
+        AuditKind::CapabilityAllowed { request, .. } if request == &format!("socket {addr}"))));
+}

@@ -43,6 +43,33 @@ impl Guest for Probe {
             .map(|d| d.as_secs())
             .unwrap_or(0)
     }
+
+    fn connect(addr: String, line: String) -> Result<(), String> {
+        use wasi::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress};
+        let addr: std::net::SocketAddrV4 = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+        let [a, b, c, d] = addr.ip().octets();
+        let network = wasi::sockets::instance_network::instance_network();
+        let socket = wasi::sockets::tcp_create_socket::create_tcp_socket(IpAddressFamily::Ipv4)
+            .map_err(|e| format!("socket: {e:?}"))?;
+        let remote = IpSocketAddress::Ipv4(Ipv4SocketAddress {
+            port: addr.port(),
+            address: (a, b, c, d),
+        });
+        socket
+            .start_connect(&network, remote)
+            .map_err(|e| format!("connect: {e:?}"))?;
+        let ready = socket.subscribe();
+        let (_input, output) = loop {
+            match socket.finish_connect() {
+                Ok(streams) => break streams,
+                Err(ErrorCode::WouldBlock) => ready.block(),
+                Err(e) => return Err(format!("connect: {e:?}")),
+            }
+        };
+        output
+            .blocking_write_and_flush(format!("{line}\n").as_bytes())
+            .map_err(|e| format!("write: {e:?}"))
+    }
 }
 
 export!(Probe);

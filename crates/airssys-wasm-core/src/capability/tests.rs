@@ -1,0 +1,561 @@
+//! Table-driven tests of capability matching.
+
+use super::*;
+
+fn glob(p: &str) -> PathGlob {
+    PathGlob::new(p).unwrap()
+}
+fn host(p: &str) -> HostPattern {
+    HostPattern::new(p).unwrap()
+}
+fn topic(p: &str) -> TopicPattern {
+    TopicPattern::new(p).unwrap()
+}
+fn file(path: &str, op: FileOp) -> Request<'_> {
+    Request::File { path, op }
+}
+fn http(host: &str, port: u16) -> Request<'_> {
+    Request::Connect {
+        host,
+        port,
+        kind: NetKind::Http,
+    }
+}
+
+fn check(caps: &CapabilitySet, cases: &[(Request<'_>, bool)]) {
+    for (request, expected) in cases {
+        assert_eq!(
+            caps.allows(request).is_allowed(),
+            *expected,
+            "{request} should be {}",
+            if *expected { "allowed" } else { "denied" }
+        );
+    }
+}
+
+#[test]
+fn empty_set_denies_everything() {
+    let caps = CapabilitySet::new();
+    for r in [
+        Request::Stdio,
+        Request::Env("HOME"),
+        file("/data/x", FileOp::Read),
+        file("/data/x", FileOp::Write),
+        http("example.com", 443),
+        Request::KeyValue("cache"),
+        Request::Publish("a.b"),
+        Request::Subscribe("a.>"),
+        Request::Clocks,
+        Request::Random,
+        Request::Custom("secrets"),
+    ] {
+        assert_eq!(caps.allows(&r), Decision::Denied, "{r}");
+    }
+}
+
+#[test]
+fn normalisation() {
+    let mut buf = [0u8; MAX_PATH];
+    let cases = [
+        ("/", Some("/")),
+        ("/a/b", Some("/a/b")),
+        ("/a//b/", Some("/a/b")),
+        ("/a/./b/.", Some("/a/b")),
+        ("/a/b/../c", Some("/a/c")),
+        ("/a/..", Some("/")),
+        ("/..", None),
+        ("/a/../../b", None),
+        ("a/b", None),
+        ("", None),
+        ("./a", None),
+    ];
+    for (path, expected) in cases {
+        assert_eq!(normalise(path, &mut buf), expected, "{path:?}");
+    }
+    let long = format!("/{}", "a".repeat(MAX_PATH));
+    assert_eq!(normalise(&long, &mut buf), None);
+}
+
+#[test]
+fn path_globs_traversal_and_rights() {
+    let caps = CapabilitySet::new()
+        .with(Capability::files(
+            glob("/srv/data/**"),
+            FileRights::of(&[FileOp::Read, FileOp::Write]),
+        ))
+        .with(Capability::files(
+            glob("/srv/conf/*.toml"),
+            FileRights::READ,
+        ))
+        .with(Capability::files(
+            glob("/srv/drop/**"),
+            FileRights::of(&[FileOp::Create]),
+        ));
+    check(
+        &caps,
+        &[
+            (file("/srv/data", FileOp::Read), true),
+            (file("/srv/data/a/b.txt", FileOp::Read), true),
+            (file("/srv/data/a/b.txt", FileOp::Write), true),
+            (file("/srv/data/a/b.txt", FileOp::Delete), false),
+            (file("/srv/data/a/b.txt", FileOp::Create), false),
+            (file("/srv/data/a/../b.txt", FileOp::Read), true),
+            (file("/srv/data/../../etc/passwd", FileOp::Read), false),
+            (file("/srv/data/../conf/x.toml", FileOp::Read), true),
+            (file("/srv/data/../conf/x.toml", FileOp::Write), false),
+            (file("/srv/data/a/../../../etc", FileOp::Read), false),
+            (file("/srv/database", FileOp::Read), false),
+            (file("/etc/passwd", FileOp::Read), false),
+            (file("srv/data/x", FileOp::Read), false),
+            (file("/srv/conf/app.toml", FileOp::Read), true),
+            (file("/srv/conf/sub/app.toml", FileOp::Read), false),
+            (file("/srv/conf/app.json", FileOp::Read), false),
+            (file("/srv/drop/new.bin", FileOp::Create), true),
+            (file("/srv/drop/new.bin", FileOp::Read), false),
+            (file("//srv//data//x", FileOp::Read), true),
+        ],
+    );
+}
+
+#[test]
+fn absolute_path_tricks_are_denied() {
+    let caps = CapabilitySet::new().with(Capability::files(glob("/srv/data/**"), FileRights::READ));
+    check(
+        &caps,
+        &[
+            (
+                file("/srv/data/../../../../../etc/passwd", FileOp::Read),
+                false,
+            ),
+            (file("/../srv/data/x", FileOp::Read), false),
+            (file("/srv/data/x\0/../../etc", FileOp::Read), false),
+            (file("~/srv/data/x", FileOp::Read), false),
+            (file("", FileOp::Read), false),
+        ],
+    );
+}
+
+#[test]
+fn mounts_match_host_paths_below_them() {
+    let caps = CapabilitySet::new()
+        .with(Capability::dir("/srv/data", "/data", false))
+        .with(Capability::dir("/srv/conf", "/conf", true));
+    check(
+        &caps,
+        &[
+            (file("/srv/data", FileOp::Read), true),
+            (file("/srv/data/a/b.txt", FileOp::Delete), true),
+            (file("/srv/data/../etc/passwd", FileOp::Read), false),
+            (file("/srv/database", FileOp::Read), false),
+            (file("/srv/conf/app.toml", FileOp::Read), true),
+            (file("/srv/conf/app.toml", FileOp::Write), false),
+        ],
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_out_of_a_grant_are_denied() {
+    let root = tempfile::tempdir().unwrap();
+    let root_path = std::fs::canonicalize(root.path()).unwrap();
+    let granted = root_path.join("granted");
+    let secret = root_path.join("secret");
+    std::fs::create_dir_all(&granted).unwrap();
+    std::fs::create_dir_all(&secret).unwrap();
+    std::fs::write(secret.join("key"), "k").unwrap();
+    std::fs::write(granted.join("ok.txt"), "ok").unwrap();
+    std::os::unix::fs::symlink(secret.join("key"), granted.join("link")).unwrap();
+    std::os::unix::fs::symlink(&secret, granted.join("dirlink")).unwrap();
+    std::os::unix::fs::symlink(granted.join("ok.txt"), granted.join("inner")).unwrap();
+    let pattern = format!("{}/**", granted.display());
+    let caps = CapabilitySet::new().with(Capability::files(glob(&pattern), FileRights::ALL));
+    let p = |name: &str| granted.join(name).display().to_string();
+
+    assert_eq!(
+        caps.resolve_path(&p("ok.txt"), FileOp::Read).unwrap(),
+        granted.join("ok.txt")
+    );
+    assert_eq!(
+        caps.resolve_path(&p("inner"), FileOp::Read).unwrap(),
+        granted.join("ok.txt"),
+        "a link inside the grant is followed"
+    );
+    for (path, op) in [
+        (p("link"), FileOp::Read),
+        (p("dirlink/key"), FileOp::Read),
+        (p("dirlink/new"), FileOp::Create),
+    ] {
+        let err = caps.resolve_path(&path, op).unwrap_err();
+        assert!(matches!(err, PathError::Escapes { .. }), "{path}: {err}");
+        assert!(err.to_string().contains("secret"), "{err}");
+    }
+    assert!(caps.resolve_path(&p("fresh.txt"), FileOp::Create).is_ok());
+    assert!(matches!(
+        caps.resolve_path(&secret.join("key").display().to_string(), FileOp::Read),
+        Err(PathError::Denied { .. })
+    ));
+}
+
+#[test]
+fn host_patterns_ports_and_cidr() {
+    let caps = CapabilitySet::new()
+        .with(Capability::network(
+            host("api.example.com:443"),
+            NetKind::Http,
+        ))
+        .with(Capability::network(
+            host("*.cdn.example.org:80-89"),
+            NetKind::Http,
+        ))
+        .with(Capability::network(host("10.0.0.0/8:*"), NetKind::Socket))
+        .with(Capability::network(
+            host("[fd00::/8]:5432"),
+            NetKind::Socket,
+        ))
+        .with(Capability::network(
+            host("192.168.1.10:6379"),
+            NetKind::Socket,
+        ));
+    let sock = |host, port| Request::Connect {
+        host,
+        port,
+        kind: NetKind::Socket,
+    };
+    check(
+        &caps,
+        &[
+            (http("api.example.com", 443), true),
+            (http("API.Example.COM", 443), true),
+            (http("api.example.com.", 443), true),
+            (http("api.example.com", 80), false),
+            (http("example.com", 443), false),
+            (http("evil-api.example.com", 443), false),
+            (http("api.example.com.evil.net", 443), false),
+            (sock("api.example.com", 443), false),
+            (http("img.cdn.example.org", 85), true),
+            (http("a.b.cdn.example.org", 80), true),
+            (http("cdn.example.org", 80), false),
+            (http("xcdn.example.org", 80), false),
+            (http("img.cdn.example.org", 90), false),
+            (sock("10.1.2.3", 1), true),
+            (sock("10.255.255.255", 65535), true),
+            (sock("11.0.0.1", 80), false),
+            (http("10.1.2.3", 80), false),
+            (sock("fd12::1", 5432), true),
+            (sock("[fd12::1]", 5432), true),
+            (sock("fe80::1", 5432), false),
+            (sock("192.168.1.10", 6379), true),
+            (sock("192.168.1.11", 6379), false),
+        ],
+    );
+}
+
+#[test]
+fn bad_patterns_are_refused_with_the_reason() {
+    for (result, needle) in [
+        (PathGlob::new("data/**").map(|_| ()), "absolute"),
+        (PathGlob::new("/srv/../etc/**").map(|_| ()), "`..`"),
+        (PathGlob::new("/srv/[a").map(|_| ()), "/srv/[a"),
+        (HostPattern::new("example.com").map(|_| ()), "needs a port"),
+        (
+            HostPattern::new("example.com:99999").map(|_| ()),
+            "port number",
+        ),
+        (HostPattern::new("example.com:90-80").map(|_| ()), "empty"),
+        (
+            HostPattern::new("exa mple.com:80").map(|_| ()),
+            "not a host name",
+        ),
+        (HostPattern::new("10.0.0.0/33:80").map(|_| ()), "CIDR"),
+        (TopicPattern::new("a..b").map(|_| ()), "empty tokens"),
+        (TopicPattern::new("a.>.b").map(|_| ()), "last token"),
+        (TopicPattern::new("a.b*").map(|_| ()), "whole tokens"),
+        (Capability::env("A*B").validate(), "only end"),
+        (
+            Capability::Env {
+                name: "APP_*".into(),
+                value: Some("x".into()),
+            }
+            .validate(),
+            "prefix",
+        ),
+        (Capability::dir("/x", "data", false).validate(), "absolute"),
+    ] {
+        let err = result.unwrap_err();
+        assert!(
+            err.to_string().contains(needle),
+            "{err} should mention {needle}"
+        );
+    }
+}
+
+#[test]
+fn topics_with_wildcards() {
+    let caps = CapabilitySet::new()
+        .with(Capability::messaging(
+            topic("orders.*.created"),
+            true,
+            false,
+        ))
+        .with(Capability::messaging(topic("audit.>"), false, true));
+    check(
+        &caps,
+        &[
+            (Request::Publish("orders.eu.created"), true),
+            (Request::Publish("orders.eu.deleted"), false),
+            (Request::Publish("orders.eu.x.created"), false),
+            (Request::Publish("orders.*.created"), false),
+            (Request::Subscribe("orders.eu.created"), false),
+            (Request::Subscribe("audit.x"), true),
+            (Request::Subscribe("audit.x.y.z"), true),
+            (Request::Subscribe("audit.*"), true),
+            (Request::Subscribe("audit.>"), true),
+            (Request::Subscribe("audit"), false),
+            (Request::Subscribe(">"), false),
+            (Request::Subscribe("*.x"), false),
+            (Request::Publish("audit.x"), false),
+            (Request::Subscribe("audit..x"), false),
+        ],
+    );
+}
+
+#[test]
+fn env_names_and_prefixes() {
+    let caps = CapabilitySet::new()
+        .with(Capability::env("HOME"))
+        .with(Capability::env("APP_*"));
+    check(
+        &caps,
+        &[
+            (Request::Env("HOME"), true),
+            (Request::Env("HOMEX"), false),
+            (Request::Env("home"), false),
+            (Request::Env("APP_"), true),
+            (Request::Env("APP_MODE"), true),
+            (Request::Env("APPX"), false),
+            (Request::Env("PATH"), false),
+        ],
+    );
+}
+
+#[test]
+fn key_value_and_custom_names() {
+    let quota = KvQuota {
+        bytes: 10,
+        max_key_bytes: 4,
+        max_value_bytes: 8,
+    };
+    let caps = CapabilitySet::new()
+        .with(Capability::key_value("cache", quota))
+        .with(Capability::custom("secrets"));
+    check(
+        &caps,
+        &[
+            (Request::KeyValue("cache"), true),
+            (Request::KeyValue("cache2"), false),
+            (Request::Custom("secrets"), true),
+            (Request::Custom("secret"), false),
+        ],
+    );
+    assert_eq!(caps.kv_quota("cache"), Some(quota));
+    assert_eq!(caps.kv_quota("other"), None);
+}
+
+#[test]
+fn covers_intersect_and_overlap() {
+    let files = |p: &str, r: &[FileOp]| Capability::files(glob(p), FileRights::of(r));
+    let net = |p: &str| Capability::network(host(p), NetKind::Http);
+    use FileOp::*;
+    // (grant, request, covers, intersection)
+    let cases: Vec<(Capability, Capability, bool, Option<Capability>)> = vec![
+        (
+            files("/srv/**", &[Read, Write]),
+            files("/srv/data/**", &[Read]),
+            true,
+            Some(files("/srv/data/**", &[Read])),
+        ),
+        (
+            files("/srv/data/**", &[Read]),
+            files("/srv/**", &[Read]),
+            false,
+            Some(files("/srv/data/**", &[Read])),
+        ),
+        (
+            files("/srv/**", &[Read]),
+            files("/srv/x", &[Read, Write]),
+            false,
+            Some(files("/srv/x", &[Read])),
+        ),
+        (
+            files("/srv/*", &[Read]),
+            files("/srv/**", &[Read]),
+            false,
+            Some(files("/srv/*", &[Read])),
+        ),
+        (
+            files("/a/**", &[Read]),
+            files("/b/**", &[Read]),
+            false,
+            None,
+        ),
+        (
+            files("/a/**", &[Read]),
+            files("/a/**", &[Write]),
+            false,
+            None,
+        ),
+        (
+            net("*.example.com:*"),
+            net("api.example.com:443"),
+            true,
+            Some(net("api.example.com:443")),
+        ),
+        (
+            net("api.example.com:443"),
+            net("*.example.com:443"),
+            false,
+            Some(net("api.example.com:443")),
+        ),
+        (
+            net("10.0.0.0/8:*"),
+            net("10.1.0.0/16:80"),
+            true,
+            Some(net("10.1.0.0/16:80")),
+        ),
+        (net("a.com:443"), net("b.com:443"), false, None),
+        (
+            Capability::env("APP_*"),
+            Capability::env("APP_MODE"),
+            true,
+            Some(Capability::env("APP_MODE")),
+        ),
+        (
+            Capability::env_value("TZ", "UTC"),
+            Capability::env("TZ"),
+            false,
+            Some(Capability::env_value("TZ", "UTC")),
+        ),
+        (
+            Capability::Stdio,
+            Capability::Stdio,
+            true,
+            Some(Capability::Stdio),
+        ),
+        (Capability::Stdio, Capability::Clocks, false, None),
+        (
+            Capability::messaging(topic("a.>"), true, true),
+            Capability::messaging(topic("a.b"), true, false),
+            true,
+            Some(Capability::messaging(topic("a.b"), true, false)),
+        ),
+        (
+            files("/srv/**", &[Read]),
+            Capability::dir("/srv/data", "/data", false),
+            false,
+            Some(Capability::dir("/srv/data", "/data", true)),
+        ),
+    ];
+    for (grant, request, covers, meet) in cases {
+        assert_eq!(grant.covers(&request), covers, "{grant} covers {request}");
+        assert_eq!(grant.intersect(&request), meet, "{grant} ∩ {request}");
+    }
+    // Forbidden rules refuse requests that overlap them.
+    let overlaps = [
+        (files("/etc/**", &[Read]), files("/**", &[Read]), true),
+        (
+            files("/etc/**", &[Read]),
+            files("/etc/passwd", &[Read]),
+            true,
+        ),
+        (
+            files("/etc/**", &[Write]),
+            files("/etc/passwd", &[Read]),
+            false,
+        ),
+        (files("/etc/**", &[Read]), files("/srv/**", &[Read]), false),
+        (
+            files("/etc/**", &[Read]),
+            Capability::dir("/", "/", true),
+            true,
+        ),
+        (net("*:22"), net("*.example.com:*"), true),
+        (net("*:22"), net("api.example.com:443"), false),
+        (net("10.0.0.0/8:*"), net("api.example.com:443"), false),
+        (
+            Capability::env("AWS_*"),
+            Capability::env("AWS_SECRET_ACCESS_KEY"),
+            true,
+        ),
+        (Capability::env("AWS_*"), Capability::env("A*"), true),
+        (
+            Capability::messaging(topic("admin.>"), true, true),
+            Capability::messaging(topic("*.reset"), true, false),
+            true,
+        ),
+        (
+            Capability::messaging(topic("admin.>"), true, false),
+            Capability::messaging(topic("admin.x"), false, true),
+            false,
+        ),
+    ];
+    for (forbidden, request, expected) in overlaps {
+        assert_eq!(
+            forbidden.overlaps(&request),
+            expected,
+            "{forbidden} overlaps {request}"
+        );
+    }
+}
+
+#[test]
+fn capabilities_round_trip_through_json() {
+    let caps = CapabilitySet::new()
+        .with(Capability::files(
+            glob("/srv/**"),
+            FileRights::of(&[FileOp::Read, FileOp::Delete]),
+        ))
+        .with(Capability::network(
+            host("*.example.com:443"),
+            NetKind::Http,
+        ))
+        .with(Capability::messaging(topic("a.*"), true, false))
+        .with(Capability::key_value("cache", KvQuota::default()));
+    let json = serde_json::to_string(&caps).unwrap();
+    assert!(json.contains(r#""rights":["read","delete"]"#), "{json}");
+    let back: CapabilitySet = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, caps);
+    let bad = r#"{"grants":[{"kind":"files","path":"relative/**","rights":["read"]}]}"#;
+    assert!(
+        serde_json::from_str::<CapabilitySet>(bad)
+            .unwrap_err()
+            .to_string()
+            .contains("absolute")
+    );
+}
+
+#[test]
+fn imports_map_to_capability_kinds() {
+    let cases = [
+        (
+            "wasi:filesystem/preopens@0.2.6",
+            Some(CapabilityKind::Filesystem),
+        ),
+        ("wasi:cli/environment@0.2.0", Some(CapabilityKind::Env)),
+        ("wasi:cli/stderr@0.2.6", Some(CapabilityKind::Stdio)),
+        ("wasi:clocks/wall-clock@0.2.6", Some(CapabilityKind::Clocks)),
+        (
+            "wasi:random/insecure-seed@0.2.6",
+            Some(CapabilityKind::Random),
+        ),
+        ("wasi:sockets/tcp@0.2.6", Some(CapabilityKind::Network)),
+        (
+            "wasi:http/outgoing-handler@0.2.6",
+            Some(CapabilityKind::Network),
+        ),
+        ("wasi:cli/exit@0.2.6", None),
+        ("airssys:test/host-fns@0.1.0", None),
+    ];
+    for (import, kind) in cases {
+        assert_eq!(CapabilityKind::for_import(import), kind, "{import}");
+    }
+}

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use airssys_wasm::{ComponentInfo, Error, ItemKind, Result};
+use airssys_wasm::security::{Evaluation, Manifest};
+use airssys_wasm::{Capability, ComponentInfo, Error, ItemKind, Limits, Result};
 
 /// Arguments of `inspect`.
 #[derive(clap::Args)]
@@ -13,6 +14,9 @@ pub struct InspectArgs {
     /// Leave out the WIT text of the component's world.
     #[arg(long)]
     no_wit: bool,
+    /// With --policy: show requested / granted / effective capabilities and limits.
+    #[command(flatten)]
+    governed: crate::governed::PolicyArgs,
 }
 
 pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
@@ -21,11 +25,106 @@ pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
         source,
     })?;
     let info = ComponentInfo::parse(&bytes)?;
-    print!(
-        "{}",
-        render(&args.component.display().to_string(), &info, !args.no_wit)
-    );
+    let (policy, manifest) = crate::governed::load(&args.governed, &args.component)?;
+    let mut out = render(&args.component.display().to_string(), &info, !args.no_wit);
+    if let Some(m) = &manifest {
+        out.push_str(&render_manifest(m));
+    }
+    if let Some(p) = &policy {
+        let name = manifest.as_ref().map_or_else(
+            || {
+                args.component
+                    .file_stem()
+                    .map_or("component".into(), |s| s.to_string_lossy().into_owned())
+            },
+            |m| m.name.clone(),
+        );
+        let e = p
+            .evaluate(&name, manifest.as_deref(), &[], &Limits::unlimited())
+            .map_err(|e| Error::Policy(e.to_string()))?;
+        out.push_str(&render_evaluation(&p.file().display().to_string(), &e));
+    }
+    print!("{out}");
     Ok(ExitCode::SUCCESS)
+}
+
+fn render_manifest(m: &Manifest) -> String {
+    let mut out = format!("\nmanifest:  {}\n", m.file().display());
+    out.push_str(&format!(
+        "  name {}{}{}\n",
+        m.name,
+        m.version
+            .as_deref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default(),
+        m.description
+            .as_deref()
+            .map(|d| format!(" - {d}"))
+            .unwrap_or_default()
+    ));
+    if let Some(signer) = &m.signer {
+        out.push_str(&format!("  signed by {signer}\n"));
+    }
+    out
+}
+
+/// Requested / granted / effective, side by side, then limits and warnings.
+pub fn render_evaluation(policy: &str, e: &Evaluation) -> String {
+    let cell = |caps: &[Capability]| {
+        if caps.is_empty() {
+            "-".to_owned()
+        } else {
+            caps.iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    };
+    let mut table = vec![[
+        "requested".to_owned(),
+        "granted".to_owned(),
+        "effective".to_owned(),
+    ]];
+    for row in &e.rows {
+        table.push([
+            row.requested.as_ref().map_or("-".into(), |c| c.to_string()),
+            cell(&row.granted),
+            cell(&row.effective),
+        ]);
+    }
+    let width = |i: usize| {
+        table
+            .iter()
+            .map(|r| r[i].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (w0, w1) = (width(0), width(1));
+    let mut out = format!("\npolicy:    {policy} (component `{}`)\n", e.name);
+    for r in &table {
+        out.push_str(format!("  {:w0$}  {:w1$}  {}", r[0], r[1], r[2]).trim_end());
+        out.push('\n');
+    }
+    let l = &e.limits;
+    let show = |v: Option<String>| v.unwrap_or_else(|| "unlimited".into());
+    out.push_str(&format!(
+        "limits:    memory {}, fuel {}, timeout {}, instances {}, table elements {}\n",
+        show(
+            l.memory_bytes
+                .map(|b| bytesize::ByteSize(b).display().iec().to_string())
+        ),
+        show(l.fuel.map(|f| f.to_string())),
+        show(l.timeout.map(|t| humantime::format_duration(t).to_string())),
+        show(l.max_instances.map(|i| i.to_string())),
+        show(l.table_elements.map(|t| t.to_string())),
+    ));
+    if !e.warnings.is_empty() {
+        out.push_str("warnings:\n");
+        for w in &e.warnings {
+            out.push_str(&format!("  {w}\n"));
+        }
+    }
+    out
 }
 
 /// The text `inspect` prints.

@@ -4,6 +4,7 @@
 //! into the `airssys-wasm` crate that a Rust application can make too.
 
 mod audit;
+mod governed;
 mod inspect;
 mod run;
 

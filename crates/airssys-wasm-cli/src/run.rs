@@ -19,9 +19,9 @@ pub struct RunArgs {
     /// Fuel per call (about one unit per WebAssembly instruction). Default: unlimited.
     #[arg(long, value_name = "N")]
     fuel: Option<u64>,
-    /// Linear memory limit, e.g. 64MiB or 1GiB.
-    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
-    memory: u64,
+    /// Linear memory limit, e.g. 64MiB or 1GiB. Default: 64MiB, or the policy's.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory: Option<u64>,
     /// Wall-clock limit per call, e.g. 500ms or 5s. Default: unlimited.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     timeout: Option<Duration>,
@@ -50,6 +50,8 @@ pub struct RunArgs {
     /// The component's name in audit records (default: the file stem).
     #[arg(long)]
     name: Option<String>,
+    #[command(flatten)]
+    governed: crate::governed::PolicyArgs,
     /// Call one export, e.g. 'greet("ada")' or 'add(1, 2)', and print its result in WAVE.
     #[arg(long, value_name = "CALL")]
     invoke: Option<String>,
@@ -143,10 +145,26 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
             ..Default::default()
         })
         .build()?;
-    let mut limits = Limits::default().with_memory_bytes(args.memory);
+    let (policy, manifest) = crate::governed::load(&args.governed, &args.component)?;
+    // Under a policy only the flags given are direct limits; without one
+    // they refine the defaults.
+    let mut limits = if policy.is_some() {
+        Limits::unlimited()
+    } else {
+        Limits::default()
+    };
+    limits.memory_bytes = args.memory.or(limits.memory_bytes);
     limits.fuel = args.fuel;
     limits.timeout = args.timeout;
     let mut options = LoadOptions::new().limits(limits).args(args.args.clone());
+    if let Some(policy) = policy {
+        options = options.policy(policy, manifest);
+    } else if let Some(m) = &manifest {
+        eprintln!(
+            "warning: {} is not applied without --policy: nothing is granted beyond the flags",
+            m.file().display()
+        );
+    }
     for cap in capabilities(args)? {
         options = options.grant(cap);
     }
@@ -154,6 +172,11 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
         options = options.name(name.clone());
     }
     let component = runtime.load(args.component.as_path(), options)?;
+    if let Some(e) = component.evaluation() {
+        for w in &e.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     let mut instance = component.instantiate()?;
     let code = match &args.invoke {
         Some(text) => {

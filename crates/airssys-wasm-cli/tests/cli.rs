@@ -388,3 +388,172 @@ fn audit_verify_detects_tampering_and_show_filters() {
         stdout(&o)
     );
 }
+
+/// The example policy and manifest from `examples/`, as the README shows them.
+fn example(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn inspect_shows_requested_granted_and_effective_side_by_side() {
+    let o = expect(
+        &[
+            "inspect",
+            "--no-wit",
+            "--policy",
+            &example("policy.toml"),
+            "--manifest",
+            &example("wasi-probe.Component.toml"),
+            &guest("wasi-probe"),
+        ],
+        0,
+    );
+    let out = stdout(&o);
+    let from = out.find("\nmanifest:").expect("a manifest section");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/")
+        .display()
+        .to_string();
+    insta::assert_snapshot!(out[from..].replace(&root, "examples/"));
+}
+
+#[test]
+fn run_applies_the_policy_grants_and_limits() {
+    let policy = example("policy.toml");
+    let manifest = example("wasi-probe.Component.toml");
+    let o = expect(
+        &[
+            "run",
+            "--policy",
+            &policy,
+            "--manifest",
+            &manifest,
+            &guest("wasi-probe"),
+            "--invoke",
+            r#"get-env("GREETING")"#,
+        ],
+        0,
+    );
+    assert_eq!(stdout(&o), "some(\"hello from the policy\")\n");
+    assert!(
+        stderr(&o).contains("`env HOME` is requested but not granted"),
+        "{}",
+        stderr(&o)
+    );
+
+    // The policy's default fuel applies to a component without a manifest,
+    // and a larger --fuel is clamped to the policy's maximum.
+    let dir = tempfile::tempdir().unwrap();
+    let tight = dir.path().join("policy.toml");
+    std::fs::write(
+        &tight,
+        "[limits.default]\nfuel = 100000\n[limits.max]\nfuel = 200000\n",
+    )
+    .unwrap();
+    let tight = tight.display().to_string();
+    let o = expect(
+        &[
+            "run",
+            "--policy",
+            &tight,
+            &guest("hostile"),
+            "--invoke",
+            "spin()",
+        ],
+        85,
+    );
+    assert!(
+        error_line(&o).contains("100000 units"),
+        "{}",
+        error_line(&o)
+    );
+    let o = expect(
+        &[
+            "run",
+            "--policy",
+            &tight,
+            "--fuel",
+            "999999999",
+            &guest("hostile"),
+            "--invoke",
+            "spin()",
+        ],
+        85,
+    );
+    assert!(
+        error_line(&o).contains("200000 units"),
+        "{}",
+        error_line(&o)
+    );
+    assert!(
+        stderr(&o).contains("fuel 999999999 is above the maximum 200000"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_forbidden_request_refuses_the_component_naming_the_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("m.toml");
+    std::fs::write(
+        &manifest,
+        "[component]\nname = \"wasi-probe\"\n[capabilities]\nenv = [\"AWS_SECRET_ACCESS_KEY\"]\n",
+    )
+    .unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let o = expect(
+        &[
+            "run",
+            "--policy",
+            &example("policy.toml"),
+            "--manifest",
+            &manifest.display().to_string(),
+            "--audit",
+            &audit.display().to_string(),
+            &guest("wasi-probe"),
+            "--invoke",
+            "now-secs()",
+        ],
+        91,
+    );
+    let err = stderr(&o);
+    assert!(err.contains("`wasi-probe` is refused"), "{err}");
+    assert!(
+        err.contains("m.toml:4:8: requests `env AWS_SECRET_ACCESS_KEY`"),
+        "{err}"
+    );
+    assert!(err.contains("forbidden by `env AWS_*` at"), "{err}");
+    assert!(err.contains("policy.toml:18:8"), "{err}");
+    let log = std::fs::read_to_string(&audit).unwrap();
+    assert!(log.contains("\"event\":\"load-rejected\""), "{log}");
+    assert!(log.contains("\"class\":\"policy\""), "{log}");
+
+    // A bad policy file names its line.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[grant.x]\nfiles = [{ path = \"rel/**\", rights = [\"read\"] }]\n",
+    )
+    .unwrap();
+    let o = expect(
+        &[
+            "run",
+            "--policy",
+            &bad.display().to_string(),
+            &guest("values"),
+            "--invoke",
+            "ok()",
+        ],
+        91,
+    );
+    assert!(
+        error_line(&o).contains("bad.toml:2:10: invalid path pattern `rel/**`"),
+        "{}",
+        error_line(&o)
+    );
+}

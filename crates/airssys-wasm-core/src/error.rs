@@ -149,6 +149,12 @@ pub enum Error {
     /// The backend failed in a way no other variant covers.
     #[error("backend error: {0}")]
     Backend(String),
+
+    /// A manifest or policy file is invalid, or the policy refused the
+    /// component (a forbidden capability, a missing or bad signature). The
+    /// message names the file, line and rule.
+    #[error("{0}")]
+    Policy(String),
 }
 
 fn fmt_duration(d: Duration) -> String {
@@ -182,6 +188,8 @@ pub enum ErrorClass {
     HostError,
     /// File or audit I/O, or the backend itself.
     Io,
+    /// An invalid manifest or policy, or a refusal by policy.
+    Policy,
 }
 
 impl ErrorClass {
@@ -199,11 +207,12 @@ impl ErrorClass {
             Self::CapabilityDenied => 88,
             Self::HostError => 89,
             Self::Io => 90,
+            Self::Policy => 91,
         }
     }
 
     /// Every class, in exit-code order.
-    pub const ALL: [ErrorClass; 11] = [
+    pub const ALL: [ErrorClass; 12] = [
         Self::InvalidComponent,
         Self::MissingImport,
         Self::BadCall,
@@ -215,6 +224,7 @@ impl ErrorClass {
         Self::CapabilityDenied,
         Self::HostError,
         Self::Io,
+        Self::Policy,
     ];
 
     /// A short description for help texts.
@@ -231,6 +241,9 @@ impl ErrorClass {
             Self::CapabilityDenied => "a host function refused an ungranted capability",
             Self::HostError => "a host function failed",
             Self::Io => "reading an input or writing the audit log failed",
+            Self::Policy => {
+                "a manifest or policy is invalid, or the policy refused the component (forbidden capability, signature)"
+            }
         }
     }
 }
@@ -250,6 +263,7 @@ impl ErrorClass {
             Self::CapabilityDenied => "capability-denied",
             Self::HostError => "host-error",
             Self::Io => "io",
+            Self::Policy => "policy",
         }
     }
 }
@@ -277,6 +291,7 @@ impl Error {
             Self::HostDenied { .. } => ErrorClass::CapabilityDenied,
             Self::HostFailed { .. } => ErrorClass::HostError,
             Self::Io { .. } | Self::Audit(_) | Self::Backend(_) => ErrorClass::Io,
+            Self::Policy(_) => ErrorClass::Policy,
         }
     }
 

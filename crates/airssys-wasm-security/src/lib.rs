@@ -1,11 +1,23 @@
-//! Security of airssys-wasm: audit sinks today; manifests, policy, capability
-//! matching and signing are added by the security work (see the issue
-//! "Security: manifests and policy, the airssys:host interface, tamper-evident
-//! audit log, signed components").
+//! Security of airssys-wasm: what a component asks for ([`Manifest`]), what
+//! an operator grants ([`Policy`]) and what it effectively gets
+//! ([`Evaluation`]); and audit sinks, including the tamper-evident
+//! [`ChainedLog`].
+//!
+//! Capability types and their matching live in `airssys-wasm-core`
+//! (`capability`), because backends answer requests through core and must
+//! not depend on this crate; this crate decides which capabilities a
+//! component gets.
 #![deny(missing_docs)]
 
 pub mod chain;
+mod config;
 mod jsonl;
+pub mod manifest;
+pub mod policy;
+
+pub use config::{ConfigError, Located, Position};
+pub use manifest::Manifest;
+pub use policy::{Evaluation, OnDenied, Policy, PolicyError, Row};
 
 pub use chain::{ChainConfig, ChainedLog, FullPolicy, VerifyError, VerifyReport};
 pub use jsonl::JsonLinesSink;

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use airssys_wasm_security::{Evaluation, Manifest, Policy};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use airssys_wasm_core::{
@@ -65,9 +67,11 @@ impl From<&[u8]> for Source {
 pub struct LoadOptions {
     name: Option<String>,
     capabilities: CapabilitySet,
-    limits: Limits,
+    limits: Option<Limits>,
     stdio: Stdio,
     args: Vec<String>,
+    policy: Option<Arc<Policy>>,
+    manifest: Option<Arc<Manifest>>,
 }
 
 impl LoadOptions {
@@ -100,9 +104,37 @@ impl LoadOptions {
         &self.capabilities
     }
 
-    /// Sets the limits of every instance.
+    /// Sets the limits of every instance. Under a policy, the values set
+    /// here (`Some`) replace the manifest's and are still clamped to the
+    /// policy's maxima; start from [`Limits::unlimited`] to set only some.
     pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        self.limits = Some(limits);
+        self
+    }
+
+    /// Loads under an operator policy and the component's manifest (if
+    /// any): the component gets what the manifest requests and the policy
+    /// grants, plus the capabilities granted here directly; a request the
+    /// policy forbids refuses the load (audited as `load-rejected`). The
+    /// manifest's name is the component's name unless [`LoadOptions::name`]
+    /// sets one. [`Component::evaluation`] tells what was granted and why
+    /// not more.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use airssys_wasm::security::{Manifest, Policy};
+    /// use airssys_wasm::LoadOptions;
+    /// let policy = Policy::parse("policy.toml", "[grant.greeter]\nclocks = true\n").unwrap();
+    /// let manifest = Manifest::parse(
+    ///     "Component.toml",
+    ///     "[component]\nname = \"greeter\"\n[capabilities]\nclocks = true\n",
+    /// )
+    /// .unwrap();
+    /// let options = LoadOptions::new().policy(Arc::new(policy), Some(Arc::new(manifest)));
+    /// ```
+    pub fn policy(mut self, policy: Arc<Policy>, manifest: Option<Arc<Manifest>>) -> Self {
+        self.policy = Some(policy);
+        self.manifest = manifest;
         self
     }
 
@@ -255,6 +287,7 @@ impl Runtime {
         let name: Arc<str> = options
             .name
             .clone()
+            .or_else(|| options.manifest.as_ref().map(|m| m.name.clone()))
             .or_else(|| match &source {
                 Source::Path(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()),
                 Source::Bytes(_) => None,
@@ -292,6 +325,21 @@ impl Runtime {
                 .into(),
         };
         let info = ComponentInfo::parse(&bytes)?;
+        let (capabilities, limits, evaluation) = match &options.policy {
+            Some(policy) => {
+                let direct: Vec<Capability> = options.capabilities.iter().cloned().collect();
+                let direct_limits = options.limits.unwrap_or_else(Limits::unlimited);
+                let e = policy
+                    .evaluate(name, options.manifest.as_deref(), &direct, &direct_limits)
+                    .map_err(|e| Error::Policy(e.to_string()))?;
+                (e.capabilities.clone(), e.limits, Some(Arc::new(e)))
+            }
+            None => (
+                options.capabilities,
+                options.limits.unwrap_or_default(),
+                None,
+            ),
+        };
         let compiled = self
             .inner
             .backend
@@ -309,8 +357,9 @@ impl Runtime {
                 name: name.clone(),
                 info,
                 compiled,
-                capabilities: Arc::new(options.capabilities),
-                limits: options.limits,
+                capabilities: Arc::new(capabilities),
+                limits,
+                evaluation,
                 stdio: options.stdio,
                 args: options.args,
                 live: AtomicU32::new(0),
@@ -326,6 +375,7 @@ struct ComponentInner {
     compiled: Arc<dyn CompiledComponent>,
     capabilities: Arc<CapabilitySet>,
     limits: Limits,
+    evaluation: Option<Arc<Evaluation>>,
     stdio: Stdio,
     args: Vec<String>,
     live: AtomicU32,
@@ -358,6 +408,12 @@ impl Component {
     /// Its limits.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// What the policy gave this component and why not more (its warnings),
+    /// when it was loaded with [`LoadOptions::policy`].
+    pub fn evaluation(&self) -> Option<&Evaluation> {
+        self.inner.evaluation.as_deref()
     }
 
     /// `true` if the backend took its compiled code from the artifact cache.

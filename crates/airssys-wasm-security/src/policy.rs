@@ -1,0 +1,504 @@
+//! `policy.toml`: what an operator grants, forbids and limits.
+//!
+//! ```toml
+//! require-signed = false
+//! on-denied = "error"        # or "trap": how host-interface denials reach the guest
+//!
+//! [limits.default]           # when a manifest asks for nothing
+//! memory = "32MiB"
+//! fuel = 100_000_000
+//! timeout = "5s"
+//!
+//! [limits.max]               # never more, whatever is asked
+//! memory = "256MiB"
+//! timeout = "30s"
+//!
+//! [[trusted-keys]]
+//! name = "acme"
+//! public-key = "<64 hex digits>"
+//!
+//! [forbid]                   # never granted to anyone
+//! files = [{ path = "/etc/**", rights = ["read", "write", "create", "delete"] }]
+//! env = ["AWS_*"]
+//! network = [{ host = "169.254.169.254:*", use = "http" }]
+//!
+//! [grant."*"]                # every component
+//! clocks = true
+//!
+//! [grant.text-tools]         # one component, by manifest name
+//! stdio = true
+//! files = [{ path = "/srv/data/**", rights = ["read"] }]
+//! ```
+//!
+//! [`Policy::evaluate`] computes what a component gets: requested ∩
+//! granted − forbidden, and its limits clamped to the maxima.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use airssys_wasm_core::{Capability, CapabilitySet, Limits};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::config::{CapabilityTable, ConfigError, LimitTable, Located, Position, Source};
+use crate::manifest::Manifest;
+
+/// How a denial by the host interface reaches the guest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnDenied {
+    /// As the `error` case of the function's WIT `result` (the default).
+    #[default]
+    Error,
+    /// As a trap that ends the call.
+    Trap,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Raw {
+    #[serde(default)]
+    require_signed: bool,
+    #[serde(default)]
+    on_denied: OnDenied,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    trusted_keys: Vec<Spanned<RawKey>>,
+    #[serde(default)]
+    forbid: CapabilityTable,
+    #[serde(default)]
+    grant: BTreeMap<String, CapabilityTable>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default)]
+    default: LimitTable,
+    #[serde(default)]
+    max: LimitTable,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawKey {
+    name: String,
+    public_key: String,
+}
+
+/// A signing key the operator trusts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedKey {
+    /// Its name (what a manifest's `signer` refers to).
+    pub name: String,
+    /// The Ed25519 public key.
+    pub public_key: [u8; 32],
+    /// Where it is declared.
+    pub at: Position,
+}
+
+/// A parsed, checked operator policy.
+#[derive(Debug)]
+pub struct Policy {
+    /// Refuse components without a valid signature by a trusted key.
+    pub require_signed: bool,
+    /// How host-interface denials reach the guest.
+    pub on_denied: OnDenied,
+    /// The keys whose signatures are trusted.
+    pub trusted_keys: Vec<TrustedKey>,
+    /// Never granted to anyone.
+    pub forbidden: Vec<Located>,
+    /// Grants by component name (`*` for every component).
+    pub grants: BTreeMap<String, Vec<Located>>,
+    default_limits: LimitTable,
+    max_limits: LimitTable,
+    source: Source,
+}
+
+/// Decodes 64 hex digits into 32 bytes.
+pub(crate) fn hex32(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+impl Policy {
+    /// Reads and checks a policy file.
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        Self::from_source(Source::read(file)?)
+    }
+
+    /// Parses policy text; `file` names it in errors.
+    pub fn parse(file: impl Into<PathBuf>, text: impl Into<String>) -> Result<Self, ConfigError> {
+        Self::from_source(Source {
+            file: file.into(),
+            text: text.into(),
+        })
+    }
+
+    fn from_source(source: Source) -> Result<Self, ConfigError> {
+        let raw: Raw = source.parse()?;
+        let mut trusted_keys = Vec::new();
+        for k in &raw.trusted_keys {
+            let key = k.get_ref();
+            let public_key = hex32(&key.public_key).ok_or_else(|| {
+                source.error(
+                    k.span(),
+                    format!(
+                        "trusted key `{}`: public-key must be 64 hex digits (the .pub file \
+                         written by `airssys-wasm keygen`)",
+                        key.name
+                    ),
+                )
+            })?;
+            trusted_keys.push(TrustedKey {
+                name: key.name.clone(),
+                public_key,
+                at: source.position(k.span().start),
+            });
+        }
+        let forbidden = raw.forbid.capabilities(&source)?;
+        let mut grants = BTreeMap::new();
+        for (name, table) in &raw.grant {
+            grants.insert(name.clone(), table.capabilities(&source)?);
+        }
+        Ok(Self {
+            require_signed: raw.require_signed,
+            on_denied: raw.on_denied,
+            trusted_keys,
+            forbidden,
+            grants,
+            default_limits: raw.limits.default,
+            max_limits: raw.limits.max,
+            source,
+        })
+    }
+
+    /// The policy file.
+    pub fn file(&self) -> &Path {
+        &self.source.file
+    }
+
+    /// What the policy grants a component of this name: `[grant."*"]` and
+    /// `[grant.NAME]`.
+    pub fn grants_for(&self, name: &str) -> impl Iterator<Item = &Located> {
+        self.grants
+            .iter()
+            .filter(move |(n, _)| n.as_str() == "*" || n.as_str() == name)
+            .flat_map(|(_, g)| g.iter())
+    }
+
+    /// The first forbidden rule a capability overlaps.
+    pub fn forbidding(&self, capability: &Capability) -> Option<&Located> {
+        self.forbidden
+            .iter()
+            .find(|f| f.capability.overlaps(capability))
+    }
+
+    /// Computes what a component gets.
+    ///
+    /// - Effective capabilities are the manifest's requests intersected
+    ///   with the policy's grants for its name, plus `direct` grants (the
+    ///   operator's own, such as CLI flags), minus nothing: anything that
+    ///   overlaps a forbidden rule refuses the whole component, naming the
+    ///   manifest line and the rule.
+    /// - A request not (or only partly) granted is a warning; the excess is
+    ///   simply not granted.
+    /// - Limits: the policy's defaults, then the manifest's requests, then
+    ///   `direct_limits`, each clamped to the policy's maxima (a warning
+    ///   says so).
+    pub fn evaluate(
+        &self,
+        name: &str,
+        manifest: Option<&Manifest>,
+        direct: &[Capability],
+        direct_limits: &Limits,
+    ) -> Result<Evaluation, PolicyError> {
+        let mut refusals = Vec::new();
+        for d in direct {
+            if let Some(rule) = self.forbidding(d) {
+                refusals.push(Refusal {
+                    request: d.clone(),
+                    asked_at: None,
+                    rule: rule.clone(),
+                });
+            }
+        }
+        let requested: &[Located] = manifest.map_or(&[], |m| &m.requested);
+        for r in requested {
+            if let Some(rule) = self.forbidding(&r.capability) {
+                refusals.push(Refusal {
+                    request: r.capability.clone(),
+                    asked_at: Some(r.at.clone()),
+                    rule: rule.clone(),
+                });
+            }
+        }
+        if !refusals.is_empty() {
+            return Err(PolicyError::Forbidden {
+                component: name.to_owned(),
+                policy: self.file().to_owned(),
+                refusals,
+            });
+        }
+
+        let grants: Vec<&Located> = self.grants_for(name).collect();
+        let mut rows = Vec::new();
+        let mut warnings = Vec::new();
+        let mut set = CapabilitySet::new();
+        if manifest.is_none() {
+            warnings.push(format!(
+                "no manifest for `{name}`: it requests nothing, so the policy grants it \
+                 nothing{}",
+                if direct.is_empty() {
+                    ""
+                } else {
+                    " (only the direct grants apply)"
+                }
+            ));
+        }
+        for r in requested {
+            let mut effective = Vec::new();
+            let mut full = false;
+            for g in &grants {
+                if let Some(meet) = g.capability.intersect(&r.capability) {
+                    // A grant that overlaps a forbidden rule gives nothing.
+                    if self.forbidding(&meet).is_some() {
+                        continue;
+                    }
+                    full |= meet == r.capability
+                        || matches!((&meet, &r.capability),
+                            (Capability::Env { name: a, .. }, Capability::Env { name: b, .. }) if a == b);
+                    if !effective.contains(&meet) {
+                        effective.push(meet);
+                    }
+                }
+            }
+            if effective.is_empty() {
+                warnings.push(format!(
+                    "{}: `{}` is requested but not granted by {}; it is not given",
+                    r.at,
+                    r.capability,
+                    self.file().display()
+                ));
+            } else if !full {
+                warnings.push(format!(
+                    "{}: `{}` is granted only in part ({}); the rest is not given",
+                    r.at,
+                    r.capability,
+                    effective
+                        .iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            for e in &effective {
+                set.grant(e.clone());
+            }
+            rows.push(Row {
+                requested: Some(r.capability.clone()),
+                granted: grants
+                    .iter()
+                    .filter(|g| g.capability.intersect(&r.capability).is_some())
+                    .map(|g| g.capability.clone())
+                    .collect(),
+                effective,
+            });
+        }
+        for g in &grants {
+            if !rows.iter().any(|row| row.granted.contains(&g.capability)) {
+                rows.push(Row {
+                    requested: None,
+                    granted: vec![g.capability.clone()],
+                    effective: Vec::new(),
+                });
+            }
+        }
+        for d in direct {
+            set.grant(d.clone());
+            rows.push(Row {
+                requested: None,
+                granted: vec![d.clone()],
+                effective: vec![d.clone()],
+            });
+        }
+
+        let asked = manifest.map_or_else(
+            || self.default_limits.over(Limits::default()),
+            |m| m.limits.over(self.default_limits.over(Limits::default())),
+        );
+        let asked = merge_limits(asked, direct_limits);
+        let limits = self.clamp(asked, &mut warnings);
+        Ok(Evaluation {
+            name: name.to_owned(),
+            rows,
+            capabilities: set,
+            limits,
+            warnings,
+        })
+    }
+
+    fn clamp(&self, mut limits: Limits, warnings: &mut Vec<String>) -> Limits {
+        let max = self.max_limits.over(Limits::unlimited());
+        let file = self.file().display();
+        fn clamp_one<T: Copy + Ord + fmt::Debug>(
+            value: &mut Option<T>,
+            max: Option<T>,
+            what: &str,
+            show: impl Fn(T) -> String,
+            file: &dyn fmt::Display,
+            warnings: &mut Vec<String>,
+        ) {
+            if let Some(m) = max {
+                match value {
+                    Some(v) if *v > m => {
+                        warnings.push(format!(
+                            "{what} {} is above the maximum {} set by {file}; {} is used",
+                            show(*v),
+                            show(m),
+                            show(m)
+                        ));
+                        *v = m;
+                    }
+                    None => *value = Some(m),
+                    _ => {}
+                }
+            }
+        }
+        let size = |b: u64| bytesize::ByteSize(b).display().iec().to_string();
+        clamp_one(
+            &mut limits.memory_bytes,
+            max.memory_bytes,
+            "memory",
+            size,
+            &file,
+            warnings,
+        );
+        clamp_one(
+            &mut limits.fuel,
+            max.fuel,
+            "fuel",
+            |f| f.to_string(),
+            &file,
+            warnings,
+        );
+        clamp_one(
+            &mut limits.timeout,
+            max.timeout,
+            "timeout",
+            |t| humantime::format_duration(t).to_string(),
+            &file,
+            warnings,
+        );
+        clamp_one(
+            &mut limits.max_instances,
+            max.max_instances,
+            "instances",
+            |i| i.to_string(),
+            &file,
+            warnings,
+        );
+        clamp_one(
+            &mut limits.table_elements,
+            max.table_elements,
+            "table-elements",
+            |i| i.to_string(),
+            &file,
+            warnings,
+        );
+        limits
+    }
+}
+
+/// `direct`'s set values replace `base`'s.
+fn merge_limits(mut base: Limits, direct: &Limits) -> Limits {
+    base.memory_bytes = direct.memory_bytes.or(base.memory_bytes);
+    base.fuel = direct.fuel.or(base.fuel);
+    base.timeout = direct.timeout.or(base.timeout);
+    base.table_elements = direct.table_elements.or(base.table_elements);
+    base.max_instances = direct.max_instances.or(base.max_instances);
+    base
+}
+
+/// One line of the requested / granted / effective comparison.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Row {
+    /// What the manifest asks for (`None` for grants nobody asked for).
+    pub requested: Option<Capability>,
+    /// The policy grants that meet it.
+    pub granted: Vec<Capability>,
+    /// What the component gets.
+    pub effective: Vec<Capability>,
+}
+
+/// What a component gets under a policy.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// The component's name.
+    pub name: String,
+    /// Requested / granted / effective, for reports.
+    pub rows: Vec<Row>,
+    /// The effective capabilities.
+    pub capabilities: CapabilitySet,
+    /// The effective limits.
+    pub limits: Limits,
+    /// Requests not granted, limits clamped, a missing manifest.
+    pub warnings: Vec<String>,
+}
+
+/// A request that a forbidden rule refuses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The capability asked for.
+    pub request: Capability,
+    /// Where the manifest asks for it (`None` for a direct grant).
+    pub asked_at: Option<Position>,
+    /// The forbidden rule.
+    pub rule: Located,
+}
+
+/// Why a policy refuses a component.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// It asks for something the policy forbids.
+    #[error("{}", forbidden_message(component, policy, refusals))]
+    Forbidden {
+        /// The component.
+        component: String,
+        /// The policy file.
+        policy: PathBuf,
+        /// Each forbidden request.
+        refusals: Vec<Refusal>,
+    },
+}
+
+fn forbidden_message(component: &str, policy: &Path, refusals: &[Refusal]) -> String {
+    let mut s = format!(
+        "`{component}` is refused: it asks for what {} forbids",
+        policy.display()
+    );
+    for r in refusals {
+        let asked = match &r.asked_at {
+            Some(at) => format!("{at}: requests"),
+            None => "a direct grant gives".to_owned(),
+        };
+        s.push_str(&format!(
+            "\n  {asked} `{}`, forbidden by `{}` at {}",
+            r.request, r.rule.capability, r.rule.at
+        ));
+    }
+    s.push_str(
+        "\n  remove these requests from the manifest, or ask the operator to change the policy",
+    );
+    s
+}

@@ -1,0 +1,303 @@
+//! Manifests and policies: parsing with positions, requested ∩ granted −
+//! forbidden, limits clamped to the policy's maxima.
+
+use std::time::Duration;
+
+use airssys_wasm_core::capability::{FileOp, FileRights, HostPattern, NetKind, PathGlob};
+use airssys_wasm_core::{Capability, Limits, MIB};
+use airssys_wasm_security::{ConfigError, Manifest, Policy, PolicyError};
+
+const POLICY: &str = r#"
+require-signed = false
+
+[limits.default]
+memory = "32MiB"
+fuel = 1_000_000
+
+[limits.max]
+memory = "128MiB"
+timeout = "10s"
+
+[forbid]
+files = [{ path = "/etc/**", rights = ["read", "write", "create", "delete"] }]
+env = ["AWS_*"]
+network = [{ host = "169.254.169.254:*", use = "http" }]
+
+[grant."*"]
+clocks = true
+
+[grant.reporter]
+stdio = true
+env = ["APP_*", { name = "TZ", value = "UTC" }]
+files = [{ path = "/srv/data/**", rights = ["read"] }]
+network = ["*.example.com:443"]
+"#;
+
+fn policy() -> Policy {
+    Policy::parse("policy.toml", POLICY).unwrap()
+}
+
+fn manifest(body: &str) -> Manifest {
+    Manifest::parse(
+        "Component.toml",
+        format!("[component]\nname = \"reporter\"\n\n{body}"),
+    )
+    .unwrap()
+}
+
+fn glob(p: &str) -> PathGlob {
+    PathGlob::new(p).unwrap()
+}
+
+#[test]
+fn effective_is_requested_and_granted() {
+    let m = manifest(
+        r#"[capabilities]
+stdio = true
+clocks = true
+random = true
+env = ["APP_MODE", "TZ"]
+files = [{ path = "/srv/data/reports/**", rights = ["read", "write"] }]
+network = ["api.example.com:443", "api.other.net:443"]
+"#,
+    );
+    let e = policy()
+        .evaluate("reporter", Some(&m), &[], &Limits::unlimited())
+        .unwrap();
+    let got: Vec<String> = e.capabilities.iter().map(|c| c.to_string()).collect();
+    assert_eq!(
+        got,
+        [
+            "stdio",
+            "clocks",
+            "env APP_MODE",
+            "env TZ",
+            "files /srv/data/reports/** [read]",
+            "http api.example.com:443",
+        ]
+    );
+    // TZ gets the policy's fixed value.
+    assert!(
+        e.capabilities
+            .iter()
+            .any(|c| *c == Capability::env_value("TZ", "UTC"))
+    );
+    insta::assert_snapshot!(e.warnings.join("\n"), @r"
+    Component.toml:7:10: `random` is requested but not granted by policy.toml; it is not given
+    Component.toml:9:10: `files /srv/data/reports/** [read,write]` is granted only in part (`files /srv/data/reports/** [read]`); the rest is not given
+    Component.toml:10:35: `http api.other.net:443` is requested but not granted by policy.toml; it is not given
+    ");
+}
+
+#[test]
+fn grants_for_other_components_do_not_apply() {
+    let m = Manifest::parse(
+        "Component.toml",
+        "[component]\nname = \"other\"\n[capabilities]\nstdio = true\nclocks = true\n",
+    )
+    .unwrap();
+    let e = policy()
+        .evaluate("other", Some(&m), &[], &Limits::unlimited())
+        .unwrap();
+    assert_eq!(
+        e.capabilities.iter().collect::<Vec<_>>(),
+        [&Capability::Clocks]
+    );
+}
+
+#[test]
+fn a_forbidden_request_is_refused_naming_the_line_and_the_rule() {
+    let m = manifest(
+        r#"[capabilities]
+stdio = true
+files = [{ path = "/**", rights = ["read"] }]
+env = ["AWS_SECRET_ACCESS_KEY"]
+"#,
+    );
+    let err = policy()
+        .evaluate("reporter", Some(&m), &[], &Limits::unlimited())
+        .unwrap_err();
+    let PolicyError::Forbidden { refusals, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(refusals.len(), 2);
+    insta::assert_snapshot!(err.to_string(), @r"
+    `reporter` is refused: it asks for what policy.toml forbids
+      Component.toml:6:10: requests `files /** [read]`, forbidden by `files /etc/** [read,write,create,delete]` at policy.toml:13:10
+      Component.toml:7:8: requests `env AWS_SECRET_ACCESS_KEY`, forbidden by `env AWS_*` at policy.toml:14:8
+      remove these requests from the manifest, or ask the operator to change the policy
+    ");
+}
+
+#[test]
+fn a_forbidden_direct_grant_is_refused_too() {
+    let err = policy()
+        .evaluate(
+            "reporter",
+            None,
+            &[Capability::network(
+                HostPattern::new("169.254.169.254:80").unwrap(),
+                NetKind::Http,
+            )],
+            &Limits::unlimited(),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("a direct grant gives `http 169.254.169.254:80`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_grant_that_overlaps_a_forbidden_rule_gives_nothing() {
+    let p = Policy::parse(
+        "policy.toml",
+        r#"
+[forbid]
+files = [{ path = "/srv/secret/**", rights = ["read"] }]
+[grant.reporter]
+files = [{ path = "/srv/**", rights = ["read"] }]
+"#,
+    )
+    .unwrap();
+    let m =
+        manifest("[capabilities]\nfiles = [{ path = \"/srv/public/**\", rights = [\"read\"] }]\n");
+    let e = p
+        .evaluate("reporter", Some(&m), &[], &Limits::unlimited())
+        .unwrap();
+    assert_eq!(
+        e.capabilities.iter().collect::<Vec<_>>(),
+        [&Capability::files(glob("/srv/public/**"), FileRights::READ)]
+    );
+}
+
+#[test]
+fn without_a_manifest_only_direct_grants_apply() {
+    let e = policy()
+        .evaluate(
+            "reporter",
+            None,
+            &[Capability::Random],
+            &Limits::unlimited(),
+        )
+        .unwrap();
+    assert_eq!(
+        e.capabilities.iter().collect::<Vec<_>>(),
+        [&Capability::Random]
+    );
+    assert!(e.warnings[0].contains("no manifest"), "{:?}", e.warnings);
+    assert!(
+        e.rows.iter().any(|r| r.requested.is_none()
+            && r.effective.is_empty()
+            && r.granted == [Capability::Stdio]),
+        "unused grants are listed: {:?}",
+        e.rows
+    );
+}
+
+#[test]
+fn limits_default_then_requested_then_clamped() {
+    let p = policy();
+    let none = p
+        .evaluate("reporter", None, &[], &Limits::unlimited())
+        .unwrap();
+    assert_eq!(none.limits.memory_bytes, Some(32 * MIB));
+    assert_eq!(none.limits.fuel, Some(1_000_000));
+    assert_eq!(
+        none.limits.timeout,
+        Some(Duration::from_secs(10)),
+        "the maximum applies when unset"
+    );
+
+    let m = manifest("[limits]\nmemory = \"1GiB\"\ntimeout = \"1m\"\nfuel = 5\n");
+    let e = p
+        .evaluate("reporter", Some(&m), &[], &Limits::unlimited())
+        .unwrap();
+    assert_eq!(e.limits.memory_bytes, Some(128 * MIB));
+    assert_eq!(e.limits.timeout, Some(Duration::from_secs(10)));
+    assert_eq!(e.limits.fuel, Some(5));
+    insta::assert_snapshot!(e.warnings.join("\n"), @r"
+    memory 1.0 GiB is above the maximum 128.0 MiB set by policy.toml; 128.0 MiB is used
+    timeout 1m is above the maximum 10s set by policy.toml; 10s is used
+    ");
+
+    let mut direct = Limits::unlimited();
+    direct.memory_bytes = Some(512 * MIB);
+    let d = p.evaluate("reporter", Some(&m), &[], &direct).unwrap();
+    assert_eq!(
+        d.limits.memory_bytes,
+        Some(128 * MIB),
+        "direct limits are clamped too"
+    );
+}
+
+fn config_error(result: Result<impl std::fmt::Debug, ConfigError>) -> String {
+    result.unwrap_err().to_string()
+}
+
+#[test]
+fn bad_files_name_the_line_column_and_fix() {
+    let cases = [
+        config_error(Manifest::parse(
+            "M.toml",
+            "[component]\nname = \"x\"\n[capabilities]\nfiles = [{ path = \"data/**\", rights = [\"read\"] }]\n",
+        )),
+        config_error(Manifest::parse(
+            "M.toml",
+            "[component]\nname = \"x\"\n[capabilities]\nnetwork = [\"example.com\"]\n",
+        )),
+        config_error(Manifest::parse(
+            "M.toml",
+            "[component]\nname = \"x\"\n[capabilities]\nfiles = [{ path = \"/x/**\", rights = [\"exec\"] }]\n",
+        )),
+        config_error(Manifest::parse(
+            "M.toml",
+            "[component]\nname = \"x\"\n[capabilities]\nsockets = true\n",
+        )),
+        config_error(Manifest::parse(
+            "M.toml",
+            "[component]\nname = \"x\"\n[limits]\nmemory = \"lots\"\n",
+        )),
+        config_error(Manifest::parse(
+            "M.toml",
+            "[component]\nname = \"x\"\n[limits]\ntimeout = \"soon\"\n",
+        )),
+        config_error(Manifest::parse("M.toml", "[capabilities]\nstdio = true\n")),
+        config_error(Manifest::parse(
+            "M.toml",
+            "[component]\nname = \"x\"\n[capabilities]\nmessaging = [{ topic = \"a.>.b\", publish = true }]\n",
+        )),
+        config_error(Policy::parse(
+            "P.toml",
+            "[[trusted-keys]]\nname = \"acme\"\npublic-key = \"abc\"\n",
+        )),
+        config_error(Policy::parse("P.toml", "on-denied = \"explode\"\n")),
+    ];
+    insta::assert_snapshot!(cases.join("\n---\n"));
+}
+
+#[test]
+fn files_from_disk_and_beside_a_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let component = dir.path().join("reporter.wasm");
+    assert_eq!(Manifest::beside(&component), None);
+    let file = dir.path().join("Component.toml");
+    std::fs::write(&file, "[component]\nname = \"reporter\"\nversion = \"1.2.0\"\n[capabilities]\nfiles = [{ path = \"/srv/data/**\", rights = [\"read\", \"delete\"] }]\n").unwrap();
+    assert_eq!(Manifest::beside(&component), Some(file.clone()));
+    let m = Manifest::load(&file).unwrap();
+    assert_eq!(
+        (m.name.as_str(), m.version.as_deref()),
+        ("reporter", Some("1.2.0"))
+    );
+    assert_eq!(
+        m.requested[0].capability,
+        Capability::files(
+            glob("/srv/data/**"),
+            FileRights::of(&[FileOp::Read, FileOp::Delete])
+        )
+    );
+    assert_eq!(m.requested[0].at.line, 5);
+    let missing = Policy::load(&dir.path().join("nope.toml")).unwrap_err();
+    assert!(missing.to_string().contains("nope.toml"), "{missing}");
+}

@@ -7,6 +7,7 @@ mod audit;
 mod governed;
 mod inspect;
 mod run;
+mod sign;
 
 use std::process::ExitCode;
 
@@ -35,6 +36,12 @@ enum Command {
     /// Verify or read a tamper-evident audit log written by `run --audit FILE`.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Create an Ed25519 signing key: NAME.key (secret) and NAME.pub.
+    Keygen(sign::KeygenArgs),
+    /// Sign a component with a key from `keygen`; writes COMPONENT.sig.
+    Sign(sign::SignArgs),
+    /// Check a component's signature (COMPONENT.sig) against a public key.
+    Verify(sign::VerifyArgs),
 }
 
 /// The exit codes, for `--help` and the README.
@@ -60,6 +67,9 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(*args),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Audit(cmd) => audit::audit(cmd),
+        Command::Keygen(args) => sign::keygen(args),
+        Command::Sign(args) => sign::sign(args),
+        Command::Verify(args) => sign::verify(args),
     };
     match result {
         Ok(code) => code,

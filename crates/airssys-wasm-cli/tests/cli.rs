@@ -557,3 +557,95 @@ fn a_forbidden_request_refuses_the_component_naming_the_lines() {
         error_line(&o)
     );
 }
+
+#[test]
+fn keygen_sign_verify_and_require_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let component = dir.path().join("values.wasm");
+    std::fs::copy(guest("values"), &component).unwrap();
+    let c = component.display().to_string();
+
+    let o = expect(&["keygen", "acme", "--dir", &d], 0);
+    let out = stdout(&o);
+    assert!(
+        out.contains("[[trusted-keys]]\nname = \"acme\"\npublic-key = \""),
+        "{out}"
+    );
+    let public = std::fs::read_to_string(dir.path().join("acme.pub")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("acme.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the secret key is private");
+    }
+    expect(&["keygen", "acme", "--dir", &d], 90); // never overwrites
+    expect(&["keygen", "mallory", "--dir", &d], 0);
+    let key = |n: &str| dir.path().join(n).display().to_string();
+
+    // Unsigned: refused under require-signed.
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "require-signed = true\n[[trusted-keys]]\nname = \"acme\"\npublic-key = \"{}\"\n",
+            public.trim()
+        ),
+    )
+    .unwrap();
+    let p = policy.display().to_string();
+    let run = |code| {
+        expect(
+            &["run", "--policy", &p, &c, "--invoke", "echo-string(\"hi\")"],
+            code,
+        )
+    };
+    let o = run(91);
+    assert!(error_line(&o).contains("not signed"), "{}", error_line(&o));
+
+    expect(&["sign", &c, "--key", &key("acme.key")], 0);
+    let o = expect(&["verify", &c, "--pubkey", &key("acme.pub")], 0);
+    assert!(
+        stdout(&o).starts_with("OK: signed by `acme`, blake3:"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(stdout(&run(0)), "\"hi\"\n");
+    let o = expect(&["verify", &c, "--pubkey", &key("mallory.pub")], 1);
+    assert!(stdout(&o).contains("FAILED"), "{}", stdout(&o));
+
+    // A flipped byte in the component.
+    let mut bytes = std::fs::read(&component).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&component, &bytes).unwrap();
+    let o = run(91);
+    assert!(
+        error_line(&o).contains("changed after signing"),
+        "{}",
+        error_line(&o)
+    );
+    bytes[last] ^= 1;
+    std::fs::write(&component, &bytes).unwrap();
+
+    // Signed by a key the policy does not trust.
+    std::fs::remove_file(dir.path().join("values.wasm.sig")).unwrap();
+    expect(&["sign", &c, "--key", &key("mallory.key")], 0);
+    let o = run(91);
+    assert!(
+        error_line(&o).contains("does not trust"),
+        "{}",
+        error_line(&o)
+    );
+
+    // Only components are signed.
+    let o = expect(&["sign", &key("acme.pub"), "--key", &key("acme.key")], 80);
+    assert!(
+        error_line(&o).contains("invalid component"),
+        "{}",
+        error_line(&o)
+    );
+}

@@ -14,6 +14,7 @@ mod config;
 mod jsonl;
 pub mod manifest;
 pub mod policy;
+pub mod signing;
 
 pub use config::{ConfigError, Located, Position};
 pub use manifest::Manifest;

@@ -117,19 +117,6 @@ pub struct Policy {
     source: Source,
 }
 
-/// Decodes 64 hex digits into 32 bytes.
-pub(crate) fn hex32(text: &str) -> Option<[u8; 32]> {
-    let text = text.trim();
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
-
 impl Policy {
     /// Reads and checks a policy file.
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
@@ -149,7 +136,7 @@ impl Policy {
         let mut trusted_keys = Vec::new();
         for k in &raw.trusted_keys {
             let key = k.get_ref();
-            let public_key = hex32(&key.public_key).ok_or_else(|| {
+            let public_key = crate::signing::unhex::<32>(&key.public_key).ok_or_else(|| {
                 source.error(
                     k.span(),
                     format!(
@@ -344,6 +331,7 @@ impl Policy {
             capabilities: set,
             limits,
             warnings,
+            signer: None,
         })
     }
 
@@ -451,8 +439,11 @@ pub struct Evaluation {
     pub capabilities: CapabilitySet,
     /// The effective limits.
     pub limits: Limits,
-    /// Requests not granted, limits clamped, a missing manifest.
+    /// Requests not granted, limits clamped, a missing manifest, an
+    /// untrusted signature.
     pub warnings: Vec<String>,
+    /// The trusted key that signed the component, if it was checked.
+    pub signer: Option<String>,
 }
 
 /// A request that a forbidden rule refuses.

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use airssys_wasm_security::signing::{Signature, SignatureError};
 use airssys_wasm_security::{Evaluation, Manifest, Policy};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -41,6 +42,16 @@ impl From<&str> for Source {
     }
 }
 
+impl Source {
+    /// The path, or `(bytes)`, for messages.
+    fn describe(&self) -> String {
+        match self {
+            Source::Path(p) => p.display().to_string(),
+            Source::Bytes(_) => "(bytes)".into(),
+        }
+    }
+}
+
 impl From<Vec<u8>> for Source {
     fn from(b: Vec<u8>) -> Self {
         Source::Bytes(b.into())
@@ -72,6 +83,7 @@ pub struct LoadOptions {
     args: Vec<String>,
     policy: Option<Arc<Policy>>,
     manifest: Option<Arc<Manifest>>,
+    signature: Option<Signature>,
 }
 
 impl LoadOptions {
@@ -135,6 +147,14 @@ impl LoadOptions {
     pub fn policy(mut self, policy: Arc<Policy>, manifest: Option<Arc<Manifest>>) -> Self {
         self.policy = Some(policy);
         self.manifest = manifest;
+        self
+    }
+
+    /// The component's signature, for components loaded from bytes (one
+    /// loaded from a path is signed by the `.sig` file beside it). Checked
+    /// under a policy: see [`Runtime::load`].
+    pub fn signature(mut self, signature: Signature) -> Self {
+        self.signature = Some(signature);
         self
     }
 
@@ -329,9 +349,10 @@ impl Runtime {
             Some(policy) => {
                 let direct: Vec<Capability> = options.capabilities.iter().cloned().collect();
                 let direct_limits = options.limits.unwrap_or_else(Limits::unlimited);
-                let e = policy
+                let mut e = policy
                     .evaluate(name, options.manifest.as_deref(), &direct, &direct_limits)
                     .map_err(|e| Error::Policy(e.to_string()))?;
+                check_signature(source, &bytes, &options, policy, &mut e)?;
                 (e.capabilities.clone(), e.limits, Some(Arc::new(e)))
             }
             None => (
@@ -366,6 +387,54 @@ impl Runtime {
                 runtime: self.inner.clone(),
             }),
         })
+    }
+}
+
+/// Under a policy: a component that must be signed is refused unless a
+/// trusted key signed exactly these bytes; one that need not be is refused
+/// only when its signature is broken (an untrusted key is a warning).
+fn check_signature(
+    source: &Source,
+    bytes: &[u8],
+    options: &LoadOptions,
+    policy: &Policy,
+    evaluation: &mut Evaluation,
+) -> Result<()> {
+    let refuse = |e: SignatureError| {
+        Error::Policy(format!(
+            "{}: refused: {e}{}",
+            source.describe(),
+            if policy.require_signed {
+                format!(" (require-signed = true in {})", policy.file().display())
+            } else {
+                String::new()
+            }
+        ))
+    };
+    let signature = match (&options.signature, source) {
+        (Some(s), _) => Ok(s.clone()),
+        (None, Source::Path(p)) => Signature::load_for(p),
+        (None, Source::Bytes(_)) => Err(SignatureError::Missing {
+            component: PathBuf::from("(bytes)"),
+            sig: PathBuf::from("(none given with LoadOptions::signature)"),
+        }),
+    };
+    let signature = match signature {
+        Err(SignatureError::Missing { .. }) if !policy.require_signed => return Ok(()),
+        Err(e) => return Err(refuse(e)),
+        Ok(s) => s,
+    };
+    let signer = options.manifest.as_ref().and_then(|m| m.signer.as_deref());
+    match signature.verify_trusted(bytes, policy, signer) {
+        Ok(key) => {
+            evaluation.signer = Some(key.name.clone());
+            Ok(())
+        }
+        Err(e @ SignatureError::Untrusted { .. }) if !policy.require_signed => {
+            evaluation.warnings.push(e.to_string());
+            Ok(())
+        }
+        Err(e) => Err(refuse(e)),
     }
 }
 

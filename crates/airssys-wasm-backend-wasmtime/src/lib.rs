@@ -272,8 +272,16 @@ impl Backend for WasmtimeBackend {
                 exports.insert(name, (index, ty.clone()));
             }
         }
-        let mut needed: Vec<CapabilityKind> = info.needed_capabilities().into_iter().collect();
-        needed.retain(|k| *k != CapabilityKind::Custom);
+        // The WASI imports whose capability decides what WASI gives the
+        // instance (host-interface calls are checked one by one instead).
+        let needed: Vec<CapabilityKind> = info
+            .imports()
+            .iter()
+            .filter(|i| i.name.starts_with("wasi:"))
+            .filter_map(|i| CapabilityKind::for_import(&i.name))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         Ok(Arc::new(Compiled {
             engine: self.engine.clone(),
             pre,

@@ -58,7 +58,12 @@ pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
                 if component.as_deref().is_some_and(|c| c != &*e.component) {
                     continue;
                 }
-                if denied && !matches!(e.kind, AuditKind::CapabilityDenied { .. }) {
+                if denied
+                    && !matches!(
+                        e.kind,
+                        AuditKind::CapabilityDenied { .. } | AuditKind::HostLimit { .. }
+                    )
+                {
                     continue;
                 }
                 let time = humantime::format_rfc3339_millis(e.time);
@@ -112,6 +117,7 @@ fn describe(kind: &AuditKind) -> String {
         } => {
             format!("DENIED {request}: {outcome}")
         }
+        AuditKind::HostLimit { function, limit } => format!("HOST LIMIT in {function}: {limit}"),
         other => format!("{other:?}"),
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airssys_wasm::{
-    AuditSink, Capability, ChainConfig, ChainedLog, Error, Limits, LoadOptions, Result, Runtime,
-    TracingSink, WaveCall,
+    AuditSink, Capability, ChainConfig, ChainedLog, Error, HostSettings, Limits, LoadOptions,
+    Result, Runtime, TracingSink, WaveCall,
 };
 
 /// Arguments of `run`.
@@ -44,6 +44,10 @@ pub struct RunArgs {
     /// Default: denials, traps and limit hits on stderr.
     #[arg(long, value_name = "FILE")]
     audit: Option<PathBuf>,
+    /// Keep airssys:host key-value data in FILE (a redb database; it survives runs).
+    /// Default: in memory, gone when the run ends.
+    #[arg(long, value_name = "FILE")]
+    kv_store: Option<PathBuf>,
     /// Cache compiled components in DIR (a second run skips compilation).
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
@@ -140,6 +144,10 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
     let BackendName::Wasmtime = args.backend;
     let runtime = Runtime::builder()
         .audit(audit)
+        .host_settings(HostSettings {
+            kv_path: args.kv_store.clone(),
+            ..HostSettings::default()
+        })
         .wasmtime_config(airssys_wasm::wasmtime_backend::WasmtimeConfig {
             cache_dir: args.cache_dir.clone(),
             ..Default::default()

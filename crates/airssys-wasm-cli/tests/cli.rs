@@ -649,3 +649,61 @@ fn keygen_sign_verify_and_require_signed() {
         error_line(&o)
     );
 }
+
+#[test]
+fn host_interface_key_value_persists_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[grant.host-probe]\nkey-value = [{ namespace = \"notes\", quota = \"1KiB\" }]\n",
+    )
+    .unwrap();
+    let manifest = dir.path().join("m.toml");
+    std::fs::write(
+        &manifest,
+        "[component]\nname = \"host-probe\"\n[capabilities]\nkey-value = [{ namespace = \"notes\", quota = \"4KiB\" }]\n",
+    )
+    .unwrap();
+    let store = dir.path().join("kv.redb");
+    let (p, m, s) = (
+        policy.display().to_string(),
+        manifest.display().to_string(),
+        store.display().to_string(),
+    );
+    let run = |call: &str, code| {
+        expect(
+            &[
+                "run",
+                "--policy",
+                &p,
+                "--manifest",
+                &m,
+                "--kv-store",
+                &s,
+                &guest("host-probe"),
+                "--invoke",
+                call,
+            ],
+            code,
+        )
+    };
+    assert_eq!(
+        stdout(&run(r#"kv-set("notes", "a", "first run")"#, 0)),
+        "ok\n"
+    );
+    assert_eq!(
+        stdout(&run(r#"kv-get("notes", "a")"#, 0)),
+        "ok(some(\"first run\"))\n"
+    );
+    // The policy granted 1KiB, not the 4KiB asked for.
+    let big = "x".repeat(1100);
+    let o = run(&format!(r#"kv-set("notes", "b", "{big}")"#), 0);
+    assert!(
+        stdout(&o).starts_with("err(\"limit: namespace `notes` quota of 1024 bytes"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(r#"kv-get("secrets", "a")"#, 0);
+    assert_eq!(stdout(&o), "err(\"denied: kv secrets\")\n");
+}

@@ -141,6 +141,14 @@ pub enum AuditKind {
         /// What the guest got instead (an error, an empty value, ...).
         outcome: String,
     },
+    /// A host-interface call was refused by a limit of the host (a
+    /// key-value quota, a response size, the log rate), not by a grant.
+    HostLimit {
+        /// The host function, `interface#function`.
+        function: String,
+        /// Which limit, and by how much.
+        limit: String,
+    },
 }
 
 /// A sink could not record an event.
@@ -218,6 +226,7 @@ impl AuditSink for TracingSink {
         let component = &*event.component;
         match &event.kind {
             AuditKind::CapabilityDenied { .. }
+            | AuditKind::HostLimit { .. }
             | AuditKind::Trapped { .. }
             | AuditKind::LimitHit { .. }
             | AuditKind::LoadRejected { .. }

@@ -63,6 +63,14 @@ impl<'a> CallContext<'a> {
         self.audit
     }
 
+    /// Records an event about this caller (for example
+    /// [`AuditKind::HostLimit`]) in the audit log.
+    pub fn record(&self, kind: AuditKind) -> Result<(), HostError> {
+        self.audit
+            .record(AuditEvent::new(self.component.clone(), kind))
+            .map_err(HostError::Audit)
+    }
+
     /// Checks `request` against the caller's grants and records the decision.
     ///
     /// Returns [`HostError::Denied`] when no grant covers it; the backend

@@ -21,8 +21,12 @@
 //!
 //! [signature]
 //! signer = "acme"
+//!
+//! [config]
+//! greeting = "hello"
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -41,6 +45,8 @@ struct Raw {
     #[serde(default)]
     limits: LimitTable,
     signature: Option<SignatureTable>,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -71,6 +77,9 @@ pub struct Manifest {
     /// The name of the key the author signs with, if given: a signature
     /// by any other trusted key is refused.
     pub signer: Option<String>,
+    /// Values the component reads with `airssys:host/config` (the policy's
+    /// `[config.NAME]` overrides them).
+    pub config: BTreeMap<String, String>,
     pub(crate) limits: LimitTable,
     pub(crate) source: Source,
 }
@@ -105,6 +114,7 @@ impl Manifest {
             description: raw.component.description,
             requested,
             signer: raw.signature.and_then(|s| s.signer),
+            config: raw.config,
             limits: raw.limits,
             source,
         })

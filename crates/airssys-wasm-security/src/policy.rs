@@ -28,6 +28,9 @@
 //! [grant.text-tools]         # one component, by manifest name
 //! stdio = true
 //! files = [{ path = "/srv/data/**", rights = ["read"] }]
+//!
+//! [config.text-tools]        # values over the manifest's [config]
+//! greeting = "hi"
 //! ```
 //!
 //! [`Policy::evaluate`] computes what a component gets: requested ∩
@@ -70,6 +73,8 @@ struct Raw {
     forbid: CapabilityTable,
     #[serde(default)]
     grant: BTreeMap<String, CapabilityTable>,
+    #[serde(default)]
+    config: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,6 +117,8 @@ pub struct Policy {
     pub forbidden: Vec<Located>,
     /// Grants by component name (`*` for every component).
     pub grants: BTreeMap<String, Vec<Located>>,
+    /// Configuration values by component name, over the manifest's.
+    pub config: BTreeMap<String, BTreeMap<String, String>>,
     default_limits: LimitTable,
     max_limits: LimitTable,
     source: Source,
@@ -163,6 +170,7 @@ impl Policy {
             trusted_keys,
             forbidden,
             grants,
+            config: raw.config,
             default_limits: raw.limits.default,
             max_limits: raw.limits.max,
             source,
@@ -325,7 +333,12 @@ impl Policy {
         );
         let asked = merge_limits(asked, direct_limits);
         let limits = self.clamp(asked, &mut warnings);
+        let mut config = manifest.map(|m| m.config.clone()).unwrap_or_default();
+        if let Some(over) = self.config.get(name) {
+            config.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
         Ok(Evaluation {
+            config,
             name: name.to_owned(),
             rows,
             capabilities: set,
@@ -444,6 +457,9 @@ pub struct Evaluation {
     pub warnings: Vec<String>,
     /// The trusted key that signed the component, if it was checked.
     pub signer: Option<String>,
+    /// Configuration values: the manifest's `[config]` under the policy's
+    /// `[config.NAME]`.
+    pub config: BTreeMap<String, String>,
 }
 
 /// A request that a forbidden rule refuses.

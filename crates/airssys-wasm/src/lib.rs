@@ -30,6 +30,7 @@
 
 #![deny(missing_docs)]
 
+mod host;
 mod runtime;
 
 pub use airssys_wasm_core::{
@@ -43,6 +44,7 @@ pub use airssys_wasm_security::{ChainConfig, ChainedLog, FullPolicy, JsonLinesSi
 pub use airssys_wasm_core::capability;
 /// The security crate: audit logs and their verification.
 pub use airssys_wasm_security as security;
+pub use host::HostSettings;
 pub use runtime::{Component, Func, Instance, LoadOptions, Runtime, RuntimeBuilder, Source};
 #[cfg(feature = "wasmtime")]
 pub use runtime::{TypedFunc, wasmtime_types};

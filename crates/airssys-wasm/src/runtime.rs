@@ -1,11 +1,14 @@
 //! The runtime: loading components, creating instances, calling exports, and
 //! auditing each step.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use airssys_wasm_security::signing::{Signature, SignatureError};
-use airssys_wasm_security::{Evaluation, Manifest, Policy};
+use airssys_wasm_security::{Evaluation, Manifest, OnDenied, Policy};
+
+use crate::host::{ComponentHost, HostSettings, HostState};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use airssys_wasm_core::{
@@ -84,6 +87,7 @@ pub struct LoadOptions {
     policy: Option<Arc<Policy>>,
     manifest: Option<Arc<Manifest>>,
     signature: Option<Signature>,
+    config: BTreeMap<String, String>,
 }
 
 impl LoadOptions {
@@ -164,6 +168,14 @@ impl LoadOptions {
         self
     }
 
+    /// A configuration value the component reads with
+    /// `airssys:host/config`. Under a policy, the manifest's and policy's
+    /// values come first and these are added over them.
+    pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.insert(key.into(), value.into());
+        self
+    }
+
     /// Command-line arguments after the program name.
     pub fn args<I, S>(mut self, args: I) -> Self
     where
@@ -189,6 +201,7 @@ pub struct RuntimeBuilder {
     backend: Option<Arc<dyn Backend>>,
     audit: Option<Arc<dyn AuditSink>>,
     host: HostFunctions,
+    host_settings: HostSettings,
     #[cfg(feature = "wasmtime")]
     wasmtime: airssys_wasm_backend_wasmtime::WasmtimeConfig,
 }
@@ -203,6 +216,14 @@ impl RuntimeBuilder {
     /// The host functions components may import.
     pub fn host_functions(mut self, host: HostFunctions) -> Self {
         self.host = host;
+        self
+    }
+
+    /// Settings of the `airssys:host` interface every component may import
+    /// (the key-value store's file, HTTP timeout and response limit, log
+    /// rate).
+    pub fn host_settings(mut self, settings: HostSettings) -> Self {
+        self.host_settings = settings;
         self
     }
 
@@ -222,8 +243,11 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Builds the runtime.
-    pub fn build(self) -> Result<Runtime> {
+    /// Builds the runtime. Fails when the key-value store cannot be opened,
+    /// or when the host functions redefine `airssys:host`.
+    pub fn build(mut self) -> Result<Runtime> {
+        let host_state = Arc::new(HostState::new(self.host_settings.clone())?);
+        crate::host::define(&mut self.host, host_state.clone())?;
         let backend = match self.backend {
             Some(b) => b,
             None => default_backend(
@@ -236,6 +260,7 @@ impl RuntimeBuilder {
                 backend,
                 audit: self.audit.unwrap_or_else(|| Arc::new(TracingSink)),
                 host: Arc::new(self.host),
+                host_state,
                 next_instance: AtomicU64::new(1),
             }),
         })
@@ -264,6 +289,7 @@ struct RuntimeInner {
     backend: Arc<dyn Backend>,
     audit: Arc<dyn AuditSink>,
     host: Arc<HostFunctions>,
+    host_state: Arc<HostState>,
     next_instance: AtomicU64,
 }
 
@@ -365,6 +391,24 @@ impl Runtime {
             .inner
             .backend
             .compile(&bytes, &info, &self.inner.host)?;
+        let mut config = evaluation
+            .as_ref()
+            .map(|e| e.config.clone())
+            .unwrap_or_default();
+        config.extend(options.config);
+        let on_denied = options
+            .policy
+            .as_ref()
+            .map_or(OnDenied::default(), |p| p.on_denied);
+        self.inner.host_state.register(
+            name.clone(),
+            ComponentHost::new(
+                config,
+                on_denied,
+                limits.timeout,
+                self.inner.host_state.settings.log_rate,
+            ),
+        );
         self.inner.record(
             name,
             AuditKind::Loaded {

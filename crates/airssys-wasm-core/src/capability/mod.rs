@@ -681,6 +681,11 @@ impl CapabilityKind {
             n if n.starts_with("wasi:sockets/") || n.starts_with("wasi:http/") => {
                 Some(Self::Network)
             }
+            "airssys:host/key-value" => Some(Self::KeyValue),
+            "airssys:host/filesystem" => Some(Self::Filesystem),
+            "airssys:host/http-client" => Some(Self::Network),
+            "airssys:host/clocks" => Some(Self::Clocks),
+            "airssys:host/random" => Some(Self::Random),
             _ => None,
         }
     }

@@ -553,6 +553,20 @@ fn imports_map_to_capability_kinds() {
             Some(CapabilityKind::Network),
         ),
         ("wasi:cli/exit@0.2.6", None),
+        (
+            "airssys:host/key-value@0.1.0",
+            Some(CapabilityKind::KeyValue),
+        ),
+        (
+            "airssys:host/http-client@0.1.0",
+            Some(CapabilityKind::Network),
+        ),
+        (
+            "airssys:host/filesystem@0.1.0",
+            Some(CapabilityKind::Filesystem),
+        ),
+        ("airssys:host/logging@0.1.0", None),
+        ("airssys:host/config@0.1.0", None),
         ("airssys:test/host-fns@0.1.0", None),
     ];
     for (import, kind) in cases {

@@ -58,6 +58,7 @@ pub fn event_names(audit: &MemorySink) -> Vec<&'static str> {
             AuditKind::LimitHit { .. } => "limit-hit",
             AuditKind::CapabilityAllowed { .. } => "capability-allowed",
             AuditKind::CapabilityDenied { .. } => "capability-denied",
+            AuditKind::HostLimit { .. } => "host-limit",
             _ => "other",
         })
         .collect()

@@ -1,0 +1,224 @@
+//! `key-value`: namespaces in one redb file per host, with quotas.
+//!
+//! Keys are stored as `namespace \0 key` in one table; a second table
+//! holds each namespace's usage (the bytes of its keys and values), which a
+//! `set` checks against the namespace's quota in the same transaction.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use airssys_wasm_core::{Error, HostError, HostFunctions, Request, Result, Value};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{HostState, bytes, bytes_value, err, func, gate, limit, ok, string};
+
+const DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
+const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage");
+
+/// The store.
+pub(crate) struct Store {
+    db: Database,
+}
+
+/// Why a store operation failed.
+enum KvError {
+    Quota(String),
+    Failed(String),
+}
+
+fn failed(e: impl std::fmt::Display) -> KvError {
+    KvError::Failed(format!("key-value store: {e}"))
+}
+
+fn full_key(namespace: &str, key: &str) -> Vec<u8> {
+    [namespace.as_bytes(), &[0], key.as_bytes()].concat()
+}
+
+impl Store {
+    pub fn open(path: Option<&Path>) -> Result<Self> {
+        let open_error = |e: &dyn std::fmt::Display| Error::Io {
+            path: path.map_or("(memory)".into(), |p| p.display().to_string()),
+            source: std::io::Error::other(format!("opening the key-value store: {e}")),
+        };
+        let db = match path {
+            Some(p) => Database::create(p).map_err(|e| open_error(&e))?,
+            None => Database::builder()
+                .create_with_backend(redb::backends::InMemoryBackend::new())
+                .map_err(|e| open_error(&e))?,
+        };
+        // Create the tables so readers always find them.
+        let tx = db.begin_write().map_err(|e| open_error(&e))?;
+        tx.open_table(DATA).map_err(|e| open_error(&e))?;
+        tx.open_table(USAGE).map_err(|e| open_error(&e))?;
+        tx.commit().map_err(|e| open_error(&e))?;
+        Ok(Self { db })
+    }
+
+    fn get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        let tx = self.db.begin_read().map_err(failed)?;
+        let table = tx.open_table(DATA).map_err(failed)?;
+        let value = table
+            .get(full_key(namespace, key).as_slice())
+            .map_err(failed)?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    fn set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: &[u8],
+        quota: airssys_wasm_core::capability::KvQuota,
+    ) -> Result<(), KvError> {
+        if key.len() > quota.max_key_bytes as usize {
+            return Err(KvError::Quota(format!(
+                "keys of namespace `{namespace}` are at most {} bytes (this one: {})",
+                quota.max_key_bytes,
+                key.len()
+            )));
+        }
+        if value.len() > quota.max_value_bytes as usize {
+            return Err(KvError::Quota(format!(
+                "values of namespace `{namespace}` are at most {} bytes (this one: {})",
+                quota.max_value_bytes,
+                value.len()
+            )));
+        }
+        let tx = self.db.begin_write().map_err(failed)?;
+        {
+            let mut data = tx.open_table(DATA).map_err(failed)?;
+            let mut usage = tx.open_table(USAGE).map_err(failed)?;
+            let k = full_key(namespace, key);
+            let old = data
+                .get(k.as_slice())
+                .map_err(failed)?
+                .map_or(0, |v| (key.len() + v.value().len()) as u64);
+            let used = usage
+                .get(namespace)
+                .map_err(failed)?
+                .map_or(0, |u| u.value());
+            let new = used - old + (key.len() + value.len()) as u64;
+            if new > quota.bytes {
+                return Err(KvError::Quota(format!(
+                    "namespace `{namespace}` quota of {} bytes would be exceeded \
+                     ({used} used, this write needs {})",
+                    quota.bytes,
+                    new - used
+                )));
+            }
+            data.insert(k.as_slice(), value).map_err(failed)?;
+            usage.insert(namespace, new).map_err(failed)?;
+        }
+        tx.commit().map_err(failed)
+    }
+
+    fn delete(&self, namespace: &str, key: &str) -> Result<bool, KvError> {
+        let tx = self.db.begin_write().map_err(failed)?;
+        let existed = {
+            let mut data = tx.open_table(DATA).map_err(failed)?;
+            let mut usage = tx.open_table(USAGE).map_err(failed)?;
+            let removed = data
+                .remove(full_key(namespace, key).as_slice())
+                .map_err(failed)?
+                .map(|v| (key.len() + v.value().len()) as u64);
+            if let Some(freed) = removed {
+                let used = usage
+                    .get(namespace)
+                    .map_err(failed)?
+                    .map_or(0, |u| u.value());
+                usage
+                    .insert(namespace, used.saturating_sub(freed))
+                    .map_err(failed)?;
+            }
+            removed.is_some()
+        };
+        tx.commit().map_err(failed)?;
+        Ok(existed)
+    }
+
+    fn keys(&self, namespace: &str) -> Result<Vec<String>, KvError> {
+        let tx = self.db.begin_read().map_err(failed)?;
+        let table = tx.open_table(DATA).map_err(failed)?;
+        let start = [namespace.as_bytes(), &[0]].concat();
+        let end = [namespace.as_bytes(), &[1]].concat();
+        let mut keys = Vec::new();
+        for entry in table
+            .range(start.as_slice()..end.as_slice())
+            .map_err(failed)?
+        {
+            let (k, _) = entry.map_err(failed)?;
+            let k = &k.value()[start.len()..];
+            keys.push(String::from_utf8_lossy(k).into_owned());
+        }
+        Ok(keys)
+    }
+}
+
+fn outcome(
+    cx: &airssys_wasm_core::CallContext<'_>,
+    f: &str,
+    r: Result<Value, KvError>,
+) -> Result<Value, HostError> {
+    match r {
+        Ok(v) => Ok(ok(Some(v))),
+        Err(KvError::Quota(what)) => limit(cx, f, what),
+        Err(KvError::Failed(why)) => Ok(err("failed", why)),
+    }
+}
+
+pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
+    func(table, state, "key-value", "get", |cx, state, host, args| {
+        let (ns, key) = (string(args, 0)?, string(args, 1)?);
+        if let Some(denied) = gate(cx, host, Request::KeyValue(ns))? {
+            return Ok(denied);
+        }
+        let got = state
+            .kv
+            .get(ns, key)
+            .map(|v| Value::Option(v.map(|b| Box::new(bytes_value(b)))));
+        outcome(cx, "airssys:host/key-value#get", got)
+    });
+    func(table, state, "key-value", "set", |cx, state, host, args| {
+        let (ns, key) = (string(args, 0)?, string(args, 1)?);
+        let value = bytes(&args[2])?;
+        if let Some(denied) = gate(cx, host, Request::KeyValue(ns))? {
+            return Ok(denied);
+        }
+        let quota = cx.capabilities().kv_quota(ns).unwrap_or_default();
+        match state.kv.set(ns, key, &value, quota) {
+            Ok(()) => Ok(ok(None)),
+            Err(e) => outcome(cx, "airssys:host/key-value#set", Err(e)),
+        }
+    });
+    func(
+        table,
+        state,
+        "key-value",
+        "delete",
+        |cx, state, host, args| {
+            let (ns, key) = (string(args, 0)?, string(args, 1)?);
+            if let Some(denied) = gate(cx, host, Request::KeyValue(ns))? {
+                return Ok(denied);
+            }
+            let r = state.kv.delete(ns, key).map(Value::Bool);
+            outcome(cx, "airssys:host/key-value#delete", r)
+        },
+    );
+    func(
+        table,
+        state,
+        "key-value",
+        "list-keys",
+        |cx, state, host, args| {
+            let ns = string(args, 0)?;
+            if let Some(denied) = gate(cx, host, Request::KeyValue(ns))? {
+                return Ok(denied);
+            }
+            let r = state
+                .kv
+                .keys(ns)
+                .map(|k| Value::List(k.into_iter().map(Value::String).collect()));
+            outcome(cx, "airssys:host/key-value#list-keys", r)
+        },
+    );
+}

@@ -1,0 +1,247 @@
+//! `airssys:host@0.1.0` (`wit/host.wit`), implemented once over core's
+//! host-function table, so every backend gets the same behaviour.
+//!
+//! Each call goes: capability check → audit event → effect. A denial
+//! reaches the guest as `error::denied` (or traps, when the component's
+//! policy says `on-denied = "trap"`); a host limit (key-value quota,
+//! response size, log rate) as `error::limit`, recorded as a `host-limit`
+//! audit event. One module per interface, each small: [`kv`], [`fs`],
+//! [`http`], and [`misc`] for logging, config, clocks and random.
+
+mod fs;
+mod http;
+mod kv;
+mod misc;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use airssys_wasm_core::{
+    AuditKind, CallContext, Decision, Error, HostError, HostFunctions, Request, Result, Value,
+};
+use airssys_wasm_security::OnDenied;
+
+/// The version of `airssys:host` this runtime provides.
+pub const HOST_PACKAGE: &str = "airssys:host";
+const VERSION: &str = "0.1.0";
+
+fn iface(name: &str) -> String {
+    format!("{HOST_PACKAGE}/{name}@{VERSION}")
+}
+
+/// Settings of the host interface, shared by every component of a runtime.
+#[derive(Clone, Debug)]
+pub struct HostSettings {
+    /// The key-value store's file (one per host; data survives restarts).
+    /// `None` keeps the store in memory, for this runtime only.
+    pub kv_path: Option<PathBuf>,
+    /// Longest an HTTP request may take (also capped by the component's
+    /// wall-clock limit). Default 30 s.
+    pub http_timeout: Duration,
+    /// Largest HTTP response body. Default 10 MiB.
+    pub http_max_response: u64,
+    /// Log records per second per component (and the burst). Default 100.
+    pub log_rate: u32,
+    /// Largest log message, in bytes. Default 8 KiB.
+    pub log_max_message: usize,
+}
+
+impl Default for HostSettings {
+    fn default() -> Self {
+        Self {
+            kv_path: None,
+            http_timeout: Duration::from_secs(30),
+            http_max_response: 10 << 20,
+            log_rate: 100,
+            log_max_message: 8 << 10,
+        }
+    }
+}
+
+/// What the host knows about one component (by name).
+#[derive(Debug)]
+pub(crate) struct ComponentHost {
+    pub config: BTreeMap<String, String>,
+    pub on_denied: OnDenied,
+    pub timeout: Option<Duration>,
+    pub log: Mutex<misc::LogBucket>,
+}
+
+impl ComponentHost {
+    pub fn new(
+        config: BTreeMap<String, String>,
+        on_denied: OnDenied,
+        timeout: Option<Duration>,
+        rate: u32,
+    ) -> Self {
+        Self {
+            config,
+            on_denied,
+            timeout,
+            log: Mutex::new(misc::LogBucket::new(rate)),
+        }
+    }
+}
+
+/// The host interface's state: settings, the key-value store, and what it
+/// knows of each loaded component.
+pub(crate) struct HostState {
+    pub settings: HostSettings,
+    pub kv: kv::Store,
+    pub started: Instant,
+    components: RwLock<HashMap<Arc<str>, Arc<ComponentHost>>>,
+    unknown: Arc<ComponentHost>,
+}
+
+impl HostState {
+    pub fn new(settings: HostSettings) -> Result<Self> {
+        let kv = kv::Store::open(settings.kv_path.as_deref())?;
+        let unknown = Arc::new(ComponentHost::new(
+            BTreeMap::new(),
+            OnDenied::Error,
+            None,
+            settings.log_rate,
+        ));
+        Ok(Self {
+            settings,
+            kv,
+            started: Instant::now(),
+            components: RwLock::new(HashMap::new()),
+            unknown,
+        })
+    }
+
+    /// Records what the host needs to know of a component; a later load
+    /// of the same name replaces it.
+    pub fn register(&self, name: Arc<str>, host: ComponentHost) {
+        self.components
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name, Arc::new(host));
+    }
+
+    fn component(&self, name: &str) -> Arc<ComponentHost> {
+        self.components
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| self.unknown.clone())
+    }
+}
+
+/// Adds `airssys:host` to a host-function table.
+pub(crate) fn define(table: &mut HostFunctions, state: Arc<HostState>) -> Result<()> {
+    if let Some((name, _)) = table
+        .interfaces()
+        .find(|(name, _)| name.starts_with(&format!("{HOST_PACKAGE}/")))
+    {
+        return Err(Error::Backend(format!(
+            "`{name}` is provided by the runtime; host functions may not redefine airssys:host"
+        )));
+    }
+    misc::define(table, &state);
+    kv::define(table, &state);
+    fs::define(table, &state);
+    http::define(table, &state);
+    Ok(())
+}
+
+/// `result::ok(value)`.
+pub(crate) fn ok(value: Option<Value>) -> Value {
+    Value::Result(Ok(value.map(Box::new)))
+}
+
+/// `result::err(error::<case>(message))`.
+pub(crate) fn err(case: &str, message: impl Into<String>) -> Value {
+    Value::Result(Err(Some(Box::new(Value::variant(
+        case,
+        Some(Value::String(message.into())),
+    )))))
+}
+
+/// A string argument.
+pub(crate) fn string(args: &[Value], i: usize) -> Result<&str, HostError> {
+    args.get(i)
+        .and_then(Value::as_str)
+        .ok_or_else(|| HostError::Failed(format!("argument {i} is not a string")))
+}
+
+/// A `list<u8>` argument.
+pub(crate) fn bytes(v: &Value) -> Result<Vec<u8>, HostError> {
+    v.as_list()
+        .ok_or_else(|| HostError::Failed("expected list<u8>".into()))?
+        .iter()
+        .map(|b| match b {
+            Value::U8(b) => Ok(*b),
+            _ => Err(HostError::Failed("expected list<u8>".into())),
+        })
+        .collect()
+}
+
+/// A `list<u8>` value.
+pub(crate) fn bytes_value(data: Vec<u8>) -> Value {
+    Value::List(data.into_iter().map(Value::U8).collect())
+}
+
+/// Checks and audits a request. `Ok(None)`: allowed, go on. `Ok(Some(e))`:
+/// denied, return `e` to the guest. `Err`: denied and the policy says trap
+/// (or the audit log failed).
+pub(crate) fn gate(
+    cx: &CallContext<'_>,
+    host: &ComponentHost,
+    request: Request<'_>,
+) -> Result<Option<Value>, HostError> {
+    let outcome = match host.on_denied {
+        OnDenied::Error => "the guest gets error::denied",
+        OnDenied::Trap => "the call traps",
+    };
+    match cx.decide(request, outcome)? {
+        Decision::Allowed => Ok(None),
+        Decision::Denied => match host.on_denied {
+            OnDenied::Trap => Err(HostError::Denied {
+                capability: request.kind(),
+                request: request.to_string(),
+            }),
+            OnDenied::Error => Ok(Some(err("denied", request.to_string()))),
+        },
+    }
+}
+
+/// A host limit refused the call: audit it and return `error::limit`.
+pub(crate) fn limit(
+    cx: &CallContext<'_>,
+    function: &str,
+    what: impl Into<String>,
+) -> Result<Value, HostError> {
+    let what = what.into();
+    cx.record(AuditKind::HostLimit {
+        function: function.to_owned(),
+        limit: what.clone(),
+    })?;
+    Ok(err("limit", what))
+}
+
+/// Defines `function` of `interface` with access to the caller's host
+/// record and the shared state; `body` returns the result value.
+pub(crate) fn func<F>(
+    table: &mut HostFunctions,
+    state: &Arc<HostState>,
+    interface: &str,
+    function: &'static str,
+    body: F,
+) where
+    F: Fn(&mut CallContext<'_>, &HostState, &ComponentHost, &[Value]) -> Result<Value, HostError>
+        + Send
+        + Sync
+        + 'static,
+{
+    let state = state.clone();
+    table.define(iface(interface), function, move |cx, args, results| {
+        let host = state.component(cx.component());
+        results[0] = body(cx, &state, &host, args)?;
+        Ok(())
+    });
+}

@@ -1,7 +1,7 @@
 //! `logging`, `config`, `clocks` and `random`.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use airssys_wasm_core::{HostError, HostFunctions, Request, Value};
 
@@ -13,9 +13,9 @@ pub(crate) struct LogBucket {
     rate: f64,
     tokens: f64,
     last: Instant,
-    /// Refused since the last accepted record: only the first refusal of
-    /// a flood is audited, so a flood cannot flood the audit log either.
-    refused: u64,
+    /// When a refusal was last audited: a flood is audited at most once a
+    /// second, so it cannot flood the audit log in turn.
+    audited: Option<Instant>,
 }
 
 impl LogBucket {
@@ -25,12 +25,12 @@ impl LogBucket {
             rate,
             tokens: rate,
             last: Instant::now(),
-            refused: 0,
+            audited: None,
         }
     }
 
-    /// `Ok(())` to log; `Err(first)` when over the rate, `first` for the
-    /// first refusal since the last accepted record.
+    /// `Ok(())` to log; `Err(audit)` when over the rate, `audit` when this
+    /// refusal is to be audited.
     fn take(&mut self) -> Result<(), bool> {
         let now = Instant::now();
         self.tokens =
@@ -38,12 +38,15 @@ impl LogBucket {
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
-            self.refused = 0;
-            Ok(())
-        } else {
-            self.refused += 1;
-            Err(self.refused == 1)
+            return Ok(());
         }
+        let audit = self
+            .audited
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1));
+        if audit {
+            self.audited = Some(now);
+        }
+        Err(audit)
     }
 }
 
@@ -70,12 +73,12 @@ pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
             );
         }
         let taken = host.log.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Err(first) = taken {
+        if let Err(audit) = taken {
             let what = format!(
                 "log rate limit: {} records per second",
                 state.settings.log_rate
             );
-            return if first {
+            return if audit {
                 limit(cx, F, what)
             } else {
                 Ok(err("limit", what))

@@ -30,6 +30,51 @@
 //! [`Capability::overlaps`] are what an operator's policy uses to compute
 //! what a component effectively gets.
 
+/// The traits every pattern type has: equality, hashing and serde by its
+/// text, `Debug`, `Display` and `FromStr` (through `new`).
+macro_rules! text_pattern {
+    ($ty:ident, $label:literal) => {
+        impl PartialEq for $ty {
+            fn eq(&self, other: &Self) -> bool {
+                self.as_str() == other.as_str()
+            }
+        }
+        impl Eq for $ty {}
+        impl std::hash::Hash for $ty {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.as_str().hash(state);
+            }
+        }
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}({:?})", $label, self.as_str())
+            }
+        }
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl std::str::FromStr for $ty {
+            type Err = PatternError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <String as serde::Deserialize>::deserialize(d)?;
+                Self::new(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 mod net;
 mod path;
 mod topic;
@@ -413,13 +458,7 @@ impl Capability {
                 },
             ) => {
                 let rights = ra.intersect(*rb);
-                let path = if a.covers(b) {
-                    b
-                } else if b.covers(a) {
-                    a
-                } else {
-                    return None;
-                };
+                let path = narrower(a, b, PathGlob::covers)?;
                 (!rights.is_empty()).then(|| C::Files {
                     path: path.clone(),
                     rights,
@@ -464,13 +503,10 @@ impl Capability {
                 })
             }
             (C::Network { host: a, net: na }, C::Network { host: b, net: nb }) if na == nb => {
-                if a.covers(b) {
-                    Some(other.clone())
-                } else if b.covers(a) {
-                    Some(self.clone())
-                } else {
-                    None
-                }
+                narrower(a, b, HostPattern::covers).map(|host| C::Network {
+                    host: host.clone(),
+                    net: *na,
+                })
             }
             (
                 C::KeyValue {
@@ -498,13 +534,7 @@ impl Capability {
                 },
             ) => {
                 let (publish, subscribe) = (*pa && *pb, *sa && *sb);
-                let topic = if a.covers(b) {
-                    b
-                } else if b.covers(a) {
-                    a
-                } else {
-                    return None;
-                };
+                let topic = narrower(a, b, TopicPattern::covers)?;
                 (publish || subscribe).then(|| C::Messaging {
                     topic: topic.clone(),
                     publish,
@@ -572,6 +602,18 @@ impl Capability {
             ) => ((*pa && *pb) || (*sa && *sb)) && a.overlaps(b),
             _ => self.intersect(other).is_some(),
         }
+    }
+}
+
+/// Of two patterns, the one the other covers; `None` when neither covers
+/// the other.
+fn narrower<'p, T>(a: &'p T, b: &'p T, covers: fn(&T, &T) -> bool) -> Option<&'p T> {
+    if covers(a, b) {
+        Some(b)
+    } else if covers(b, a) {
+        Some(a)
+    } else {
+        None
     }
 }
 

@@ -194,44 +194,7 @@ impl PathGlob {
     }
 }
 
-impl PartialEq for PathGlob {
-    fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
-    }
-}
-impl Eq for PathGlob {}
-impl std::hash::Hash for PathGlob {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.text.hash(state);
-    }
-}
-impl fmt::Debug for PathGlob {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PathGlob({:?})", self.text)
-    }
-}
-impl fmt::Display for PathGlob {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-impl std::str::FromStr for PathGlob {
-    type Err = PatternError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
-impl Serialize for PathGlob {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
-    }
-}
-impl<'de> Deserialize<'de> for PathGlob {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::new(&s).map_err(serde::de::Error::custom)
-    }
-}
+text_pattern!(PathGlob, "PathGlob");
 
 fn base_dir(pattern: &str) -> &str {
     let Some(meta) = pattern.find(['*', '?', '[', '{', '\\']) else {

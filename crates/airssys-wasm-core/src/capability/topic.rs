@@ -1,9 +1,5 @@
 //! Messaging topics: dot-separated tokens with `*` and `>` wildcards.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
 use super::PatternError;
 
 /// A topic pattern: tokens separated by `.`; `*` stands for exactly one
@@ -18,7 +14,7 @@ use super::PatternError;
 /// assert!(!p.matches("orders"));
 /// assert!(!p.matches("billing.eu"));
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct TopicPattern {
     text: String,
 }
@@ -111,30 +107,4 @@ fn covers(grant: &str, asked: &str) -> bool {
     }
 }
 
-impl fmt::Debug for TopicPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TopicPattern({:?})", self.text)
-    }
-}
-impl fmt::Display for TopicPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-impl std::str::FromStr for TopicPattern {
-    type Err = PatternError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
-impl Serialize for TopicPattern {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
-    }
-}
-impl<'de> Deserialize<'de> for TopicPattern {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::new(&s).map_err(serde::de::Error::custom)
-    }
-}
+text_pattern!(TopicPattern, "TopicPattern");

@@ -26,6 +26,8 @@ use crate::{Compiled, TICK, wasi};
 pub(crate) struct StoreData {
     wasi: WasiCtx,
     table: ResourceTable,
+    http: wasmtime_wasi_http::WasiHttpCtx,
+    http_hooks: crate::http::GatedHttp,
     limiter: Limiter,
     component: Arc<str>,
     capabilities: Arc<CapabilitySet>,
@@ -37,6 +39,16 @@ impl WasiView for StoreData {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for StoreData {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
         }
     }
 }
@@ -208,6 +220,12 @@ impl WasmtimeInstance {
         let data = StoreData {
             wasi: wasi_ctx,
             table: ResourceTable::new(),
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            http_hooks: crate::http::GatedHttp {
+                component: config.component.clone(),
+                capabilities: config.capabilities.clone(),
+                audit: config.audit.clone(),
+            },
             limiter: Limiter {
                 memory_limit: limits.memory_bytes,
                 table_limit: limits.table_elements,

@@ -35,6 +35,7 @@
 
 mod cache;
 mod convert;
+mod http;
 mod instance;
 mod wasi;
 
@@ -136,6 +137,8 @@ impl WasmtimeBackend {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| Error::Backend(format!("linking WASI: {e:#}")))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+            .map_err(|e| Error::Backend(format!("linking wasi:http: {e:#}")))?;
         let cache = config
             .cache_dir
             .map(|dir| cache::ArtifactCache::new(dir, &engine))
@@ -277,7 +280,8 @@ impl Backend for WasmtimeBackend {
         let needed: Vec<CapabilityKind> = info
             .imports()
             .iter()
-            .filter(|i| i.name.starts_with("wasi:"))
+            // wasi:http requests are checked and audited one by one.
+            .filter(|i| i.name.starts_with("wasi:") && !i.name.starts_with("wasi:http/"))
             .filter_map(|i| CapabilityKind::for_import(&i.name))
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()

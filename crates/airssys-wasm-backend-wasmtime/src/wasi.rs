@@ -9,6 +9,7 @@
 //! | clocks | host clocks | both clocks read 0 and never advance |
 //! | random | host entropy | a fixed, deterministic byte sequence |
 //! | network (socket) | connections to granted addresses, each checked and audited | every socket address and name lookup refused |
+//! | network (http) | `wasi:http` requests to granted hosts, each checked and audited (see `http.rs`) | every request fails with `HTTP-request-denied` |
 //!
 //! Arguments are only the program name and what the embedder passes. When a
 //! component imports a WASI interface whose capability is not granted, one

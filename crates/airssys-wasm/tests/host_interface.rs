@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::sync::Arc;
 
 use airssys_wasm::capability::{FileOp, FileRights, HostPattern, KvQuota, NetKind, PathGlob};
@@ -305,45 +304,12 @@ fn files_within_globs_and_every_escape_denied() {
     );
 }
 
-/// A tiny HTTP server on 127.0.0.1: answers each connection with the next
-/// response and returns the requests it saw.
-fn serve(responses: Vec<String>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        for response in responses {
-            let (mut stream, _) = listener.accept().unwrap();
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 1024];
-            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = stream.read(&mut chunk).unwrap();
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            seen.push(String::from_utf8_lossy(&buf).into_owned());
-            stream.write_all(response.as_bytes()).unwrap();
-        }
-        seen
-    });
-    (port, handle)
-}
-
-fn response(status: &str, headers: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n{headers}\r\n{body}",
-        body.len()
-    )
-}
-
 #[test]
 fn http_reaches_granted_hosts_with_limits() {
-    let (port, server) = serve(vec![
-        response("200 OK", "", "hello plugin"),
-        response("302 Found", "location: http://evil.example/\r\n", ""),
-        response("200 OK", "", &"x".repeat(2000)),
+    let (port, server) = common::serve(vec![
+        common::response("200 OK", "", "hello plugin"),
+        common::response("302 Found", "location: http://evil.example/\r\n", ""),
+        common::response("200 OK", "", &"x".repeat(2000)),
     ]);
     let (rt, audit) = runtime_with(HostSettings {
         http_max_response: 1000,

@@ -261,11 +261,7 @@ fn sockets_reach_only_granted_addresses_and_each_attempt_is_audited() {
     });
     let (rt, audit) = common::runtime();
     let connect = |grants: Vec<Capability>| {
-        let mut options = LoadOptions::new();
-        for g in grants {
-            options = options.grant(g);
-        }
-        let c = common::load(&rt, "wasi-probe", options);
+        let c = common::load(&rt, "wasi-probe", common::granting(grants));
         let mut i = c.instantiate().unwrap();
         i.call("connect", &[Value::from(addr.as_str()), Value::from("hi")])
             .unwrap()
@@ -308,4 +304,59 @@ fn sockets_reach_only_granted_addresses_and_each_attempt_is_audited() {
     assert_eq!(server.join().unwrap(), "hi\n");
     assert!(audit.events().iter().any(|e| matches!(&e.kind,
         AuditKind::CapabilityAllowed { request, .. } if request == &format!("socket {addr}"))));
+}
+
+#[test]
+fn wasi_http_reaches_only_granted_hosts_and_each_request_is_audited() {
+    use airssys_wasm::capability::{HostPattern, NetKind};
+    let (port, server) = common::serve(vec![common::response("200 OK", "", "from wasi:http")]);
+    let authority = format!("127.0.0.1:{port}");
+    let (rt, audit) = common::runtime();
+    let get = |grants: Vec<Capability>| {
+        let c = common::load(&rt, "wasi-probe", common::granting(grants));
+        let mut i = c.instantiate().unwrap();
+        i.call(
+            "http-get",
+            &[Value::from(authority.as_str()), Value::from("/hello")],
+        )
+        .unwrap()
+        .remove(0)
+    };
+    // Not granted, or granted for sockets only: denied before connecting.
+    for grants in [
+        vec![],
+        vec![Capability::network(
+            HostPattern::new(&authority).unwrap(),
+            NetKind::Socket,
+        )],
+    ] {
+        let refused = get(grants);
+        assert!(
+            err_string(&refused).is_some_and(|e| e.contains("HttpRequestDenied")),
+            "{refused:?}"
+        );
+    }
+    let denials = audit
+        .events()
+        .iter()
+        .filter(|e| {
+            matches!(&e.kind, AuditKind::CapabilityDenied { request, .. }
+                if *request == format!("http {authority}"))
+        })
+        .count();
+    assert_eq!(denials, 2);
+
+    let ok = get(vec![Capability::network(
+        HostPattern::new(&authority).unwrap(),
+        NetKind::Http,
+    )]);
+    assert_eq!(
+        ok,
+        Value::Result(Ok(Some(Box::new(Value::Tuple(vec![
+            Value::U16(200),
+            Value::from("from wasi:http"),
+        ])))))
+    );
+    let seen = server.join().unwrap();
+    assert!(seen[0].starts_with("GET /hello HTTP/1.1"), "{}", seen[0]);
 }

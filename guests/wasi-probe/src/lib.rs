@@ -70,6 +70,42 @@ impl Guest for Probe {
             .blocking_write_and_flush(format!("{line}\n").as_bytes())
             .map_err(|e| format!("write: {e:?}"))
     }
+
+    fn http_get(authority: String, path: String) -> Result<(u16, String), String> {
+        use wasi::http::outgoing_handler;
+        use wasi::http::types::{Fields, IncomingBody, OutgoingRequest, Scheme};
+        let request = OutgoingRequest::new(Fields::new());
+        request.set_scheme(Some(&Scheme::Http)).map_err(|()| "scheme")?;
+        request
+            .set_authority(Some(&authority))
+            .map_err(|()| "authority")?;
+        request
+            .set_path_with_query(Some(&path))
+            .map_err(|()| "path")?;
+        let pending = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+        let response = loop {
+            match pending.get() {
+                Some(Ok(Ok(response))) => break response,
+                Some(Ok(Err(e))) => return Err(format!("{e:?}")),
+                Some(Err(())) => return Err("response taken twice".into()),
+                None => pending.subscribe().block(),
+            }
+        };
+        let status = response.status();
+        let body = response.consume().map_err(|()| "body")?;
+        let stream = body.stream().map_err(|()| "stream")?;
+        let mut data = Vec::new();
+        loop {
+            match stream.blocking_read(64 * 1024) {
+                Ok(chunk) => data.extend_from_slice(&chunk),
+                Err(wasi::io::streams::StreamError::Closed) => break,
+                Err(e) => return Err(format!("reading: {e:?}")),
+            }
+        }
+        drop(stream);
+        let _ = IncomingBody::finish(body);
+        Ok((status, String::from_utf8_lossy(&data).into_owned()))
+    }
 }
 
 export!(Probe);

@@ -35,6 +35,13 @@ pub fn runtime_with_host(host: HostFunctions) -> (Runtime, Arc<MemorySink>) {
     (rt, audit)
 }
 
+/// Load options granting exactly these capabilities.
+pub fn granting(grants: Vec<airssys_wasm::Capability>) -> LoadOptions {
+    grants
+        .into_iter()
+        .fold(LoadOptions::new(), LoadOptions::grant)
+}
+
 /// Loads a guest fixture with the given options.
 pub fn load(rt: &Runtime, name: &str, options: LoadOptions) -> airssys_wasm::Component {
     rt.load(guest(name), options.name(name))
@@ -62,4 +69,38 @@ pub fn event_names(audit: &MemorySink) -> Vec<&'static str> {
             _ => "other",
         })
         .collect()
+}
+
+/// A tiny HTTP server on 127.0.0.1: answers each connection with the next
+/// response and returns the requests it saw.
+pub fn serve(responses: Vec<String>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for response in responses {
+            use std::io::{Read, Write};
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut chunk).unwrap();
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            seen.push(String::from_utf8_lossy(&buf).into_owned());
+            stream.write_all(response.as_bytes()).unwrap();
+        }
+        seen
+    });
+    (port, handle)
+}
+
+pub fn response(status: &str, headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n{headers}\r\n{body}",
+        body.len()
+    )
 }

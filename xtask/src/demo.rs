@@ -35,11 +35,36 @@ pub fn run_demo() -> Result<()> {
     )?;
     let bin = root().join("target/debug/airssys-wasm");
     let g = |name: &str| out_dir().join(format!("{name}.wasm")).display().to_string();
-    let audit = root().join("target/demo-audit.jsonl");
-    let _ = std::fs::remove_file(&audit);
+    let work = root().join("target/demo");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let audit = work.join("audit.jsonl");
     let audit_s = audit.display().to_string();
-    let (tools, probe, hello, hostile) =
-        (g("text-tools"), g("wasi-probe"), g("hello"), g("hostile"));
+    let (tools, probe, hello, hostile, host_probe) = (
+        g("text-tools"),
+        g("wasi-probe"),
+        g("hello"),
+        g("hostile"),
+        g("host-probe"),
+    );
+    let examples = root().join("examples");
+    let policy = examples.join("policy.toml").display().to_string();
+    let manifest = examples
+        .join("wasi-probe.Component.toml")
+        .display()
+        .to_string();
+    let greedy = work.join("greedy.Component.toml");
+    std::fs::write(
+        &greedy,
+        "[component]\nname = \"wasi-probe\"\n\n[capabilities]\nenv = [\"AWS_SECRET_ACCESS_KEY\"]\n",
+    )?;
+    let greedy = greedy.display().to_string();
+    let signed = work.join("text-tools.wasm");
+    std::fs::copy(&tools, &signed)?;
+    let signed = signed.display().to_string();
+    let keys = work.display().to_string();
+    let key = work.join("acme.key").display().to_string();
+    let public = work.join("acme.pub").display().to_string();
 
     let steps = [
         step(
@@ -122,15 +147,93 @@ pub fn run_demo() -> Result<()> {
             ],
             87,
         ),
+        step(
+            "Policy: what the manifest asks, what the operator grants, what it gets",
+            &[
+                "inspect",
+                "--no-wit",
+                "--policy",
+                &policy,
+                "--manifest",
+                &manifest,
+                &probe,
+            ],
+            0,
+        ),
+        step(
+            "Policy: the run gets the effective grants (GREETING is the policy's value)",
+            &[
+                "run",
+                "--audit",
+                &audit_s,
+                "--policy",
+                &policy,
+                "--manifest",
+                &manifest,
+                &probe,
+                "--invoke",
+                r#"get-env("GREETING")"#,
+            ],
+            0,
+        ),
+        step(
+            "Policy: a manifest asking for a forbidden capability is refused",
+            &[
+                "run",
+                "--audit",
+                &audit_s,
+                "--policy",
+                &policy,
+                "--manifest",
+                &greedy,
+                &probe,
+                "--invoke",
+                "now-secs()",
+            ],
+            91,
+        ),
+        step(
+            "airssys:host: an ungranted file read comes back as error::denied",
+            &[
+                "run",
+                "--audit",
+                &audit_s,
+                &host_probe,
+                "--invoke",
+                r#"fs-read("/etc/passwd")"#,
+            ],
+            0,
+        ),
+        step(
+            "Signing: a key for the publisher",
+            &["keygen", "acme", "--dir", &keys],
+            0,
+        ),
+        step(
+            "Signing: sign the component (writes text-tools.wasm.sig)",
+            &["sign", &signed, "--key", &key],
+            0,
+        ),
+        step(
+            "Signing: verify it",
+            &["verify", &signed, "--pubkey", &public],
+            0,
+        ),
+        step(
+            "The audit log: every decision above, hash-chained",
+            &["audit", "verify", &audit_s],
+            0,
+        ),
+        step(
+            "The audit log: just the refusals",
+            &["audit", "show", "--denied", &audit_s],
+            0,
+        ),
     ];
     for s in &steps {
         show(&bin, s)?;
     }
-    println!("\n== The audit log ({}) ==", audit.display());
     let log = std::fs::read_to_string(&audit)?;
-    for line in log.lines() {
-        println!("  {line}");
-    }
     let lines = log.lines().count();
     if !log.contains(r#""event":"limit-hit""#) || !log.contains(r#""event":"capability-denied""#) {
         bail!("the audit log lacks the limit hit or the denial");

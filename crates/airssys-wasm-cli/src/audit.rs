@@ -22,7 +22,7 @@ pub enum AuditCommand {
         /// Only events of this component.
         #[arg(long)]
         component: Option<String>,
-        /// Only denials.
+        /// Only refusals: denied capabilities, host limits and refused loads.
         #[arg(long)]
         denied: bool,
     },
@@ -61,7 +61,9 @@ pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
                 if denied
                     && !matches!(
                         e.kind,
-                        AuditKind::CapabilityDenied { .. } | AuditKind::HostLimit { .. }
+                        AuditKind::CapabilityDenied { .. }
+                            | AuditKind::HostLimit { .. }
+                            | AuditKind::LoadRejected { .. }
                     )
                 {
                     continue;

@@ -16,7 +16,15 @@ pub enum Lang {
 
 /// Guests built for wasm32-unknown-unknown and turned into components here:
 /// they import nothing.
-const PURE: &[&str] = &["text-tools", "values", "hostile", "host-user", "host-probe"];
+const PURE: &[&str] = &[
+    "text-tools",
+    "values",
+    "hostile",
+    "host-user",
+    "host-probe",
+    "logger-plug",
+    "logger-app",
+];
 /// Guests built for wasm32-wasip2: rustc emits components importing WASI.
 const WASIP2: &[&str] = &["wasi-probe", "hello"];
 

@@ -4,6 +4,7 @@
 //! into the `airssys-wasm` crate that a Rust application can make too.
 
 mod audit;
+mod compose;
 mod governed;
 mod inspect;
 mod run;
@@ -36,6 +37,8 @@ enum Command {
     /// Verify or read a tamper-evident audit log written by `run --audit FILE`.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Plug components' exports into another component's imports: one component out.
+    Compose(compose::ComposeArgs),
     /// Create an Ed25519 signing key: NAME.key (secret) and NAME.pub.
     Keygen(sign::KeygenArgs),
     /// Sign a component with a key from `keygen`; writes COMPONENT.sig.
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(*args),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Audit(cmd) => audit::audit(cmd),
+        Command::Compose(args) => compose::compose(args),
         Command::Keygen(args) => sign::keygen(args),
         Command::Sign(args) => sign::sign(args),
         Command::Verify(args) => sign::verify(args),

@@ -707,3 +707,64 @@ fn host_interface_key_value_persists_across_runs() {
     let o = run(r#"kv-get("secrets", "a")"#, 0);
     assert_eq!(stdout(&o), "err(\"denied: kv secrets\")\n");
 }
+
+#[test]
+fn compose_then_run_and_errors_have_their_own_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("composed.wasm");
+    let out_s = out.display().to_string();
+    let o = expect(
+        &[
+            "compose",
+            &guest("logger-app"),
+            "--plug",
+            &guest("logger-plug"),
+            "-o",
+            &out_s,
+        ],
+        0,
+    );
+    assert!(
+        stdout(&o).contains("it still imports: nothing"),
+        "{}",
+        stdout(&o)
+    );
+    let o = expect(&["run", &out_s, "--invoke", r#"run("ada")"#], 0);
+    assert_eq!(
+        stdout(&o),
+        "\"[logger-plug] hello ada (from logger-app)\"\n"
+    );
+    let o = expect(&["inspect", "--no-wit", &out_s], 0);
+    assert!(
+        stdout(&o).contains("imports:\n  (none)\n"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = expect(
+        &[
+            "compose",
+            &guest("logger-app"),
+            "--plug",
+            &guest("values"),
+            "-o",
+            &out_s,
+        ],
+        92,
+    );
+    assert!(
+        error_line(&o).contains("satisfies none of"),
+        "{}",
+        error_line(&o)
+    );
+    // The app alone still needs its logger.
+    let o = expect(
+        &["run", &guest("logger-app"), "--invoke", r#"run("ada")"#],
+        81,
+    );
+    assert!(
+        error_line(&o).contains("airssys:test/logger@0.1.0"),
+        "{}",
+        error_line(&o)
+    );
+}

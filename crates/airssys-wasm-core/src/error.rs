@@ -155,6 +155,11 @@ pub enum Error {
     /// message names the file, line and rule.
     #[error("{0}")]
     Policy(String),
+
+    /// Components could not be composed (a plug that satisfies nothing,
+    /// an interface whose types differ); the message says which and why.
+    #[error("{0}")]
+    Composition(String),
 }
 
 fn fmt_duration(d: Duration) -> String {
@@ -190,6 +195,8 @@ pub enum ErrorClass {
     Io,
     /// An invalid manifest or policy, or a refusal by policy.
     Policy,
+    /// Components could not be composed.
+    Composition,
 }
 
 impl ErrorClass {
@@ -208,11 +215,12 @@ impl ErrorClass {
             Self::HostError => 89,
             Self::Io => 90,
             Self::Policy => 91,
+            Self::Composition => 92,
         }
     }
 
     /// Every class, in exit-code order.
-    pub const ALL: [ErrorClass; 12] = [
+    pub const ALL: [ErrorClass; 13] = [
         Self::InvalidComponent,
         Self::MissingImport,
         Self::BadCall,
@@ -225,6 +233,7 @@ impl ErrorClass {
         Self::HostError,
         Self::Io,
         Self::Policy,
+        Self::Composition,
     ];
 
     /// A short description for help texts.
@@ -244,6 +253,7 @@ impl ErrorClass {
             Self::Policy => {
                 "a manifest or policy is invalid, or the policy refused the component (forbidden capability, signature)"
             }
+            Self::Composition => "components could not be composed (nothing plugged, types differ)",
         }
     }
 }
@@ -264,6 +274,7 @@ impl ErrorClass {
             Self::HostError => "host-error",
             Self::Io => "io",
             Self::Policy => "policy",
+            Self::Composition => "composition",
         }
     }
 }
@@ -292,6 +303,7 @@ impl Error {
             Self::HostFailed { .. } => ErrorClass::HostError,
             Self::Io { .. } | Self::Audit(_) | Self::Backend(_) => ErrorClass::Io,
             Self::Policy(_) => ErrorClass::Policy,
+            Self::Composition(_) => ErrorClass::Composition,
         }
     }
 

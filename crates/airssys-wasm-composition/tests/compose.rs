@@ -1,0 +1,113 @@
+//! Plug composition: the guests `logger-app` (imports `logger`) and
+//! `logger-plug` (exports it), plus plugs made here that do not fit.
+
+use std::path::PathBuf;
+
+use airssys_wasm_composition::{ComposeError, compose};
+
+fn guest(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/guests")
+        .join(format!("{name}.wasm"));
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}: run `cargo xtask guests` first", path.display()))
+}
+
+/// A component exporting `world`'s interfaces from `wit`, with bodies that
+/// trap: enough to compose, which only needs types.
+fn component_from_wit(wit: &str, world: &str) -> Vec<u8> {
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve.push_str("plug.wit", wit).unwrap();
+    let world = resolve.select_world(&[pkg], Some(world)).unwrap();
+    let mut module =
+        wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .unwrap();
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .unwrap()
+        .validate(true)
+        .encode()
+        .unwrap()
+}
+
+fn error(socket: &[u8], plugs: &[(&str, &[u8])]) -> ComposeError {
+    match compose(("logger-app.wasm", socket), plugs) {
+        Ok(_) => panic!("composition should fail"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn a_plug_satisfies_the_apps_import() {
+    let composed = compose(
+        ("logger-app.wasm", &guest("logger-app")),
+        &[("logger-plug.wasm", &guest("logger-plug"))],
+    )
+    .unwrap();
+    assert!(
+        composed.info.imports().is_empty(),
+        "{:?}",
+        composed.info.imports()
+    );
+    let exports: Vec<&str> = composed
+        .info
+        .exports()
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(exports, ["run"]);
+}
+
+#[test]
+fn a_plug_that_fits_nothing_is_named_with_both_sides() {
+    let e = error(&guest("logger-app"), &[("hostile.wasm", &guest("hostile"))]);
+    assert!(matches!(e, ComposeError::Unused { .. }));
+    insta::assert_snapshot!(e.to_string(), @r"
+    hostile.wasm satisfies none of logger-app.wasm's imports
+      logger-app.wasm imports: airssys:test/logger@0.1.0
+      hostile.wasm exports: spin, grow-memory, recurse, crash, huge-string, ok
+    ");
+}
+
+#[test]
+fn a_type_mismatch_names_the_function_and_both_types() {
+    let bad = component_from_wit(
+        "package airssys:test@0.1.0;\n\
+         interface logger { log: func(message: u32) -> string; }\n\
+         world bad { export logger; }",
+        "bad",
+    );
+    let e = error(&guest("logger-app"), &[("bad-logger.wasm", &bad)]);
+    insta::assert_snapshot!(e.to_string(), @r"
+    bad-logger.wasm exports `airssys:test/logger@0.1.0`, but not with the types logger-app.wasm imports it with:
+      `log`: imported as `func(message: string) -> string`, exported as `func(message: u32) -> string`
+    ");
+}
+
+#[test]
+fn two_plugs_for_one_import_are_refused() {
+    let plug = guest("logger-plug");
+    let e = error(
+        &guest("logger-app"),
+        &[("a.wasm", &plug), ("b.wasm", &plug)],
+    );
+    assert_eq!(
+        e.to_string(),
+        "both a.wasm and b.wasm export `airssys:test/logger@0.1.0`; give only one of them"
+    );
+}
+
+#[test]
+fn garbage_is_refused_as_invalid() {
+    let e = error(b"not wasm", &[]);
+    assert!(
+        matches!(e, ComposeError::Invalid { ref component, .. } if component == "logger-app.wasm"),
+        "{e}"
+    );
+}

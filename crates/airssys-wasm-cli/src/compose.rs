@@ -5,14 +5,22 @@ use std::process::ExitCode;
 
 use airssys_wasm::{Error, Result};
 
-/// Arguments of `compose`.
+/// Arguments of `compose`: a socket and plugs, or a WAC document and its
+/// dependencies.
 #[derive(clap::Args)]
 pub struct ComposeArgs {
     /// The component whose imports the plugs satisfy.
-    socket: PathBuf,
+    #[arg(required_unless_present = "wac", conflicts_with = "wac")]
+    socket: Option<PathBuf>,
     /// A component whose exports satisfy imports of the socket (repeatable).
-    #[arg(long = "plug", value_name = "PLUG", required = true)]
+    #[arg(long = "plug", value_name = "PLUG", requires = "socket")]
     plugs: Vec<PathBuf>,
+    /// Compose as a WAC document says instead (https://github.com/bytecodealliance/wac).
+    #[arg(long, value_name = "FILE")]
+    wac: Option<PathBuf>,
+    /// A package the WAC document names, as NAME=FILE (repeatable).
+    #[arg(long = "dep", value_name = "NAME=FILE", requires = "wac")]
+    deps: Vec<String>,
     /// Where to write the composed component.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
@@ -25,27 +33,60 @@ fn read(path: &PathBuf) -> Result<Vec<u8>> {
     })
 }
 
-pub fn compose(args: ComposeArgs) -> Result<ExitCode> {
-    let socket = read(&args.socket)?;
-    let plugs = args
-        .plugs
-        .iter()
-        .map(|p| Ok((p.display().to_string(), read(p)?)))
-        .collect::<Result<Vec<_>>>()?;
-    let plug_refs: Vec<(&str, &[u8])> = plugs
-        .iter()
-        .map(|(n, b)| (n.as_str(), b.as_slice()))
-        .collect();
-    let composed = airssys_wasm_composition::compose(
-        (&args.socket.display().to_string(), &socket),
-        &plug_refs,
-    )
-    .map_err(|e| match e {
+fn composition_error(e: airssys_wasm_composition::ComposeError) -> Error {
+    match e {
         airssys_wasm_composition::ComposeError::Invalid { .. } => {
             Error::InvalidComponent(e.to_string())
         }
         e => Error::Composition(e.to_string()),
-    })?;
+    }
+}
+
+pub fn compose(args: ComposeArgs) -> Result<ExitCode> {
+    let composed = match (&args.socket, &args.wac) {
+        (Some(socket_path), None) => {
+            if args.plugs.is_empty() {
+                return Err(Error::Composition(
+                    "give at least one --plug PLUG to compose with the socket".into(),
+                ));
+            }
+            let socket = read(socket_path)?;
+            let plugs = args
+                .plugs
+                .iter()
+                .map(|p| Ok((p.display().to_string(), read(p)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let plug_refs: Vec<(&str, &[u8])> = plugs
+                .iter()
+                .map(|(n, b)| (n.as_str(), b.as_slice()))
+                .collect();
+            airssys_wasm_composition::compose(
+                (&socket_path.display().to_string(), &socket),
+                &plug_refs,
+            )
+        }
+        (None, Some(wac)) => {
+            let text = String::from_utf8(read(wac)?)
+                .map_err(|_| Error::Composition(format!("{}: not UTF-8 text", wac.display())))?;
+            let deps = args
+                .deps
+                .iter()
+                .map(|d| {
+                    let (name, file) = d
+                        .split_once('=')
+                        .ok_or_else(|| Error::Composition(format!("--dep {d}: write NAME=FILE")))?;
+                    Ok((name.to_owned(), read(&PathBuf::from(file))?))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let dep_refs: Vec<(&str, &[u8])> = deps
+                .iter()
+                .map(|(n, b)| (n.as_str(), b.as_slice()))
+                .collect();
+            airssys_wasm_composition::compose_wac((&wac.display().to_string(), &text), &dep_refs)
+        }
+        _ => unreachable!("clap requires exactly one of SOCKET and --wac"),
+    }
+    .map_err(composition_error)?;
     std::fs::write(&args.output, &composed.bytes).map_err(|source| Error::Io {
         path: args.output.display().to_string(),
         source,

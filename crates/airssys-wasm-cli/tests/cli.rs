@@ -768,3 +768,35 @@ fn compose_then_run_and_errors_have_their_own_exit_code() {
         error_line(&o)
     );
 }
+
+#[test]
+fn compose_from_a_wac_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("composed.wasm");
+    let out_s = out.display().to_string();
+    let app = format!("airssys:logger-app={}", guest("logger-app"));
+    let plug = format!("airssys:logger-plug={}", guest("logger-plug"));
+    let wac = example("logger.wac");
+    expect(
+        &[
+            "compose", "--wac", &wac, "--dep", &app, "--dep", &plug, "-o", &out_s,
+        ],
+        0,
+    );
+    let o = expect(&["run", &out_s, "--invoke", r#"run("wac")"#], 0);
+    assert_eq!(
+        stdout(&o),
+        "\"[logger-plug] hello wac (from logger-app)\"\n"
+    );
+    let o = expect(&["compose", "--wac", &wac, "--dep", &app, "-o", &out_s], 92);
+    assert!(
+        error_line(&o).contains("logger.wac:7:18: unknown package `airssys:logger-plug`"),
+        "{}",
+        error_line(&o)
+    );
+    // Either a socket or a WAC document.
+    expect(
+        &["compose", "--wac", &wac, &guest("logger-app"), "-o", &out_s],
+        2,
+    );
+}

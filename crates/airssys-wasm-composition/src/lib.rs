@@ -93,6 +93,14 @@ pub enum ComposeError {
         /// The other plug.
         second: String,
     },
+    /// A WAC document does not parse or resolve.
+    #[error("{at}: {message}")]
+    Wac {
+        /// Where: `file:line:column`.
+        at: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Building or encoding the composition failed.
     #[error("composing failed: {0}")]
     Graph(String),
@@ -140,6 +148,78 @@ fn differences(socket: &ComponentInfo, plug: &ComponentInfo, interface: &str) ->
         out.push("the interface's types differ (resources or type definitions)".into());
     }
     out
+}
+
+/// Composes from a WAC document (`let x = new ns:name { ... }; export
+/// x...;`). `document` is `(file name for messages, text)`; `deps` maps each
+/// package the document names (`ns:name`) to its component bytes.
+/// Errors name the document's line and column.
+///
+/// ```no_run
+/// let wac = "package demo:app;\nlet logger = new my:logger {};\n\
+///            let app = new my:app { logger: logger.logger };\nexport app.run;\n";
+/// let composed = airssys_wasm_composition::compose_wac(
+///     ("app.wac", wac),
+///     &[("my:logger", &std::fs::read("logger.wasm").unwrap()),
+///       ("my:app", &std::fs::read("app.wasm").unwrap())],
+/// )
+/// .unwrap();
+/// # let _ = composed;
+/// ```
+pub fn compose_wac(
+    document: (&str, &str),
+    deps: &[(&str, &[u8])],
+) -> Result<Composed, ComposeError> {
+    use miette::Diagnostic;
+    let (file, text) = document;
+    let at = |e: &dyn Diagnostic| {
+        let offset = e
+            .labels()
+            .and_then(|mut l| l.next())
+            .map_or(0, |l| l.offset());
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!("{file}:{line}:{column}")
+    };
+    let doc = wac_parser::Document::parse(text).map_err(|e| ComposeError::Wac {
+        at: at(&e),
+        message: e.to_string(),
+    })?;
+    let mut packages = indexmap::IndexMap::new();
+    for (name, bytes) in deps {
+        if name.contains('@') {
+            return Err(ComposeError::Wac {
+                at: file.to_owned(),
+                message: format!("dependency `{name}`: give the package name without a version"),
+            });
+        }
+        packages.insert(
+            wac_types::BorrowedPackageKey {
+                name,
+                version: None,
+            },
+            bytes.to_vec(),
+        );
+    }
+    let resolution = doc.resolve(packages).map_err(|e| {
+        let mut message = e.to_string();
+        if message.starts_with("unknown package") {
+            message.push_str("; give its component as a dependency (CLI: --dep NAME=FILE)");
+        }
+        ComposeError::Wac {
+            at: at(&e),
+            message,
+        }
+    })?;
+    let bytes = resolution
+        .encode(EncodeOptions::default())
+        .map_err(|e| ComposeError::Wac {
+            at: at(&e),
+            message: e.to_string(),
+        })?;
+    let info = info("the composed component", &bytes)?;
+    Ok(Composed { bytes, info })
 }
 
 fn graph_error(e: impl std::fmt::Display) -> ComposeError {

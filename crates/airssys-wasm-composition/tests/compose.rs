@@ -36,6 +36,18 @@ fn component_from_wit(wit: &str, world: &str) -> Vec<u8> {
         .unwrap()
 }
 
+/// The composed app: its logger is inside, so it imports nothing.
+fn assert_needs_nothing_and_exports_run(composed: &airssys_wasm_composition::Composed) {
+    assert!(composed.info.imports().is_empty(), "{:?}", composed.info.imports());
+    let exports: Vec<&str> = composed
+        .info
+        .exports()
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(exports, ["run"]);
+}
+
 fn error(socket: &[u8], plugs: &[(&str, &[u8])]) -> ComposeError {
     match compose(("logger-app.wasm", socket), plugs) {
         Ok(_) => panic!("composition should fail"),
@@ -110,4 +122,53 @@ fn garbage_is_refused_as_invalid() {
         matches!(e, ComposeError::Invalid { ref component, .. } if component == "logger-app.wasm"),
         "{e}"
     );
+}
+
+const WAC: &str = r#"package airssys:composed;
+
+let logger = new airssys:logger-plug {};
+let app = new airssys:logger-app {
+    "airssys:test/logger@0.1.0": logger["airssys:test/logger@0.1.0"]
+};
+export app["run"];
+"#;
+
+#[test]
+fn a_wac_document_composes_named_packages() {
+    let (app, plug) = (guest("logger-app"), guest("logger-plug"));
+    let composed = airssys_wasm_composition::compose_wac(
+        ("app.wac", WAC),
+        &[("airssys:logger-app", &app), ("airssys:logger-plug", &plug)],
+    )
+    .unwrap();
+    assert!(
+        composed.info.imports().is_empty(),
+        "{:?}",
+        composed.info.imports()
+    );
+    let exports: Vec<&str> = composed
+        .info
+        .exports()
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(exports, ["run"]);
+}
+
+#[test]
+fn wac_errors_name_the_line() {
+    let (app, plug) = (guest("logger-app"), guest("logger-plug"));
+    let deps: [(&str, &[u8]); 2] = [("airssys:logger-app", &app), ("airssys:logger-plug", &plug)];
+    let missing = airssys_wasm_composition::compose_wac(("app.wac", WAC), &deps[..1])
+        .err()
+        .unwrap();
+    let typo = WAC.replace("export app[\"run\"];", "export app[\"rn\"];");
+    let bad_export = airssys_wasm_composition::compose_wac(("app.wac", &typo), &deps)
+        .err()
+        .unwrap();
+    let syntax =
+        airssys_wasm_composition::compose_wac(("app.wac", "package x:y;\nlet = 1;\n"), &deps)
+            .err()
+            .unwrap();
+    insta::assert_snapshot!(format!("{missing}\n---\n{bad_export}\n---\n{syntax}"));
 }

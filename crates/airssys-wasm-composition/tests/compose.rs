@@ -38,7 +38,11 @@ fn component_from_wit(wit: &str, world: &str) -> Vec<u8> {
 
 /// The composed app: its logger is inside, so it imports nothing.
 fn assert_needs_nothing_and_exports_run(composed: &airssys_wasm_composition::Composed) {
-    assert!(composed.info.imports().is_empty(), "{:?}", composed.info.imports());
+    assert!(
+        composed.info.imports().is_empty(),
+        "{:?}",
+        composed.info.imports()
+    );
     let exports: Vec<&str> = composed
         .info
         .exports()
@@ -62,18 +66,7 @@ fn a_plug_satisfies_the_apps_import() {
         &[("logger-plug.wasm", &guest("logger-plug"))],
     )
     .unwrap();
-    assert!(
-        composed.info.imports().is_empty(),
-        "{:?}",
-        composed.info.imports()
-    );
-    let exports: Vec<&str> = composed
-        .info
-        .exports()
-        .iter()
-        .map(|i| i.name.as_str())
-        .collect();
-    assert_eq!(exports, ["run"]);
+    assert_needs_nothing_and_exports_run(&composed);
 }
 
 #[test]
@@ -141,18 +134,7 @@ fn a_wac_document_composes_named_packages() {
         &[("airssys:logger-app", &app), ("airssys:logger-plug", &plug)],
     )
     .unwrap();
-    assert!(
-        composed.info.imports().is_empty(),
-        "{:?}",
-        composed.info.imports()
-    );
-    let exports: Vec<&str> = composed
-        .info
-        .exports()
-        .iter()
-        .map(|i| i.name.as_str())
-        .collect();
-    assert_eq!(exports, ["run"]);
+    assert_needs_nothing_and_exports_run(&composed);
 }
 
 #[test]

@@ -24,6 +24,7 @@ const PURE: &[&str] = &[
     "host-probe",
     "logger-plug",
     "logger-app",
+    "logger-shout",
 ];
 /// Guests built for wasm32-wasip2: rustc emits components importing WASI.
 const WASIP2: &[&str] = &["wasi-probe", "hello"];

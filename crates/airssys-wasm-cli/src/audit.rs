@@ -120,6 +120,11 @@ fn describe(kind: &AuditKind) -> String {
             format!("DENIED {request}: {outcome}")
         }
         AuditKind::HostLimit { function, limit } => format!("HOST LIMIT in {function}: {limit}"),
+        AuditKind::LinkCall {
+            callee,
+            function,
+            outcome,
+        } => format!("linked call {callee} {function}: {outcome}"),
         other => format!("{other:?}"),
     }
 }

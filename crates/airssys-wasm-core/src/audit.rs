@@ -141,6 +141,15 @@ pub enum AuditKind {
         /// What the guest got instead (an error, an empty value, ...).
         outcome: String,
     },
+    /// A call across a run-time link, recorded with the caller's identity.
+    LinkCall {
+        /// The provider component.
+        callee: String,
+        /// The function, `interface#function`.
+        function: String,
+        /// `ok`, or the error.
+        outcome: String,
+    },
     /// A host-interface call was refused by a limit of the host (a
     /// key-value quota, a response size, the log rate), not by a grant.
     HostLimit {

@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 mod host;
+mod link;
 mod runtime;
 
 pub use airssys_wasm_core::{

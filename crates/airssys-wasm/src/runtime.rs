@@ -88,6 +88,7 @@ pub struct LoadOptions {
     manifest: Option<Arc<Manifest>>,
     signature: Option<Signature>,
     config: BTreeMap<String, String>,
+    linked: Vec<String>,
 }
 
 impl LoadOptions {
@@ -165,6 +166,15 @@ impl LoadOptions {
     /// Where stdio goes when [`Capability::Stdio`] is granted.
     pub fn stdio(mut self, stdio: Stdio) -> Self {
         self.stdio = stdio;
+        self
+    }
+
+    /// Reserves an imported interface (`example:app/logger@0.1.0`) for a
+    /// provider component linked later with [`Runtime::link`] (and
+    /// replaceable by linking again). Until then, calling it fails with
+    /// [`Error::HostFailed`].
+    pub fn linked(mut self, interface: impl Into<String>) -> Self {
+        self.linked.push(interface.into());
         self
     }
 
@@ -355,6 +365,57 @@ impl Runtime {
         }
     }
 
+    /// Links `app`'s imported `interface` (reserved with
+    /// [`LoadOptions::linked`]) to the same interface exported by
+    /// `provider`, replacing any earlier provider; the app is not reloaded.
+    /// Each keeps its own grants, limits, fuel and audit identity; calls
+    /// across the link are audited as `link-call` with the app's identity.
+    /// Fails when the app did not reserve the import, the provider does not
+    /// export it, a function's types differ (both named in WIT), or the
+    /// interface passes resources.
+    pub fn link(&self, app: &Component, interface: &str, provider: &Component) -> Result<()> {
+        let slot = app.inner.links.get(interface).ok_or_else(|| {
+            Error::Composition(format!(
+                "`{}` was not loaded with LoadOptions::linked(\"{interface}\")",
+                app.name()
+            ))
+        })?;
+        let wanted =
+            crate::link::interface_functions(app.info().imports(), interface).unwrap_or_default();
+        let given = crate::link::interface_functions(provider.info().exports(), interface)
+            .ok_or_else(|| {
+                Error::Composition(format!(
+                    "`{}` does not export `{interface}`",
+                    provider.name()
+                ))
+            })?;
+        let mut problems = Vec::new();
+        for (name, ty) in &wanted {
+            match given.iter().find(|(n, _)| n == name) {
+                None => problems.push(format!("`{name}`: imported as `{ty}`, not exported")),
+                Some((_, g)) if g != ty => {
+                    problems.push(format!("`{name}`: imported as `{ty}`, exported as `{g}`"))
+                }
+                Some(_) => {}
+            }
+            if ty.contains("own<") || ty.contains("borrow<") {
+                problems.push(format!(
+                    "`{name}`: resources do not cross a run-time link; compose statically instead"
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Composition(format!(
+                "cannot link `{}` to `{}` for `{interface}`:\n  {}",
+                app.name(),
+                provider.name(),
+                problems.join("\n  ")
+            )));
+        }
+        slot.set(provider.clone());
+        Ok(())
+    }
+
     fn load_inner(
         &self,
         source: &Source,
@@ -387,10 +448,33 @@ impl Runtime {
                 None,
             ),
         };
-        let compiled = self
-            .inner
-            .backend
-            .compile(&bytes, &info, &self.inner.host)?;
+        let mut links = BTreeMap::new();
+        let compiled = if options.linked.is_empty() {
+            self.inner
+                .backend
+                .compile(&bytes, &info, &self.inner.host)?
+        } else {
+            let mut table = (*self.inner.host).clone();
+            for interface in &options.linked {
+                let functions = crate::link::interface_functions(info.imports(), interface)
+                    .ok_or_else(|| {
+                        Error::Composition(format!(
+                            "`{interface}` is not an interface this component imports; it imports: {}",
+                            info.imports()
+                                .iter()
+                                .map(|i| i.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    })?;
+                let slot = Arc::new(crate::link::LinkSlot::default());
+                crate::link::define_forwarders(&mut table, interface, &functions, &slot);
+                links.insert(interface.clone(), slot);
+            }
+            self.inner
+                .backend
+                .compile(&bytes, &info, &Arc::new(table))?
+        };
         let mut config = evaluation
             .as_ref()
             .map(|e| e.config.clone())
@@ -425,6 +509,7 @@ impl Runtime {
                 capabilities: Arc::new(capabilities),
                 limits,
                 evaluation,
+                links,
                 stdio: options.stdio,
                 args: options.args,
                 live: AtomicU32::new(0),
@@ -482,6 +567,20 @@ fn check_signature(
     }
 }
 
+impl ComponentInner {
+    fn instance_config(&self, id: u64) -> InstanceConfig {
+        InstanceConfig {
+            component: self.name.clone(),
+            instance: id,
+            capabilities: self.capabilities.clone(),
+            limits: self.limits,
+            audit: self.runtime.audit.clone(),
+            stdio: self.stdio.clone(),
+            args: self.args.clone(),
+        }
+    }
+}
+
 struct ComponentInner {
     name: Arc<str>,
     info: ComponentInfo,
@@ -489,6 +588,7 @@ struct ComponentInner {
     capabilities: Arc<CapabilitySet>,
     limits: Limits,
     evaluation: Option<Arc<Evaluation>>,
+    links: BTreeMap<String, Arc<crate::link::LinkSlot>>,
     stdio: Stdio,
     args: Vec<String>,
     live: AtomicU32,
@@ -557,21 +657,13 @@ impl Component {
             return Err(e);
         }
         let id = rt.next_instance.fetch_add(1, Ordering::Relaxed);
-        let config = InstanceConfig {
-            component: c.name.clone(),
-            instance: id,
-            capabilities: c.capabilities.clone(),
-            limits: c.limits,
-            audit: rt.audit.clone(),
-            stdio: c.stdio.clone(),
-            args: c.args.clone(),
-        };
-        match c.compiled.instantiate(config) {
+        match c.compiled.instantiate(c.instance_config(id)) {
             Ok(backend) => {
                 rt.record(&c.name, AuditKind::Instantiated { instance: id })?;
                 std::mem::forget(guard);
                 Ok(Instance {
                     id,
+                    generation: 0,
                     backend,
                     component: self.inner.clone(),
                 })
@@ -623,6 +715,9 @@ impl Func {
 /// A live instance of a component.
 pub struct Instance {
     id: u64,
+    /// Bumped each time the backend instance is renewed after a failed
+    /// host call; typed handles of an older generation are refused.
+    generation: u64,
     backend: Box<dyn BackendInstance>,
     component: Arc<ComponentInner>,
 }
@@ -675,6 +770,9 @@ impl Instance {
         )?;
         let result = self.backend.call(&func.inner, args);
         self.audit_outcome(name, result.as_ref().map(|(_, u)| *u))?;
+        if let Err(e) = &result {
+            self.renew_after_host_failure(e)?;
+        }
         result
     }
 
@@ -698,6 +796,24 @@ impl Instance {
             Err(Error::Exit { code }) => Ok(code),
             Err(e) => Err(e),
         }
+    }
+
+    /// A host function refused or failed, which traps the guest at its
+    /// import call; the component model forbids entering a trapped instance
+    /// again, so the instance continues as a fresh one (its state starts
+    /// over), audited as `instantiated` with the same number.
+    fn renew_after_host_failure(&mut self, e: &Error) -> Result<()> {
+        if !matches!(e, Error::HostDenied { .. } | Error::HostFailed { .. }) {
+            return Ok(());
+        }
+        let c = &self.component;
+        if let Ok(backend) = c.compiled.instantiate(c.instance_config(self.id)) {
+            self.backend = backend;
+            self.generation += 1;
+            c.runtime
+                .record(&c.name, AuditKind::Instantiated { instance: self.id })?;
+        }
+        Ok(())
     }
 
     fn audit_outcome(&self, function: &Arc<str>, outcome: Result<Usage, &Error>) -> Result<()> {
@@ -739,6 +855,7 @@ impl Instance {
         let inner = self.wasmtime()?.typed::<P, R>(name)?;
         Ok(TypedFunc {
             instance: id,
+            generation: self.generation,
             inner,
         })
     }
@@ -757,6 +874,13 @@ impl Instance {
                 detail: format!("this TypedFunc belongs to instance {}", func.instance),
             });
         }
+        if func.generation != self.generation {
+            return Err(Error::InvalidArguments {
+                function: func.inner.name().to_owned(),
+                detail: "the instance was renewed after a failed host call: get the TypedFunc again"
+                    .into(),
+            });
+        }
         let name: Arc<str> = func.inner.name().into();
         self.component.runtime.record(
             &self.component.name,
@@ -767,6 +891,9 @@ impl Instance {
         )?;
         let result = self.wasmtime()?.call_typed(&func.inner, params);
         self.audit_outcome(&name, result.as_ref().map(|(_, u)| *u))?;
+        if let Err(e) = &result {
+            self.renew_after_host_failure(e)?;
+        }
         result.map(|(r, _)| r)
     }
 
@@ -789,6 +916,7 @@ pub mod wasmtime_types {
 #[cfg(feature = "wasmtime")]
 pub struct TypedFunc<P, R> {
     instance: u64,
+    generation: u64,
     inner: airssys_wasm_backend_wasmtime::TypedCall<P, R>,
 }
 

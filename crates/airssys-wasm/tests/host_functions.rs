@@ -142,3 +142,26 @@ fn a_missing_function_of_a_known_interface_is_named() {
         "{err:?}"
     );
 }
+
+/// A refused host call traps the guest at its import; the component model
+/// forbids entering that instance again, so the `Instance` continues as a
+/// fresh one: the caller keeps using it, and the renewal is audited.
+#[test]
+fn an_instance_keeps_serving_after_a_refused_host_call() {
+    let (rt, audit) = common::runtime_with_host(host());
+    let c = common::load(&rt, "host-user", LoadOptions::new());
+    let mut i = c.instantiate().unwrap();
+    assert!(matches!(
+        i.call("read-secret", &[]).unwrap_err(),
+        Error::HostDenied { .. }
+    ));
+    assert_eq!(
+        i.call("run", &[Value::from("ada")]).unwrap(),
+        vec![Value::from(
+            "plugin got: hello ada, from the host (caller host-user)"
+        )]
+    );
+    let names = common::event_names(&audit);
+    let instantiated = names.iter().filter(|n| **n == "instantiated").count();
+    assert_eq!(instantiated, 2, "{names:?}");
+}

@@ -66,6 +66,7 @@ pub fn event_names(audit: &MemorySink) -> Vec<&'static str> {
             AuditKind::CapabilityAllowed { .. } => "capability-allowed",
             AuditKind::CapabilityDenied { .. } => "capability-denied",
             AuditKind::HostLimit { .. } => "host-limit",
+            AuditKind::LinkCall { .. } => "link-call",
             _ => "other",
         })
         .collect()

@@ -1,0 +1,131 @@
+//! Run-time linking: an app's imported interface served by a separately
+//! loaded provider component.
+//!
+//! The app is loaded with [`crate::LoadOptions::linked`] for the import;
+//! its functions are bound to forwarders that read a slot, and
+//! [`crate::Runtime::link`] fills (or later replaces) the slot with a
+//! provider. Each side keeps its own store, capability set, limits, fuel and
+//! audit identity: the provider's grants never reach the app, and the app
+//! can call only what the provider exports under the imported interface.
+//! Values cross as core [`Value`]s; resource handles do not cross a link
+//! (an interface using resources is refused at link time). A provider call
+//! that fails reaches the app as [`crate::Error::HostFailed`] naming the
+//! provider; the app's instance stays usable, and the provider gets a fresh
+//! instance on the next call. Links are one-way: a provider must not call
+//! back into its app (it would wait on itself).
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use airssys_wasm_core::{AuditKind, Error, HostError, HostFunctions, ItemKind, Value};
+
+use crate::runtime::{Component, Instance};
+
+/// The current provider of one linked import.
+pub(crate) struct Provider {
+    component: Component,
+    instance: Mutex<Option<Instance>>,
+}
+
+/// One linked import of one app.
+#[derive(Default)]
+pub(crate) struct LinkSlot {
+    provider: RwLock<Option<Arc<Provider>>>,
+}
+
+impl LinkSlot {
+    pub fn set(&self, component: Component) {
+        *self.provider.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(Provider {
+            component,
+            instance: Mutex::new(None),
+        }));
+    }
+
+    fn current(&self) -> Option<Arc<Provider>> {
+        self.provider
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// The functions of an interface a component imports (`exports = false`)
+/// or exports, with their WIT signatures.
+pub(crate) fn interface_functions(
+    items: &[airssys_wasm_core::Item],
+    interface: &str,
+) -> Option<Vec<(String, String)>> {
+    items
+        .iter()
+        .find(|i| i.name == interface)
+        .and_then(|i| match &i.kind {
+            ItemKind::Interface(funcs) => Some(
+                funcs
+                    .iter()
+                    .map(|(n, ty)| (n.clone(), ty.to_string()))
+                    .collect(),
+            ),
+            _ => None,
+        })
+}
+
+/// Adds forwarders for every function of `interface` to `table`.
+pub(crate) fn define_forwarders(
+    table: &mut HostFunctions,
+    interface: &str,
+    functions: &[(String, String)],
+    slot: &Arc<LinkSlot>,
+) {
+    for (function, _) in functions {
+        let slot = slot.clone();
+        let call_name = format!("{interface}#{function}");
+        let iface = interface.to_owned();
+        table.define(interface, function.clone(), move |cx, args, results| {
+            let provider = slot.current().ok_or_else(|| {
+                HostError::Failed(format!(
+                    "`{iface}` is not linked to a provider yet: call Runtime::link"
+                ))
+            })?;
+            let outcome = forward(&provider, &call_name, args, results);
+            cx.record(AuditKind::LinkCall {
+                callee: provider.component.name().to_owned(),
+                function: call_name.clone(),
+                outcome: match &outcome {
+                    Ok(()) => "ok".into(),
+                    Err(e) => e.to_string(),
+                },
+            })?;
+            outcome.map_err(|e| {
+                HostError::Failed(format!(
+                    "provider `{}` failed in `{call_name}`: {e}",
+                    provider.component.name()
+                ))
+            })
+        });
+    }
+}
+
+fn forward(
+    provider: &Provider,
+    call_name: &str,
+    args: &[Value],
+    results: &mut [Value],
+) -> Result<(), Error> {
+    let mut guard = provider.instance.lock().unwrap_or_else(|p| p.into_inner());
+    if guard.is_none() {
+        *guard = Some(provider.component.instantiate()?);
+    }
+    let instance = guard.as_mut().expect("instantiated above");
+    match instance.call(call_name, args) {
+        Ok(values) => {
+            for (slot, v) in results.iter_mut().zip(values) {
+                *slot = v;
+            }
+            Ok(())
+        }
+        Err(e) => {
+            // The provider's next call gets a fresh instance.
+            *guard = None;
+            Err(e)
+        }
+    }
+}

@@ -24,8 +24,8 @@
 //! differ names the function and both types in WIT text.
 //!
 //! Run-time linking (an app's import served by a separately loaded
-//! provider, each keeping its own capabilities) belongs to the facade and
-//! is not part of this crate yet.
+//! provider, each keeping its own capabilities) is the facade's
+//! `Runtime::link`.
 #![deny(missing_docs)]
 
 use airssys_wasm_core::{ComponentInfo, ItemKind};

@@ -725,7 +725,8 @@ fn compose_then_run_and_errors_have_their_own_exit_code() {
         0,
     );
     assert!(
-        stdout(&o).contains("it still imports: nothing"),
+        stdout(&o)
+            .contains("it still imports: airssys:host/types@0.1.0, airssys:host/clocks@0.1.0"),
         "{}",
         stdout(&o)
     );
@@ -736,7 +737,12 @@ fn compose_then_run_and_errors_have_their_own_exit_code() {
     );
     let o = expect(&["inspect", "--no-wit", &out_s], 0);
     assert!(
-        stdout(&o).contains("imports:\n  (none)\n"),
+        !stdout(&o).contains("airssys:test/logger"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("capabilities its imports need: clocks\n"),
         "{}",
         stdout(&o)
     );

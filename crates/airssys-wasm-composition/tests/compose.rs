@@ -36,12 +36,18 @@ fn component_from_wit(wit: &str, world: &str) -> Vec<u8> {
         .unwrap()
 }
 
-/// The composed app: its logger is inside, so it imports nothing.
-fn assert_needs_nothing_and_exports_run(composed: &airssys_wasm_composition::Composed) {
-    assert!(
-        composed.info.imports().is_empty(),
-        "{:?}",
-        composed.info.imports()
+/// The composed app: its logger is inside, so it imports only what the
+/// host provides (airssys:host), and exports what the app exports.
+fn assert_needs_only_the_host(composed: &airssys_wasm_composition::Composed) {
+    let imports: Vec<&str> = composed
+        .info
+        .imports()
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(
+        imports,
+        ["airssys:host/types@0.1.0", "airssys:host/clocks@0.1.0"]
     );
     let exports: Vec<&str> = composed
         .info
@@ -49,7 +55,7 @@ fn assert_needs_nothing_and_exports_run(composed: &airssys_wasm_composition::Com
         .iter()
         .map(|i| i.name.as_str())
         .collect();
-    assert_eq!(exports, ["run"]);
+    assert_eq!(exports, ["run", "now"]);
 }
 
 fn error(socket: &[u8], plugs: &[(&str, &[u8])]) -> ComposeError {
@@ -66,7 +72,7 @@ fn a_plug_satisfies_the_apps_import() {
         &[("logger-plug.wasm", &guest("logger-plug"))],
     )
     .unwrap();
-    assert_needs_nothing_and_exports_run(&composed);
+    assert_needs_only_the_host(&composed);
 }
 
 #[test]
@@ -75,7 +81,7 @@ fn a_plug_that_fits_nothing_is_named_with_both_sides() {
     assert!(matches!(e, ComposeError::Unused { .. }));
     insta::assert_snapshot!(e.to_string(), @r"
     hostile.wasm satisfies none of logger-app.wasm's imports
-      logger-app.wasm imports: airssys:test/logger@0.1.0
+      logger-app.wasm imports: airssys:test/logger@0.1.0, airssys:host/types@0.1.0, airssys:host/clocks@0.1.0
       hostile.wasm exports: spin, grow-memory, recurse, crash, huge-string, ok
     ");
 }
@@ -121,9 +127,11 @@ const WAC: &str = r#"package airssys:composed;
 
 let logger = new airssys:logger-plug {};
 let app = new airssys:logger-app {
-    "airssys:test/logger@0.1.0": logger["airssys:test/logger@0.1.0"]
+    "airssys:test/logger@0.1.0": logger["airssys:test/logger@0.1.0"],
+    ...
 };
 export app["run"];
+export app["now"];
 "#;
 
 #[test]
@@ -134,7 +142,7 @@ fn a_wac_document_composes_named_packages() {
         &[("airssys:logger-app", &app), ("airssys:logger-plug", &plug)],
     )
     .unwrap();
-    assert_needs_nothing_and_exports_run(&composed);
+    assert_needs_only_the_host(&composed);
 }
 
 #[test]

@@ -877,8 +877,9 @@ impl Instance {
         if func.generation != self.generation {
             return Err(Error::InvalidArguments {
                 function: func.inner.name().to_owned(),
-                detail: "the instance was renewed after a failed host call: get the TypedFunc again"
-                    .into(),
+                detail:
+                    "the instance was renewed after a failed host call: get the TypedFunc again"
+                        .into(),
             });
         }
         let name: Arc<str> = func.inner.name().into();

@@ -70,7 +70,13 @@ fn link_relink_and_survive_a_failing_provider() {
         "[SHOUT] HELLO CY (from logger-app)"
     );
 
-    // Identities and grants stay apart.
+    // Identities and grants stay apart: the provider holds clocks, the app
+    // is still denied them.
+    let now = i.call("now", &[]).unwrap().remove(0);
+    assert!(
+        matches!(&now, Value::Result(Err(Some(e))) if e.as_str().unwrap().contains("clocks")),
+        "{now:?}"
+    );
     assert!(
         app.capabilities().is_empty(),
         "the provider's grants do not reach the app"

@@ -467,6 +467,15 @@ impl Runtime {
                                 .join(", ")
                         ))
                     })?;
+                if let Some((f, ty)) = functions
+                    .iter()
+                    .find(|(_, ty)| ty.contains("own<") || ty.contains("borrow<"))
+                {
+                    return Err(Error::Composition(format!(
+                        "`{interface}` passes resources (`{f}: {ty}`), which do not cross a \
+                         run-time link; compose the components statically instead"
+                    )));
+                }
                 let slot = Arc::new(crate::link::LinkSlot::default());
                 crate::link::define_forwarders(&mut table, interface, &functions, &slot);
                 links.insert(interface.clone(), slot);

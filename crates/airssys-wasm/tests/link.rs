@@ -142,3 +142,57 @@ fn link_errors_say_what_to_fix() {
         "{e}"
     );
 }
+
+/// An app whose imported interface passes resources: built here from the
+/// test WIT with trapping bodies (only its types matter).
+fn resource_app() -> Vec<u8> {
+    let mut resolve = wit_parser::Resolve::default();
+    let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guests/wit/test.wit");
+    resolve.push_file(&wit).unwrap();
+    let pkg = resolve
+        .push_str(
+            "app.wit",
+            "package airssys:res-app;\nworld app { import airssys:test/resources@0.1.0; export go: func(); }",
+        )
+        .unwrap();
+    let world = resolve.select_world(&[pkg], Some("app")).unwrap();
+    let mut module =
+        wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .unwrap();
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .unwrap()
+        .validate(true)
+        .encode()
+        .unwrap()
+}
+
+#[test]
+fn resources_do_not_cross_a_link() {
+    let (rt, _) = common::runtime();
+    let outcome = rt
+        .load(
+            resource_app(),
+            LoadOptions::new()
+                .name("res-app")
+                .linked("airssys:test/resources@0.1.0"),
+        )
+        .and_then(|app| {
+            let values = common::load(&rt, "values", LoadOptions::new());
+            rt.link(&app, "airssys:test/resources@0.1.0", &values)
+        });
+    let e = outcome.unwrap_err();
+    assert!(matches!(e, Error::Composition(_)), "{e}");
+    assert!(
+        e.to_string().starts_with(
+            "`airssys:test/resources@0.1.0` passes resources (`[constructor]counter: func(start: u32) -> own<counter>`), which do not cross a run-time link"
+        ),
+        "{e}"
+    );
+}

@@ -8,7 +8,7 @@
 //! audit identity: the provider's grants never reach the app, and the app
 //! can call only what the provider exports under the imported interface.
 //! Values cross as core [`Value`]s; resource handles do not cross a link
-//! (an interface using resources is refused at link time). A provider call
+//! (reserving an interface that passes resources fails at load). A provider call
 //! that fails reaches the app as [`crate::Error::HostFailed`] naming the
 //! provider; the app's instance stays usable, and the provider gets a fresh
 //! instance on the next call. Links are one-way: a provider must not call

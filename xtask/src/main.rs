@@ -1,5 +1,6 @@
 //! Project automation for airssys-wasm.
 //!
+//! - `cargo xtask bench [--quick]`: run the benchmarks, write a report.
 //! - `cargo xtask guests`: build the example and test guests from source.
 //! - `cargo xtask demo`: build the guests and tour the CLI.
 //! - `cargo xtask test`: build the guests and run every test.
@@ -7,6 +8,7 @@
 //! Each step works on a machine with only rustup's toolchain: missing wasm
 //! targets are installed with `rustup target add`.
 
+mod bench;
 mod demo;
 mod guests;
 mod test;
@@ -28,6 +30,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "all")]
         lang: guests::Lang,
     },
+    /// Run the criterion benchmarks (release) and write target/bench-report/report.md.
+    Bench {
+        /// A smoke run: each benchmark briefly.
+        #[arg(long)]
+        quick: bool,
+    },
     /// Build the guests and run a short scripted tour of the CLI.
     Demo,
     /// Build the guests, then run fmt check, clippy and every test.
@@ -41,6 +49,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Guests { lang } => guests::build(lang).map(|_| ()),
+        Command::Bench { quick } => bench::run_bench(quick),
         Command::Demo => demo::run_demo(),
         Command::Test { no_lint } => test::run_all(!no_lint),
     }

@@ -12,14 +12,51 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::guests::{cargo, root, run};
+use crate::guests::{self, Lang, cargo, root, run};
 
-/// Goals, by group: the largest median that meets it, in nanoseconds.
-const GOALS: &[(&str, f64, &str)] = &[(
-    "capability-check",
-    100.0,
-    "a capability check (glob, host pattern, topic) takes at most 100 ns",
-)];
+/// The baselines every group is compared with, when it has them.
+const BASELINES: &[&str] = &["raw-wasmtime-same-config", "native"];
+
+/// A goal from the benchmark issue, checked against one run.
+enum Goal {
+    /// Every benchmark of `group` (or just `bench`) at most `ns`.
+    MaxNs {
+        group: &'static str,
+        bench: Option<&'static str>,
+        ns: f64,
+        what: &'static str,
+    },
+    /// `bench` at most `ratio` times `baseline`, in `group`.
+    MaxRatio {
+        group: &'static str,
+        bench: &'static str,
+        baseline: &'static str,
+        ratio: f64,
+        what: &'static str,
+    },
+}
+
+const GOALS: &[Goal] = &[
+    Goal::MaxNs {
+        group: "capability-check",
+        bench: None,
+        ns: 100.0,
+        what: "a capability check (glob, host pattern, topic) takes at most 100 ns",
+    },
+    Goal::MaxNs {
+        group: "call-add",
+        bench: Some("ours-typed"),
+        ns: 200.0,
+        what: "an `add` call through airssys-wasm takes at most 200 ns",
+    },
+    Goal::MaxRatio {
+        group: "call-add",
+        bench: "ours-typed",
+        baseline: "raw-wasmtime-same-config",
+        ratio: 1.10,
+        what: "our component call costs at most 1.10x raw wasmtime with the same config",
+    },
+];
 
 struct Measurement {
     group: String,
@@ -28,6 +65,7 @@ struct Measurement {
 }
 
 pub fn run_bench(quick: bool) -> Result<()> {
+    guests::build(Lang::All)?;
     let mut cmd = cargo();
     cmd.current_dir(root())
         .args(["bench", "-p", "airssys-wasm-benches", "--benches", "--"]);
@@ -105,6 +143,13 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores; {rustc}")
 }
 
+fn median(measurements: &[Measurement], group: &str, bench: &str) -> Option<f64> {
+    measurements
+        .iter()
+        .find(|m| m.group == group && m.bench == bench)
+        .map(|m| m.median_ns)
+}
+
 fn render(measurements: &[Measurement], quick: bool) -> String {
     let mut s = String::from("# airssys-wasm benchmark report\n\n");
     let _ = writeln!(s, "Machine: {}", machine());
@@ -114,22 +159,76 @@ fn render(measurements: &[Measurement], quick: bool) -> String {
     let mut groups: Vec<&str> = measurements.iter().map(|m| m.group.as_str()).collect();
     groups.dedup();
     for group in groups {
-        let goal = GOALS.iter().find(|(g, _, _)| *g == group);
         let _ = writeln!(s, "\n## {group}\n");
-        if let Some((_, _, what)) = goal {
-            let _ = writeln!(s, "Goal: {what}.\n");
+        let baselines: Vec<(&str, f64)> = BASELINES
+            .iter()
+            .filter_map(|b| median(measurements, group, b).map(|m| (*b, m)))
+            .collect();
+        s.push_str("| benchmark | median |");
+        for (b, _) in &baselines {
+            let _ = write!(s, " x {b} |");
         }
-        s.push_str("| benchmark | median | goal |\n|---|---|---|\n");
+        s.push_str("\n|---|---|");
+        s.push_str(&"---|".repeat(baselines.len()));
+        s.push('\n');
         for m in measurements.iter().filter(|m| m.group == group) {
-            let met = match goal {
-                Some((_, max, _)) if m.median_ns <= *max => "met",
-                Some(_) => "NOT MET",
-                None => "-",
-            };
-            let _ = writeln!(s, "| {} | {} | {met} |", m.bench, show(m.median_ns));
+            let _ = write!(s, "| {} | {} |", m.bench, show(m.median_ns));
+            for (_, base) in &baselines {
+                let _ = write!(s, " {:.2} |", m.median_ns / base);
+            }
+            s.push('\n');
+        }
+        let goals: Vec<String> = GOALS
+            .iter()
+            .filter_map(|g| check(g, group, measurements))
+            .collect();
+        if !goals.is_empty() {
+            s.push_str("\nGoals:\n");
+            for g in goals {
+                let _ = writeln!(s, "- {g}");
+            }
         }
     }
     s
+}
+
+/// `met` / `NOT MET` for a goal of `group`, with the numbers.
+fn check(goal: &Goal, group: &str, measurements: &[Measurement]) -> Option<String> {
+    match goal {
+        Goal::MaxNs {
+            group: g,
+            bench,
+            ns,
+            what,
+        } if *g == group => {
+            let worst = measurements
+                .iter()
+                .filter(|m| m.group == group && bench.is_none_or(|b| m.bench == b))
+                .max_by(|a, b| a.median_ns.total_cmp(&b.median_ns))?;
+            let verdict = if worst.median_ns <= *ns {
+                "met"
+            } else {
+                "NOT MET"
+            };
+            Some(format!(
+                "{what}: {verdict} (slowest: {} at {})",
+                worst.bench,
+                show(worst.median_ns)
+            ))
+        }
+        Goal::MaxRatio {
+            group: g,
+            bench,
+            baseline,
+            ratio,
+            what,
+        } if *g == group => {
+            let r = median(measurements, group, bench)? / median(measurements, group, baseline)?;
+            let verdict = if r <= *ratio { "met" } else { "NOT MET" };
+            Some(format!("{what}: {verdict} ({r:.2}x)"))
+        }
+        _ => None,
+    }
 }
 
 fn show(ns: f64) -> String {
@@ -166,9 +265,28 @@ mod tests {
         std::fs::create_dir_all(dir.join("report")).unwrap();
         let report = render(&collect(&dir).unwrap(), false);
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(report.contains("| fast | 42.0 ns | met |"), "{report}");
-        assert!(report.contains("| slow | 250.0 ns | NOT MET |"), "{report}");
-        assert!(report.contains("## other"), "{report}");
-        assert!(report.contains("| call | 1.50 µs | - |"), "{report}");
+        assert!(report.contains("| fast | 42.0 ns |\n"), "{report}");
+        assert!(
+            report.contains("at most 100 ns: NOT MET (slowest: slow at 250.0 ns)"),
+            "{report}"
+        );
+        assert!(report.contains("| call | 1.50 µs |\n"), "{report}");
+        // Ratios against the baselines a group has.
+        let dir2 = std::env::temp_dir().join(format!("xtask-bench2-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir2);
+        estimate(&dir2, "call-add", "raw-wasmtime-same-config", 100.0);
+        estimate(&dir2, "call-add", "ours-typed", 120.0);
+        estimate(&dir2, "call-add", "native", 2.0);
+        let report = render(&collect(&dir2).unwrap(), false);
+        std::fs::remove_dir_all(&dir2).unwrap();
+        assert!(
+            report.contains("| ours-typed | 120.0 ns | 1.20 | 60.00 |"),
+            "{report}"
+        );
+        assert!(
+            report.contains("1.10x raw wasmtime with the same config: NOT MET (1.20x)"),
+            "{report}"
+        );
+        assert!(report.contains("at most 200 ns: met"), "{report}");
     }
 }

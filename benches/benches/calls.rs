@@ -87,11 +87,7 @@ fn bench(c: &mut Criterion) {
             let f: TypedFunc<(u32, u32), (u32,)> =
                 instance.get_typed_func(&mut *store, "add").unwrap();
             group.bench_function(name, |b| {
-                b.iter(|| {
-                    let r = f.call(&mut *store, black_box((1, 2))).unwrap();
-                    f.post_return(&mut *store).unwrap();
-                    r
-                })
+                b.iter(|| f.call(&mut *store, black_box((1, 2))).unwrap())
             });
         }
         let native: Box<dyn Fn(u32, u32) -> u32> = Box::new(|a, b| a.wrapping_add(b));
@@ -126,7 +122,6 @@ fn bench(c: &mut Criterion) {
             group.bench_function(name, |b| {
                 b.iter(|| {
                     let r = f.call(&mut *store, (text.clone(),)).unwrap();
-                    f.post_return(&mut *store).unwrap();
                     r
                 })
             });
@@ -159,7 +154,6 @@ fn bench(c: &mut Criterion) {
             group.bench_function(name, |b| {
                 b.iter(|| {
                     let r = f.call(&mut *store, (bytes.clone(),)).unwrap();
-                    f.post_return(&mut *store).unwrap();
                     r
                 })
             });

@@ -865,6 +865,7 @@ impl Instance {
         Ok(TypedFunc {
             instance: id,
             generation: self.generation,
+            name: inner.name().into(),
             inner,
         })
     }
@@ -891,7 +892,7 @@ impl Instance {
                         .into(),
             });
         }
-        let name: Arc<str> = func.inner.name().into();
+        let name = func.name.clone();
         self.component.runtime.record(
             &self.component.name,
             AuditKind::Called {
@@ -927,6 +928,8 @@ pub mod wasmtime_types {
 pub struct TypedFunc<P, R> {
     instance: u64,
     generation: u64,
+    /// The export's name for audit records, made once.
+    name: Arc<str>,
     inner: airssys_wasm_backend_wasmtime::TypedCall<P, R>,
 }
 

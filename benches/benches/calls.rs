@@ -8,6 +8,8 @@
 //! - `raw-wasmtime-same-config`: wasmtime's `TypedFunc` on an engine with
 //!   our backend's configuration (fuel, epochs), no airssys-wasm in between;
 //! - `raw-wasmtime-default`: wasmtime's `TypedFunc` on a default engine;
+//! - `raw-wasmtime-dynamic` (64 KiB group): wasmtime's `Func` with `Val`s,
+//!   the baseline of our dynamic path;
 //! - `native`: the same work in Rust behind `dyn Fn`.
 //!
 //! Guests come from `cargo xtask guests` (`cargo xtask bench` builds them).
@@ -16,7 +18,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use airssys_wasm::{LoadOptions, Runtime, Value};
-use airssys_wasm_backend_wasmtime::wasmtime::component::{Component, Linker, TypedFunc};
+use airssys_wasm_backend_wasmtime::wasmtime::component::{Component, Linker, TypedFunc, Val};
 use airssys_wasm_backend_wasmtime::wasmtime::{Config, Engine, Store};
 use airssys_wasm_backend_wasmtime::{WasmtimeBackend, WasmtimeConfig};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -158,6 +160,15 @@ fn bench(c: &mut Criterion) {
                 })
             });
         }
+        // wasmtime's own dynamic path, to tell our conversion cost from its.
+        let f = same_instance
+            .get_func(&mut same_store, "echo-bytes")
+            .unwrap();
+        let vals = [Val::List(bytes.iter().map(|b| Val::U8(*b)).collect())];
+        let mut out = [Val::Bool(false)];
+        group.bench_function("raw-wasmtime-dynamic", |b| {
+            b.iter(|| f.call(&mut same_store, &vals, &mut out).unwrap())
+        });
         let native: Box<dyn Fn(Vec<u8>) -> Vec<u8>> = Box::new(|v| v);
         group.bench_function("native", |b| b.iter(|| native(black_box(bytes.clone()))));
         group.finish();

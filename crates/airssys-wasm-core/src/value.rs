@@ -404,7 +404,10 @@ impl Value {
     /// ```
     pub fn check_type(&self, ty: &ValueType) -> Result<(), String> {
         let mismatch = || Err(format!("expected {ty}, found {}", self.kind_name()));
-        let at = |place: String, r: Result<(), String>| r.map_err(|e| format!("{place}: {e}"));
+        // The place is only formatted when there is an error to report.
+        let at = |place: &dyn Fn() -> String, r: Result<(), String>| {
+            r.map_err(|e| format!("{}: {e}", place()))
+        };
         match (self, ty) {
             (Self::Bool(_), ValueType::Bool)
             | (Self::S8(_), ValueType::S8)
@@ -422,7 +425,7 @@ impl Value {
             (Self::List(items), ValueType::List(elem)) => items
                 .iter()
                 .enumerate()
-                .try_for_each(|(i, v)| at(format!("[{i}]"), v.check_type(elem))),
+                .try_for_each(|(i, v)| at(&|| format!("[{i}]"), v.check_type(elem))),
             (Self::Record(fields), ValueType::Record(tys)) => {
                 if fields.len() != tys.len() {
                     return Err(format!(
@@ -435,7 +438,7 @@ impl Value {
                     if *n != f.name {
                         return Err(format!("expected field `{}`, found `{n}`", f.name));
                     }
-                    at(format!(".{n}"), v.check_type(&f.ty))
+                    at(&|| format!(".{n}"), v.check_type(&f.ty))
                 })
             }
             (Self::Tuple(items), ValueType::Tuple(tys)) => {
@@ -450,7 +453,7 @@ impl Value {
                     .iter()
                     .zip(tys.iter())
                     .enumerate()
-                    .try_for_each(|(i, (v, t))| at(format!(".{i}"), v.check_type(t)))
+                    .try_for_each(|(i, (v, t))| at(&|| format!(".{i}"), v.check_type(t)))
             }
             (Self::Variant(case, payload), ValueType::Variant(cases)) => {
                 let Some(c) = cases.iter().find(|c| c.name == *case) else {
@@ -458,7 +461,7 @@ impl Value {
                 };
                 match (payload, &c.ty) {
                     (None, None) => Ok(()),
-                    (Some(v), Some(t)) => at(format!("{case}(..)"), v.check_type(t)),
+                    (Some(v), Some(t)) => at(&|| format!("{case}(..)"), v.check_type(t)),
                     (None, Some(t)) => Err(format!("case `{case}` needs a {t} payload")),
                     (Some(_), None) => Err(format!("case `{case}` takes no payload")),
                 }
@@ -472,7 +475,7 @@ impl Value {
             }
             (Self::Option(v), ValueType::Option(t)) => match v {
                 None => Ok(()),
-                Some(v) => at("some(..)".into(), v.check_type(t)),
+                Some(v) => at(&|| "some(..)".into(), v.check_type(t)),
             },
             (Self::Result(r), ValueType::Result { ok, err }) => {
                 let (side, v, t) = match r {
@@ -481,7 +484,7 @@ impl Value {
                 };
                 match (v, t) {
                     (None, None) => Ok(()),
-                    (Some(v), Some(t)) => at(format!("{side}(..)"), v.check_type(t)),
+                    (Some(v), Some(t)) => at(&|| format!("{side}(..)"), v.check_type(t)),
                     (None, Some(t)) => Err(format!("`{side}` needs a {t} payload")),
                     (Some(_), None) => Err(format!("`{side}` takes no payload")),
                 }

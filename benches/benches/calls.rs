@@ -122,10 +122,7 @@ fn bench(c: &mut Criterion) {
             let f: TypedFunc<(String,), (String,)> =
                 instance.get_typed_func(&mut *store, "echo-string").unwrap();
             group.bench_function(name, |b| {
-                b.iter(|| {
-                    let r = f.call(&mut *store, (text.clone(),)).unwrap();
-                    r
-                })
+                b.iter(|| f.call(&mut *store, (text.clone(),)).unwrap())
             });
         }
         let native: Box<dyn Fn(String) -> String> = Box::new(|s| s);
@@ -154,10 +151,7 @@ fn bench(c: &mut Criterion) {
             let f: TypedFunc<(Vec<u8>,), (Vec<u8>,)> =
                 instance.get_typed_func(&mut *store, "echo-bytes").unwrap();
             group.bench_function(name, |b| {
-                b.iter(|| {
-                    let r = f.call(&mut *store, (bytes.clone(),)).unwrap();
-                    r
-                })
+                b.iter(|| f.call(&mut *store, (bytes.clone(),)).unwrap())
             });
         }
         // wasmtime's own dynamic path, to tell our conversion cost from its.

@@ -28,7 +28,7 @@
 //! `Runtime::link`.
 #![deny(missing_docs)]
 
-use airssys_wasm_core::{ComponentInfo, ItemKind};
+use airssys_wasm_core::{ComponentInfo, interface_mismatches};
 use wac_graph::types::{Package, SubtypeChecker};
 use wac_graph::{CompositionGraph, EncodeOptions};
 
@@ -123,27 +123,10 @@ fn info(name: &str, bytes: &[u8]) -> Result<ComponentInfo, ComposeError> {
 
 /// Why an interface's functions differ, function by function, in WIT.
 fn differences(socket: &ComponentInfo, plug: &ComponentInfo, interface: &str) -> Vec<String> {
-    let funcs = |items: &[airssys_wasm_core::Item]| {
-        items
-            .iter()
-            .find(|i| i.name == interface)
-            .and_then(|i| match &i.kind {
-                ItemKind::Interface(f) => Some(f.clone()),
-                _ => None,
-            })
-            .unwrap_or_default()
-    };
-    let (wanted, given) = (funcs(socket.imports()), funcs(plug.exports()));
-    let mut out = Vec::new();
-    for (name, ty) in &wanted {
-        match given.iter().find(|(n, _)| n == name) {
-            None => out.push(format!("`{name}`: imported as `{ty}`, not exported")),
-            Some((_, g)) if g.to_string() != ty.to_string() => {
-                out.push(format!("`{name}`: imported as `{ty}`, exported as `{g}`"))
-            }
-            Some(_) => {}
-        }
-    }
+    let mut out = interface_mismatches(
+        socket.imported_interface(interface).unwrap_or_default(),
+        plug.exported_interface(interface).unwrap_or_default(),
+    );
     if out.is_empty() {
         out.push("the interface's types differ (resources or type definitions)".into());
     }

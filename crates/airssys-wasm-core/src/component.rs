@@ -198,6 +198,16 @@ impl ComponentInfo {
         }
     }
 
+    /// The functions of an interface this component imports, if it does.
+    pub fn imported_interface(&self, name: &str) -> Option<&[(String, Arc<FuncType>)]> {
+        interface_in(&self.imports, name)
+    }
+
+    /// The functions of an interface this component exports, if it does.
+    pub fn exported_interface(&self, name: &str) -> Option<&[(String, Arc<FuncType>)]> {
+        interface_in(&self.exports, name)
+    }
+
     /// The kinds of capability the imports would need to do anything useful.
     pub fn needed_capabilities(&self) -> BTreeSet<CapabilityKind> {
         self.imports
@@ -205,6 +215,44 @@ impl ComponentInfo {
             .filter_map(|i| CapabilityKind::for_import(&i.name))
             .collect()
     }
+}
+
+fn interface_in<'a>(items: &'a [Item], name: &str) -> Option<&'a [(String, Arc<FuncType>)]> {
+    items
+        .iter()
+        .find(|i| i.name == name)
+        .and_then(|i| match &i.kind {
+            ItemKind::Interface(funcs) => Some(funcs.as_slice()),
+            _ => None,
+        })
+}
+
+/// How an exported interface falls short of an import of it, one line per
+/// function: `` `f`: imported as `T`, not exported `` or `` `f`: imported
+/// as `T`, exported as `U` `` (types in WIT). Empty when every imported
+/// function is exported with the same type. Composition and run-time
+/// linking report mismatches with it.
+///
+/// ```
+/// use airssys_wasm_core::interface_mismatches;
+/// assert!(interface_mismatches(&[], &[]).is_empty());
+/// ```
+pub fn interface_mismatches(
+    imported: &[(String, Arc<FuncType>)],
+    exported: &[(String, Arc<FuncType>)],
+) -> Vec<String> {
+    imported
+        .iter()
+        .filter_map(
+            |(name, ty)| match exported.iter().find(|(n, _)| n == name) {
+                None => Some(format!("`{name}`: imported as `{ty}`, not exported")),
+                Some((_, g)) if g.to_string() != ty.to_string() => {
+                    Some(format!("`{name}`: imported as `{ty}`, exported as `{g}`"))
+                }
+                Some(_) => None,
+            },
+        )
+        .collect()
 }
 
 struct Converter<'a> {

@@ -31,7 +31,7 @@ pub use backend::{
     OutputTarget, Stdio,
 };
 pub use capability::{Capability, CapabilityKind, CapabilitySet, Decision, Request};
-pub use component::{ComponentInfo, Digest, Item, ItemKind};
+pub use component::{ComponentInfo, Digest, Item, ItemKind, interface_mismatches};
 pub use error::{Error, ErrorClass, Result};
 pub use host::{CallContext, HostError, HostFn, HostFunctions};
 pub use limits::{LimitKind, Limits, MIB, Usage};

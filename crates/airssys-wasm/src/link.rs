@@ -16,7 +16,7 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use airssys_wasm_core::{AuditKind, Error, HostError, HostFunctions, ItemKind, Value};
+use airssys_wasm_core::{AuditKind, Error, FuncType, HostError, HostFunctions, Value};
 
 use crate::runtime::{Component, Instance};
 
@@ -48,31 +48,11 @@ impl LinkSlot {
     }
 }
 
-/// The functions of an interface a component imports (`exports = false`)
-/// or exports, with their WIT signatures.
-pub(crate) fn interface_functions(
-    items: &[airssys_wasm_core::Item],
-    interface: &str,
-) -> Option<Vec<(String, String)>> {
-    items
-        .iter()
-        .find(|i| i.name == interface)
-        .and_then(|i| match &i.kind {
-            ItemKind::Interface(funcs) => Some(
-                funcs
-                    .iter()
-                    .map(|(n, ty)| (n.clone(), ty.to_string()))
-                    .collect(),
-            ),
-            _ => None,
-        })
-}
-
 /// Adds forwarders for every function of `interface` to `table`.
 pub(crate) fn define_forwarders(
     table: &mut HostFunctions,
     interface: &str,
-    functions: &[(String, String)],
+    functions: &[(String, Arc<FuncType>)],
     slot: &Arc<LinkSlot>,
 ) {
     for (function, _) in functions {

@@ -380,30 +380,19 @@ impl Runtime {
                 app.name()
             ))
         })?;
-        let wanted =
-            crate::link::interface_functions(app.info().imports(), interface).unwrap_or_default();
-        let given = crate::link::interface_functions(provider.info().exports(), interface)
+        // The app's load refused interfaces that pass resources, so only
+        // the types remain to compare.
+        let wanted = app.info().imported_interface(interface).unwrap_or_default();
+        let given = provider
+            .info()
+            .exported_interface(interface)
             .ok_or_else(|| {
                 Error::Composition(format!(
                     "`{}` does not export `{interface}`",
                     provider.name()
                 ))
             })?;
-        let mut problems = Vec::new();
-        for (name, ty) in &wanted {
-            match given.iter().find(|(n, _)| n == name) {
-                None => problems.push(format!("`{name}`: imported as `{ty}`, not exported")),
-                Some((_, g)) if g != ty => {
-                    problems.push(format!("`{name}`: imported as `{ty}`, exported as `{g}`"))
-                }
-                Some(_) => {}
-            }
-            if ty.contains("own<") || ty.contains("borrow<") {
-                problems.push(format!(
-                    "`{name}`: resources do not cross a run-time link; compose statically instead"
-                ));
-            }
-        }
+        let problems = airssys_wasm_core::interface_mismatches(wanted, given);
         if !problems.is_empty() {
             return Err(Error::Composition(format!(
                 "cannot link `{}` to `{}` for `{interface}`:\n  {}",
@@ -456,28 +445,27 @@ impl Runtime {
         } else {
             let mut table = (*self.inner.host).clone();
             for interface in &options.linked {
-                let functions = crate::link::interface_functions(info.imports(), interface)
-                    .ok_or_else(|| {
-                        Error::Composition(format!(
-                            "`{interface}` is not an interface this component imports; it imports: {}",
-                            info.imports()
-                                .iter()
-                                .map(|i| i.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ))
-                    })?;
-                if let Some((f, ty)) = functions
-                    .iter()
-                    .find(|(_, ty)| ty.contains("own<") || ty.contains("borrow<"))
-                {
+                let functions = info.imported_interface(interface).ok_or_else(|| {
+                    Error::Composition(format!(
+                        "`{interface}` is not an interface this component imports; it imports: {}",
+                        info.imports()
+                            .iter()
+                            .map(|i| i.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?;
+                if let Some((f, ty)) = functions.iter().find(|(_, ty)| {
+                    let ty = ty.to_string();
+                    ty.contains("own<") || ty.contains("borrow<")
+                }) {
                     return Err(Error::Composition(format!(
                         "`{interface}` passes resources (`{f}: {ty}`), which do not cross a \
                          run-time link; compose the components statically instead"
                     )));
                 }
                 let slot = Arc::new(crate::link::LinkSlot::default());
-                crate::link::define_forwarders(&mut table, interface, &functions, &slot);
+                crate::link::define_forwarders(&mut table, interface, functions, &slot);
                 links.insert(interface.clone(), slot);
             }
             self.inner

@@ -101,11 +101,10 @@ pub(crate) fn build(config: &InstanceConfig, program: &str) -> wasmtime::Result<
             Capability::Files { path, rights } => {
                 // Only a whole tree (`dir/**`) can be a WASI preopen; other
                 // globs are for `airssys:host/filesystem` alone.
-                let Some(dir) = path.as_str().strip_suffix("/**") else {
+                let Some(dir) = path.tree_root() else {
                     continue;
                 };
-                let dir = if dir.is_empty() { "/" } else { dir };
-                if dir.contains(['*', '?', '[', '{', '\\']) || !rights.allows(FileOp::Read) {
+                if !rights.allows(FileOp::Read) {
                     continue;
                 }
                 // WASI cannot separate write, create and delete: read-write

@@ -491,11 +491,7 @@ impl Capability {
             }
             (C::Files { path, rights }, C::Dir { host, guest, .. }) => {
                 // A mount is granted by a file grant over its whole tree.
-                let tree = PathGlob::new(&format!(
-                    "{}/**",
-                    globset::escape(host.to_str()?.trim_end_matches('/'))
-                ))
-                .ok()?;
+                let tree = mount_tree(host)?;
                 (path.covers(&tree) && rights.allows(FileOp::Read)).then(|| C::Dir {
                     host: host.clone(),
                     guest: guest.clone(),
@@ -577,10 +573,7 @@ impl Capability {
                     FileRights::ALL
                 };
                 !rights.intersect(mounted).is_empty()
-                    && host.to_str().is_some_and(|h| {
-                        PathGlob::new(&format!("{}/**", globset::escape(h.trim_end_matches('/'))))
-                            .is_ok_and(|tree| tree.overlaps(path))
-                    })
+                    && mount_tree(host).is_some_and(|tree| tree.overlaps(path))
             }
             (C::Dir { host: a, .. }, C::Dir { host: b, .. }) => {
                 a.starts_with(b) || b.starts_with(a)
@@ -603,6 +596,12 @@ impl Capability {
             _ => self.intersect(other).is_some(),
         }
     }
+}
+
+/// The glob of everything a mount of `host` reaches: `HOST/**`.
+fn mount_tree(host: &std::path::Path) -> Option<PathGlob> {
+    let host = globset::escape(host.to_str()?.trim_end_matches('/'));
+    PathGlob::new(&format!("{host}/**")).ok()
 }
 
 /// Of two patterns, the one the other covers; `None` when neither covers

@@ -175,6 +175,13 @@ impl PathGlob {
         &self.base
     }
 
+    /// The directory, when the pattern is exactly `DIR/**`: every path at
+    /// or below `DIR`, which a WASI preopen of `DIR` can express. `None`
+    /// for any other pattern.
+    pub fn tree_root(&self) -> Option<&str> {
+        self.whole_tree.then_some(self.base.as_str())
+    }
+
     /// Does every path this pattern matches also match `self`? Judged by
     /// matching `other`'s text with `self` (a `**` in `other` needs one in
     /// `self`), which answers exactly for literal paths and for the common

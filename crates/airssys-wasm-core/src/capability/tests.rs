@@ -573,3 +573,17 @@ fn imports_map_to_capability_kinds() {
         assert_eq!(CapabilityKind::for_import(import), kind, "{import}");
     }
 }
+
+#[test]
+fn only_whole_trees_have_a_tree_root() {
+    for (pattern, root) in [
+        ("/srv/data/**", Some("/srv/data")),
+        ("/**", Some("/")),
+        ("/srv/data/**/*.json", None),
+        ("/srv/d*/**", None),
+        ("/srv/[ab]/**", None),
+        ("/srv/data", None),
+    ] {
+        assert_eq!(glob(pattern).tree_root(), root, "{pattern}");
+    }
+}

@@ -262,9 +262,11 @@ impl Policy {
         }
         for r in requested {
             let mut effective = Vec::new();
+            let mut granted = Vec::new();
             let mut full = false;
             for g in &grants {
                 if let Some(meet) = g.capability.intersect(&r.capability) {
+                    granted.push(g.capability.clone());
                     // A grant that overlaps a forbidden rule gives nothing.
                     if self.forbidding(&meet).is_some() {
                         continue;
@@ -301,11 +303,7 @@ impl Policy {
             }
             rows.push(Row {
                 requested: Some(r.capability.clone()),
-                granted: grants
-                    .iter()
-                    .filter(|g| g.capability.intersect(&r.capability).is_some())
-                    .map(|g| g.capability.clone())
-                    .collect(),
+                granted,
                 effective,
             });
         }

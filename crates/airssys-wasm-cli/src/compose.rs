@@ -26,13 +26,6 @@ pub struct ComposeArgs {
     output: PathBuf,
 }
 
-fn read(path: &PathBuf) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    })
-}
-
 fn composition_error(e: airssys_wasm_composition::ComposeError) -> Error {
     match e {
         airssys_wasm_composition::ComposeError::Invalid { .. } => {
@@ -50,11 +43,11 @@ pub fn compose(args: ComposeArgs) -> Result<ExitCode> {
                     "give at least one --plug PLUG to compose with the socket".into(),
                 ));
             }
-            let socket = read(socket_path)?;
+            let socket = crate::read_input(socket_path)?;
             let plugs = args
                 .plugs
                 .iter()
-                .map(|p| Ok((p.display().to_string(), read(p)?)))
+                .map(|p| Ok((p.display().to_string(), crate::read_input(p)?)))
                 .collect::<Result<Vec<_>>>()?;
             let plug_refs: Vec<(&str, &[u8])> = plugs
                 .iter()
@@ -66,7 +59,7 @@ pub fn compose(args: ComposeArgs) -> Result<ExitCode> {
             )
         }
         (None, Some(wac)) => {
-            let text = String::from_utf8(read(wac)?)
+            let text = String::from_utf8(crate::read_input(wac)?)
                 .map_err(|_| Error::Composition(format!("{}: not UTF-8 text", wac.display())))?;
             let deps = args
                 .deps
@@ -75,7 +68,7 @@ pub fn compose(args: ComposeArgs) -> Result<ExitCode> {
                     let (name, file) = d
                         .split_once('=')
                         .ok_or_else(|| Error::Composition(format!("--dep {d}: write NAME=FILE")))?;
-                    Ok((name.to_owned(), read(&PathBuf::from(file))?))
+                    Ok((name.to_owned(), crate::read_input(&PathBuf::from(file))?))
                 })
                 .collect::<Result<Vec<_>>>()?;
             let dep_refs: Vec<(&str, &[u8])> = deps

@@ -20,10 +20,7 @@ pub struct InspectArgs {
 }
 
 pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
-    let bytes = std::fs::read(&args.component).map_err(|source| Error::Io {
-        path: args.component.display().to_string(),
-        source,
-    })?;
+    let bytes = crate::read_input(&args.component)?;
     let info = ComponentInfo::parse(&bytes)?;
     let (policy, manifest) = crate::governed::load(&args.governed, &args.component)?;
     let mut out = render(&args.component.display().to_string(), &info, !args.no_wit);

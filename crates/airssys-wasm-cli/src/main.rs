@@ -47,6 +47,14 @@ enum Command {
     Verify(sign::VerifyArgs),
 }
 
+/// Reads an input file; a failure names the file (exit code 90).
+fn read_input(path: &std::path::Path) -> airssys_wasm::Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| airssys_wasm::Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 /// The exit codes, for `--help` and the README.
 fn exit_code_help() -> String {
     let mut s = String::from(

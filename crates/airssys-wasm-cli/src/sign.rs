@@ -40,13 +40,6 @@ pub struct VerifyArgs {
     pubkey: PathBuf,
 }
 
-fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    })
-}
-
 fn write(path: &Path, text: &str, secret: bool) -> Result<()> {
     let io = |source| Error::Io {
         path: path.display().to_string(),
@@ -97,10 +90,10 @@ pub fn keygen(args: KeygenArgs) -> Result<ExitCode> {
 }
 
 pub fn sign(args: SignArgs) -> Result<ExitCode> {
-    let bytes = read(&args.component)?;
+    let bytes = crate::read_input(&args.component)?;
     // Only components are signed: a typo'd path must not get a signature.
     ComponentInfo::parse(&bytes)?;
-    let text = String::from_utf8(read(&args.key)?).unwrap_or_default();
+    let text = String::from_utf8(crate::read_input(&args.key)?).unwrap_or_default();
     let key = KeyPair::from_hex(&text).ok_or_else(|| {
         Error::Policy(format!(
             "{}: not a secret key (64 hex digits written by `airssys-wasm keygen`)",
@@ -127,8 +120,8 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
 }
 
 pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
-    let bytes = read(&args.component)?;
-    let text = String::from_utf8(read(&args.pubkey)?).unwrap_or_default();
+    let bytes = crate::read_input(&args.component)?;
+    let text = String::from_utf8(crate::read_input(&args.pubkey)?).unwrap_or_default();
     let expected = KeyPair::public_from_hex(&text).ok_or_else(|| {
         Error::Policy(format!(
             "{}: not a public key (64 hex digits written by `airssys-wasm keygen`)",

@@ -26,6 +26,14 @@ pub struct ComposeArgs {
     output: PathBuf,
 }
 
+/// Named inputs as the composition API takes them.
+fn borrowed(inputs: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
+    inputs
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect()
+}
+
 fn composition_error(e: airssys_wasm_composition::ComposeError) -> Error {
     match e {
         airssys_wasm_composition::ComposeError::Invalid { .. } => {
@@ -49,13 +57,9 @@ pub fn compose(args: ComposeArgs) -> Result<ExitCode> {
                 .iter()
                 .map(|p| Ok((p.display().to_string(), crate::read_input(p)?)))
                 .collect::<Result<Vec<_>>>()?;
-            let plug_refs: Vec<(&str, &[u8])> = plugs
-                .iter()
-                .map(|(n, b)| (n.as_str(), b.as_slice()))
-                .collect();
             airssys_wasm_composition::compose(
                 (&socket_path.display().to_string(), &socket),
-                &plug_refs,
+                &borrowed(&plugs),
             )
         }
         (None, Some(wac)) => {
@@ -71,11 +75,10 @@ pub fn compose(args: ComposeArgs) -> Result<ExitCode> {
                     Ok((name.to_owned(), crate::read_input(&PathBuf::from(file))?))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let dep_refs: Vec<(&str, &[u8])> = deps
-                .iter()
-                .map(|(n, b)| (n.as_str(), b.as_slice()))
-                .collect();
-            airssys_wasm_composition::compose_wac((&wac.display().to_string(), &text), &dep_refs)
+            airssys_wasm_composition::compose_wac(
+                (&wac.display().to_string(), &text),
+                &borrowed(&deps),
+            )
         }
         _ => unreachable!("clap requires exactly one of SOCKET and --wac"),
     }

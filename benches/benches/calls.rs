@@ -18,10 +18,13 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use airssys_wasm::{LoadOptions, Runtime, Value};
-use airssys_wasm_backend_wasmtime::wasmtime::component::{Component, Linker, TypedFunc, Val};
+use airssys_wasm_backend_wasmtime::wasmtime::component::{
+    Component, ComponentNamedList, Instance, Lift, Linker, Lower, TypedFunc, Val,
+};
 use airssys_wasm_backend_wasmtime::wasmtime::{Config, Engine, Store};
 use airssys_wasm_backend_wasmtime::{WasmtimeBackend, WasmtimeConfig};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 
 fn guest() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests/values.wasm");
@@ -34,13 +37,7 @@ fn guest() -> PathBuf {
 }
 
 /// A raw wasmtime instance of the guest and a store ready for calls.
-fn raw(
-    engine: &Engine,
-    fuel: bool,
-) -> (
-    Store<()>,
-    airssys_wasm_backend_wasmtime::wasmtime::component::Instance,
-) {
+fn raw(engine: &Engine, fuel: bool) -> (Store<()>, Instance) {
     let component = Component::from_file(engine, guest()).unwrap();
     let mut store = Store::new(engine, ());
     if fuel {
@@ -53,120 +50,107 @@ fn raw(
     (store, instance)
 }
 
+/// The callers under comparison, each with its own instance of the guest.
+struct Subjects {
+    ours: airssys_wasm::Instance,
+    same_config: (Store<()>, Instance),
+    default_config: (Store<()>, Instance),
+}
+
+/// Calls `export` every way, as group `name`: `params` makes the typed
+/// arguments of one call, `args` are the same as `Value`s, and `native`
+/// does the same work in Rust. Returns the group for extra baselines.
+fn compare<'c, P, R>(
+    c: &'c mut Criterion,
+    s: &mut Subjects,
+    name: &str,
+    export: &str,
+    params: impl Fn() -> P,
+    args: &[Value],
+    native: &dyn Fn(P) -> R,
+) -> BenchmarkGroup<'c, WallTime>
+where
+    P: ComponentNamedList + Lower + Send + Sync + 'static,
+    R: ComponentNamedList + Lift + Send + Sync + 'static,
+{
+    let mut group = c.benchmark_group(name);
+    let typed = s.ours.typed::<P, R>(export).unwrap();
+    group.bench_function("ours-typed", |b| {
+        b.iter(|| s.ours.call_typed(&typed, black_box(params())).unwrap())
+    });
+    let func = s.ours.func(export).unwrap();
+    group.bench_function("ours-dynamic", |b| {
+        b.iter(|| s.ours.call_func(&func, black_box(args)).unwrap())
+    });
+    for (bench, (store, instance)) in [
+        ("raw-wasmtime-same-config", &mut s.same_config),
+        ("raw-wasmtime-default", &mut s.default_config),
+    ] {
+        let f: TypedFunc<P, R> = instance.get_typed_func(&mut *store, export).unwrap();
+        group.bench_function(bench, |b| {
+            b.iter(|| f.call(&mut *store, black_box(params())).unwrap())
+        });
+    }
+    group.bench_function("native", |b| b.iter(|| native(black_box(params()))));
+    group
+}
+
 fn bench(c: &mut Criterion) {
     // The default audit sink (tracing; no subscriber is installed here).
     let runtime = Runtime::builder().build().unwrap();
     let component = runtime
         .load(guest(), LoadOptions::new().name("values"))
         .unwrap();
-    let mut ours = component.instantiate().unwrap();
-
     let same = WasmtimeBackend::with_config(WasmtimeConfig::default()).unwrap();
-    let (mut same_store, same_instance) = raw(same.engine(), true);
     let default_engine = Engine::new(&Config::new()).unwrap();
-    let (mut default_store, default_instance) = raw(&default_engine, false);
+    let mut s = Subjects {
+        ours: component.instantiate().unwrap(),
+        same_config: raw(same.engine(), true),
+        default_config: raw(&default_engine, false),
+    };
 
-    // add(u32, u32) -> u32
-    {
-        let mut group = c.benchmark_group("call-add");
-        let typed = ours.typed::<(u32, u32), (u32,)>("add").unwrap();
-        group.bench_function("ours-typed", |b| {
-            b.iter(|| ours.call_typed(&typed, black_box((1, 2))).unwrap())
-        });
-        let func = ours.func("add").unwrap();
-        let args = [Value::U32(1), Value::U32(2)];
-        group.bench_function("ours-dynamic", |b| {
-            b.iter(|| ours.call_func(&func, black_box(&args)).unwrap())
-        });
-        for (name, store, instance) in [
-            ("raw-wasmtime-same-config", &mut same_store, &same_instance),
-            (
-                "raw-wasmtime-default",
-                &mut default_store,
-                &default_instance,
-            ),
-        ] {
-            let f: TypedFunc<(u32, u32), (u32,)> =
-                instance.get_typed_func(&mut *store, "add").unwrap();
-            group.bench_function(name, |b| {
-                b.iter(|| f.call(&mut *store, black_box((1, 2))).unwrap())
-            });
-        }
-        let native: Box<dyn Fn(u32, u32) -> u32> = Box::new(|a, b| a.wrapping_add(b));
-        group.bench_function("native", |b| b.iter(|| native(black_box(1), black_box(2))));
-        group.finish();
-    }
+    compare(
+        c,
+        &mut s,
+        "call-add",
+        "add",
+        || (1u32, 2u32),
+        &[Value::U32(1), Value::U32(2)],
+        &|(a, b): (u32, u32)| (a.wrapping_add(b),),
+    )
+    .finish();
 
-    // echo-string with 1 KiB and echo-bytes with 64 KiB
     let text = "x".repeat(1024);
+    compare(
+        c,
+        &mut s,
+        "call-echo-string-1KiB",
+        "echo-string",
+        || (text.clone(),),
+        &[Value::from(text.as_str())],
+        &|t: (String,)| t,
+    )
+    .finish();
+
     let bytes = vec![7u8; 64 * 1024];
-    {
-        let mut group = c.benchmark_group("call-echo-string-1KiB");
-        let typed = ours.typed::<(String,), (String,)>("echo-string").unwrap();
-        group.bench_function("ours-typed", |b| {
-            b.iter(|| ours.call_typed(&typed, (text.clone(),)).unwrap())
-        });
-        let func = ours.func("echo-string").unwrap();
-        let args = [Value::from(text.as_str())];
-        group.bench_function("ours-dynamic", |b| {
-            b.iter(|| ours.call_func(&func, &args).unwrap())
-        });
-        for (name, store, instance) in [
-            ("raw-wasmtime-same-config", &mut same_store, &same_instance),
-            (
-                "raw-wasmtime-default",
-                &mut default_store,
-                &default_instance,
-            ),
-        ] {
-            let f: TypedFunc<(String,), (String,)> =
-                instance.get_typed_func(&mut *store, "echo-string").unwrap();
-            group.bench_function(name, |b| {
-                b.iter(|| f.call(&mut *store, (text.clone(),)).unwrap())
-            });
-        }
-        let native: Box<dyn Fn(String) -> String> = Box::new(|s| s);
-        group.bench_function("native", |b| b.iter(|| native(black_box(text.clone()))));
-        group.finish();
-    }
-    {
-        let mut group = c.benchmark_group("call-echo-bytes-64KiB");
-        let typed = ours.typed::<(Vec<u8>,), (Vec<u8>,)>("echo-bytes").unwrap();
-        group.bench_function("ours-typed", |b| {
-            b.iter(|| ours.call_typed(&typed, (bytes.clone(),)).unwrap())
-        });
-        let func = ours.func("echo-bytes").unwrap();
-        let args = [Value::List(bytes.iter().map(|b| Value::U8(*b)).collect())];
-        group.bench_function("ours-dynamic", |b| {
-            b.iter(|| ours.call_func(&func, &args).unwrap())
-        });
-        for (name, store, instance) in [
-            ("raw-wasmtime-same-config", &mut same_store, &same_instance),
-            (
-                "raw-wasmtime-default",
-                &mut default_store,
-                &default_instance,
-            ),
-        ] {
-            let f: TypedFunc<(Vec<u8>,), (Vec<u8>,)> =
-                instance.get_typed_func(&mut *store, "echo-bytes").unwrap();
-            group.bench_function(name, |b| {
-                b.iter(|| f.call(&mut *store, (bytes.clone(),)).unwrap())
-            });
-        }
-        // wasmtime's own dynamic path, to tell our conversion cost from its.
-        let f = same_instance
-            .get_func(&mut same_store, "echo-bytes")
-            .unwrap();
-        let vals = [Val::List(bytes.iter().map(|b| Val::U8(*b)).collect())];
-        let mut out = [Val::Bool(false)];
-        group.bench_function("raw-wasmtime-dynamic", |b| {
-            b.iter(|| f.call(&mut same_store, &vals, &mut out).unwrap())
-        });
-        let native: Box<dyn Fn(Vec<u8>) -> Vec<u8>> = Box::new(|v| v);
-        group.bench_function("native", |b| b.iter(|| native(black_box(bytes.clone()))));
-        group.finish();
-    }
+    let mut group = compare(
+        c,
+        &mut s,
+        "call-echo-bytes-64KiB",
+        "echo-bytes",
+        || (bytes.clone(),),
+        &[Value::List(bytes.iter().map(|b| Value::U8(*b)).collect())],
+        &|v: (Vec<u8>,)| v,
+    );
+    // wasmtime's own dynamic path, to tell our conversion cost from its.
+    let (store, instance) = &mut s.same_config;
+    let f = instance.get_func(&mut *store, "echo-bytes").unwrap();
+    let vals = [Val::List(bytes.iter().map(|b| Val::U8(*b)).collect())];
+    let mut out = [Val::Bool(false)];
+    group.bench_function("raw-wasmtime-dynamic", |b| {
+        b.iter(|| f.call(&mut *store, &vals, &mut out).unwrap())
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);

@@ -806,3 +806,67 @@ fn compose_from_a_wac_document() {
         2,
     );
 }
+
+#[test]
+fn a_manifest_can_pin_its_signer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let component = dir.path().join("values.wasm");
+    std::fs::copy(guest("values"), &component).unwrap();
+    let c = component.display().to_string();
+    expect(&["keygen", "acme", "--dir", &d], 0);
+    expect(&["keygen", "other", "--dir", &d], 0);
+    let public = |n: &str| {
+        std::fs::read_to_string(dir.path().join(format!("{n}.pub")))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "require-signed = true\n\
+             [[trusted-keys]]\nname = \"acme\"\npublic-key = \"{}\"\n\
+             [[trusted-keys]]\nname = \"other\"\npublic-key = \"{}\"\n",
+            public("acme"),
+            public("other")
+        ),
+    )
+    .unwrap();
+    let manifest = dir.path().join("m.toml");
+    std::fs::write(
+        &manifest,
+        "[component]\nname = \"values\"\n[signature]\nsigner = \"acme\"\n",
+    )
+    .unwrap();
+    let (p, m) = (policy.display().to_string(), manifest.display().to_string());
+    let key = |n: &str| dir.path().join(format!("{n}.key")).display().to_string();
+    let run = |code| {
+        expect(
+            &[
+                "run",
+                "--policy",
+                &p,
+                "--manifest",
+                &m,
+                &c,
+                "--invoke",
+                "add(1, 2)",
+            ],
+            code,
+        )
+    };
+    // Trusted, but not the signer the manifest names.
+    expect(&["sign", &c, "--key", &key("other")], 0);
+    let o = run(91);
+    assert!(
+        error_line(&o)
+            .contains("the manifest says `acme` signs this component, but it is signed by `other`"),
+        "{}",
+        error_line(&o)
+    );
+    std::fs::remove_file(dir.path().join("values.wasm.sig")).unwrap();
+    expect(&["sign", &c, "--key", &key("acme")], 0);
+    assert_eq!(stdout(&run(0)), "3\n");
+}

@@ -490,3 +490,41 @@ fn the_runtime_owns_airssys_host() {
         .unwrap();
     assert!(err.to_string().contains("provided by the runtime"), "{err}");
 }
+
+#[test]
+fn a_silent_server_hits_the_http_timeout() {
+    use std::time::{Duration, Instant};
+    // Accepts the connection and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+        drop(stream);
+    });
+    let (rt, audit) = runtime_with(HostSettings {
+        http_timeout: Duration::from_millis(300),
+        ..HostSettings::default()
+    });
+    let mut i = probe(
+        &rt,
+        LoadOptions::new().grant(Capability::network(
+            HostPattern::new(&format!("127.0.0.1:{port}")).unwrap(),
+            NetKind::Http,
+        )),
+    );
+    let started = Instant::now();
+    let e = err_text(&call(
+        &mut i,
+        "http-get",
+        &[s(&format!("http://127.0.0.1:{port}/"))],
+    ));
+    assert!(e.starts_with("limit: timed out after 300ms"), "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(host_limits(&audit).len(), 1);
+    server.join().unwrap();
+}

@@ -239,6 +239,12 @@ impl WasmtimeInstance {
         let mut store = Store::new(&c.engine, data);
         store.limiter(|d| &mut d.limiter);
         store.epoch_deadline_trap();
+        // Unbounded fuel and a deadline that never comes hold for every
+        // call without those limits; `arm` re-arms the ones that are set.
+        store
+            .set_fuel(u64::MAX)
+            .expect("fuel metering is enabled in every engine of this backend");
+        store.set_epoch_deadline(u64::MAX / 4);
         arm(&mut store, &limits);
         let instance = match c.pre.instantiate(&mut store) {
             Ok(i) => i,
@@ -288,14 +294,21 @@ impl WasmtimeInstance {
         })
     }
 
-    /// Calls through the typed fast path.
-    pub fn call_typed<P, R>(&mut self, f: &TypedCall<P, R>, params: P) -> Result<(R, Usage)>
+    /// Calls through the typed fast path. `start` is when the caller began
+    /// the call (its `Instant::now()`): the usage's elapsed time is measured
+    /// from it, so a caller that needs the time too reads the clock once.
+    pub fn call_typed<P, R>(
+        &mut self,
+        f: &TypedCall<P, R>,
+        params: P,
+        start: Instant,
+    ) -> Result<(R, Usage)>
     where
         P: ComponentNamedList + Lower + Send + Sync + 'static,
         R: ComponentNamedList + Lift + Send + Sync + 'static,
     {
         self.check_poisoned()?;
-        let start = arm(&mut self.store, &self.limits);
+        arm(&mut self.store, &self.limits);
         let r = f.func.call(&mut self.store, params);
         let usage = self.usage(start);
         match r {
@@ -313,10 +326,12 @@ impl WasmtimeInstance {
 
     fn usage(&mut self, start: Instant) -> Usage {
         let elapsed = start.elapsed();
-        let budget = self.limits.fuel.unwrap_or(u64::MAX);
-        let left = self.store.get_fuel().unwrap_or(budget);
+        let fuel_consumed = self
+            .limits
+            .fuel
+            .map(|budget| budget - self.store.get_fuel().unwrap_or(budget).min(budget));
         Usage {
-            fuel_consumed: self.limits.fuel.map(|_| budget - left),
+            fuel_consumed,
             peak_memory_bytes: self.store.data().limiter.memory_peak,
             elapsed,
         }
@@ -329,21 +344,20 @@ impl WasmtimeInstance {
     }
 }
 
-/// Sets the fuel and the epoch deadline for the next entry into the guest,
-/// and returns the start time.
-fn arm(store: &mut Store<StoreData>, limits: &airssys_wasm_core::Limits) -> Instant {
-    let fuel = limits.fuel.unwrap_or(u64::MAX);
-    store
-        .set_fuel(fuel)
-        .expect("fuel metering is enabled in every engine of this backend");
-    let ticks = match limits.timeout {
+/// Sets the fuel budget and the epoch deadline for the next entry into the
+/// guest, for the limits that are set (the others were armed for good at
+/// instantiation, and re-arming them would only cost time on every call).
+fn arm(store: &mut Store<StoreData>, limits: &airssys_wasm_core::Limits) {
+    if let Some(fuel) = limits.fuel {
+        store
+            .set_fuel(fuel)
+            .expect("fuel metering is enabled in every engine of this backend");
+    }
+    if let Some(t) = limits.timeout {
         // One tick more than the timeout: the first tick may come right
         // after arming, and a call must never be stopped before its limit.
-        Some(t) => t.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1,
-        None => u64::MAX / 4,
-    };
-    store.set_epoch_deadline(ticks);
-    Instant::now()
+        store.set_epoch_deadline(t.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1);
+    }
 }
 
 fn classify(
@@ -472,7 +486,8 @@ impl BackendInstance for WasmtimeInstance {
         }
         let func = self.funcs[f.index as usize];
         let mut results = vec![Val::Bool(false); usize::from(ty.result.is_some())];
-        let start = arm(&mut self.store, &self.limits);
+        arm(&mut self.store, &self.limits);
+        let start = Instant::now();
         let r = func.call(&mut self.store, &vals, &mut results);
         let usage = self.usage(start);
         if let Err(e) = r {

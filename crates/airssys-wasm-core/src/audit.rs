@@ -17,7 +17,7 @@
 //! ```
 
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -41,11 +41,78 @@ pub struct AuditEvent {
 impl AuditEvent {
     /// An event of `kind` for `component`, stamped now.
     pub fn new(component: impl Into<Arc<str>>, kind: AuditKind) -> Self {
+        Self::at(SystemTime::now(), component, kind)
+    }
+
+    /// An event of `kind` for `component`, stamped `time` (from an
+    /// [`AuditClock`], say).
+    pub fn at(time: SystemTime, component: impl Into<Arc<str>>, kind: AuditKind) -> Self {
         Self {
-            time: SystemTime::now(),
+            time,
             component: component.into(),
             kind,
         }
+    }
+}
+
+/// Wall-clock stamps for audit events, derived from monotonic readings the
+/// caller takes anyway.
+///
+/// Reading the system clock costs about as much as a small guest call, and
+/// a call needs a monotonic start time for its elapsed time: the clock turns
+/// that [`Instant`] into wall-clock time from an anchor (a pair of readings
+/// of both clocks), re-anchored to the system clock whenever the anchor is
+/// older than [`AuditClock::RESYNC`]. A step of the system clock shows in
+/// the stamps within that time.
+///
+/// ```
+/// use std::time::{Duration, Instant, SystemTime};
+/// use airssys_wasm_core::AuditClock;
+///
+/// let mut clock = AuditClock::new();
+/// let start = Instant::now();
+/// let called = clock.wall(start);
+/// let skew = called.duration_since(SystemTime::now()).unwrap_or_else(|e| e.duration());
+/// assert!(skew < Duration::from_secs(1));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct AuditClock {
+    wall: SystemTime,
+    mono: Instant,
+}
+
+impl AuditClock {
+    /// How old an anchor may be before the next stamp reads the system clock
+    /// again.
+    pub const RESYNC: Duration = Duration::from_secs(1);
+
+    /// A clock anchored now.
+    pub fn new() -> Self {
+        Self::anchored(SystemTime::now(), Instant::now())
+    }
+
+    /// A clock whose anchor says that `mono` was `wall`.
+    pub fn anchored(wall: SystemTime, mono: Instant) -> Self {
+        Self { wall, mono }
+    }
+
+    /// The wall-clock time of `at`. An `at` before the anchor, or more than
+    /// [`AuditClock::RESYNC`] after it, re-anchors the clock on the system
+    /// clock (taken as the time of `at`).
+    pub fn wall(&mut self, at: Instant) -> SystemTime {
+        match at.checked_duration_since(self.mono) {
+            Some(since) if since <= Self::RESYNC => self.wall + since,
+            _ => {
+                *self = Self::anchored(SystemTime::now(), at);
+                self.wall
+            }
+        }
+    }
+}
+
+impl Default for AuditClock {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -245,6 +312,42 @@ impl AuditSink for TracingSink {
             _ => tracing::info!(target: "airssys_wasm::audit", component, event = ?event.kind),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn a_fresh_anchor_gives_stamps_from_the_monotonic_reading() {
+        let now = Instant::now();
+        let mut clock = AuditClock::anchored(UNIX_EPOCH, now);
+        let later = now + Duration::from_millis(250);
+        assert_eq!(clock.wall(later), UNIX_EPOCH + Duration::from_millis(250));
+        assert_eq!(clock.wall(now), UNIX_EPOCH);
+    }
+
+    #[test]
+    fn an_old_anchor_is_replaced_by_the_system_clock() {
+        let now = Instant::now();
+        // The anchor claims `now` was 1970: an old anchor must not survive.
+        let mut clock = AuditClock::anchored(UNIX_EPOCH, now);
+        let late = now + AuditClock::RESYNC + Duration::from_millis(1);
+        let stamp = clock.wall(late);
+        assert!(
+            stamp > UNIX_EPOCH + Duration::from_secs(1_000_000_000),
+            "{stamp:?}"
+        );
+        // The new anchor serves the next stamps.
+        assert_eq!(
+            clock.wall(late + Duration::from_millis(5)),
+            stamp + Duration::from_millis(5)
+        );
+        // A reading from before the anchor re-anchors too.
+        let mut clock = AuditClock::anchored(UNIX_EPOCH, late);
+        assert!(clock.wall(now) > UNIX_EPOCH + Duration::from_secs(1_000_000_000));
     }
 }
 

@@ -25,7 +25,9 @@ mod limits;
 mod value;
 mod wave;
 
-pub use audit::{AuditError, AuditEvent, AuditKind, AuditSink, MemorySink, TracingSink};
+pub use audit::{
+    AuditClock, AuditError, AuditEvent, AuditKind, AuditSink, MemorySink, TracingSink,
+};
 pub use backend::{
     Backend, BackendInstance, CaptureBuffer, CompiledComponent, FuncRef, InstanceConfig,
     OutputTarget, Stdio,

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use airssys_wasm_security::signing::{Signature, SignatureError};
 use airssys_wasm_security::{Evaluation, Manifest, OnDenied, Policy};
@@ -12,9 +13,9 @@ use crate::host::{ComponentHost, HostSettings, HostState};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use airssys_wasm_core::{
-    AuditEvent, AuditKind, AuditSink, Backend, BackendInstance, Capability, CapabilitySet,
-    CompiledComponent, ComponentInfo, Error, FuncRef, FuncType, HostFunctions, InstanceConfig,
-    Limits, Result, Stdio, TracingSink, Usage, Value,
+    AuditClock, AuditEvent, AuditKind, AuditSink, Backend, BackendInstance, Capability,
+    CapabilitySet, CompiledComponent, ComponentInfo, Error, FuncRef, FuncType, HostFunctions,
+    InstanceConfig, Limits, Result, Stdio, TracingSink, Usage, Value,
 };
 
 /// Where a component's bytes come from.
@@ -305,8 +306,12 @@ struct RuntimeInner {
 
 impl RuntimeInner {
     fn record(&self, component: &Arc<str>, kind: AuditKind) -> Result<()> {
+        self.record_at(SystemTime::now(), component, kind)
+    }
+
+    fn record_at(&self, time: SystemTime, component: &Arc<str>, kind: AuditKind) -> Result<()> {
         self.audit
-            .record(AuditEvent::new(component.clone(), kind))
+            .record(AuditEvent::at(time, component.clone(), kind))
             .map_err(Error::from)
     }
 }
@@ -661,6 +666,7 @@ impl Component {
                 Ok(Instance {
                     id,
                     generation: 0,
+                    clock: AuditClock::new(),
                     backend,
                     component: self.inner.clone(),
                 })
@@ -715,6 +721,8 @@ pub struct Instance {
     /// Bumped each time the backend instance is renewed after a failed
     /// host call; typed handles of an older generation are refused.
     generation: u64,
+    /// Stamps call events from the call's own start time.
+    clock: AuditClock,
     backend: Box<dyn BackendInstance>,
     component: Arc<ComponentInner>,
 }
@@ -757,16 +765,9 @@ impl Instance {
             });
         }
         let name = &func.inner.name;
-        let rt = &self.component.runtime;
-        rt.record(
-            &self.component.name,
-            AuditKind::Called {
-                instance: self.id,
-                function: name.clone(),
-            },
-        )?;
+        let called = self.audit_called(name, Instant::now())?;
         let result = self.backend.call(&func.inner, args);
-        self.audit_outcome(name, result.as_ref().map(|(_, u)| *u))?;
+        self.audit_outcome(called, name, result.as_ref().map(|(_, u)| *u))?;
         if let Err(e) = &result {
             self.renew_after_host_failure(e)?;
         }
@@ -813,29 +814,59 @@ impl Instance {
         Ok(())
     }
 
-    fn audit_outcome(&self, function: &Arc<str>, outcome: Result<Usage, &Error>) -> Result<()> {
-        let kind = match outcome {
-            Ok(usage) => AuditKind::Returned {
+    /// Records that `function` is about to be called, stamped at `start`
+    /// (the call's start time); returns the stamp.
+    fn audit_called(&mut self, function: &Arc<str>, start: Instant) -> Result<SystemTime> {
+        let time = self.clock.wall(start);
+        self.component.runtime.record_at(
+            time,
+            &self.component.name,
+            AuditKind::Called {
                 instance: self.id,
                 function: function.clone(),
-                usage,
             },
-            Err(e) => match e.limit() {
-                Some(limit) => AuditKind::LimitHit {
+        )?;
+        Ok(time)
+    }
+
+    /// Records how a call that began at `called` ended. A return is stamped
+    /// at `called` plus the call's elapsed time: no second clock reading.
+    fn audit_outcome(
+        &mut self,
+        called: SystemTime,
+        function: &Arc<str>,
+        outcome: Result<Usage, &Error>,
+    ) -> Result<()> {
+        let (time, kind) = match outcome {
+            Ok(usage) => (
+                called + usage.elapsed,
+                AuditKind::Returned {
                     instance: self.id,
                     function: function.clone(),
-                    limit,
-                    error: e.to_string(),
+                    usage,
                 },
-                None => AuditKind::Trapped {
-                    instance: self.id,
-                    function: function.clone(),
-                    error: e.to_string(),
-                    class: e.class(),
+            ),
+            Err(e) => (
+                self.clock.wall(Instant::now()),
+                match e.limit() {
+                    Some(limit) => AuditKind::LimitHit {
+                        instance: self.id,
+                        function: function.clone(),
+                        limit,
+                        error: e.to_string(),
+                    },
+                    None => AuditKind::Trapped {
+                        instance: self.id,
+                        function: function.clone(),
+                        error: e.to_string(),
+                        class: e.class(),
+                    },
                 },
-            },
+            ),
         };
-        self.component.runtime.record(&self.component.name, kind)
+        self.component
+            .runtime
+            .record_at(time, &self.component.name, kind)
     }
 
     /// Resolves an export for the typed fast path (wasmtime backend only).
@@ -880,16 +911,10 @@ impl Instance {
                         .into(),
             });
         }
-        let name = func.name.clone();
-        self.component.runtime.record(
-            &self.component.name,
-            AuditKind::Called {
-                instance: self.id,
-                function: name.clone(),
-            },
-        )?;
-        let result = self.wasmtime()?.call_typed(&func.inner, params);
-        self.audit_outcome(&name, result.as_ref().map(|(_, u)| *u))?;
+        let start = Instant::now();
+        let called = self.audit_called(&func.name, start)?;
+        let result = self.wasmtime()?.call_typed(&func.inner, params, start);
+        self.audit_outcome(called, &func.name, result.as_ref().map(|(_, u)| *u))?;
         if let Err(e) = &result {
             self.renew_after_host_failure(e)?;
         }

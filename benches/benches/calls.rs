@@ -2,20 +2,23 @@
 //! `add(u32, u32) -> u32`, `echo-string` with 1 KiB and `echo-bytes` with
 //! 64 KiB, called
 //!
-//! - `ours-typed` / `ours-dynamic`: through airssys-wasm (limits armed,
-//!   every call audited to the default tracing sink), typed fast path and
-//!   `Value` path;
+//! - `ours-typed` / `ours-dynamic`: through airssys-wasm on wasmtime
+//!   (limits armed, every call audited to the default tracing sink), typed
+//!   fast path and `Value` path; another backend adds `ours-<backend>-*`
+//!   rows with one line in `bench` below;
 //! - `raw-wasmtime-same-config`: wasmtime's `TypedFunc` on an engine with
 //!   our backend's configuration (fuel, epochs), no airssys-wasm in between;
 //! - `raw-wasmtime-default`: wasmtime's `TypedFunc` on a default engine;
 //! - `raw-wasmtime-dynamic` (64 KiB group): wasmtime's `Func` with `Val`s,
 //!   the baseline of our dynamic path;
+//! - `raw-wasmi`: the guest's core module (the same code, before it was
+//!   made a component) on wasmi, arguments passed by a hand-written
+//!   canonical ABI;
 //! - `native`: the same work in Rust behind `dyn Fn`.
 //!
 //! Guests come from `cargo xtask guests` (`cargo xtask bench` builds them).
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use airssys_wasm::{LoadOptions, Runtime, Value};
 use airssys_wasm_backend_wasmtime::wasmtime::component::{
@@ -23,22 +26,13 @@ use airssys_wasm_backend_wasmtime::wasmtime::component::{
 };
 use airssys_wasm_backend_wasmtime::wasmtime::{Config, Engine, Store};
 use airssys_wasm_backend_wasmtime::{WasmtimeBackend, WasmtimeConfig};
+use airssys_wasm_benches::{RawWasmi, guest};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 
-fn guest() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests/values.wasm");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo xtask guests` (or `cargo xtask bench`)",
-        path.display()
-    );
-    path
-}
-
 /// A raw wasmtime instance of the guest and a store ready for calls.
 fn raw(engine: &Engine, fuel: bool) -> (Store<()>, Instance) {
-    let component = Component::from_file(engine, guest()).unwrap();
+    let component = Component::from_file(engine, guest("values")).unwrap();
     let mut store = Store::new(engine, ());
     if fuel {
         store.set_fuel(u64::MAX).unwrap();
@@ -52,14 +46,20 @@ fn raw(engine: &Engine, fuel: bool) -> (Store<()>, Instance) {
 
 /// The callers under comparison, each with its own instance of the guest.
 struct Subjects {
-    ours: airssys_wasm::Instance,
+    /// Our API, one instance per backend: `(row prefix, instance)`. Each
+    /// gets a `-dynamic` row, and a `-typed` row where the backend has the
+    /// typed fast path.
+    ours: Vec<(&'static str, airssys_wasm::Instance)>,
     same_config: (Store<()>, Instance),
     default_config: (Store<()>, Instance),
+    wasmi: RawWasmi,
 }
 
 /// Calls `export` every way, as group `name`: `params` makes the typed
-/// arguments of one call, `args` are the same as `Value`s, and `native`
-/// does the same work in Rust. Returns the group for extra baselines.
+/// arguments of one call, `args` are the same as `Value`s, `wasmi` makes
+/// one call of the core module on raw wasmi, and `native` does the same
+/// work in Rust. Returns the group for extra baselines.
+#[allow(clippy::too_many_arguments)]
 fn compare<'c, P, R>(
     c: &'c mut Criterion,
     s: &mut Subjects,
@@ -67,6 +67,7 @@ fn compare<'c, P, R>(
     export: &str,
     params: impl Fn() -> P,
     args: &[Value],
+    wasmi: &mut dyn FnMut(&mut RawWasmi),
     native: &dyn Fn(P) -> R,
 ) -> BenchmarkGroup<'c, WallTime>
 where
@@ -74,14 +75,17 @@ where
     R: ComponentNamedList + Lift + Send + Sync + 'static,
 {
     let mut group = c.benchmark_group(name);
-    let typed = s.ours.typed::<P, R>(export).unwrap();
-    group.bench_function("ours-typed", |b| {
-        b.iter(|| s.ours.call_typed(&typed, black_box(params())).unwrap())
-    });
-    let func = s.ours.func(export).unwrap();
-    group.bench_function("ours-dynamic", |b| {
-        b.iter(|| s.ours.call_func(&func, black_box(args)).unwrap())
-    });
+    for (prefix, ours) in &mut s.ours {
+        if let Ok(typed) = ours.typed::<P, R>(export) {
+            group.bench_function(format!("{prefix}-typed"), |b| {
+                b.iter(|| ours.call_typed(&typed, black_box(params())).unwrap())
+            });
+        }
+        let func = ours.func(export).unwrap();
+        group.bench_function(format!("{prefix}-dynamic"), |b| {
+            b.iter(|| ours.call_func(&func, black_box(args)).unwrap())
+        });
+    }
     for (bench, (store, instance)) in [
         ("raw-wasmtime-same-config", &mut s.same_config),
         ("raw-wasmtime-default", &mut s.default_config),
@@ -91,6 +95,7 @@ where
             b.iter(|| f.call(&mut *store, black_box(params())).unwrap())
         });
     }
+    group.bench_function("raw-wasmi", |b| b.iter(|| wasmi(&mut s.wasmi)));
     group.bench_function("native", |b| b.iter(|| native(black_box(params()))));
     group
 }
@@ -99,16 +104,20 @@ fn bench(c: &mut Criterion) {
     // The default audit sink (tracing; no subscriber is installed here).
     let runtime = Runtime::builder().build().unwrap();
     let component = runtime
-        .load(guest(), LoadOptions::new().name("values"))
+        .load(guest("values"), LoadOptions::new().name("values"))
         .unwrap();
     let same = WasmtimeBackend::with_config(WasmtimeConfig::default()).unwrap();
     let default_engine = Engine::new(&Config::new()).unwrap();
     let mut s = Subjects {
-        ours: component.instantiate().unwrap(),
+        ours: vec![("ours", component.instantiate().unwrap())],
         same_config: raw(same.engine(), true),
         default_config: raw(&default_engine, false),
+        wasmi: RawWasmi::new(&wasmi::Engine::default(), "values"),
     };
 
+    let add = s.wasmi.typed::<(i32, i32), i32>("add");
+    let echo_string = s.wasmi.bytes_export("echo-string");
+    let echo_bytes = s.wasmi.bytes_export("echo-bytes");
     compare(
         c,
         &mut s,
@@ -116,6 +125,9 @@ fn bench(c: &mut Criterion) {
         "add",
         || (1u32, 2u32),
         &[Value::U32(1), Value::U32(2)],
+        &mut |w: &mut RawWasmi| {
+            black_box(w.call(&add, black_box((1, 2))));
+        },
         &|(a, b): (u32, u32)| (a.wrapping_add(b),),
     )
     .finish();
@@ -128,6 +140,9 @@ fn bench(c: &mut Criterion) {
         "echo-string",
         || (text.clone(),),
         &[Value::from(text.as_str())],
+        &mut |w: &mut RawWasmi| {
+            black_box(w.call_bytes(&echo_string, black_box(text.as_bytes())));
+        },
         &|t: (String,)| t,
     )
     .finish();
@@ -140,6 +155,9 @@ fn bench(c: &mut Criterion) {
         "echo-bytes",
         || (bytes.clone(),),
         &[Value::List(bytes.iter().map(|b| Value::U8(*b)).collect())],
+        &mut |w: &mut RawWasmi| {
+            black_box(w.call_bytes(&echo_bytes, black_box(&bytes)));
+        },
         &|v: (Vec<u8>,)| v,
     );
     // wasmtime's own dynamic path, to tell our conversion cost from its.

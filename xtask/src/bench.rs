@@ -1,25 +1,58 @@
-//! `cargo xtask bench [--quick]`: run the criterion benchmarks in release
-//! and write `target/bench-report/report.md`.
+//! `cargo xtask bench [--quick]`: run the criterion benchmarks and the
+//! density measurement in release, then write `target/bench-report/`:
+//! `report.md` and one SVG chart per group.
 //!
-//! The report has one table per criterion group with each benchmark's
-//! median (from criterion's `estimates.json`), and for the groups that have
-//! a goal, whether it was met — misses are shown, not hidden. Absolute
-//! times on a shared machine are noise; ratios within one run are what
-//! count, and each group compares like with like.
+//! The report has the goals of the benchmark issue first (met, NOT MET, or
+//! not measured, with the numbers), then one table per criterion group
+//! with each benchmark's median (from criterion's `estimates.json`) and its
+//! ratio to the group's baselines (raw engines, native code), then the
+//! density table. Absolute times on a shared machine are noise; ratios
+//! within one run are what count, and each group compares like with like.
+
+mod chart;
 
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::guests::{self, Lang, cargo, root, run};
 
-/// The baselines every group is compared with, when it has them.
-const BASELINES: &[&str] = &["raw-wasmtime-same-config", "native"];
+/// The criterion bench targets of `benches/`, in the order they run.
+const TARGETS: &[&str] = &[
+    "calls",
+    "capabilities",
+    "audit",
+    "instantiation",
+    "load",
+    "markdown",
+    "host_calls",
+    "isolation",
+];
+
+/// Subjects of the density measurement (`bench-density SUBJECT N`).
+const DENSITY: &[&str] = &["ours-wasmtime", "raw-wasmtime", "raw-wasmi"];
+
+/// The baselines a group is compared with, when it has them: a ratio column
+/// each.
+const BASELINES: &[&str] = &[
+    "raw-wasmtime-same-config",
+    "raw-wasmtime-pooling",
+    "raw-wasmtime-noop-host",
+    "raw-wasmi",
+    "ours-compile",
+    "native",
+    "native-process",
+];
 
 /// A goal from the benchmark issue, checked against one run.
 enum Goal {
-    /// Every benchmark of `group` (or just `bench`) at most `ns`.
+    /// `bench` of `group` (every benchmark of the group when `None`) at
+    /// most `ns`.
     MaxNs {
         group: &'static str,
         bench: Option<&'static str>,
@@ -33,56 +66,311 @@ enum Goal {
         baseline: &'static str,
         ratio: f64,
         what: &'static str,
+        /// Why `bench` may be missing from a run.
+        pending: Option<&'static str>,
+    },
+    /// `bench` at least `speed` times as fast as `baseline` (the baseline's
+    /// time over the bench's); without a threshold, only reported.
+    MinSpeed {
+        group: &'static str,
+        bench: &'static str,
+        baseline: &'static str,
+        speed: Option<f64>,
+        what: &'static str,
+    },
+    /// At least `per_gib` idle instances of `subject` per GiB.
+    Density {
+        subject: &'static str,
+        per_gib: f64,
+        what: &'static str,
     },
 }
 
 const GOALS: &[Goal] = &[
-    Goal::MaxNs {
-        group: "capability-check",
-        bench: None,
-        ns: 100.0,
-        what: "a capability check (glob, host pattern, topic) takes at most 100 ns",
-    },
-    Goal::MaxNs {
-        group: "call-add",
-        bench: Some("ours-typed"),
-        ns: 200.0,
-        what: "an `add` call through airssys-wasm takes at most 200 ns",
-    },
     Goal::MaxRatio {
         group: "call-add",
         bench: "ours-typed",
         baseline: "raw-wasmtime-same-config",
         ratio: 1.10,
-        what: "our component call costs at most 1.10x raw wasmtime with the same config",
+        what: "`add` through airssys-wasm ≤ 1.10× raw wasmtime, same config",
+        pending: None,
+    },
+    Goal::MaxRatio {
+        group: "call-echo-string-1KiB",
+        bench: "ours-typed",
+        baseline: "raw-wasmtime-same-config",
+        ratio: 1.10,
+        what: "1 KiB string through airssys-wasm ≤ 1.10× raw wasmtime, same config",
+        pending: None,
+    },
+    Goal::MaxRatio {
+        group: "call-echo-bytes-64KiB",
+        bench: "ours-typed",
+        baseline: "raw-wasmtime-same-config",
+        ratio: 1.10,
+        what: "64 KiB list<u8> through airssys-wasm ≤ 1.10× raw wasmtime, same config",
+        pending: None,
+    },
+    Goal::MaxNs {
+        group: "call-add",
+        bench: Some("ours-typed"),
+        ns: 200.0,
+        what: "`add` call through airssys-wasm on wasmtime ≤ 200 ns",
+    },
+    Goal::MaxRatio {
+        group: "call-add",
+        bench: "ours-wasmi-dynamic",
+        baseline: "raw-wasmi",
+        ratio: 1.20,
+        what: "`add` through airssys-wasm on wasmi ≤ 1.20× raw wasmi",
+        pending: Some("wasmi backend pending"),
+    },
+    Goal::MaxNs {
+        group: "instantiation",
+        bench: Some("ours-pooling"),
+        ns: 5_000.0,
+        what: "new instance of a compiled component (pooling) ≤ 5 µs",
+    },
+    Goal::MinSpeed {
+        group: "load-large",
+        bench: "ours-cached",
+        baseline: "ours-compile",
+        speed: Some(100.0),
+        what: "cached load of a ≥ 1 MB component ≥ 100× faster than compiling it",
+    },
+    Goal::Density {
+        subject: "ours-wasmtime",
+        per_gib: 10_000.0,
+        what: "≥ 10,000 idle instances per GiB on wasmtime",
+    },
+    Goal::MaxNs {
+        group: "capability-check",
+        bench: None,
+        ns: 100.0,
+        what: "capability check (path glob, host pattern, topic) ≤ 100 ns",
+    },
+    Goal::MaxNs {
+        group: "audit-event",
+        bench: Some("tracing-no-subscriber"),
+        ns: 200.0,
+        what: "audit event on the caller ≤ 200 ns: tracing sink, no subscriber (the default)",
+    },
+    Goal::MaxNs {
+        group: "audit-event",
+        bench: Some("memory"),
+        ns: 200.0,
+        what: "audit event on the caller ≤ 200 ns: in-memory sink",
+    },
+    Goal::MaxNs {
+        group: "audit-event",
+        bench: Some("tracing-fmt"),
+        ns: 200.0,
+        what: "audit event on the caller ≤ 200 ns: tracing sink, fmt subscriber",
+    },
+    Goal::MaxNs {
+        group: "audit-event",
+        bench: Some("chained-jsonl"),
+        ns: 200.0,
+        what: "audit event on the caller ≤ 200 ns: hash-chained JSON lines, sustained",
+    },
+    Goal::MinSpeed {
+        group: "markdown-100KB",
+        bench: "ours-typed",
+        baseline: "native",
+        speed: Some(0.7),
+        what: "markdown plugin on wasmtime ≥ 0.7× native speed",
+    },
+    Goal::MinSpeed {
+        group: "isolation",
+        bench: "ours-pooling",
+        baseline: "native-process",
+        speed: None,
+        what: "fresh instance + call vs spawning a process (reported, no goal)",
     },
 ];
 
+/// One criterion benchmark's result.
 struct Measurement {
     group: String,
     bench: String,
     median_ns: f64,
 }
 
+/// One density measurement.
+#[derive(Debug)]
+struct Density {
+    subject: String,
+    instances: u64,
+    rss_growth_bytes: u64,
+}
+
+impl Density {
+    fn kib_per_instance(&self) -> f64 {
+        self.rss_growth_bytes as f64 / 1024.0 / self.instances as f64
+    }
+
+    fn per_gib(&self) -> f64 {
+        (1u64 << 30) as f64 * self.instances as f64 / self.rss_growth_bytes.max(1) as f64
+    }
+}
+
+/// Everything one run measured.
+struct Run {
+    measurements: Vec<Measurement>,
+    density: Vec<Density>,
+}
+
 pub fn run_bench(quick: bool) -> Result<()> {
+    let started = Instant::now();
     guests::build(Lang::All)?;
+    let dir = root().join("target/bench-report");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    println!("xtask: building the benchmarks (release)");
+    run(
+        cargo().current_dir(root()).args([
+            "bench",
+            "-p",
+            "airssys-wasm-benches",
+            "--benches",
+            "--no-run",
+        ]),
+        "building the benchmarks",
+    )?;
+    // Only this run's results go into the report.
+    let criterion = root().join("target/criterion");
+    if criterion.exists() {
+        std::fs::remove_dir_all(&criterion)
+            .with_context(|| format!("removing old results in {}", criterion.display()))?;
+    }
+    let log_path = dir.join("criterion.log");
+    let mut log = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    let progress = ProgressBar::new((TARGETS.len() + DENSITY.len()) as u64);
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .expect("the template is valid"),
+    );
+    progress.enable_steady_tick(Duration::from_millis(200));
+    for target in TARGETS {
+        progress.set_message(format!("{target}: building"));
+        run_criterion(target, quick, &mut log, &progress)?;
+        progress.inc(1);
+    }
+    let mut density = Vec::new();
+    for subject in DENSITY {
+        progress.set_message(format!("density: {subject}"));
+        density.push(run_density(subject, if quick { 200 } else { 2000 })?);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+
+    let run = Run {
+        measurements: collect(&criterion)?,
+        density,
+    };
+    let charts = chart::draw_all(&run, &dir)?;
+    let report = render(&run, quick, &charts, &Environment::detect());
+    let file = dir.join("report.md");
+    std::fs::write(&file, &report).with_context(|| format!("writing {}", file.display()))?;
+    println!("{report}");
+    println!(
+        "xtask: report written to {} in {:.0?} (criterion's output: {})",
+        file.display(),
+        started.elapsed(),
+        log_path.display()
+    );
+    Ok(())
+}
+
+/// Runs one bench target, its output into `log`, showing which benchmark
+/// runs on the progress bar.
+fn run_criterion(
+    target: &str,
+    quick: bool,
+    log: &mut std::fs::File,
+    progress: &ProgressBar,
+) -> Result<()> {
     let mut cmd = cargo();
     cmd.current_dir(root())
-        .args(["bench", "-p", "airssys-wasm-benches", "--benches", "--"]);
+        .args([
+            "bench",
+            "-p",
+            "airssys-wasm-benches",
+            "--bench",
+            target,
+            "--",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     if quick {
         cmd.arg("--quick");
     }
-    run(&mut cmd, "running the benchmarks")?;
-    let criterion = root().join("target/criterion");
-    let measurements = collect(&criterion)?;
-    let report = render(&measurements, quick);
-    let dir = root().join("target/bench-report");
-    std::fs::create_dir_all(&dir)?;
-    let file = dir.join("report.md");
-    std::fs::write(&file, &report)?;
-    println!("{report}");
-    println!("xtask: report written to {}", file.display());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting bench target {target}"))?;
+    let stderr = child.stderr.take().expect("stderr is piped");
+    // cargo's and the bench's errors, kept for the failure message.
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    let stdout = child.stdout.take().expect("stdout is piped");
+    for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
+        log.write_all(&line)?;
+        log.write_all(b"\n")?;
+        let text = String::from_utf8_lossy(&line);
+        if let Some(name) = text
+            .rsplit('\r')
+            .find_map(|part| part.strip_prefix("Benchmarking "))
+            .and_then(|rest| rest.split(':').next())
+        {
+            progress.set_message(name.to_owned());
+        }
+    }
+    let status = child.wait()?;
+    let errors = errors.join().unwrap_or_default();
+    log.write_all(errors.as_bytes())?;
+    if !status.success() {
+        bail!("bench target {target} failed ({status}):\n{errors}");
+    }
     Ok(())
+}
+
+/// Runs the density binary for one subject in a process of its own.
+fn run_density(subject: &str, instances: u32) -> Result<Density> {
+    let exe = root().join("target/release/bench-density");
+    let out = std::process::Command::new(&exe)
+        .args([subject, &instances.to_string()])
+        .current_dir(root())
+        .output()
+        .with_context(|| format!("running {}", exe.display()))?;
+    if !out.status.success() {
+        bail!(
+            "bench-density {subject} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    parse_density(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn parse_density(line: &str) -> Result<Density> {
+    let json: serde_json::Value = serde_json::from_str(line.trim())
+        .with_context(|| format!("bench-density printed `{}`", line.trim()))?;
+    let field = |name: &str| {
+        json[name]
+            .as_u64()
+            .with_context(|| format!("bench-density output has no `{name}`: {line}"))
+    };
+    Ok(Density {
+        subject: json["subject"].as_str().unwrap_or("?").to_owned(),
+        instances: field("instances")?.max(1),
+        rss_growth_bytes: field("rss_growth_bytes")?,
+    })
 }
 
 /// Every `<group>/<bench>/new/estimates.json` under criterion's output.
@@ -123,24 +411,53 @@ fn collect(criterion: &Path) -> Result<Vec<Measurement>> {
     Ok(out)
 }
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let rustc = std::process::Command::new("rustc")
-        .arg("-V")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    format!("{cpu}, {cores} cores; {rustc}")
+/// Where and with what the run happened.
+struct Environment {
+    date: String,
+    machine: String,
+    versions: String,
+}
+
+impl Environment {
+    fn detect() -> Self {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|c| {
+                c.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split(':').nth(1))
+                    .map(|m| m.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown CPU".into());
+        let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+        let command = |program: &str, args: &[&str]| {
+            std::process::Command::new(program)
+                .args(args)
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                .unwrap_or_default()
+        };
+        let lock = std::fs::read_to_string(root().join("Cargo.lock")).unwrap_or_default();
+        let versions = ["wasmtime", "wasmi", "pulldown-cmark", "criterion"]
+            .iter()
+            .map(|c| format!("{c} {}", locked_version(&lock, c).unwrap_or("?")))
+            .chain([command("rustc", &["-V"])])
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self {
+            date: command("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+            machine: format!("{cpu}, {cores} cores"),
+            versions,
+        }
+    }
+}
+
+/// The version of `name` in a Cargo.lock (the first, if several).
+fn locked_version<'l>(lock: &'l str, name: &str) -> Option<&'l str> {
+    let needle = format!("name = \"{name}\"\nversion = \"");
+    let start = lock.find(&needle)? + needle.len();
+    lock[start..].split('"').next()
 }
 
 fn median(measurements: &[Measurement], group: &str, bench: &str) -> Option<f64> {
@@ -150,84 +467,191 @@ fn median(measurements: &[Measurement], group: &str, bench: &str) -> Option<f64>
         .map(|m| m.median_ns)
 }
 
-fn render(measurements: &[Measurement], quick: bool) -> String {
-    let mut s = String::from("# airssys-wasm benchmark report\n\n");
-    let _ = writeln!(s, "Machine: {}", machine());
-    if quick {
-        s.push_str("\nQuick mode (`--quick`): a smoke run, not a measurement.\n");
-    }
+/// The groups in the order of their first measurement.
+fn groups(measurements: &[Measurement]) -> Vec<&str> {
     let mut groups: Vec<&str> = measurements.iter().map(|m| m.group.as_str()).collect();
     groups.dedup();
-    for group in groups {
+    groups
+}
+
+/// The baselines `group` has, with their medians.
+fn baselines(measurements: &[Measurement], group: &str) -> Vec<(&'static str, f64)> {
+    BASELINES
+        .iter()
+        .filter_map(|b| median(measurements, group, b).map(|m| (*b, m)))
+        .collect()
+}
+
+fn render(run: &Run, quick: bool, charts: &[(String, String)], env: &Environment) -> String {
+    let measurements = &run.measurements;
+    let mut s = String::from("# airssys-wasm benchmark report\n\n");
+    let _ = writeln!(s, "- Date: {}", env.date);
+    let _ = writeln!(s, "- Machine: {}", env.machine);
+    let _ = writeln!(s, "- Versions: {}", env.versions);
+    s.push_str(
+        "\nMedians of criterion runs. Absolute times on a shared machine are noisy; \
+         the ratios between rows of one group, measured in the same run, are the result. \
+         `x NAME` columns are the row's time over NAME's.\n",
+    );
+    if quick {
+        s.push_str("\n**Quick mode (`--quick`)**: a smoke run, not a measurement.\n");
+    }
+    s.push_str("\n## Goals\n\n| goal | result |\n|---|---|\n");
+    for goal in GOALS {
+        let _ = writeln!(s, "| {} | {} |", goal_what(goal), check(goal, run));
+    }
+    for group in groups(measurements) {
         let _ = writeln!(s, "\n## {group}\n");
-        let baselines: Vec<(&str, f64)> = BASELINES
-            .iter()
-            .filter_map(|b| median(measurements, group, b).map(|m| (*b, m)))
-            .collect();
+        if let Some((_, file)) = charts.iter().find(|(g, _)| g == group) {
+            let _ = writeln!(s, "![{group}]({file})\n");
+        }
+        let baselines = baselines(measurements, group);
         s.push_str("| benchmark | median |");
         for (b, _) in &baselines {
             let _ = write!(s, " x {b} |");
         }
-        s.push_str("\n|---|---|");
-        s.push_str(&"---|".repeat(baselines.len()));
+        s.push_str("\n|---|---:|");
+        s.push_str(&"---:|".repeat(baselines.len()));
         s.push('\n');
         for m in measurements.iter().filter(|m| m.group == group) {
             let _ = write!(s, "| {} | {} |", m.bench, show(m.median_ns));
             for (_, base) in &baselines {
-                let _ = write!(s, " {:.2} |", m.median_ns / base);
+                let _ = write!(s, " {} |", ratio(m.median_ns / base));
             }
             s.push('\n');
         }
-        let goals: Vec<String> = GOALS
-            .iter()
-            .filter_map(|g| check(g, group, measurements))
-            .collect();
-        if !goals.is_empty() {
-            s.push_str("\nGoals:\n");
-            for g in goals {
-                let _ = writeln!(s, "- {g}");
-            }
+    }
+    if !run.density.is_empty() {
+        s.push_str(
+            "\n## density\n\nIdle instances of the `values` guest kept alive in a process of \
+             their own; the growth of its resident set, per instance.\n\n",
+        );
+        if let Some((_, file)) = charts.iter().find(|(g, _)| g == "density") {
+            let _ = writeln!(s, "![density]({file})\n");
+        }
+        s.push_str(
+            "| subject | instances | RSS growth | KiB per instance | instances per GiB |\n\
+             |---|---:|---:|---:|---:|\n",
+        );
+        for d in &run.density {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.1} MiB | {:.1} | {:.0} |",
+                d.subject,
+                d.instances,
+                d.rss_growth_bytes as f64 / (1 << 20) as f64,
+                d.kib_per_instance(),
+                d.per_gib()
+            );
         }
     }
     s
 }
 
-/// `met` / `NOT MET` for a goal of `group`, with the numbers.
-fn check(goal: &Goal, group: &str, measurements: &[Measurement]) -> Option<String> {
+fn goal_what(goal: &Goal) -> &'static str {
+    match goal {
+        Goal::MaxNs { what, .. }
+        | Goal::MaxRatio { what, .. }
+        | Goal::MinSpeed { what, .. }
+        | Goal::Density { what, .. } => what,
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "**NOT MET**" }
+}
+
+/// `met` / `NOT MET` / `not measured` for a goal, with the numbers.
+fn check(goal: &Goal, run: &Run) -> String {
+    let m = &run.measurements;
+    let missing =
+        |group: &str, bench: &str| format!("not measured: no {group}/{bench} in this run");
     match goal {
         Goal::MaxNs {
-            group: g,
-            bench,
-            ns,
-            what,
-        } if *g == group => {
-            let worst = measurements
+            group, bench, ns, ..
+        } => {
+            let worst = m
                 .iter()
-                .filter(|m| m.group == group && bench.is_none_or(|b| m.bench == b))
-                .max_by(|a, b| a.median_ns.total_cmp(&b.median_ns))?;
-            let verdict = if worst.median_ns <= *ns {
-                "met"
-            } else {
-                "NOT MET"
-            };
-            Some(format!(
-                "{what}: {verdict} (slowest: {} at {})",
-                worst.bench,
-                show(worst.median_ns)
-            ))
+                .filter(|x| x.group == *group && bench.is_none_or(|b| x.bench == b))
+                .max_by(|a, b| a.median_ns.total_cmp(&b.median_ns));
+            match worst {
+                Some(w) => format!(
+                    "{} ({}{})",
+                    verdict(w.median_ns <= *ns),
+                    if bench.is_none() {
+                        format!("slowest: {} at ", w.bench)
+                    } else {
+                        String::new()
+                    },
+                    show(w.median_ns)
+                ),
+                None => missing(group, bench.unwrap_or("*")),
+            }
         }
         Goal::MaxRatio {
-            group: g,
+            group,
             bench,
             baseline,
-            ratio,
-            what,
-        } if *g == group => {
-            let r = median(measurements, group, bench)? / median(measurements, group, baseline)?;
-            let verdict = if r <= *ratio { "met" } else { "NOT MET" };
-            Some(format!("{what}: {verdict} ({r:.2}x)"))
-        }
-        _ => None,
+            ratio: max,
+            pending,
+            ..
+        } => match (median(m, group, bench), median(m, group, baseline)) {
+            (Some(b), Some(base)) => {
+                let r = b / base;
+                format!(
+                    "{} ({}× : {} vs {})",
+                    verdict(r <= *max),
+                    ratio(r),
+                    show(b),
+                    show(base)
+                )
+            }
+            (None, _) if pending.is_some() => {
+                format!("not measured yet: {}", pending.unwrap_or_default())
+            }
+            (None, _) => missing(group, bench),
+            (_, None) => missing(group, baseline),
+        },
+        Goal::MinSpeed {
+            group,
+            bench,
+            baseline,
+            speed,
+            ..
+        } => match (median(m, group, bench), median(m, group, baseline)) {
+            (Some(b), Some(base)) => {
+                let x = base / b;
+                let numbers = format!("{}× : {} vs {}", ratio(x), show(b), show(base));
+                match speed {
+                    Some(min) => format!("{} ({numbers})", verdict(x >= *min)),
+                    None => numbers,
+                }
+            }
+            (None, _) => missing(group, bench),
+            (_, None) => missing(group, baseline),
+        },
+        Goal::Density {
+            subject, per_gib, ..
+        } => match run.density.iter().find(|d| d.subject == *subject) {
+            Some(d) => format!(
+                "{} ({:.0} per GiB, {:.1} KiB each)",
+                verdict(d.per_gib() >= *per_gib),
+                d.per_gib(),
+                d.kib_per_instance()
+            ),
+            None => format!("not measured: no density run of {subject}"),
+        },
+    }
+}
+
+/// A ratio with enough digits to read both 0.004 and 250.
+fn ratio(r: f64) -> String {
+    if r < 0.1 {
+        format!("{r:.4}")
+    } else if r < 100.0 {
+        format!("{r:.2}")
+    } else {
+        format!("{r:.0}")
     }
 }
 
@@ -255,38 +679,110 @@ mod tests {
         .unwrap();
     }
 
+    fn env() -> Environment {
+        Environment {
+            date: "2026-01-02 03:04 UTC".into(),
+            machine: "a CPU, 2 cores".into(),
+            versions: "wasmtime 48.0.8".into(),
+        }
+    }
+
+    fn report(dir: &Path, density: Vec<Density>) -> String {
+        let run = Run {
+            measurements: collect(dir).unwrap(),
+            density,
+        };
+        render(
+            &run,
+            false,
+            &[("call-add".into(), "call-add.svg".into())],
+            &env(),
+        )
+    }
+
     #[test]
-    fn the_report_shows_medians_and_misses() {
+    fn the_report_shows_medians_ratios_and_misses() {
         let dir = std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         estimate(&dir, "capability-check", "fast", 42.0);
         estimate(&dir, "capability-check", "slow", 250.0);
         estimate(&dir, "other", "call", 1_500.0);
+        estimate(&dir, "call-add", "raw-wasmtime-same-config", 100.0);
+        estimate(&dir, "call-add", "ours-typed", 120.0);
+        estimate(&dir, "call-add", "native", 2.0);
+        estimate(&dir, "load-large", "ours-compile", 500_000_000.0);
+        estimate(&dir, "load-large", "ours-cached", 2_000_000.0);
         std::fs::create_dir_all(dir.join("report")).unwrap();
-        let report = render(&collect(&dir).unwrap(), false);
+        let density = vec![Density {
+            subject: "ours-wasmtime".into(),
+            instances: 1000,
+            rss_growth_bytes: 200 << 20,
+        }];
+        let report = report(&dir, density);
         std::fs::remove_dir_all(&dir).unwrap();
+        assert!(report.contains("- Date: 2026-01-02 03:04 UTC"), "{report}");
         assert!(report.contains("| fast | 42.0 ns |\n"), "{report}");
+        assert!(report.contains("| call | 1.50 µs |\n"), "{report}");
         assert!(
-            report.contains("at most 100 ns: NOT MET (slowest: slow at 250.0 ns)"),
+            report.contains(
+                "| capability check (path glob, host pattern, topic) ≤ 100 ns | \
+                 **NOT MET** (slowest: slow at 250.0 ns) |"
+            ),
             "{report}"
         );
-        assert!(report.contains("| call | 1.50 µs |\n"), "{report}");
-        // Ratios against the baselines a group has.
-        let dir2 = std::env::temp_dir().join(format!("xtask-bench2-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir2);
-        estimate(&dir2, "call-add", "raw-wasmtime-same-config", 100.0);
-        estimate(&dir2, "call-add", "ours-typed", 120.0);
-        estimate(&dir2, "call-add", "native", 2.0);
-        let report = render(&collect(&dir2).unwrap(), false);
-        std::fs::remove_dir_all(&dir2).unwrap();
+        // Ratio columns for the baselines a group has, and its chart.
         assert!(
             report.contains("| ours-typed | 120.0 ns | 1.20 | 60.00 |"),
             "{report}"
         );
+        assert!(report.contains("![call-add](call-add.svg)"), "{report}");
         assert!(
-            report.contains("1.10x raw wasmtime with the same config: NOT MET (1.20x)"),
+            report.contains("same config | **NOT MET** (1.20× : 120.0 ns vs 100.0 ns) |"),
             "{report}"
         );
-        assert!(report.contains("at most 200 ns: met"), "{report}");
+        assert!(report.contains("≤ 200 ns | met (120.0 ns) |"), "{report}");
+        assert!(
+            report.contains("≤ 1.20× raw wasmi | not measured yet: wasmi backend pending |"),
+            "{report}"
+        );
+        assert!(
+            report.contains("compiling it | met (250× : 2.00 ms vs 500.00 ms) |"),
+            "{report}"
+        );
+        // Goals whose groups did not run say so.
+        assert!(
+            report.contains("not measured: no markdown-100KB/ours-typed in this run"),
+            "{report}"
+        );
+        // 200 MiB for 1000 instances: 204.8 KiB each, 5120 per GiB.
+        assert!(
+            report.contains("| ours-wasmtime | 1000 | 200.0 MiB | 204.8 | 5120 |"),
+            "{report}"
+        );
+        assert!(
+            report.contains("per GiB on wasmtime | **NOT MET** (5120 per GiB, 204.8 KiB each) |"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn density_output_is_parsed_and_bad_output_named() {
+        let d = parse_density(
+            "{\"subject\": \"raw-wasmi\", \"instances\": 10, \"rss_growth_bytes\": 20480}\n",
+        )
+        .unwrap();
+        assert_eq!((d.subject.as_str(), d.instances), ("raw-wasmi", 10));
+        assert_eq!(d.kib_per_instance(), 2.0);
+        let e = parse_density("panicked").unwrap_err().to_string();
+        assert!(e.contains("bench-density printed `panicked`"), "{e}");
+    }
+
+    #[test]
+    fn versions_come_from_the_lock_file() {
+        let lock = "[[package]]\nname = \"wasmi\"\nversion = \"2.0.0\"\n\n\
+                    [[package]]\nname = \"wasmtime\"\nversion = \"48.0.8\"\n";
+        assert_eq!(locked_version(lock, "wasmtime"), Some("48.0.8"));
+        assert_eq!(locked_version(lock, "wasmi"), Some("2.0.0"));
+        assert_eq!(locked_version(lock, "criterion"), None);
     }
 }

@@ -25,6 +25,7 @@ const PURE: &[&str] = &[
     "logger-plug",
     "logger-app",
     "logger-shout",
+    "markdown",
 ];
 /// Guests built for wasm32-wasip2: rustc emits components importing WASI.
 const WASIP2: &[&str] = &["wasi-probe", "hello"];

@@ -48,6 +48,18 @@ impl Guest for Probe {
         key_value::set(&namespace, &key, value.as_bytes()).map_err(text)
     }
 
+    fn kv_set_many(
+        namespace: String,
+        key: String,
+        value: String,
+        count: u32,
+    ) -> Result<(), String> {
+        for _ in 0..count {
+            key_value::set(&namespace, &key, value.as_bytes()).map_err(text)?;
+        }
+        Ok(())
+    }
+
     fn kv_get(namespace: String, key: String) -> Result<Option<String>, String> {
         key_value::get(&namespace, &key)
             .map(|v| v.map(|b| String::from_utf8_lossy(&b).into_owned()))

@@ -17,7 +17,7 @@ use airssys_wasm::{LoadOptions, Runtime};
 use airssys_wasm_backend_wasmtime::wasmtime::component::Component;
 use airssys_wasm_backend_wasmtime::{WasmtimeBackend, WasmtimeConfig};
 use airssys_wasm_benches::{guest, large_component};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
     let cache = tempfile::tempdir().unwrap();
@@ -33,12 +33,16 @@ fn bench(c: &mut Criterion) {
     let engine = raw.engine();
     let tiny = std::fs::read(guest("values")).unwrap();
     let large = large_component(1 << 20);
+    // A smoke run (`--quick`) keeps criterion's short settings.
+    let quick = std::env::args().any(|a| a == "--quick");
 
     for (group_name, bytes) in [("load-tiny", &tiny), ("load-large", &large)] {
         let mut group = c.benchmark_group(group_name);
-        if bytes.len() > 1 << 20 {
-            // A compile takes a good fraction of a second: ten samples.
+        if bytes.len() > 1 << 20 && !quick {
+            // A compile takes a good fraction of a second: ten samples of
+            // one compile each.
             group
+                .sampling_mode(SamplingMode::Flat)
                 .sample_size(10)
                 .measurement_time(Duration::from_secs(10));
         }

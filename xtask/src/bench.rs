@@ -302,8 +302,19 @@ fn run_criterion(
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Criterion's settings per benchmark: a smoke run stops as soon as
+    // the estimate is stable (at most half a second); a full run warms up
+    // for a second and measures for three.
     if quick {
-        cmd.arg("--quick");
+        cmd.args([
+            "--quick",
+            "--measurement-time",
+            "0.5",
+            "--nresamples",
+            "1000",
+        ]);
+    } else {
+        cmd.args(["--warm-up-time", "1", "--measurement-time", "3"]);
     }
     let mut child = cmd
         .spawn()
@@ -489,7 +500,8 @@ fn render(run: &Run, quick: bool, charts: &[(String, String)], env: &Environment
     let _ = writeln!(s, "- Machine: {}", env.machine);
     let _ = writeln!(s, "- Versions: {}", env.versions);
     s.push_str(
-        "\nMedians of criterion runs. Absolute times on a shared machine are noisy; \
+        "\nMedians of criterion runs (1 s warm-up, 3 s of samples per benchmark; the \
+         compiles of the large component: ten samples of one). Absolute times on a shared machine are noisy; \
          the ratios between rows of one group, measured in the same run, are the result. \
          `x NAME` columns are the row's time over NAME's.\n",
     );

@@ -18,7 +18,7 @@
 //! - `host_calls`: a guest calling `airssys:host` logging and key-value.
 //! - `isolation`: a fresh instance and a call vs spawning a process.
 //!
-//! The `density` binary measures memory per idle instance in a process of
+//! The `bench-density` binary measures memory per idle instance in a process of
 //! its own (`cargo xtask bench` runs it).
 //!
 //! [`CapabilitySet::allows`]: airssys_wasm_core::CapabilitySet::allows

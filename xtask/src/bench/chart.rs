@@ -1,6 +1,6 @@
 //! SVG bar charts of a benchmark run (plotters): one per criterion group
-//! (medians, log scale, ours in blue, raw engines in grey, native in
-//! orange) and one of memory per idle instance.
+//! (medians, ours in blue, raw engines in grey, native in orange) and one
+//! of memory per idle instance, on log scales.
 
 use std::path::Path;
 
@@ -29,7 +29,6 @@ pub(super) fn draw_all(run: &Run, dir: &Path) -> Result<Vec<(String, String)>> {
             group,
             "median time (ns, log scale)",
             &bars,
-            true,
         )?;
         charts.push((group.to_owned(), file));
     }
@@ -43,9 +42,8 @@ pub(super) fn draw_all(run: &Run, dir: &Path) -> Result<Vec<(String, String)>> {
         bar_chart(
             &dir.join(&file),
             "memory per idle instance",
-            "KiB per instance (resident set growth)",
+            "KiB per instance (resident set growth, log scale)",
             &bars,
-            false,
         )?;
         charts.push(("density".into(), file));
     }
@@ -62,14 +60,9 @@ fn color(name: &str) -> RGBColor {
     }
 }
 
-/// A horizontal bar chart of `bars` (label, value), log scale or linear.
-fn bar_chart(
-    path: &Path,
-    title: &str,
-    axis: &str,
-    bars: &[(String, f64)],
-    log: bool,
-) -> Result<()> {
+/// A horizontal bar chart of `bars` (label, value) on a log scale: the
+/// values of one chart span orders of magnitude.
+fn bar_chart(path: &Path, title: &str, axis: &str, bars: &[(String, f64)]) -> Result<()> {
     let fail = |e: &dyn std::fmt::Display| anyhow!("drawing {}: {e}", path.display());
     let n = bars.len() as u32;
     let root = SVGBackend::new(path, (820, 90 + 34 * n)).into_drawing_area();
@@ -96,46 +89,25 @@ fn bar_chart(
             color(name).filled(),
         )
     };
-    if log {
-        let floor = min / 2.0;
-        let mut chart = builder
-            .build_cartesian_2d((floor..max * 2.0).log_scale(), (0..n).into_segmented())
-            .map_err(|e| fail(&e))?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(bars.len())
-            .y_label_formatter(&y_label)
-            .x_desc(axis)
-            .draw()
-            .map_err(|e| fail(&e))?;
-        chart
-            .draw_series(
-                bars.iter()
-                    .enumerate()
-                    .map(|(i, (name, v))| rect(i as u32, floor, *v, name)),
-            )
-            .map_err(|e| fail(&e))?;
-    } else {
-        let mut chart = builder
-            .build_cartesian_2d(0.0..max * 1.1, (0..n).into_segmented())
-            .map_err(|e| fail(&e))?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(bars.len())
-            .y_label_formatter(&y_label)
-            .x_desc(axis)
-            .draw()
-            .map_err(|e| fail(&e))?;
-        chart
-            .draw_series(
-                bars.iter()
-                    .enumerate()
-                    .map(|(i, (name, v))| rect(i as u32, 0.0, *v, name)),
-            )
-            .map_err(|e| fail(&e))?;
-    }
+    let floor = min / 2.0;
+    let mut chart = builder
+        .build_cartesian_2d((floor..max * 2.0).log_scale(), (0..n).into_segmented())
+        .map_err(|e| fail(&e))?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(bars.len())
+        .y_label_formatter(&y_label)
+        .x_desc(axis)
+        .draw()
+        .map_err(|e| fail(&e))?;
+    chart
+        .draw_series(
+            bars.iter()
+                .enumerate()
+                .map(|(i, (name, v))| rect(i as u32, floor, *v, name)),
+        )
+        .map_err(|e| fail(&e))?;
     root.present().map_err(|e| fail(&e))?;
     Ok(())
 }

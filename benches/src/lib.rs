@@ -372,6 +372,30 @@ mod tests {
     }
 
     #[test]
+    fn raw_wasmi_runs_the_guests_own_code_through_the_canonical_abi() {
+        let engine = wasmi::Engine::default();
+        let mut values = RawWasmi::new(&engine, "values");
+        let add = values.typed::<(i32, i32), i32>("add");
+        assert_eq!(values.call(&add, (40, 2)), 42);
+        let echo = values.bytes_export("echo-string");
+        let text = "héllo, wörld ".repeat(100);
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(64 * 1024).collect();
+        let echo_bytes = values.bytes_export("echo-bytes");
+        // Repeated calls: each result is freed by the post-return function.
+        for _ in 0..3 {
+            assert_eq!(values.call_bytes(&echo, text.as_bytes()), text.as_bytes());
+            assert_eq!(values.call_bytes(&echo_bytes, &bytes), bytes);
+        }
+        let mut markdown = RawWasmi::new(&engine, "markdown");
+        let render = markdown.bytes_export("render");
+        let doc = markdown_document(8 * 1024);
+        assert_eq!(
+            markdown.call_bytes(&render, doc.as_bytes()),
+            render_markdown(&doc).as_bytes()
+        );
+    }
+
+    #[test]
     fn rss_is_read() {
         assert!(rss_bytes().unwrap() > 1 << 20);
     }

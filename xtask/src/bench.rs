@@ -65,7 +65,7 @@ struct Measurement {
 }
 
 pub fn run_bench(quick: bool) -> Result<()> {
-    guests::build(Lang::All)?;
+    guests::build(Lang::Rust)?;
     let mut cmd = cargo();
     cmd.current_dir(root())
         .args(["bench", "-p", "airssys-wasm-benches", "--benches", "--"]);

@@ -1,9 +1,10 @@
 //! Project automation for airssys-wasm.
 //!
 //! - `cargo xtask bench [--quick]`: run the benchmarks, write a report.
-//! - `cargo xtask guests`: build the example and test guests from source.
+//! - `cargo xtask guests [--lang all|rust|c|cpp|javascript|python]`: build the
+//!   guests from source, installing the toolchains they need.
 //! - `cargo xtask demo`: build the guests and tour the CLI.
-//! - `cargo xtask test`: build the guests and run every test.
+//! - `cargo xtask test [--all-guests]`: build the guests and run every test.
 //!
 //! Each step works on a machine with only rustup's toolchain: missing wasm
 //! targets are installed with `rustup target add`.
@@ -11,7 +12,9 @@
 mod bench;
 mod demo;
 mod guests;
+mod polyglot;
 mod test;
+mod toolchain;
 
 use clap::{Parser, Subcommand};
 
@@ -26,9 +29,9 @@ struct Cli {
 enum Command {
     /// Build the guests in guests/ into target/guests/*.wasm.
     Guests {
-        /// Which language's guests to build.
-        #[arg(long, value_enum, default_value = "all")]
-        lang: guests::Lang,
+        /// Which languages' guests to build (comma-separated).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
+        lang: Vec<guests::Lang>,
     },
     /// Run the criterion benchmarks (release) and write target/bench-report/report.md.
     Bench {
@@ -43,14 +46,21 @@ enum Command {
         /// Skip `cargo fmt --check` and clippy.
         #[arg(long)]
         no_lint: bool,
+        /// Build and test the greeter in every language, not only Rust, C and
+        /// JavaScript.
+        #[arg(long)]
+        all_guests: bool,
     },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Guests { lang } => guests::build(lang).map(|_| ()),
+        Command::Guests { lang } => guests::build_many(&lang).map(|_| ()),
         Command::Bench { quick } => bench::run_bench(quick),
         Command::Demo => demo::run_demo(),
-        Command::Test { no_lint } => test::run_all(!no_lint),
+        Command::Test {
+            no_lint,
+            all_guests,
+        } => test::run_all(!no_lint, all_guests),
     }
 }

@@ -1,0 +1,263 @@
+//! The polyglot greeter (`wit/greeter.wit`) in every guest language: each
+//! language's component, built from `guests/<language>/` by `cargo xtask
+//! guests`, goes through the same assertions on every backend.
+//!
+//! Which languages: `AIRSSYS_GREETERS` (comma-separated, set by `cargo xtask
+//! test`: Rust, C and JavaScript; every language with `--all-guests`), else
+//! Rust, C and JavaScript. A language asked for whose component is missing
+//! fails the test, naming the command that builds it.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use airssys_wasm::wasmtime_backend::WasmtimeConfig;
+use airssys_wasm::{AuditKind, LoadOptions, MemorySink, Runtime, Value};
+
+/// Every language with a greeter, as `cargo xtask guests --lang` names them.
+const EVERY: [&str; 5] = ["rust", "c", "cpp", "javascript", "python"];
+
+/// The languages whose greeters this run checks.
+fn languages() -> Vec<String> {
+    let list = std::env::var("AIRSSYS_GREETERS").unwrap_or_else(|_| "rust,c,javascript".into());
+    let langs: Vec<String> = list
+        .split(',')
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    for lang in &langs {
+        assert!(
+            EVERY.contains(&lang.as_str()),
+            "AIRSSYS_GREETERS names `{lang}`; the greeter languages are {EVERY:?}"
+        );
+    }
+    langs
+}
+
+/// The greeter component of `lang`, which must have been built.
+fn greeter(lang: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/guests")
+        .join(format!("greeter-{lang}.wasm"));
+    assert!(
+        path.exists(),
+        "the {lang} greeter {} is missing: run `cargo xtask guests --lang {lang}` \
+         (or `cargo xtask test`, with `--all-guests` for every language)",
+        path.display()
+    );
+    path
+}
+
+/// Where compiled components are cached between runs: the large ones
+/// (JavaScript and Python embed an interpreter) take seconds to compile.
+fn compile_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/guests/compiled")
+}
+
+/// One runtime per backend this build has, each auditing into `audit` and
+/// caching compiled code in `cache`. A new backend is one more line here.
+fn runtimes(audit: &Arc<MemorySink>, cache: &Path) -> Vec<Runtime> {
+    let wasmtime = Runtime::builder()
+        .audit(audit.clone())
+        .wasmtime_config(WasmtimeConfig {
+            cache_dir: Some(cache.to_owned()),
+            ..WasmtimeConfig::default()
+        })
+        .build()
+        .expect("the wasmtime runtime builds");
+    vec![wasmtime]
+}
+
+/// Log records guests write through `airssys:host/logging`: the host emits
+/// them as `tracing` events with target `airssys_wasm::guest`; this
+/// subscriber keeps (component, text) of each, on the thread it is set on.
+#[derive(Clone, Default)]
+struct GuestLog(Arc<Mutex<Vec<(String, String)>>>);
+
+impl GuestLog {
+    fn take(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+#[derive(Default)]
+struct Fields {
+    component: String,
+    message: String,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "component" {
+            self.component = value.to_string();
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "component" => self.component = format!("{value:?}").trim_matches('"').to_string(),
+            _ => {}
+        }
+    }
+}
+
+impl tracing::Subscriber for GuestLog {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        // Other tests' threads run without this subscriber: ask every time.
+        tracing::subscriber::Interest::sometimes()
+    }
+
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.target() == "airssys_wasm::guest"
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        self.0
+            .lock()
+            .unwrap()
+            .push((fields.component, fields.message));
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// What `transform` must return: reversed, each byte plus one.
+fn transformed(data: &[u8]) -> Vec<u8> {
+    data.iter().rev().map(|b| b.wrapping_add(1)).collect()
+}
+
+/// The shared assertions: the greeter of `lang` on `rt`, granted nothing
+/// (logging needs no capability); panics naming the language and backend.
+fn check_greeter(rt: &Runtime, audit: &MemorySink, log: &GuestLog, lang: &str) {
+    let name = format!("greeter-{lang}-{}", rt.backend_name());
+    let at = format!("{lang} greeter on {}", rt.backend_name());
+    let component = rt
+        .load(greeter(lang), LoadOptions::new().name(&name))
+        .unwrap_or_else(|e| panic!("{at}: load: {e}"));
+
+    // It imports the host's logging and nothing else: no WASI at all.
+    let imports: BTreeSet<&str> = component
+        .info()
+        .imports()
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect();
+    assert_eq!(
+        imports,
+        BTreeSet::from(["airssys:host/logging@0.1.0", "airssys:host/types@0.1.0"]),
+        "{at}: imports"
+    );
+    assert!(
+        component.info().needed_capabilities().is_empty(),
+        "{at}: needs {:?}",
+        component.info().needed_capabilities()
+    );
+
+    let mut instance = component
+        .instantiate()
+        .unwrap_or_else(|e| panic!("{at}: instantiate: {e}"));
+    log.take();
+    for who in ["ada", "", "Ωmega 🌍 \u{0}zero"] {
+        let out = instance
+            .call("greet", &[Value::from(who)])
+            .unwrap_or_else(|e| panic!("{at}: greet({who:?}): {e}"));
+        assert_eq!(
+            out,
+            vec![Value::from(format!("Hello, {who}!"))],
+            "{at}: greet({who:?})"
+        );
+        assert_eq!(
+            log.take(),
+            vec![(name.clone(), format!("greeting {who} lang=\"{lang}\""))],
+            "{at}: the log record of greet({who:?})"
+        );
+    }
+
+    let big: Vec<u8> = (0..65_536u32).map(|i| (i * 7 % 256) as u8).collect();
+    let inputs: [&[u8]; 3] = [&[0, 1, 255], &[], &big];
+    // Repeated calls on one instance: memory handed back and forth is
+    // allocated and freed correctly, or the results drift.
+    for round in 0..8 {
+        for data in inputs {
+            let out = instance
+                .call("transform", &[Value::from(data.to_vec())])
+                .unwrap_or_else(|e| panic!("{at}: transform (round {round}): {e}"));
+            let bytes = Vec::<u8>::try_from(out.into_iter().next().expect("one result"))
+                .unwrap_or_else(|e| panic!("{at}: transform returned {e:?}"));
+            assert_eq!(
+                bytes,
+                transformed(data),
+                "{at}: transform of {} bytes, round {round}",
+                data.len()
+            );
+        }
+    }
+
+    // Audited like any component: every call returned, nothing was denied,
+    // nothing trapped.
+    let mine: Vec<AuditKind> = audit
+        .events()
+        .into_iter()
+        .filter(|e| &*e.component == name.as_str())
+        .map(|e| e.kind)
+        .collect();
+    let count = |f: fn(&AuditKind) -> bool| mine.iter().filter(|k| f(k)).count();
+    assert_eq!(
+        count(|k| matches!(k, AuditKind::Returned { .. })),
+        3 + 8 * 3,
+        "{at}: returned calls"
+    );
+    assert_eq!(
+        count(|k| matches!(
+            k,
+            AuditKind::Trapped { .. }
+                | AuditKind::LimitHit { .. }
+                | AuditKind::CapabilityDenied { .. }
+                | AuditKind::HostLimit { .. }
+        )),
+        0,
+        "{at}: {mine:?}"
+    );
+}
+
+#[test]
+fn every_language_passes_the_same_assertions_on_every_backend() {
+    let langs = languages();
+    let audit = Arc::new(MemorySink::new());
+    let log = GuestLog::default();
+    let cache = compile_cache();
+    tracing::subscriber::with_default(log.clone(), || {
+        for (i, rt) in runtimes(&audit, &cache).iter().enumerate() {
+            for lang in &langs {
+                check_greeter(rt, &audit, &log, lang);
+                // A runtime started later (the next test run, the next
+                // process) takes the compiled code from the cache.
+                let again = &runtimes(&audit, &cache)[i];
+                let component = again
+                    .load(greeter(lang), LoadOptions::new().name("again"))
+                    .unwrap_or_else(|e| panic!("{lang}: loading again: {e}"));
+                assert!(
+                    component.loaded_from_cache(),
+                    "{lang} greeter on {}: the second load compiled again",
+                    rt.backend_name()
+                );
+            }
+        }
+    });
+}

@@ -23,16 +23,19 @@ pub enum Lang {
     /// The Python greeter (componentize-py).
     #[value(alias = "py")]
     Python,
+    /// The Go greeter (Go for wasip1, wit-bindgen Go bindings).
+    Go,
 }
 
 impl Lang {
     /// Every language, in the order they are built and reported.
-    pub const EVERY: [Lang; 5] = [
+    pub const EVERY: [Lang; 6] = [
         Lang::Rust,
         Lang::C,
         Lang::Cpp,
         Lang::Javascript,
         Lang::Python,
+        Lang::Go,
     ];
     /// The languages `cargo xtask test` (and so CI) builds and tests:
     /// quick to build, toolchains small. `--all-guests` adds the rest.
@@ -48,12 +51,13 @@ impl Lang {
             Lang::Cpp => "cpp",
             Lang::Javascript => "javascript",
             Lang::Python => "python",
+            Lang::Go => "go",
         }
     }
 
     /// The toolchain that builds this language's guests, with its version.
     pub fn toolchain(self) -> String {
-        use crate::polyglot::{COMPONENTIZE_JS, COMPONENTIZE_PY, ZIG};
+        use crate::polyglot::{COMPONENTIZE_JS, COMPONENTIZE_PY, GO, ZIG};
         match self {
             Lang::All => "every toolchain".into(),
             Lang::Rust => "rustc (rustup), wit-bindgen 0.61, wit-component 0.254".into(),
@@ -61,6 +65,7 @@ impl Lang {
             Lang::Cpp => format!("zig c++ (PyPI {}), wit-bindgen-cpp 0.61", ZIG.spec()),
             Lang::Javascript => format!("npm {}", COMPONENTIZE_JS.spec()),
             Lang::Python => format!("PyPI {}", COMPONENTIZE_PY.spec()),
+            Lang::Go => format!("Go (PyPI {}), wit-bindgen-go 0.61", GO.spec()),
         }
     }
 

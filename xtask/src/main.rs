@@ -1,8 +1,9 @@
 //! Project automation for airssys-wasm.
 //!
 //! - `cargo xtask bench [--quick]`: run the benchmarks, write a report.
-//! - `cargo xtask guests [--lang all|rust|c|cpp|javascript|python]`: build the
-//!   guests from source, installing the toolchains they need.
+//! - `cargo xtask guests [--lang all|rust|c|cpp|javascript|python|go|assemblyscript]
+//!   [--report]`: build the guests from source, installing the toolchains
+//!   they need; `--report` measures the polyglot greeters.
 //! - `cargo xtask demo`: build the guests and tour the CLI.
 //! - `cargo xtask test [--all-guests]`: build the guests and run every test.
 //!
@@ -13,6 +14,7 @@ mod bench;
 mod demo;
 mod guests;
 mod polyglot;
+mod report;
 mod test;
 mod toolchain;
 
@@ -32,6 +34,10 @@ enum Command {
         /// Which languages' guests to build (comma-separated).
         #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
         lang: Vec<guests::Lang>,
+        /// Then measure each greeter (size, cold compile, call latency on
+        /// every backend) and print a markdown table for the README.
+        #[arg(long)]
+        report: bool,
     },
     /// Run the criterion benchmarks (release) and write target/bench-report/report.md.
     Bench {
@@ -55,7 +61,13 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Guests { lang } => guests::build_many(&lang).map(|_| ()),
+        Command::Guests { lang, report } => {
+            guests::build_many(&lang)?;
+            if report {
+                report::run_report(&lang)?;
+            }
+            Ok(())
+        }
         Command::Bench { quick } => bench::run_bench(quick),
         Command::Demo => demo::run_demo(),
         Command::Test {

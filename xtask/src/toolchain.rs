@@ -123,3 +123,32 @@ pub fn require(program: &str, hint: &str) -> Result<()> {
         _ => bail!("`{program}` is needed: {hint}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn an_unfinished_install_is_redone_and_a_finished_one_reused() {
+        let dir = std::env::temp_dir().join(format!("airssys-xtask-cached-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let installs = Cell::new(0);
+        let failing = cached(&dir, "tool", |d| {
+            installs.set(installs.get() + 1);
+            std::fs::write(d.join("half"), "")?;
+            bail!("network down")
+        });
+        assert!(failing.is_err());
+        assert!(!dir.join(".installed").exists());
+        let install = |d: &Path| {
+            installs.set(installs.get() + 1);
+            assert!(!d.join("half").exists(), "the unfinished install was kept");
+            std::fs::write(d.join("tool"), "").map_err(Into::into)
+        };
+        assert_eq!(cached(&dir, "tool", install).unwrap(), dir);
+        assert_eq!(cached(&dir, "tool", install).unwrap(), dir);
+        assert_eq!(installs.get(), 2, "the finished install is reused");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -328,7 +328,15 @@ fn build_js(tools: &Tools, work: &Path) -> Result<Vec<u8>> {
 
 /// Python through componentize-py; `--stub-wasi` answers CPython's WASI
 /// imports inside the component, so it imports only `airssys:host/logging`.
+/// The sources are copied first: componentize-py leaves `__pycache__`
+/// beside them.
 fn build_python(tools: &Tools, work: &Path) -> Result<Vec<u8>> {
+    let src = work.join("src");
+    if src.exists() {
+        std::fs::remove_dir_all(&src).with_context(|| format!("removing {}", src.display()))?;
+    }
+    std::fs::create_dir_all(&src).with_context(|| format!("creating {}", src.display()))?;
+    copy_tree(&root().join("guests/python"), &src)?;
     let out = work.join("greeter.wasm");
     run(
         tools
@@ -337,12 +345,10 @@ fn build_python(tools: &Tools, work: &Path) -> Result<Vec<u8>> {
             .arg(stage_wit()?)
             .args(["--world", "greeter", "componentize", "--stub-wasi"])
             .arg("--python-path")
-            .arg(root().join("guests/python"))
+            .arg(&src)
             .arg("app")
             .arg("--output")
             .arg(&out)
-            // Keep the guest directory free of __pycache__.
-            .env("PYTHONDONTWRITEBYTECODE", "1")
             .env_remove("VIRTUAL_ENV"),
         "componentize-py guests/python/app.py",
     )?;

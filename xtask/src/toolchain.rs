@@ -35,6 +35,11 @@ pub struct Package {
 }
 
 impl Package {
+    /// `name` at exactly `version`.
+    pub const fn new(name: &'static str, version: &'static str) -> Self {
+        Self { name, version }
+    }
+
     /// `name@version`, for messages and the report.
     pub fn spec(&self) -> String {
         format!("{}@{}", self.name, self.version)

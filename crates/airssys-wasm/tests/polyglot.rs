@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use airssys_wasm::capability::CapabilityKind;
 use airssys_wasm::wasmtime_backend::WasmtimeConfig;
 use airssys_wasm::{AuditKind, Capability, HostSettings, LoadOptions, MemorySink, Runtime, Value};
 
@@ -166,11 +167,24 @@ fn transformed(data: &[u8]) -> Vec<u8> {
     data.iter().rev().map(|b| b.wrapping_add(1)).collect()
 }
 
-/// Load options granting the greeter of `lang` what it needs.
+/// Load options granting the greeter of `lang` what it needs. Go's comes
+/// through its example manifest (`examples/greeter-go.Component.toml`)
+/// under a policy that would grant more: it gets what the manifest asks.
 fn options(lang: &str, name: &str) -> LoadOptions {
-    grants(lang)
-        .into_iter()
-        .fold(LoadOptions::new().name(name), LoadOptions::grant)
+    use airssys_wasm::security::{Manifest, Policy};
+    if lang != "go" {
+        return LoadOptions::new().name(name);
+    }
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let manifest = Manifest::load(&examples.join("greeter-go.Component.toml")).unwrap();
+    let policy = Policy::parse(
+        "policy.toml",
+        "[grant.\"*\"]\nclocks = true\nrandom = true\nstdio = true\n",
+    )
+    .unwrap();
+    LoadOptions::new()
+        .policy(Arc::new(policy), Some(Arc::new(manifest)))
+        .name(name)
 }
 
 /// The shared assertions: the greeter of `lang` on `rt`, granted only what
@@ -279,6 +293,8 @@ fn check_greeter(rt: &Runtime, audit: &MemorySink, log: &GuestLog, lang: &str) {
             .and_then(|mut i| i.call("greet", &[Value::from("ada")]));
         assert!(failed.is_err(), "{at}: ran without {:?}", grants(lang));
     }
+    // Denied: exactly the WASI it imports and was not granted, once each.
+    let mut denied = Vec::new();
     for kind in &mine {
         if let AuditKind::CapabilityDenied {
             capability,
@@ -286,13 +302,18 @@ fn check_greeter(rt: &Runtime, audit: &MemorySink, log: &GuestLog, lang: &str) {
             ..
         } = kind
         {
-            assert!(
-                request.starts_with("wasi ")
-                    && !grants(lang).iter().any(|g| g.kind() == *capability),
-                "{at}: denied {request}"
-            );
+            assert!(request.starts_with("wasi "), "{at}: denied {request}");
+            denied.push(*capability);
         }
     }
+    let granted: Vec<CapabilityKind> = grants(lang).iter().map(Capability::kind).collect();
+    let expected: Vec<CapabilityKind> = component
+        .info()
+        .needed_capabilities()
+        .into_iter()
+        .filter(|k| !granted.contains(k))
+        .collect();
+    assert_eq!(denied, expected, "{at}: denied at instantiation");
 }
 
 #[test]

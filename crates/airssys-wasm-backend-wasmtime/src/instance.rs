@@ -213,7 +213,7 @@ pub struct WasmtimeInstance {
 
 impl WasmtimeInstance {
     pub(crate) fn new(c: &Compiled, config: InstanceConfig) -> Result<Self> {
-        wasi::audit_ungranted(&config, &c.needed)?;
+        airssys_wasm_core::wasi::audit_ungranted(&config, &c.needed)?;
         let wasi_ctx = wasi::build(&config, &config.component)
             .map_err(|e| Error::Backend(format!("{e:#}")))?;
         let limits = config.limits;

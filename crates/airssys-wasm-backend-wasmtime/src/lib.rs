@@ -277,15 +277,8 @@ impl Backend for WasmtimeBackend {
         }
         // The WASI imports whose capability decides what WASI gives the
         // instance (host-interface calls are checked one by one instead).
-        let needed: Vec<CapabilityKind> = info
-            .imports()
-            .iter()
-            // wasi:http requests are checked and audited one by one.
-            .filter(|i| i.name.starts_with("wasi:") && !i.name.starts_with("wasi:http/"))
-            .filter_map(|i| CapabilityKind::for_import(&i.name))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let needed =
+            airssys_wasm_core::wasi::needed_kinds(info.imports().iter().map(|i| i.name.as_str()));
         Ok(Arc::new(Compiled {
             engine: self.engine.clone(),
             pre,

@@ -365,9 +365,29 @@ fn initialize(store: &mut Store<StoreData>, plan: &Plan) -> std::result::Result<
     for init in &plan.component.initializers {
         match init {
             GlobalInitializer::InstantiateModule(InstantiateModule::Static(module, args), _) => {
-                let imports = args
-                    .iter()
-                    .map(|d| core_def(store, plan, d))
+                // The arguments follow the binary's import order; wasmi
+                // takes them in the order its `imports()` lists them.
+                let mut by_name: HashMap<(&str, &str), Vec<Extern>> = HashMap::new();
+                for ((m, n), d) in plan.import_names[*module].iter().zip(args.iter()).rev() {
+                    by_name
+                        .entry((m.as_str(), n.as_str()))
+                        .or_default()
+                        .push(core_def(store, plan, d)?);
+                }
+                let imports = plan.modules[*module]
+                    .imports()
+                    .map(|i| {
+                        by_name
+                            .get_mut(&(i.module(), i.name()))
+                            .and_then(Vec::pop)
+                            .ok_or_else(|| {
+                                wasmi::Error::new(format!(
+                                    "no definition for the core import {}::{}",
+                                    i.module(),
+                                    i.name()
+                                ))
+                            })
+                    })
                     .collect::<std::result::Result<Vec<_>, _>>()?;
                 let instance = wasmi::Instance::new(&mut *store, &plan.modules[*module], &imports)?;
                 store.data_mut().rt.instances.push((instance, *module));
@@ -533,6 +553,80 @@ fn trampoline(store: &mut Store<StoreData>, plan: &Plan, index: TrampolineIndex)
                     refuel(&mut caller);
                     dtor.call(&mut caller, &[Val::I32(rep as i32)], &mut [])?;
                 }
+                Ok(())
+            })
+        }
+        Trampoline::Transcoder {
+            op: wasmtime_environ::component::Transcode::Copy(encoding),
+            from,
+            to,
+            ..
+        } => {
+            // Copies a string between two components' memories (fused
+            // adapters of composed components); UTF-8 is validated.
+            let (from, to, encoding) = (from.as_u32() as usize, to.as_u32() as usize, *encoding);
+            Func::new(&mut *store, ty, move |mut caller, params, _results| {
+                let (src, len, dst) = (
+                    i32_param(params, 0)? as u32 as usize,
+                    i32_param(params, 1)? as u32 as usize,
+                    i32_param(params, 2)? as u32 as usize,
+                );
+                let bytes = len * usize::from(encoding.width());
+                let mems = &caller.data().rt.memories;
+                let (Some(src_mem), Some(dst_mem)) = (mems[from], mems[to]) else {
+                    return Err(wasmi::Error::new("a transcoder's memory is missing"));
+                };
+                let oob = || wasmi::Error::host(AbiViolation("string copy out of bounds".into()));
+                let data = src_mem
+                    .data(&caller)
+                    .get(src..src.checked_add(bytes).ok_or_else(oob)?)
+                    .ok_or_else(oob)?
+                    .to_vec();
+                if matches!(encoding, wasmtime_environ::component::FixedEncoding::Utf8)
+                    && std::str::from_utf8(&data).is_err()
+                {
+                    return Err(wasmi::Error::host(AbiViolation("invalid utf8 encoding".into())));
+                }
+                dst_mem
+                    .data_mut(&mut caller)
+                    .get_mut(dst..dst.checked_add(bytes).ok_or_else(oob)?)
+                    .ok_or_else(oob)?
+                    .copy_from_slice(&data);
+                Ok(())
+            })
+        }
+        // Borrow scopes of synchronous calls between components: handles
+        // are checked when used, so entering and leaving need no work here.
+        Trampoline::EnterSyncCall | Trampoline::ExitSyncCall => {
+            Func::new(&mut *store, ty, |_, _, _| Ok(()))
+        }
+        Trampoline::ResourceTransferOwn | Trampoline::ResourceTransferBorrow => {
+            let own = matches!(&plan.trampolines[index], Trampoline::ResourceTransferOwn);
+            Func::new(&mut *store, ty, move |mut caller, params, results| {
+                let handle = i32_param(params, 0)? as u32;
+                let tables = [i32_param(params, 1)? as u32, i32_param(params, 2)? as u32];
+                let plan = caller.data().plan.clone();
+                let [(src, resource), (dst, _)] = tables.map(|t| {
+                    concrete(
+                        &plan,
+                        wasmtime_environ::component::TypeResourceTableIndex::from_u32(t),
+                    )
+                });
+                let violation = |m: String| wasmi::Error::host(AbiViolation(m));
+                let data = caller.data_mut();
+                let out = if own {
+                    let slot = data.resources.take_guest(src, handle, resource).map_err(violation)?;
+                    data.resources.insert_guest(dst, Slot::Own { rep: slot.rep(), resource })
+                } else {
+                    let slot = data.resources.get_guest(src, handle, resource).map_err(violation)?;
+                    if data.defining_instance(resource) == Some(dst) {
+                        slot.rep()
+                    } else {
+                        data.resources
+                            .insert_guest(dst, Slot::Borrow { rep: slot.rep(), resource })
+                    }
+                };
+                results[0] = Val::I32(out as i32);
                 Ok(())
             })
         }

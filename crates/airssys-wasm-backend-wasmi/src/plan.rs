@@ -66,6 +66,9 @@ pub(crate) struct Plan {
     /// For each module, the export name of each exported entity: the
     /// translator refers to some exports by index.
     pub export_names_by_index: PrimaryMap<StaticModuleIndex, HashMap<EntityIndex, String>>,
+    /// For each module, its imports `(module, name)` in binary order: the
+    /// order of the translator's instantiation arguments.
+    pub import_names: PrimaryMap<StaticModuleIndex, Vec<(String, String)>>,
     /// Host functions by `LoweredIndex`.
     pub lowered: Vec<Lowered>,
     /// Exports by call name (`name` or `interface#name`).
@@ -110,7 +113,10 @@ pub(crate) fn build(
     info: &ComponentInfo,
     host: &HostFunctions,
 ) -> Result<Plan> {
-    let tunables = Tunables::default_u32();
+    let mut tunables = Tunables::default_u32();
+    // Synchronous components only (as on the wasmtime backend): fused
+    // adapters then need no task state.
+    tunables.concurrency_support = false;
     let scope = ScopeVec::new();
     let mut validator = wasmparser::Validator::new_with_features(features());
     let mut types = ComponentTypesBuilder::new(&validator);
@@ -123,6 +129,7 @@ pub(crate) fn build(
 
     let mut modules = PrimaryMap::new();
     let mut export_names_by_index = PrimaryMap::new();
+    let mut import_names = PrimaryMap::new();
     for (_, t) in module_translations.iter() {
         let module = wasmi::Module::new(engine, t.wasm).map_err(|e| {
             Error::InvalidComponent(format!("a core module cannot run on wasmi: {e}"))
@@ -135,6 +142,12 @@ pub(crate) fn build(
             .map(|(atom, index)| (*index, t.module.strings[atom].to_owned()))
             .collect();
         export_names_by_index.push(names);
+        import_names.push(
+            t.module
+                .imports()
+                .map(|(m, n, _)| (m.to_owned(), n.to_owned()))
+                .collect(),
+        );
     }
 
     let mut trampoline_sigs = PrimaryMap::new();
@@ -180,6 +193,7 @@ pub(crate) fn build(
         ),
         modules,
         export_names_by_index,
+        import_names,
         lowered,
         exports,
     })
@@ -221,6 +235,12 @@ fn check_trampoline(t: &Trampoline, component: &Component) -> Result<()> {
         | Trampoline::EnterSyncCall
         | Trampoline::ExitSyncCall
         | Trampoline::Trap => Ok(()),
+        Trampoline::Transcoder {
+            op: wasmtime_environ::component::Transcode::Copy(_),
+            from64: false,
+            to64: false,
+            ..
+        } => Ok(()),
         Trampoline::Transcoder { op, .. } => Err(unsupported(&format!(
             "string transcoding ({}) between components",
             op.desc()

@@ -8,6 +8,7 @@
 //! Each step works on a machine with only rustup's toolchain: missing wasm
 //! targets are installed with `rustup target add`.
 
+mod backends;
 mod bench;
 mod demo;
 mod guests;

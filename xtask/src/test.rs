@@ -29,6 +29,7 @@ pub fn run_all(lint: bool) -> Result<()> {
             "cargo clippy",
         )?;
     }
+    crate::backends::check_wasmi_only()?;
     println!("xtask: cargo test --workspace");
     run(
         cargo().current_dir(root()).args(["test", "--workspace"]),

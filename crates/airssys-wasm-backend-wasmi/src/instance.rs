@@ -585,7 +585,9 @@ fn trampoline(store: &mut Store<StoreData>, plan: &Plan, index: TrampolineIndex)
                 if matches!(encoding, wasmtime_environ::component::FixedEncoding::Utf8)
                     && std::str::from_utf8(&data).is_err()
                 {
-                    return Err(wasmi::Error::host(AbiViolation("invalid utf8 encoding".into())));
+                    return Err(wasmi::Error::host(AbiViolation(
+                        "invalid utf8 encoding".into(),
+                    )));
                 }
                 dst_mem
                     .data_mut(&mut caller)
@@ -615,15 +617,32 @@ fn trampoline(store: &mut Store<StoreData>, plan: &Plan, index: TrampolineIndex)
                 let violation = |m: String| wasmi::Error::host(AbiViolation(m));
                 let data = caller.data_mut();
                 let out = if own {
-                    let slot = data.resources.take_guest(src, handle, resource).map_err(violation)?;
-                    data.resources.insert_guest(dst, Slot::Own { rep: slot.rep(), resource })
+                    let slot = data
+                        .resources
+                        .take_guest(src, handle, resource)
+                        .map_err(violation)?;
+                    data.resources.insert_guest(
+                        dst,
+                        Slot::Own {
+                            rep: slot.rep(),
+                            resource,
+                        },
+                    )
                 } else {
-                    let slot = data.resources.get_guest(src, handle, resource).map_err(violation)?;
+                    let slot = data
+                        .resources
+                        .get_guest(src, handle, resource)
+                        .map_err(violation)?;
                     if data.defining_instance(resource) == Some(dst) {
                         slot.rep()
                     } else {
-                        data.resources
-                            .insert_guest(dst, Slot::Borrow { rep: slot.rep(), resource })
+                        data.resources.insert_guest(
+                            dst,
+                            Slot::Borrow {
+                                rep: slot.rep(),
+                                resource,
+                            },
+                        )
                     }
                 };
                 results[0] = Val::I32(out as i32);

@@ -46,6 +46,31 @@ pub fn check_wasmi_only() -> Result<()> {
     )
 }
 
+/// `cargo xtask fuzz`: the differential test of the facade
+/// (`crates/airssys-wasm/tests/differential.rs`) with `cases` modules, in
+/// release mode with both backends.
+pub fn fuzz(cases: u64) -> Result<()> {
+    println!("xtask: differential run of wasmtime and wasmi on {cases} generated modules");
+    run(
+        cargo()
+            .current_dir(root())
+            .env("AIRSSYS_FUZZ_CASES", cases.to_string())
+            .args([
+                "test",
+                "--release",
+                "-p",
+                "airssys-wasm",
+                "--features",
+                "wasmtime,wasmi",
+                "--test",
+                "differential",
+                "--",
+                "--nocapture",
+            ]),
+        "the differential run (a failing case prints its module)",
+    )
+}
+
 fn wasmi_only<'a>(cmd: &[&'a str]) -> Vec<&'a str> {
     let mut args = cmd.to_vec();
     args.extend([

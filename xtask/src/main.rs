@@ -4,6 +4,8 @@
 //! - `cargo xtask guests`: build the example and test guests from source.
 //! - `cargo xtask demo`: build the guests and tour the CLI.
 //! - `cargo xtask test`: build the guests and run every test.
+//! - `cargo xtask fuzz [--cases N]`: a longer differential run of the two
+//!   backends on generated modules.
 //!
 //! Each step works on a machine with only rustup's toolchain: missing wasm
 //! targets are installed with `rustup target add`.
@@ -39,6 +41,12 @@ enum Command {
     },
     /// Build the guests and run a short scripted tour of the CLI.
     Demo,
+    /// Run the backends' differential test on N generated modules (release build).
+    Fuzz {
+        /// How many modules to generate.
+        #[arg(long, default_value_t = 5000)]
+        cases: u64,
+    },
     /// Build the guests, then run fmt check, clippy and every test.
     Test {
         /// Skip `cargo fmt --check` and clippy.
@@ -53,5 +61,6 @@ fn main() -> anyhow::Result<()> {
         Command::Bench { quick } => bench::run_bench(quick),
         Command::Demo => demo::run_demo(),
         Command::Test { no_lint } => test::run_all(!no_lint),
+        Command::Fuzz { cases } => backends::fuzz(cases),
     }
 }

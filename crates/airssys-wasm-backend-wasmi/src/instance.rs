@@ -129,8 +129,13 @@ impl wasmi::ResourceLimiter for Limiter {
         &mut self,
         current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> std::result::Result<bool, wasmi_core::LimiterError> {
+        // Past the memory's own maximum `memory.grow` fails (returns -1),
+        // as on the wasmtime backend.
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
         let total = self.memory_total - (current as u64).min(self.memory_total) + desired as u64;
         if let Some(limit) = self.memory_limit
             && total > limit
@@ -917,6 +922,12 @@ fn classify(
             message: a.0.clone(),
         };
     }
+    if let Some(message) = instantiation_trap(&e) {
+        return Error::Trap {
+            function,
+            message: message.to_owned(),
+        };
+    }
     match e.as_trap_code() {
         Some(TrapCode::OutOfFuel) => Error::OutOfFuel {
             function,
@@ -931,6 +942,25 @@ fn classify(
             function,
             message: e.to_string(),
         },
+    }
+}
+
+/// Segment initialisation failures at instantiation, in the words wasmtime
+/// uses for the same traps.
+fn instantiation_trap(e: &wasmi::Error) -> Option<&'static str> {
+    use wasmi::errors::{ErrorKind, InstantiationError, MemoryError, TableError};
+    match e.kind() {
+        ErrorKind::Instantiation(InstantiationError::ElementSegmentDoesNotFit { .. })
+        | ErrorKind::Table(
+            TableError::InitOutOfBounds
+            | TableError::SetOutOfBounds
+            | TableError::CopyOutOfBounds
+            | TableError::FillOutOfBounds,
+        ) => Some(trap_message(TrapCode::TableOutOfBounds)),
+        ErrorKind::Memory(MemoryError::OutOfBoundsAccess) => {
+            Some(trap_message(TrapCode::MemoryOutOfBounds))
+        }
+        _ => None,
     }
 }
 

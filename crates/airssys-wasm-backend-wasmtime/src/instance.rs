@@ -86,8 +86,14 @@ impl ResourceLimiter for Limiter {
         &mut self,
         current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        // Past the memory's own maximum `memory.grow` fails (returns -1) as
+        // the spec says, on every backend; only growth the memory could do
+        // meets the host's limit.
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
         let total = self.memory_total - (current as u64).min(self.memory_total) + desired as u64;
         if let Some(limit) = self.memory_limit
             && total > limit

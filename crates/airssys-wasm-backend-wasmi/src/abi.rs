@@ -201,6 +201,9 @@ pub(crate) struct Cx<'a, 'b> {
     pub types: &'a ComponentTypes,
     pub memory: Option<Memory>,
     pub realloc: Option<Func>,
+    /// `true` when the canonical options say `string-encoding=utf16`
+    /// (UTF-8 otherwise).
+    pub utf16: bool,
     /// Guest handles lent for the duration of the call (borrows into an
     /// instance that does not define the resource), dropped after it.
     pub lent: Vec<(RuntimeComponentInstanceIndex, u32)>,
@@ -388,6 +391,16 @@ impl Cx<'_, '_> {
     }
 
     fn lift_string(&self, ptr: u32, len: u32) -> R<String> {
+        if self.utf16 {
+            if !ptr.is_multiple_of(2) {
+                return Err(format!("utf-16 string pointer {ptr} is not aligned to 2"));
+            }
+            let bytes = self.bytes(ptr, len.checked_mul(2).ok_or("string too long")?)?;
+            let units = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
+            return char::decode_utf16(units)
+                .collect::<Result<String, _>>()
+                .map_err(|e| format!("invalid utf-16 string at {ptr}: {e}"));
+        }
         let bytes = self.bytes(ptr, len)?;
         std::str::from_utf8(bytes)
             .map(str::to_owned)
@@ -585,9 +598,8 @@ impl Cx<'_, '_> {
             (I::Float64, Value::F64(x)) => out.push(Val::F64((*x).into())),
             (I::Char, Value::Char(c)) => out.push(Val::I32(*c as i32)),
             (I::String, Value::String(s)) => {
-                let ptr = self.alloc(1, len32(s.len())?)?;
-                self.write(ptr, s.as_bytes())?;
-                out.extend([Val::I32(ptr as i32), Val::I32(s.len() as i32)]);
+                let (ptr, len) = self.lower_string(s)?;
+                out.extend([Val::I32(ptr as i32), Val::I32(len as i32)]);
             }
             (I::List(i), Value::List(items)) => {
                 let ValueType::List(evty) = vty else {
@@ -647,6 +659,20 @@ impl Cx<'_, '_> {
         Ok(())
     }
 
+    /// Copies a string into the guest in its encoding; returns the pointer
+    /// and the length in code units.
+    fn lower_string(&mut self, s: &str) -> R<(u32, u32)> {
+        if self.utf16 {
+            let units: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            let ptr = self.alloc(2, len32(units.len())?)?;
+            self.write(ptr, &units)?;
+            return Ok((ptr, len32(units.len() / 2)?));
+        }
+        let ptr = self.alloc(1, len32(s.len())?)?;
+        self.write(ptr, s.as_bytes())?;
+        Ok((ptr, len32(s.len())?))
+    }
+
     fn lower_list(&mut self, ety: &InterfaceType, evty: &ValueType, items: &[Value]) -> R<u32> {
         let abi = self.types.canonical_abi(ety);
         let (size, align) = (abi.size32, abi.align32);
@@ -695,10 +721,9 @@ impl Cx<'_, '_> {
             (I::Float64, Value::F64(x)) => self.write(ptr, &x.to_le_bytes()),
             (I::Char, Value::Char(c)) => self.write(ptr, &(*c as u32).to_le_bytes()),
             (I::String, Value::String(s)) => {
-                let p = self.alloc(1, len32(s.len())?)?;
-                self.write(p, s.as_bytes())?;
+                let (p, len) = self.lower_string(s)?;
                 self.write(ptr, &p.to_le_bytes())?;
-                self.write(ptr + 4, &(s.len() as u32).to_le_bytes())
+                self.write(ptr + 4, &len.to_le_bytes())
             }
             (I::List(i), Value::List(items)) => {
                 let ValueType::List(evty) = vty else {

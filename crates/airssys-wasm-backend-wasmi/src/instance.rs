@@ -692,7 +692,7 @@ fn options_of(
     data: &StoreData,
     plan: &Plan,
     options: OptionsIndex,
-) -> (Option<Memory>, Option<Func>) {
+) -> (Option<Memory>, Option<Func>, bool) {
     let o = plan.options(options);
     let memory = o
         .memory()
@@ -703,7 +703,11 @@ fn options_of(
             .and_then(|r| data.rt.reallocs[r.as_u32() as usize]),
         wasmtime_environ::component::CanonicalOptionsDataModel::Gc {} => None,
     };
-    (memory, realloc)
+    let utf16 = matches!(
+        o.string_encoding,
+        wasmtime_environ::component::StringEncoding::Utf16
+    );
+    (memory, realloc, utf16)
 }
 
 /// Parameter and result types of a component function type.
@@ -726,13 +730,14 @@ fn host_call(
     let import = &plan.lowered[lowered];
     let (ptys, rtys) = func_types(&plan, lower_ty);
     let vparams: Vec<&ValueType> = import.func_type.params.iter().map(|(_, t)| t).collect();
-    let (memory, realloc) = options_of(caller.data(), &plan, options);
+    let (memory, realloc, utf16) = options_of(caller.data(), &plan, options);
     let mut ctx = caller.as_context_mut();
     let mut cx = Cx {
         store: &mut ctx,
         types: &plan.types,
         memory,
         realloc,
+        utf16,
         lent: Vec::new(),
     };
     let violation =
@@ -890,21 +895,7 @@ fn classify(
         };
     }
     if let Some(h) = e.downcast_ref::<HostCallFailed>() {
-        return match &h.error {
-            HostError::Denied {
-                capability,
-                request,
-            } => Error::HostDenied {
-                function: h.function.to_string(),
-                capability: capability.to_string(),
-                request: request.clone(),
-            },
-            HostError::Audit(a) => Error::Audit(a.clone()),
-            other => Error::HostFailed {
-                function: h.function.to_string(),
-                message: other.to_string(),
-            },
-        };
+        return Error::from_host(&h.function, &h.error);
     }
     if e.downcast_ref::<Interrupted>().is_some() {
         return Error::Timeout {
@@ -1043,7 +1034,7 @@ impl BackendInstance for WasmiInstance {
         let (ptys, rtys) = func_types(&plan, export.ty);
         let vparams: Vec<&ValueType> = ty.params.iter().map(|(_, t)| t).collect();
         let vresults: Vec<&ValueType> = ty.result.iter().collect();
-        let (memory, realloc) = options_of(self.store.data(), &plan, export.options);
+        let (memory, realloc, utf16) = options_of(self.store.data(), &plan, export.options);
         let post_return = plan
             .options(export.options)
             .post_return
@@ -1057,6 +1048,7 @@ impl BackendInstance for WasmiInstance {
             types: &plan.types,
             memory,
             realloc,
+            utf16,
             lent: Vec::new(),
         };
         let lowered = lower_args(&mut cx, ptys, &vparams, args);
@@ -1092,6 +1084,7 @@ impl BackendInstance for WasmiInstance {
             types: &plan.types,
             memory,
             realloc,
+            utf16,
             lent,
         };
         let lifted = if result_flat.len() > MAX_FLAT_RESULTS {

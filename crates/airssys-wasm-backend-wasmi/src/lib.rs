@@ -22,10 +22,10 @@
 //! - **Instantiation** replays the initializers on a wasmi `Store`
 //!   (`instance` module).
 //! - **The canonical ABI** (lifting and lowering every WIT value type:
-//!   strings in UTF-8, lists, records, tuples, variants, enums, options,
+//!   strings in UTF-8 or UTF-16, lists, records, tuples, variants, enums, options,
 //!   results, flags, own/borrow handles with a per-instance handle table,
 //!   `realloc` and `post-return`) is in the `abi` and `resources` modules.
-//!   Components using the UTF-16 or Latin-1 string encodings, async, streams,
+//!   Components using the Latin-1+UTF-16 string encoding, async, streams,
 //!   futures or error contexts are refused at load with an error naming what
 //!   they use.
 //!
@@ -107,18 +107,7 @@ impl WasmiBackend {
 }
 
 pub(crate) fn missing(name: &str, interface_known: bool) -> Error {
-    let hint = if interface_known {
-        "the host defines this interface but not this function; add it with HostFunctions::define"
-    } else if name.starts_with("wasi:") {
-        "this WASI interface or version is not provided by the wasmi backend"
-    } else {
-        "no host function provides it; define it with HostFunctions::define, or compose the \
-         component with a provider first"
-    };
-    Error::MissingImport {
-        name: name.to_owned(),
-        hint: hint.to_owned(),
-    }
+    Error::missing_import(name, interface_known, "wasmi")
 }
 
 impl Backend for WasmiBackend {

@@ -267,8 +267,7 @@ fn check_options(o: &CanonicalOptions) -> Result<()> {
         return Err(unsupported("an async canonical function"));
     }
     match o.string_encoding {
-        StringEncoding::Utf8 => Ok(()),
-        StringEncoding::Utf16 => Err(unsupported("the utf16 string encoding")),
+        StringEncoding::Utf8 | StringEncoding::Utf16 => Ok(()),
         StringEncoding::CompactUtf16 => Err(unsupported("the latin1+utf16 string encoding")),
     }?;
     if o.memory().is_none()

@@ -375,21 +375,7 @@ fn classify(
         };
     }
     if let Some(h) = e.downcast_ref::<HostCallFailed>() {
-        return match &h.error {
-            HostError::Denied {
-                capability,
-                request,
-            } => Error::HostDenied {
-                function: h.function.to_string(),
-                capability: capability.to_string(),
-                request: request.clone(),
-            },
-            HostError::Audit(a) => Error::Audit(a.clone()),
-            other => Error::HostFailed {
-                function: h.function.to_string(),
-                message: other.to_string(),
-            },
-        };
+        return Error::from_host(&h.function, &h.error);
     }
     if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return Error::Exit { code: exit.0 };

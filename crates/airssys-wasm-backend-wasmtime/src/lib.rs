@@ -214,18 +214,7 @@ impl WasmtimeBackend {
 }
 
 fn missing(name: &str, interface_known: bool) -> Error {
-    let hint = if interface_known {
-        "the host defines this interface but not this function; add it with HostFunctions::define"
-    } else if name.starts_with("wasi:") {
-        "this WASI interface or version is not provided by the wasmtime backend"
-    } else {
-        "no host function provides it; define it with HostFunctions::define, or compose the \
-         component with a provider first"
-    };
-    Error::MissingImport {
-        name: name.to_owned(),
-        hint: hint.to_owned(),
-    }
+    Error::missing_import(name, interface_known, "wasmtime")
 }
 
 impl Drop for WasmtimeBackend {

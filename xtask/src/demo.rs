@@ -127,6 +127,21 @@ pub fn run_demo() -> Result<()> {
             0,
         ),
         step(
+            "The same command on the wasmi backend (an interpreter, no JIT)",
+            &[
+                "run",
+                "--backend",
+                "wasmi",
+                "--allow-stdio",
+                "--env",
+                "GREETING=hi",
+                &hello,
+                "--",
+                "demo",
+            ],
+            0,
+        ),
+        step(
             "Limit: an infinite loop stopped by fuel",
             &[
                 "run", "--audit", &audit_s, "--fuel", "10000000", &hostile, "--invoke", "spin()",

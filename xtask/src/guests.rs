@@ -98,7 +98,7 @@ const PURE: &[&str] = &[
     "greeter-rust",
 ];
 /// Guests built for wasm32-wasip2: rustc emits components importing WASI.
-const WASIP2: &[&str] = &["wasi-probe", "hello"];
+const WASIP2: &[&str] = &["wasi-probe", "wasi-files", "hello"];
 
 /// The workspace root.
 pub fn root() -> PathBuf {

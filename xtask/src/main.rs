@@ -6,10 +6,13 @@
 //!   they need; `--report` measures the polyglot greeters.
 //! - `cargo xtask demo`: build the guests and tour the CLI.
 //! - `cargo xtask test [--all-guests]`: build the guests and run every test.
+//! - `cargo xtask fuzz [--cases N]`: a longer differential run of the two
+//!   backends on generated modules.
 //!
 //! Each step works on a machine with only rustup's toolchain: missing wasm
 //! targets are installed with `rustup target add`.
 
+mod backends;
 mod bench;
 mod demo;
 mod guests;
@@ -47,6 +50,12 @@ enum Command {
     },
     /// Build the guests and run a short scripted tour of the CLI.
     Demo,
+    /// Run the backends' differential test on N generated modules (release build).
+    Fuzz {
+        /// How many modules to generate.
+        #[arg(long, default_value_t = 5000)]
+        cases: u64,
+    },
     /// Build the guests, then run fmt check, clippy and every test.
     Test {
         /// Skip `cargo fmt --check` and clippy.
@@ -74,5 +83,6 @@ fn main() -> anyhow::Result<()> {
             no_lint,
             all_guests,
         } => test::run_all(!no_lint, all_guests),
+        Command::Fuzz { cases } => backends::fuzz(cases),
     }
 }

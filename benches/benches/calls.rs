@@ -4,8 +4,8 @@
 //!
 //! - `ours-typed` / `ours-dynamic`: through airssys-wasm on wasmtime
 //!   (limits armed, every call audited to the default tracing sink), typed
-//!   fast path and `Value` path; another backend adds `ours-<backend>-*`
-//!   rows with one line in `bench` below;
+//!   fast path and `Value` path; `ours-wasmi-dynamic`: the same on the
+//!   wasmi backend (no typed path there);
 //! - `raw-wasmtime-same-config`: wasmtime's `TypedFunc` on an engine with
 //!   our backend's configuration (fuel, epochs), no airssys-wasm in between;
 //! - `raw-wasmtime-default`: wasmtime's `TypedFunc` on a default engine;
@@ -108,8 +108,18 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let same = WasmtimeBackend::with_config(WasmtimeConfig::default()).unwrap();
     let default_engine = Engine::new(&Config::new()).unwrap();
+    let on_wasmi = Runtime::builder()
+        .backend(airssys_wasm::BackendKind::Wasmi)
+        .build()
+        .unwrap();
+    let wasmi_component = on_wasmi
+        .load(guest("values"), LoadOptions::new().name("values"))
+        .unwrap();
     let mut s = Subjects {
-        ours: vec![("ours", component.instantiate().unwrap())],
+        ours: vec![
+            ("ours", component.instantiate().unwrap()),
+            ("ours-wasmi", wasmi_component.instantiate().unwrap()),
+        ],
         same_config: raw(same.engine(), true),
         default_config: raw(&default_engine, false),
         wasmi: RawWasmi::new(&wasmi::Engine::default(), "values"),

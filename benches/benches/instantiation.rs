@@ -37,6 +37,14 @@ fn bench(c: &mut Criterion) {
         let component = load_with_grants(&runtime, "values");
         group.bench_function(name, |b| b.iter(|| component.instantiate().unwrap()));
     }
+    let on_wasmi = Runtime::builder()
+        .backend(airssys_wasm::BackendKind::Wasmi)
+        .build()
+        .unwrap();
+    let wasmi_component = load_with_grants(&on_wasmi, "values");
+    group.bench_function("ours-wasmi", |b| {
+        b.iter(|| wasmi_component.instantiate().unwrap())
+    });
     for (name, config) in [
         ("raw-wasmtime-on-demand", WasmtimeConfig::default()),
         ("raw-wasmtime-pooling", pooling()),

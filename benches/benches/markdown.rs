@@ -3,7 +3,7 @@
 //! with the same options run natively.
 //!
 //! - `ours-typed` / `ours-dynamic`: through airssys-wasm on wasmtime;
-//!   another backend adds `ours-<backend>-*` rows with one line below;
+//!   `ours-wasmi-dynamic` on the wasmi backend;
 //! - `raw-wasmtime-same-config`: wasmtime's `TypedFunc`, our engine
 //!   configuration (fuel metering and epochs on);
 //! - `raw-wasmtime-default`: the same on a default engine (neither);
@@ -26,7 +26,17 @@ fn bench(c: &mut Criterion) {
     let component = runtime
         .load(guest("markdown"), LoadOptions::new().name("markdown"))
         .unwrap();
-    let mut ours = vec![("ours", component.instantiate().unwrap())];
+    let on_wasmi = Runtime::builder()
+        .backend(airssys_wasm::BackendKind::Wasmi)
+        .build()
+        .unwrap();
+    let wasmi_component = on_wasmi
+        .load(guest("markdown"), LoadOptions::new().name("markdown"))
+        .unwrap();
+    let mut ours = vec![
+        ("ours", component.instantiate().unwrap()),
+        ("ours-wasmi", wasmi_component.instantiate().unwrap()),
+    ];
 
     let mut group = c.benchmark_group("markdown-100KB");
     let args = [Value::from(doc.as_str())];

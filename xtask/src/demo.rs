@@ -25,7 +25,7 @@ fn step<'a>(title: &'a str, args: &[&str], expect_code: i32) -> Step<'a> {
 }
 
 pub fn run_demo() -> Result<()> {
-    guests::build(Lang::All)?;
+    guests::build(Lang::Rust)?;
     println!("xtask: building the airssys-wasm CLI");
     run(
         cargo()
@@ -117,6 +117,21 @@ pub fn run_demo() -> Result<()> {
             "Granted: the same command with --allow-stdio and an env var",
             &[
                 "run",
+                "--allow-stdio",
+                "--env",
+                "GREETING=hi",
+                &hello,
+                "--",
+                "demo",
+            ],
+            0,
+        ),
+        step(
+            "The same command on the wasmi backend (an interpreter, no JIT)",
+            &[
+                "run",
+                "--backend",
+                "wasmi",
                 "--allow-stdio",
                 "--env",
                 "GREETING=hi",

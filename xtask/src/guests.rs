@@ -6,12 +6,82 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 /// Guest languages xtask can build.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
     /// Every language.
     All,
-    /// Rust guests (wasm32-unknown-unknown + wit-component, and wasm32-wasip2).
+    /// Rust guests (wasm32-unknown-unknown + wit-component, and wasm32-wasip2),
+    /// the Rust greeter among them.
     Rust,
+    /// The C greeter (zig cc, wit-bindgen C bindings).
+    C,
+    /// The C++ greeter (zig c++, wit-bindgen C++ bindings).
+    Cpp,
+    /// The JavaScript greeter (componentize-js).
+    #[value(alias = "js")]
+    Javascript,
+    /// The Python greeter (componentize-py).
+    #[value(alias = "py")]
+    Python,
+    /// The Go greeter (Go for wasip1, wit-bindgen Go bindings).
+    Go,
+    /// The AssemblyScript greeter (asc, hand-written canonical ABI).
+    #[value(alias = "as")]
+    Assemblyscript,
+}
+
+impl Lang {
+    /// Every language, in the order they are built and reported.
+    pub const EVERY: [Lang; 7] = [
+        Lang::Rust,
+        Lang::C,
+        Lang::Cpp,
+        Lang::Javascript,
+        Lang::Python,
+        Lang::Go,
+        Lang::Assemblyscript,
+    ];
+    /// The languages `cargo xtask test` (and so CI) builds and tests:
+    /// quick to build, toolchains small. `--all-guests` adds the rest.
+    pub const CI: [Lang; 3] = [Lang::Rust, Lang::C, Lang::Javascript];
+
+    /// The name used in file names (`greeter-<name>.wasm`), on the command
+    /// line and in the greeter's `lang` log field.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::All => "all",
+            Lang::Rust => "rust",
+            Lang::C => "c",
+            Lang::Cpp => "cpp",
+            Lang::Javascript => "javascript",
+            Lang::Python => "python",
+            Lang::Go => "go",
+            Lang::Assemblyscript => "assemblyscript",
+        }
+    }
+
+    /// The toolchain that builds this language's guests, with its version.
+    pub fn toolchain(self) -> String {
+        use crate::polyglot::{ASSEMBLYSCRIPT, COMPONENTIZE_JS, COMPONENTIZE_PY, GO, ZIG};
+        match self {
+            Lang::All => "every toolchain".into(),
+            Lang::Rust => "rustc (rustup), wit-bindgen 0.61, wit-component 0.254".into(),
+            Lang::C => format!("zig cc (PyPI {}), wit-bindgen-c 0.61", ZIG.spec()),
+            Lang::Cpp => format!("zig c++ (PyPI {}), wit-bindgen-cpp 0.61", ZIG.spec()),
+            Lang::Javascript => format!("npm {}", COMPONENTIZE_JS.spec()),
+            Lang::Python => format!("PyPI {}", COMPONENTIZE_PY.spec()),
+            Lang::Go => format!("Go (PyPI {}), wit-bindgen-go 0.61", GO.spec()),
+            Lang::Assemblyscript => format!("npm {}", ASSEMBLYSCRIPT.spec()),
+        }
+    }
+
+    /// The languages this choice stands for.
+    pub fn expand(self) -> Vec<Lang> {
+        match self {
+            Lang::All => Lang::EVERY.to_vec(),
+            one => vec![one],
+        }
+    }
 }
 
 /// Guests built for wasm32-unknown-unknown and turned into components here:
@@ -26,9 +96,10 @@ const PURE: &[&str] = &[
     "logger-app",
     "logger-shout",
     "markdown",
+    "greeter-rust",
 ];
 /// Guests built for wasm32-wasip2: rustc emits components importing WASI.
-const WASIP2: &[&str] = &["wasi-probe", "hello"];
+const WASIP2: &[&str] = &["wasi-probe", "wasi-files", "hello"];
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -99,11 +170,37 @@ fn ensure_targets(targets: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Builds every guest and returns the paths written.
+/// Builds the guests of one language (or all) and returns the paths written.
 pub fn build(lang: Lang) -> Result<Vec<PathBuf>> {
-    match lang {
-        Lang::All | Lang::Rust => build_rust(),
+    build_many(&[lang])
+}
+
+/// Builds the guests of these languages and returns the paths written.
+/// Every language's failure is reported, then the build fails.
+pub fn build_many(langs: &[Lang]) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let mut failed = Vec::new();
+    crate::polyglot::stage_wit()?;
+    for lang in langs.iter().flat_map(|l| l.expand()) {
+        let built = match lang {
+            Lang::Rust => build_rust(),
+            other => crate::polyglot::build(other).map(|b| vec![b.path]),
+        };
+        match built {
+            Ok(paths) => written.extend(paths),
+            Err(e) => {
+                eprintln!("xtask: the {} guests failed: {e:#}", lang.name());
+                failed.push(lang.name());
+            }
+        }
     }
+    if !failed.is_empty() {
+        bail!(
+            "building the {} guests failed (see above for what to install or fix)",
+            failed.join(", ")
+        );
+    }
+    Ok(written)
 }
 
 fn build_rust() -> Result<Vec<PathBuf>> {
@@ -166,7 +263,7 @@ fn build_rust() -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-fn check_component(name: &str, bytes: &[u8]) -> Result<()> {
+pub fn check_component(name: &str, bytes: &[u8]) -> Result<()> {
     if !wasmparser::Parser::is_component(bytes) {
         bail!("guest {name} is not a component");
     }

@@ -1,17 +1,25 @@
 //! Project automation for airssys-wasm.
 //!
 //! - `cargo xtask bench [--quick]`: run the benchmarks, write a report.
-//! - `cargo xtask guests`: build the example and test guests from source.
+//! - `cargo xtask guests [--lang all|rust|c|cpp|javascript|python|go|assemblyscript]
+//!   [--report]`: build the guests from source, installing the toolchains
+//!   they need; `--report` measures the polyglot greeters.
 //! - `cargo xtask demo`: build the guests and tour the CLI.
-//! - `cargo xtask test`: build the guests and run every test.
+//! - `cargo xtask test [--all-guests]`: build the guests and run every test.
+//! - `cargo xtask fuzz [--cases N]`: a longer differential run of the two
+//!   backends on generated modules.
 //!
 //! Each step works on a machine with only rustup's toolchain: missing wasm
 //! targets are installed with `rustup target add`.
 
+mod backends;
 mod bench;
 mod demo;
 mod guests;
+mod polyglot;
+mod report;
 mod test;
+mod toolchain;
 
 use clap::{Parser, Subcommand};
 
@@ -26,9 +34,13 @@ struct Cli {
 enum Command {
     /// Build the guests in guests/ into target/guests/*.wasm.
     Guests {
-        /// Which language's guests to build.
-        #[arg(long, value_enum, default_value = "all")]
-        lang: guests::Lang,
+        /// Which languages' guests to build (comma-separated).
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
+        lang: Vec<guests::Lang>,
+        /// Then measure each greeter (size, cold compile, call latency on
+        /// every backend) and print a markdown table for the README.
+        #[arg(long)]
+        report: bool,
     },
     /// Run the criterion benchmarks (release) and write target/bench-report/report.md.
     Bench {
@@ -38,19 +50,39 @@ enum Command {
     },
     /// Build the guests and run a short scripted tour of the CLI.
     Demo,
+    /// Run the backends' differential test on N generated modules (release build).
+    Fuzz {
+        /// How many modules to generate.
+        #[arg(long, default_value_t = 5000)]
+        cases: u64,
+    },
     /// Build the guests, then run fmt check, clippy and every test.
     Test {
         /// Skip `cargo fmt --check` and clippy.
         #[arg(long)]
         no_lint: bool,
+        /// Build and test the greeter in every language, not only Rust, C and
+        /// JavaScript.
+        #[arg(long)]
+        all_guests: bool,
     },
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Guests { lang } => guests::build(lang).map(|_| ()),
+        Command::Guests { lang, report } => {
+            guests::build_many(&lang)?;
+            if report {
+                report::run_report(&lang)?;
+            }
+            Ok(())
+        }
         Command::Bench { quick } => bench::run_bench(quick),
         Command::Demo => demo::run_demo(),
-        Command::Test { no_lint } => test::run_all(!no_lint),
+        Command::Test {
+            no_lint,
+            all_guests,
+        } => test::run_all(!no_lint, all_guests),
+        Command::Fuzz { cases } => backends::fuzz(cases),
     }
 }

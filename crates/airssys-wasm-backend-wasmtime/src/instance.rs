@@ -86,8 +86,14 @@ impl ResourceLimiter for Limiter {
         &mut self,
         current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        // Past the memory's own maximum `memory.grow` fails (returns -1) as
+        // the spec says, on every backend; only growth the memory could do
+        // meets the host's limit.
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
         let total = self.memory_total - (current as u64).min(self.memory_total) + desired as u64;
         if let Some(limit) = self.memory_limit
             && total > limit
@@ -213,7 +219,7 @@ pub struct WasmtimeInstance {
 
 impl WasmtimeInstance {
     pub(crate) fn new(c: &Compiled, config: InstanceConfig) -> Result<Self> {
-        wasi::audit_ungranted(&config, &c.needed)?;
+        airssys_wasm_core::wasi::audit_ungranted(&config, &c.needed)?;
         let wasi_ctx = wasi::build(&config, &config.component)
             .map_err(|e| Error::Backend(format!("{e:#}")))?;
         let limits = config.limits;
@@ -383,21 +389,7 @@ fn classify(
         };
     }
     if let Some(h) = e.downcast_ref::<HostCallFailed>() {
-        return match &h.error {
-            HostError::Denied {
-                capability,
-                request,
-            } => Error::HostDenied {
-                function: h.function.to_string(),
-                capability: capability.to_string(),
-                request: request.clone(),
-            },
-            HostError::Audit(a) => Error::Audit(a.clone()),
-            other => Error::HostFailed {
-                function: h.function.to_string(),
-                message: other.to_string(),
-            },
-        };
+        return Error::from_host(&h.function, &h.error);
     }
     if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return Error::Exit { code: exit.0 };

@@ -214,18 +214,7 @@ impl WasmtimeBackend {
 }
 
 fn missing(name: &str, interface_known: bool) -> Error {
-    let hint = if interface_known {
-        "the host defines this interface but not this function; add it with HostFunctions::define"
-    } else if name.starts_with("wasi:") {
-        "this WASI interface or version is not provided by the wasmtime backend"
-    } else {
-        "no host function provides it; define it with HostFunctions::define, or compose the \
-         component with a provider first"
-    };
-    Error::MissingImport {
-        name: name.to_owned(),
-        hint: hint.to_owned(),
-    }
+    Error::missing_import(name, interface_known, "wasmtime")
 }
 
 impl Drop for WasmtimeBackend {
@@ -277,15 +266,8 @@ impl Backend for WasmtimeBackend {
         }
         // The WASI imports whose capability decides what WASI gives the
         // instance (host-interface calls are checked one by one instead).
-        let needed: Vec<CapabilityKind> = info
-            .imports()
-            .iter()
-            // wasi:http requests are checked and audited one by one.
-            .filter(|i| i.name.starts_with("wasi:") && !i.name.starts_with("wasi:http/"))
-            .filter_map(|i| CapabilityKind::for_import(&i.name))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let needed =
+            airssys_wasm_core::wasi::needed_kinds(info.imports().iter().map(|i| i.name.as_str()));
         Ok(Arc::new(Compiled {
             engine: self.engine.clone(),
             pre,

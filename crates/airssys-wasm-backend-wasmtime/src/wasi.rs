@@ -1,48 +1,25 @@
 //! WASI p2 for one instance, built only from its capability set.
 //!
-//! | capability | granted | not granted |
-//! |---|---|---|
-//! | stdio | host stdin/stdout/stderr (or the embedder's buffers) | stdin empty; writes to stdout/stderr fail with an error |
-//! | env | the named variables, or every host variable with a granted prefix (`APP_*`) | an empty environment |
-//! | dir | preopened directories | no directories |
-//! | files `DIR/**` | `DIR` preopened at the same path: read-write with all four rights, else read-only | (other globs serve `airssys:host/filesystem` only) |
-//! | clocks | host clocks | both clocks read 0 and never advance |
-//! | random | host entropy | a fixed, deterministic byte sequence |
-//! | network (socket) | connections to granted addresses, each checked and audited | every socket address and name lookup refused |
-//! | network (http) | `wasi:http` requests to granted hosts, each checked and audited (see `http.rs`) | every request fails with `HTTP-request-denied` |
-//!
-//! Arguments are only the program name and what the embedder passes. When a
-//! component imports a WASI interface whose capability is not granted, one
-//! `capability-denied` audit event per kind is recorded at instantiation,
-//! saying what the guest gets instead. Individual WASI filesystem calls are
-//! not audited one by one; `airssys:host/filesystem` is the audited path.
+//! What each grant gives is decided in `airssys_wasm_core::wasi` (shared
+//! with the wasmi backend); this module turns it into a `WasiCtx`. Socket
+//! addresses are checked and audited one by one, and `wasi:http` requests
+//! in `http.rs`. Individual WASI filesystem calls are not audited one by
+//! one; `airssys:host/filesystem` is the audited path.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use airssys_wasm_core::capability::{FileOp, FileRights, NetKind};
+use airssys_wasm_core::capability::NetKind;
+use airssys_wasm_core::wasi::{self, FIXED_RANDOM, WasiGrants};
 use airssys_wasm_core::{
-    AuditEvent, AuditKind, AuditSink, CallContext, Capability, CapabilityKind, CapabilitySet,
-    CaptureBuffer, InstanceConfig, OutputTarget, Request,
+    AuditSink, CallContext, CapabilityKind, CapabilitySet, CaptureBuffer, InstanceConfig,
+    OutputTarget, Request,
 };
 use wasmtime_wasi::p2::pipe::{ClosedInputStream, MemoryInputPipe};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
-
-/// What the guest gets instead of a capability it was not granted.
-pub(crate) fn substitute(kind: CapabilityKind) -> &'static str {
-    match kind {
-        CapabilityKind::Stdio => "stdin is empty and writes to stdout/stderr fail",
-        CapabilityKind::Env => "the environment is empty",
-        CapabilityKind::Filesystem => "no directories are visible",
-        CapabilityKind::Clocks => "the clocks read 0 and never advance",
-        CapabilityKind::Random => "random bytes are a fixed deterministic sequence",
-        CapabilityKind::Network => "every socket address and name lookup is refused",
-        _ => "the host function refuses the call",
-    }
-}
 
 /// Builds the WASI context of one instance.
 pub(crate) fn build(config: &InstanceConfig, program: &str) -> wasmtime::Result<WasiCtx> {
@@ -77,74 +54,31 @@ pub(crate) fn build(config: &InstanceConfig, program: &str) -> wasmtime::Result<
         b.stderr(denied);
     }
 
-    for grant in caps.iter() {
-        match grant {
-            Capability::Env { name, value } => match (name.strip_suffix('*'), value) {
-                (Some(prefix), _) => {
-                    for (k, v) in std::env::vars_os() {
-                        if let (Some(k), Some(v)) = (k.to_str(), v.to_str())
-                            && k.starts_with(prefix)
-                        {
-                            b.env(k, v);
-                        }
-                    }
-                }
-                (None, Some(v)) => {
-                    b.env(name, v);
-                }
-                (None, None) => {
-                    if let Ok(v) = std::env::var(name) {
-                        b.env(name, v);
-                    }
-                }
-            },
-            Capability::Files { path, rights } => {
-                // Only a whole tree (`dir/**`) can be a WASI preopen; other
-                // globs are for `airssys:host/filesystem` alone.
-                let Some(dir) = path.tree_root() else {
-                    continue;
-                };
-                if !rights.allows(FileOp::Read) {
-                    continue;
-                }
-                // WASI cannot separate write, create and delete: read-write
-                // only with all four rights.
-                let perms = if rights.contains(FileRights::ALL) {
-                    FsPerms::ReadWrite
-                } else {
-                    FsPerms::ReadOnly
-                };
-                if std::path::Path::new(dir).is_dir() {
-                    b.preopened_dir(dir, dir, perms).map_err(|e| {
-                        wasmtime::format_err!("cannot open granted directory {dir}: {e}")
-                    })?;
-                }
-            }
-            Capability::Dir {
-                host,
-                guest,
-                read_only,
-            } => {
-                let perms = if *read_only {
-                    FsPerms::ReadOnly
-                } else {
-                    FsPerms::ReadWrite
-                };
-                b.preopened_dir(host, guest, perms).map_err(|e| {
-                    wasmtime::format_err!("cannot open granted directory {}: {e}", host.display())
-                })?;
-            }
-            _ => {}
+    let wasi_grants = WasiGrants::from_capabilities(caps);
+    for (k, v) in &wasi_grants.env {
+        b.env(k, v);
+    }
+    for p in &wasi_grants.preopens {
+        let perms = if p.read_only {
+            FsPerms::ReadOnly
+        } else {
+            FsPerms::ReadWrite
+        };
+        if !p.required && !p.host.is_dir() {
+            continue;
         }
+        b.preopened_dir(&p.host, &p.guest, perms).map_err(|e| {
+            wasmtime::format_err!("cannot open granted directory {}: {e}", p.host.display())
+        })?;
     }
 
-    if !caps.has_kind(CapabilityKind::Clocks) {
+    if !wasi_grants.clocks {
         b.wall_clock(FrozenClock);
         b.monotonic_clock(FrozenClock);
     }
-    if !caps.has_kind(CapabilityKind::Random) {
-        b.secure_random(wasmtime_wasi::Deterministic::new(FIXED_BYTES.to_vec()));
-        b.insecure_random(wasmtime_wasi::Deterministic::new(FIXED_BYTES.to_vec()));
+    if !wasi_grants.random {
+        b.secure_random(wasmtime_wasi::Deterministic::new(FIXED_RANDOM.to_vec()));
+        b.insecure_random(wasmtime_wasi::Deterministic::new(FIXED_RANDOM.to_vec()));
         b.insecure_random_seed(0);
     }
     // Network: nothing is inherited. Every socket address goes through the
@@ -174,51 +108,10 @@ pub(crate) fn build(config: &InstanceConfig, program: &str) -> wasmtime::Result<
         };
         Box::pin(async move { allowed })
     });
-    let sockets = wasi_granted(caps, CapabilityKind::Network);
-    b.allow_tcp(sockets);
-    b.allow_udp(sockets);
+    b.allow_tcp(wasi_grants.sockets);
+    b.allow_udp(wasi_grants.sockets);
     b.allow_ip_name_lookup(false);
     Ok(b.build())
-}
-
-const FIXED_BYTES: [u8; 8] = [0x5a, 0x17, 0xc3, 0x88, 0x01, 0xfe, 0x42, 0x9d];
-
-/// Does the set grant something WASI can use for this kind? For the
-/// network that is a socket grant: HTTP grants serve the host's HTTP client.
-fn wasi_granted(caps: &CapabilitySet, kind: CapabilityKind) -> bool {
-    match kind {
-        CapabilityKind::Network => caps.iter().any(|c| {
-            matches!(
-                c,
-                Capability::Network {
-                    net: NetKind::Socket,
-                    ..
-                }
-            )
-        }),
-        kind => caps.has_kind(kind),
-    }
-}
-
-/// Records, once per capability kind, that an instance imports WASI it was
-/// not granted and what it gets instead.
-pub(crate) fn audit_ungranted(
-    config: &InstanceConfig,
-    needed: &[CapabilityKind],
-) -> Result<(), airssys_wasm_core::AuditError> {
-    for &kind in needed {
-        if !wasi_granted(&config.capabilities, kind) {
-            config.audit.record(AuditEvent::new(
-                config.component.clone(),
-                AuditKind::CapabilityDenied {
-                    capability: kind,
-                    request: format!("wasi {kind}"),
-                    outcome: substitute(kind).to_owned(),
-                },
-            ))?;
-        }
-    }
-    Ok(())
 }
 
 struct FrozenClock;
@@ -316,20 +209,9 @@ impl DeniedOutput {
 
     fn deny(&self) -> StreamError {
         if !self.reported.swap(true, Ordering::Relaxed) {
-            // An audit failure cannot be reported through a stream error any
-            // better than the denial itself; the denial stands either way.
-            let _ = self.audit.record(AuditEvent::new(
-                self.component.clone(),
-                AuditKind::CapabilityDenied {
-                    capability: CapabilityKind::Stdio,
-                    request: "write stdout/stderr".into(),
-                    outcome: "the write failed (later attempts are not recorded again)".into(),
-                },
-            ));
+            wasi::audit_stdio_denied(&self.component, &*self.audit);
         }
-        StreamError::LastOperationFailed(wasmtime::format_err!(
-            "stdio is not granted to this component (grant it with --allow-stdio)"
-        ))
+        StreamError::LastOperationFailed(wasmtime::format_err!("{}", wasi::STDIO_DENIED))
     }
 }
 

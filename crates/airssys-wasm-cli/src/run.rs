@@ -6,14 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airssys_wasm::{
-    AuditSink, Capability, ChainConfig, ChainedLog, Error, HostSettings, Limits, LoadOptions,
-    Result, Runtime, TracingSink, WaveCall,
+    AuditSink, BackendKind, Capability, ChainConfig, ChainedLog, Error, HostSettings, Limits,
+    LoadOptions, Result, Runtime, TracingSink, WaveCall,
 };
 
 /// Arguments of `run`.
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// The backend that runs the component.
+    /// The backend that runs the component: wasmtime (JIT, fastest calls) or wasmi
+    /// (interpreter: no JIT, fast start-up, small footprint).
     #[arg(long, value_enum, default_value = "wasmtime")]
     backend: BackendName,
     /// Fuel per call (about one unit per WebAssembly instruction). Default: unlimited.
@@ -69,6 +70,16 @@ pub struct RunArgs {
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum BackendName {
     Wasmtime,
+    Wasmi,
+}
+
+impl From<BackendName> for BackendKind {
+    fn from(b: BackendName) -> Self {
+        match b {
+            BackendName::Wasmtime => BackendKind::Wasmtime,
+            BackendName::Wasmi => BackendKind::Wasmi,
+        }
+    }
 }
 
 fn parse_size(s: &str) -> std::result::Result<u64, String> {
@@ -141,8 +152,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
 }
 
 fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
-    let BackendName::Wasmtime = args.backend;
     let runtime = Runtime::builder()
+        .backend(BackendKind::from(args.backend))
         .audit(audit)
         .host_settings(HostSettings {
             kv_path: args.kv_store.clone(),

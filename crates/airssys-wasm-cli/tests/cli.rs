@@ -870,3 +870,106 @@ fn a_manifest_can_pin_its_signer() {
     expect(&["sign", &c, "--key", &key("acme")], 0);
     assert_eq!(stdout(&run(0)), "3\n");
 }
+
+/// Every example run on the wasmi backend prints the same output and exits
+/// with the same code as on the default (wasmtime) backend.
+#[test]
+fn every_example_runs_the_same_with_backend_wasmi() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.txt"), "file contents\n").unwrap();
+    let composed = dir.path().join("composed.wasm");
+    let composed_s = composed.display().to_string();
+    expect(
+        &[
+            "compose",
+            &guest("logger-app"),
+            "--plug",
+            &guest("logger-plug"),
+            "-o",
+            &composed_s,
+        ],
+        0,
+    );
+    let mapping = format!("{}::/data:ro", dir.path().display());
+    let (tools, hello, hostile, values, host_probe, wasi_files) = (
+        guest("text-tools"),
+        guest("hello"),
+        guest("hostile"),
+        guest("values"),
+        guest("host-probe"),
+        guest("wasi-files"),
+    );
+    let cases: Vec<Vec<&str>> = vec![
+        vec![&tools, "--invoke", r#"greet("ada")"#],
+        vec![&tools, "--invoke", r#"stats("b a b", 1)"#],
+        vec![&tools, "--invoke", r#"parse-number("x1")"#],
+        vec![&tools, "--invoke", "reverse-bytes([1, 2, 3])"],
+        vec![
+            "--allow-stdio",
+            "--env",
+            "GREETING=hey",
+            &hello,
+            "--",
+            "x",
+            "y z",
+        ],
+        vec![
+            "--allow-stdio",
+            "--dir",
+            &mapping,
+            &hello,
+            "--",
+            "--read",
+            "/data/in.txt",
+        ],
+        vec!["--allow-stdio", &hello, "--", "--read", "/data/missing.txt"],
+        vec![&hello],
+        vec![&composed_s, "--invoke", r#"run("ada")"#],
+        vec![
+            &values,
+            "--invoke",
+            r#"echo-nested([some({x: 1, y: 2, label: "p"}), none])"#,
+        ],
+        vec![&values, "--invoke", "echo-flags({read, exec})"],
+        vec!["--fuel", "10000000", &hostile, "--invoke", "spin()"],
+        vec!["--timeout", "300ms", &hostile, "--invoke", "spin()"],
+        vec!["--memory", "16MiB", &hostile, "--invoke", "grow-memory()"],
+        vec![&hostile, "--invoke", "crash()"],
+        vec![&hostile, "--invoke", "recurse(0)"],
+        vec![&host_probe, "--invoke", r#"kv-get("notes", "a")"#],
+        vec![
+            "--allow-clocks",
+            &wasi_files,
+            "--invoke",
+            "get-env(\"HOME\")",
+        ],
+    ];
+    for case in cases {
+        let on = |backend: &str| {
+            let mut args = vec!["run", "--backend", backend];
+            args.extend(&case);
+            let o = cli(&args);
+            (o.status.code(), stdout(&o), error_line(&o))
+        };
+        let (wasmtime, wasmi) = (on("wasmtime"), on("wasmi"));
+        assert_eq!(
+            wasmi.0, wasmtime.0,
+            "exit code of {case:?}: {wasmi:?} vs {wasmtime:?}"
+        );
+        assert_eq!(wasmi.1, wasmtime.1, "stdout of {case:?}");
+        // Limit and trap messages name the same limit and export; only
+        // engine wording after the second colon and measured times differ.
+        let head = |l: &str| {
+            let mut out = String::new();
+            for c in l.split(':').take(2).collect::<Vec<_>>().join(":").chars() {
+                if !c.is_ascii_digit() {
+                    out.push(c);
+                } else if !out.ends_with('#') {
+                    out.push('#');
+                }
+            }
+            out
+        };
+        assert_eq!(head(&wasmi.2), head(&wasmtime.2), "error of {case:?}");
+    }
+}

@@ -286,6 +286,50 @@ impl fmt::Display for ErrorClass {
 }
 
 impl Error {
+    /// The error a call fails with when host function `function` returned
+    /// `error`: [`Error::HostDenied`] for a denial, [`Error::Audit`] when the
+    /// decision could not be recorded, [`Error::HostFailed`] otherwise. Every
+    /// backend maps host failures through this one function.
+    pub fn from_host(function: &str, error: &crate::HostError) -> Error {
+        match error {
+            crate::HostError::Denied {
+                capability,
+                request,
+            } => Error::HostDenied {
+                function: function.to_owned(),
+                capability: capability.to_string(),
+                request: request.clone(),
+            },
+            crate::HostError::Audit(a) => Error::Audit(a.clone()),
+            other => Error::HostFailed {
+                function: function.to_owned(),
+                message: other.to_string(),
+            },
+        }
+    }
+
+    /// The error for an import `name` nothing provides, with a hint: a host
+    /// function missing from an interface the host defines
+    /// (`interface_known`), a WASI interface `backend` does not provide, or
+    /// an import to define or compose.
+    pub fn missing_import(name: &str, interface_known: bool, backend: &str) -> Error {
+        let hint = if interface_known {
+            "the host defines this interface but not this function; add it with \
+             HostFunctions::define"
+                .to_owned()
+        } else if name.starts_with("wasi:") {
+            format!("this WASI interface or version is not provided by the {backend} backend")
+        } else {
+            "no host function provides it; define it with HostFunctions::define, or compose the \
+             component with a provider first"
+                .to_owned()
+        };
+        Error::MissingImport {
+            name: name.to_owned(),
+            hint,
+        }
+    }
+
     /// The class of this error.
     pub fn class(&self) -> ErrorClass {
         match self {

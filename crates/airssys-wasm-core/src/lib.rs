@@ -23,6 +23,7 @@ mod error;
 mod host;
 mod limits;
 mod value;
+pub mod wasi;
 mod wave;
 
 pub use audit::{

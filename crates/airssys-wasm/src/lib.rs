@@ -26,7 +26,9 @@
 //! # }
 //! ```
 //!
-//! The backend is chosen by cargo feature: `wasmtime` (JIT, default).
+//! Backends are chosen by cargo feature: `wasmtime` (JIT, default) and
+//! `wasmi` (interpreter); with both on, [`RuntimeBuilder::backend`] picks one
+//! ([`BackendKind`]).
 
 #![deny(missing_docs)]
 
@@ -46,7 +48,10 @@ pub use airssys_wasm_core::capability;
 /// The security crate: audit logs and their verification.
 pub use airssys_wasm_security as security;
 pub use host::HostSettings;
-pub use runtime::{Component, Func, Instance, LoadOptions, Runtime, RuntimeBuilder, Source};
+pub use runtime::{
+    BackendChoice, BackendKind, Component, Func, Instance, LoadOptions, Runtime, RuntimeBuilder,
+    Source,
+};
 #[cfg(feature = "wasmtime")]
 pub use runtime::{TypedFunc, wasmtime_types};
 
@@ -56,6 +61,10 @@ pub use airssys_wasm_core as core;
 /// The wasmtime backend and its settings.
 #[cfg(feature = "wasmtime")]
 pub use airssys_wasm_backend_wasmtime as wasmtime_backend;
+
+/// The wasmi backend and its settings.
+#[cfg(feature = "wasmi")]
+pub use airssys_wasm_backend_wasmi as wasmi_backend;
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]

@@ -198,6 +198,93 @@ impl LoadOptions {
     }
 }
 
+/// A backend this build of airssys-wasm includes, chosen by name.
+///
+/// ```
+/// use airssys_wasm::BackendKind;
+/// let kind: BackendKind = "wasmtime".parse().unwrap();
+/// assert_eq!(kind.name(), "wasmtime");
+/// assert!("v8".parse::<BackendKind>().unwrap_err().to_string().contains("wasmtime"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BackendKind {
+    /// wasmtime: a JIT compiler, the fastest calls (feature `wasmtime`).
+    #[cfg(feature = "wasmtime")]
+    Wasmtime,
+    /// wasmi: an interpreter, no JIT, fast start-up and small footprint
+    /// (feature `wasmi`).
+    #[cfg(feature = "wasmi")]
+    Wasmi,
+}
+
+impl BackendKind {
+    /// Every backend this build includes, the default first.
+    pub const ALL: &'static [BackendKind] = &[
+        #[cfg(feature = "wasmtime")]
+        BackendKind::Wasmtime,
+        #[cfg(feature = "wasmi")]
+        BackendKind::Wasmi,
+    ];
+
+    /// The backend's name, as [`Runtime::backend_name`] gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            #[cfg(feature = "wasmtime")]
+            BackendKind::Wasmtime => "wasmtime",
+            #[cfg(feature = "wasmi")]
+            BackendKind::Wasmi => "wasmi",
+        }
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        BackendKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = BackendKind::ALL.iter().map(|k| k.name()).collect();
+                Error::Backend(format!(
+                    "unknown backend `{s}`; this build has: {} (cargo features of airssys-wasm \
+                     add the others)",
+                    known.join(", ")
+                ))
+            })
+    }
+}
+
+/// What [`RuntimeBuilder::backend`] takes: a [`BackendKind`] this build
+/// includes, or any [`Backend`] implementation built elsewhere.
+pub enum BackendChoice {
+    /// One of the built-in backends, with default settings (or those of
+    /// [`RuntimeBuilder::wasmtime_config`]).
+    Kind(BackendKind),
+    /// A backend built by the caller.
+    Custom(Arc<dyn Backend>),
+}
+
+impl From<BackendKind> for BackendChoice {
+    fn from(k: BackendKind) -> Self {
+        BackendChoice::Kind(k)
+    }
+}
+
+impl From<Arc<dyn Backend>> for BackendChoice {
+    fn from(b: Arc<dyn Backend>) -> Self {
+        BackendChoice::Custom(b)
+    }
+}
+
 /// Builds a [`Runtime`].
 ///
 /// ```
@@ -209,7 +296,7 @@ impl LoadOptions {
 /// ```
 #[derive(Default)]
 pub struct RuntimeBuilder {
-    backend: Option<Arc<dyn Backend>>,
+    backend: Option<BackendChoice>,
     audit: Option<Arc<dyn AuditSink>>,
     host: HostFunctions,
     host_settings: HostSettings,
@@ -238,9 +325,17 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Uses a backend built elsewhere (any [`Backend`] implementation).
-    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
-        self.backend = Some(backend);
+    /// Chooses the backend: a [`BackendKind`] (`wasmtime` is the default
+    /// when the feature is on, `wasmi` otherwise), or a backend built
+    /// elsewhere (any [`Backend`] implementation, as `Arc<dyn Backend>`).
+    ///
+    /// ```
+    /// use airssys_wasm::{BackendKind, Runtime};
+    /// let runtime = Runtime::builder().backend(BackendKind::ALL[0]).build().unwrap();
+    /// assert_eq!(runtime.backend_name(), BackendKind::ALL[0].name());
+    /// ```
+    pub fn backend(mut self, backend: impl Into<BackendChoice>) -> Self {
+        self.backend = Some(backend.into());
         self
     }
 
@@ -260,11 +355,26 @@ impl RuntimeBuilder {
         let host_state = Arc::new(HostState::new(self.host_settings.clone())?);
         crate::host::define(&mut self.host, host_state.clone())?;
         let backend = match self.backend {
-            Some(b) => b,
-            None => default_backend(
+            Some(BackendChoice::Custom(b)) => b,
+            Some(BackendChoice::Kind(kind)) => built_in(
+                kind,
                 #[cfg(feature = "wasmtime")]
                 self.wasmtime,
             )?,
+            None => match BackendKind::ALL.first() {
+                Some(kind) => built_in(
+                    *kind,
+                    #[cfg(feature = "wasmtime")]
+                    self.wasmtime,
+                )?,
+                None => {
+                    return Err(Error::Backend(
+                        "no backend: enable the `wasmtime` or `wasmi` feature of airssys-wasm, \
+                         or pass one with RuntimeBuilder::backend"
+                            .into(),
+                    ));
+                }
+            },
         };
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
@@ -278,22 +388,18 @@ impl RuntimeBuilder {
     }
 }
 
-#[cfg(feature = "wasmtime")]
-fn default_backend(
-    config: airssys_wasm_backend_wasmtime::WasmtimeConfig,
+fn built_in(
+    kind: BackendKind,
+    #[cfg(feature = "wasmtime")] wasmtime: airssys_wasm_backend_wasmtime::WasmtimeConfig,
 ) -> Result<Arc<dyn Backend>> {
-    Ok(Arc::new(
-        airssys_wasm_backend_wasmtime::WasmtimeBackend::with_config(config)?,
-    ))
-}
-
-#[cfg(not(feature = "wasmtime"))]
-fn default_backend() -> Result<Arc<dyn Backend>> {
-    Err(Error::Backend(
-        "no backend: enable the `wasmtime` feature of airssys-wasm or pass one with \
-         RuntimeBuilder::backend"
-            .into(),
-    ))
+    Ok(match kind {
+        #[cfg(feature = "wasmtime")]
+        BackendKind::Wasmtime => Arc::new(
+            airssys_wasm_backend_wasmtime::WasmtimeBackend::with_config(wasmtime)?,
+        ),
+        #[cfg(feature = "wasmi")]
+        BackendKind::Wasmi => Arc::new(airssys_wasm_backend_wasmi::WasmiBackend::new()?),
+    })
 }
 
 struct RuntimeInner {

@@ -70,461 +70,479 @@ fn host_limits(audit: &MemorySink) -> Vec<String> {
 
 #[test]
 fn with_nothing_granted_every_effect_is_denied_as_an_error_value() {
-    let (rt, audit) = common::runtime();
-    let mut i = probe(&rt, LoadOptions::new());
-    let cases = [
-        (
-            "kv-set",
-            vec![s("cache"), s("k"), s("v")],
-            "denied: kv cache",
-        ),
-        (
-            "fs-read",
-            vec![s("/etc/passwd")],
-            "denied: read /etc/passwd",
-        ),
-        (
-            "fs-write",
-            vec![s("/nonexistent-airssys/x"), s("x")],
-            "denied: create /nonexistent-airssys/x",
-        ),
-        (
-            "http-get",
-            vec![s("http://example.com/")],
-            "denied: http example.com:80",
-        ),
-        ("now", vec![], "denied: clocks"),
-        ("random-len", vec![Value::U32(8)], "denied: random"),
-    ];
-    for (f, args, expected) in &cases {
-        assert_eq!(err_text(&call(&mut i, f, args)), *expected, "{f}");
-    }
-    assert_eq!(
-        denied_requests(&audit),
-        [
-            "kv cache",
-            "read /etc/passwd",
-            "create /nonexistent-airssys/x",
-            "http example.com:80",
-            "clocks",
-            "random"
-        ]
-    );
-    // Needs no grant: config (empty) and logging.
-    assert_eq!(call(&mut i, "config-get", &[s("x")]), Value::Option(None));
-    assert_eq!(
-        call(&mut i, "log-many", &[Value::U32(3), s("hi")]),
-        Value::Tuple(vec![Value::U32(3), Value::Option(None)])
-    );
+    common::each_backend(|_| {
+        let (rt, audit) = common::runtime();
+        let mut i = probe(&rt, LoadOptions::new());
+        let cases = [
+            (
+                "kv-set",
+                vec![s("cache"), s("k"), s("v")],
+                "denied: kv cache",
+            ),
+            (
+                "fs-read",
+                vec![s("/etc/passwd")],
+                "denied: read /etc/passwd",
+            ),
+            (
+                "fs-write",
+                vec![s("/nonexistent-airssys/x"), s("x")],
+                "denied: create /nonexistent-airssys/x",
+            ),
+            (
+                "http-get",
+                vec![s("http://example.com/")],
+                "denied: http example.com:80",
+            ),
+            ("now", vec![], "denied: clocks"),
+            ("random-len", vec![Value::U32(8)], "denied: random"),
+        ];
+        for (f, args, expected) in &cases {
+            assert_eq!(err_text(&call(&mut i, f, args)), *expected, "{f}");
+        }
+        assert_eq!(
+            denied_requests(&audit),
+            [
+                "kv cache",
+                "read /etc/passwd",
+                "create /nonexistent-airssys/x",
+                "http example.com:80",
+                "clocks",
+                "random"
+            ]
+        );
+        // Needs no grant: config (empty) and logging.
+        assert_eq!(call(&mut i, "config-get", &[s("x")]), Value::Option(None));
+        assert_eq!(
+            call(&mut i, "log-many", &[Value::U32(3), s("hi")]),
+            Value::Tuple(vec![Value::U32(3), Value::Option(None)])
+        );
+    });
 }
 
 #[test]
 fn key_value_with_quota_and_persistence() {
-    let dir = tempfile::tempdir().unwrap();
-    let settings = HostSettings {
-        kv_path: Some(dir.path().join("kv.redb")),
-        ..HostSettings::default()
-    };
-    let quota = KvQuota {
-        bytes: 32,
-        max_key_bytes: 8,
-        max_value_bytes: 16,
-    };
-    let grants = || {
-        LoadOptions::new()
-            .grant(Capability::key_value("cache", quota))
-            .grant(Capability::key_value("other", KvQuota::default()))
-    };
-    {
-        let (rt, audit) = runtime_with(settings.clone());
-        let mut i = probe(&rt, grants());
-        assert_eq!(
-            call(&mut i, "kv-set", &[s("cache"), s("a"), s("0123456789")]),
-            Value::Result(Ok(None))
-        );
-        assert_eq!(
-            call(&mut i, "kv-set", &[s("cache"), s("b"), s("xyz")]),
-            Value::Result(Ok(None))
-        );
-        // 11 + 4 bytes used; 1 + 16 more would be 32: fits exactly.
-        assert_eq!(
-            call(
+    common::each_backend(|_| {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = HostSettings {
+            kv_path: Some(dir.path().join("kv.redb")),
+            ..HostSettings::default()
+        };
+        let quota = KvQuota {
+            bytes: 32,
+            max_key_bytes: 8,
+            max_value_bytes: 16,
+        };
+        let grants = || {
+            LoadOptions::new()
+                .grant(Capability::key_value("cache", quota))
+                .grant(Capability::key_value("other", KvQuota::default()))
+        };
+        {
+            let (rt, audit) = runtime_with(settings.clone());
+            let mut i = probe(&rt, grants());
+            assert_eq!(
+                call(&mut i, "kv-set", &[s("cache"), s("a"), s("0123456789")]),
+                Value::Result(Ok(None))
+            );
+            assert_eq!(
+                call(&mut i, "kv-set", &[s("cache"), s("b"), s("xyz")]),
+                Value::Result(Ok(None))
+            );
+            // 11 + 4 bytes used; 1 + 16 more would be 32: fits exactly.
+            assert_eq!(
+                call(
+                    &mut i,
+                    "kv-set",
+                    &[s("cache"), s("c"), s("0123456789abcdef")]
+                ),
+                Value::Result(Ok(None))
+            );
+            let over = err_text(&call(&mut i, "kv-set", &[s("cache"), s("d"), s("1")]));
+            assert!(
+                over.starts_with("limit: namespace `cache` quota of 32 bytes would be exceeded"),
+                "{over}"
+            );
+            let long_key = err_text(&call(
                 &mut i,
                 "kv-set",
-                &[s("cache"), s("c"), s("0123456789abcdef")]
-            ),
-            Value::Result(Ok(None))
+                &[s("cache"), s("123456789"), s("1")],
+            ));
+            assert!(
+                long_key.contains("keys of namespace `cache` are at most 8 bytes"),
+                "{long_key}"
+            );
+            let big = err_text(&call(
+                &mut i,
+                "kv-set",
+                &[s("cache"), s("e"), s(&"x".repeat(17))],
+            ));
+            assert!(big.contains("at most 16 bytes"), "{big}");
+            assert_eq!(host_limits(&audit).len(), 3);
+            // Overwriting reuses the old value's bytes; deleting frees them.
+            assert_eq!(
+                call(&mut i, "kv-set", &[s("cache"), s("b"), s("123")]),
+                Value::Result(Ok(None))
+            );
+            assert_eq!(
+                call(&mut i, "kv-delete", &[s("cache"), s("c")]),
+                Value::Result(Ok(Some(Box::new(Value::Bool(true)))))
+            );
+            assert_eq!(
+                call(&mut i, "kv-set", &[s("cache"), s("d"), s("1")]),
+                Value::Result(Ok(None))
+            );
+            // Namespaces are separate.
+            assert_eq!(
+                call(&mut i, "kv-set", &[s("other"), s("a"), s("elsewhere")]),
+                Value::Result(Ok(None))
+            );
+            assert_eq!(
+                err_text(&call(&mut i, "kv-keys", &[s("secret")])),
+                "denied: kv secret"
+            );
+        }
+        // A new runtime over the same file: the data survived.
+        let (rt, _) = runtime_with(settings);
+        let mut i = probe(&rt, grants());
+        let keys = call(&mut i, "kv-keys", &[s("cache")]);
+        assert_eq!(
+            keys,
+            Value::Result(Ok(Some(Box::new(Value::List(vec![
+                s("a"),
+                s("b"),
+                s("d")
+            ])))))
         );
-        let over = err_text(&call(&mut i, "kv-set", &[s("cache"), s("d"), s("1")]));
-        assert!(
-            over.starts_with("limit: namespace `cache` quota of 32 bytes would be exceeded"),
-            "{over}"
+        assert_eq!(
+            call(&mut i, "kv-get", &[s("other"), s("a")]),
+            Value::Result(Ok(Some(Box::new(Value::Option(Some(Box::new(s(
+                "elsewhere"
+            ))))))))
         );
-        let long_key = err_text(&call(
+        let over = err_text(&call(
             &mut i,
             "kv-set",
-            &[s("cache"), s("123456789"), s("1")],
+            &[s("cache"), s("z"), s("0123456789abcdef")],
         ));
-        assert!(
-            long_key.contains("keys of namespace `cache` are at most 8 bytes"),
-            "{long_key}"
-        );
-        let big = err_text(&call(
-            &mut i,
-            "kv-set",
-            &[s("cache"), s("e"), s(&"x".repeat(17))],
-        ));
-        assert!(big.contains("at most 16 bytes"), "{big}");
-        assert_eq!(host_limits(&audit).len(), 3);
-        // Overwriting reuses the old value's bytes; deleting frees them.
-        assert_eq!(
-            call(&mut i, "kv-set", &[s("cache"), s("b"), s("123")]),
-            Value::Result(Ok(None))
-        );
-        assert_eq!(
-            call(&mut i, "kv-delete", &[s("cache"), s("c")]),
-            Value::Result(Ok(Some(Box::new(Value::Bool(true)))))
-        );
-        assert_eq!(
-            call(&mut i, "kv-set", &[s("cache"), s("d"), s("1")]),
-            Value::Result(Ok(None))
-        );
-        // Namespaces are separate.
-        assert_eq!(
-            call(&mut i, "kv-set", &[s("other"), s("a"), s("elsewhere")]),
-            Value::Result(Ok(None))
-        );
-        assert_eq!(
-            err_text(&call(&mut i, "kv-keys", &[s("secret")])),
-            "denied: kv secret"
-        );
-    }
-    // A new runtime over the same file: the data survived.
-    let (rt, _) = runtime_with(settings);
-    let mut i = probe(&rt, grants());
-    let keys = call(&mut i, "kv-keys", &[s("cache")]);
-    assert_eq!(
-        keys,
-        Value::Result(Ok(Some(Box::new(Value::List(vec![
-            s("a"),
-            s("b"),
-            s("d")
-        ])))))
-    );
-    assert_eq!(
-        call(&mut i, "kv-get", &[s("other"), s("a")]),
-        Value::Result(Ok(Some(Box::new(Value::Option(Some(Box::new(s(
-            "elsewhere"
-        ))))))))
-    );
-    let over = err_text(&call(
-        &mut i,
-        "kv-set",
-        &[s("cache"), s("z"), s("0123456789abcdef")],
-    ));
-    assert!(over.starts_with("limit:"), "usage survived too: {over}");
+        assert!(over.starts_with("limit:"), "usage survived too: {over}");
+    });
 }
 
 #[cfg(unix)]
 #[test]
 fn files_within_globs_and_every_escape_denied() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = std::fs::canonicalize(dir.path()).unwrap();
-    let data = root.join("data");
-    let secret = root.join("secret");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::create_dir_all(&secret).unwrap();
-    std::fs::write(data.join("in.txt"), "inside").unwrap();
-    std::fs::write(secret.join("key"), "hunter2").unwrap();
-    std::os::unix::fs::symlink(secret.join("key"), data.join("link")).unwrap();
-    let p = |rel: &str| root.join(rel).display().to_string();
-    let (rt, audit) = common::runtime();
-    let mut i = probe(
-        &rt,
-        LoadOptions::new().grant(Capability::files(
-            PathGlob::new(&format!("{}/**", data.display())).unwrap(),
-            FileRights::of(&[FileOp::Read, FileOp::Write, FileOp::Create]),
-        )),
-    );
-    assert_eq!(
-        call(&mut i, "fs-read", &[s(&p("data/in.txt"))]),
-        Value::Result(Ok(Some(Box::new(s("inside")))))
-    );
-    assert_eq!(
-        call(&mut i, "fs-write", &[s(&p("data/new.txt")), s("made")]),
-        Value::Result(Ok(None))
-    );
-    assert_eq!(
-        std::fs::read_to_string(data.join("new.txt")).unwrap(),
-        "made"
-    );
-    assert_eq!(
-        call(&mut i, "fs-list", &[s(&p("data"))]),
-        Value::Result(Ok(Some(Box::new(Value::List(vec![
-            s("in.txt"),
-            s("link"),
-            s("new.txt")
-        ])))))
-    );
-    assert_eq!(
-        call(&mut i, "fs-size", &[s(&p("data/in.txt"))]),
-        Value::Result(Ok(Some(Box::new(Value::U64(6)))))
-    );
-    let missing = err_text(&call(&mut i, "fs-read", &[s(&p("data/nope"))]));
-    assert!(missing.starts_with("not-found:"), "{missing}");
+    common::each_backend(|_| {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let data = root.join("data");
+        let secret = root.join("secret");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&secret).unwrap();
+        std::fs::write(data.join("in.txt"), "inside").unwrap();
+        std::fs::write(secret.join("key"), "hunter2").unwrap();
+        std::os::unix::fs::symlink(secret.join("key"), data.join("link")).unwrap();
+        let p = |rel: &str| root.join(rel).display().to_string();
+        let (rt, audit) = common::runtime();
+        let mut i = probe(
+            &rt,
+            LoadOptions::new().grant(Capability::files(
+                PathGlob::new(&format!("{}/**", data.display())).unwrap(),
+                FileRights::of(&[FileOp::Read, FileOp::Write, FileOp::Create]),
+            )),
+        );
+        assert_eq!(
+            call(&mut i, "fs-read", &[s(&p("data/in.txt"))]),
+            Value::Result(Ok(Some(Box::new(s("inside")))))
+        );
+        assert_eq!(
+            call(&mut i, "fs-write", &[s(&p("data/new.txt")), s("made")]),
+            Value::Result(Ok(None))
+        );
+        assert_eq!(
+            std::fs::read_to_string(data.join("new.txt")).unwrap(),
+            "made"
+        );
+        assert_eq!(
+            call(&mut i, "fs-list", &[s(&p("data"))]),
+            Value::Result(Ok(Some(Box::new(Value::List(vec![
+                s("in.txt"),
+                s("link"),
+                s("new.txt")
+            ])))))
+        );
+        assert_eq!(
+            call(&mut i, "fs-size", &[s(&p("data/in.txt"))]),
+            Value::Result(Ok(Some(Box::new(Value::U64(6)))))
+        );
+        let missing = err_text(&call(&mut i, "fs-read", &[s(&p("data/nope"))]));
+        assert!(missing.starts_with("not-found:"), "{missing}");
 
-    let attacks = [
-        ("fs-read", vec![s("/etc/passwd")]),
-        (
-            "fs-read",
-            vec![s(&format!("{}/../secret/key", data.display()))],
-        ),
-        ("fs-read", vec![s(&p("data/link"))]),
-        ("fs-write", vec![s(&p("secret/planted")), s("x")]),
-        ("fs-write", vec![s(&p("data/../secret/key")), s("x")]),
-        ("fs-delete", vec![s(&p("data/in.txt"))]),
-        ("fs-read", vec![s("data/in.txt")]),
-    ];
-    for (f, args) in &attacks {
-        let e = err_text(&call(&mut i, f, args));
-        assert!(e.starts_with("denied:"), "{f} {args:?}: {e}");
-    }
-    assert_eq!(
-        std::fs::read_to_string(secret.join("key")).unwrap(),
-        "hunter2"
-    );
-    assert!(!secret.join("planted").exists());
-    assert!(data.join("in.txt").exists());
-    // The link: allowed as asked, denied where it leads; both audited.
-    let resolved = secret.join("key").display().to_string();
-    assert!(
-        denied_requests(&audit).contains(&format!("read {resolved}")),
-        "{:?}",
-        denied_requests(&audit)
-    );
+        let attacks = [
+            ("fs-read", vec![s("/etc/passwd")]),
+            (
+                "fs-read",
+                vec![s(&format!("{}/../secret/key", data.display()))],
+            ),
+            ("fs-read", vec![s(&p("data/link"))]),
+            ("fs-write", vec![s(&p("secret/planted")), s("x")]),
+            ("fs-write", vec![s(&p("data/../secret/key")), s("x")]),
+            ("fs-delete", vec![s(&p("data/in.txt"))]),
+            ("fs-read", vec![s("data/in.txt")]),
+        ];
+        for (f, args) in &attacks {
+            let e = err_text(&call(&mut i, f, args));
+            assert!(e.starts_with("denied:"), "{f} {args:?}: {e}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(secret.join("key")).unwrap(),
+            "hunter2"
+        );
+        assert!(!secret.join("planted").exists());
+        assert!(data.join("in.txt").exists());
+        // The link: allowed as asked, denied where it leads; both audited.
+        let resolved = secret.join("key").display().to_string();
+        assert!(
+            denied_requests(&audit).contains(&format!("read {resolved}")),
+            "{:?}",
+            denied_requests(&audit)
+        );
+    });
 }
 
 #[test]
 fn http_reaches_granted_hosts_with_limits() {
-    let (port, server) = common::serve(vec![
-        common::response("200 OK", "", "hello plugin"),
-        common::response("302 Found", "location: http://evil.example/\r\n", ""),
-        common::response("200 OK", "", &"x".repeat(2000)),
-    ]);
-    let (rt, audit) = runtime_with(HostSettings {
-        http_max_response: 1000,
-        ..HostSettings::default()
-    });
-    let mut i = probe(
-        &rt,
-        LoadOptions::new().grant(Capability::network(
-            HostPattern::new(&format!("127.0.0.1:{port}")).unwrap(),
-            NetKind::Http,
-        )),
-    );
-    let url = format!("http://127.0.0.1:{port}/path");
-    let ok = |status: u16, body: &str| {
-        Value::Result(Ok(Some(Box::new(Value::Tuple(vec![
-            Value::U16(status),
-            s(body),
-        ])))))
-    };
-    assert_eq!(
-        call(&mut i, "http-get", &[s(&url)]),
-        ok(200, "hello plugin")
-    );
-    assert_eq!(
-        call(&mut i, "http-get", &[s(&url)]),
-        ok(302, ""),
-        "redirects are not followed"
-    );
-    let big = err_text(&call(&mut i, "http-get", &[s(&url)]));
-    assert!(
-        big.starts_with("limit: response body over 1000 bytes"),
-        "{big}"
-    );
-    let seen = server.join().unwrap();
-    assert!(seen[0].starts_with("GET /path HTTP/1.1"), "{}", seen[0]);
-    assert!(
-        seen[0]
-            .to_ascii_lowercase()
-            .contains("x-plugin: host-probe"),
-        "{}",
-        seen[0]
-    );
+    common::each_backend(|_| {
+        let (port, server) = common::serve(vec![
+            common::response("200 OK", "", "hello plugin"),
+            common::response("302 Found", "location: http://evil.example/\r\n", ""),
+            common::response("200 OK", "", &"x".repeat(2000)),
+        ]);
+        let (rt, audit) = runtime_with(HostSettings {
+            http_max_response: 1000,
+            ..HostSettings::default()
+        });
+        let mut i = probe(
+            &rt,
+            LoadOptions::new().grant(Capability::network(
+                HostPattern::new(&format!("127.0.0.1:{port}")).unwrap(),
+                NetKind::Http,
+            )),
+        );
+        let url = format!("http://127.0.0.1:{port}/path");
+        let ok = |status: u16, body: &str| {
+            Value::Result(Ok(Some(Box::new(Value::Tuple(vec![
+                Value::U16(status),
+                s(body),
+            ])))))
+        };
+        assert_eq!(
+            call(&mut i, "http-get", &[s(&url)]),
+            ok(200, "hello plugin")
+        );
+        assert_eq!(
+            call(&mut i, "http-get", &[s(&url)]),
+            ok(302, ""),
+            "redirects are not followed"
+        );
+        let big = err_text(&call(&mut i, "http-get", &[s(&url)]));
+        assert!(
+            big.starts_with("limit: response body over 1000 bytes"),
+            "{big}"
+        );
+        let seen = server.join().unwrap();
+        assert!(seen[0].starts_with("GET /path HTTP/1.1"), "{}", seen[0]);
+        assert!(
+            seen[0]
+                .to_ascii_lowercase()
+                .contains("x-plugin: host-probe"),
+            "{}",
+            seen[0]
+        );
 
-    for other in [
-        format!("http://127.0.0.1:{}/", port.wrapping_add(1)),
-        "http://169.254.169.254/latest/meta-data".to_owned(),
-        "https://example.com/".to_owned(),
-    ] {
-        let e = err_text(&call(&mut i, "http-get", &[s(&other)]));
-        assert!(e.starts_with("denied: http "), "{other}: {e}");
-    }
-    let e = err_text(&call(&mut i, "http-get", &[s("ftp://127.0.0.1/")]));
-    assert!(e.contains("only http and https"), "{e}");
-    assert_eq!(host_limits(&audit).len(), 1);
+        for other in [
+            format!("http://127.0.0.1:{}/", port.wrapping_add(1)),
+            "http://169.254.169.254/latest/meta-data".to_owned(),
+            "https://example.com/".to_owned(),
+        ] {
+            let e = err_text(&call(&mut i, "http-get", &[s(&other)]));
+            assert!(e.starts_with("denied: http "), "{other}: {e}");
+        }
+        let e = err_text(&call(&mut i, "http-get", &[s("ftp://127.0.0.1/")]));
+        assert!(e.contains("only http and https"), "{e}");
+        assert_eq!(host_limits(&audit).len(), 1);
+    });
 }
 
 #[test]
 fn a_log_flood_is_cut_off_and_audited_once() {
-    let (rt, audit) = runtime_with(HostSettings {
-        log_rate: 20,
-        ..HostSettings::default()
+    common::each_backend(|_| {
+        let (rt, audit) = runtime_with(HostSettings {
+            log_rate: 20,
+            ..HostSettings::default()
+        });
+        let mut i = probe(&rt, LoadOptions::new());
+        let out = call(&mut i, "log-many", &[Value::U32(10_000), s("spam")]);
+        let Value::Tuple(parts) = out else { panic!() };
+        let Value::U32(accepted) = parts[0] else {
+            panic!()
+        };
+        assert!(
+            (20..200).contains(&accepted),
+            "accepted {accepted} of 10000"
+        );
+        let Value::Option(Some(first)) = &parts[1] else {
+            panic!()
+        };
+        assert_eq!(
+            first.as_str(),
+            Some("limit: log rate limit: 20 records per second")
+        );
+        assert!(!host_limits(&audit).is_empty(), "the flood is audited");
+        assert!(
+            host_limits(&audit).len() < 10,
+            "but does not flood the audit log"
+        );
+        // An oversized record.
+        let huge = call(&mut i, "log-many", &[Value::U32(1), s(&"y".repeat(10_000))]);
+        let Value::Tuple(parts) = huge else { panic!() };
+        assert_eq!(parts[0], Value::U32(0));
     });
-    let mut i = probe(&rt, LoadOptions::new());
-    let out = call(&mut i, "log-many", &[Value::U32(10_000), s("spam")]);
-    let Value::Tuple(parts) = out else { panic!() };
-    let Value::U32(accepted) = parts[0] else {
-        panic!()
-    };
-    assert!(
-        (20..200).contains(&accepted),
-        "accepted {accepted} of 10000"
-    );
-    let Value::Option(Some(first)) = &parts[1] else {
-        panic!()
-    };
-    assert_eq!(
-        first.as_str(),
-        Some("limit: log rate limit: 20 records per second")
-    );
-    assert!(!host_limits(&audit).is_empty(), "the flood is audited");
-    assert!(
-        host_limits(&audit).len() < 10,
-        "but does not flood the audit log"
-    );
-    // An oversized record.
-    let huge = call(&mut i, "log-many", &[Value::U32(1), s(&"y".repeat(10_000))]);
-    let Value::Tuple(parts) = huge else { panic!() };
-    assert_eq!(parts[0], Value::U32(0));
 }
 
 #[test]
 fn clocks_random_and_config_when_granted() {
-    let (rt, _) = common::runtime();
-    let mut i = probe(
-        &rt,
-        LoadOptions::new()
-            .grant(Capability::Clocks)
-            .grant(Capability::Random)
-            .config("greeting", "hello")
-            .config("mode", "fast"),
-    );
-    let Value::Result(Ok(Some(now))) = call(&mut i, "now", &[]) else {
-        panic!()
-    };
-    let Value::U64(nanos) = *now else { panic!() };
-    assert!(
-        nanos > 1_700_000_000_000_000_000,
-        "a real wall clock: {nanos}"
-    );
-    assert_eq!(
-        call(&mut i, "random-len", &[Value::U32(64)]),
-        Value::Result(Ok(Some(Box::new(Value::U32(64)))))
-    );
-    let big = err_text(&call(&mut i, "random-len", &[Value::U32(2 << 20)]));
-    assert!(big.starts_with("limit: at most 1 MiB"), "{big}");
-    assert_eq!(
-        call(&mut i, "config-get", &[s("greeting")]),
-        Value::Option(Some(Box::new(s("hello"))))
-    );
-    assert_eq!(
-        call(&mut i, "config-keys", &[]),
-        Value::List(vec![s("greeting"), s("mode")])
-    );
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let mut i = probe(
+            &rt,
+            LoadOptions::new()
+                .grant(Capability::Clocks)
+                .grant(Capability::Random)
+                .config("greeting", "hello")
+                .config("mode", "fast"),
+        );
+        let Value::Result(Ok(Some(now))) = call(&mut i, "now", &[]) else {
+            panic!()
+        };
+        let Value::U64(nanos) = *now else { panic!() };
+        assert!(
+            nanos > 1_700_000_000_000_000_000,
+            "a real wall clock: {nanos}"
+        );
+        assert_eq!(
+            call(&mut i, "random-len", &[Value::U32(64)]),
+            Value::Result(Ok(Some(Box::new(Value::U32(64)))))
+        );
+        let big = err_text(&call(&mut i, "random-len", &[Value::U32(2 << 20)]));
+        assert!(big.starts_with("limit: at most 1 MiB"), "{big}");
+        assert_eq!(
+            call(&mut i, "config-get", &[s("greeting")]),
+            Value::Option(Some(Box::new(s("hello"))))
+        );
+        assert_eq!(
+            call(&mut i, "config-keys", &[]),
+            Value::List(vec![s("greeting"), s("mode")])
+        );
+    });
 }
 
 #[test]
 fn a_policy_can_make_denials_trap_and_gives_config() {
-    use airssys_wasm::security::{Manifest, Policy};
-    let policy = Policy::parse(
-        "policy.toml",
-        "on-denied = \"trap\"\n[config.host-probe]\nmode = \"strict\"\n",
-    )
-    .unwrap();
-    let manifest = Manifest::parse(
-        "Component.toml",
-        "[component]\nname = \"host-probe\"\n[config]\nmode = \"lax\"\ngreeting = \"hi\"\n",
-    )
-    .unwrap();
-    let (rt, audit) = common::runtime();
-    let c = rt
-        .load(
-            common::guest("host-probe"),
-            LoadOptions::new().policy(Arc::new(policy), Some(Arc::new(manifest))),
+    common::each_backend(|_| {
+        use airssys_wasm::security::{Manifest, Policy};
+        let policy = Policy::parse(
+            "policy.toml",
+            "on-denied = \"trap\"\n[config.host-probe]\nmode = \"strict\"\n",
         )
         .unwrap();
-    let mut i = c.instantiate().unwrap();
-    assert_eq!(
-        call(&mut i, "config-get", &[s("mode")]),
-        Value::Option(Some(Box::new(s("strict"))))
-    );
-    assert_eq!(
-        call(&mut i, "config-get", &[s("greeting")]),
-        Value::Option(Some(Box::new(s("hi"))))
-    );
-    let e = i.call("fs-read", &[s("/etc/passwd")]).unwrap_err();
-    assert!(
-        matches!(&e, Error::HostDenied { request, .. } if request == "read /etc/passwd"),
-        "{e}"
-    );
-    assert!(audit.events().iter().any(|e| matches!(&e.kind,
-        AuditKind::CapabilityDenied { outcome, .. } if outcome == "the call traps")));
-    // The host keeps serving: a fresh instance works.
-    let mut fresh = c.instantiate().unwrap();
-    assert_eq!(
-        call(&mut fresh, "config-get", &[s("mode")]),
-        Value::Option(Some(Box::new(s("strict"))))
-    );
+        let manifest = Manifest::parse(
+            "Component.toml",
+            "[component]\nname = \"host-probe\"\n[config]\nmode = \"lax\"\ngreeting = \"hi\"\n",
+        )
+        .unwrap();
+        let (rt, audit) = common::runtime();
+        let c = rt
+            .load(
+                common::guest("host-probe"),
+                LoadOptions::new().policy(Arc::new(policy), Some(Arc::new(manifest))),
+            )
+            .unwrap();
+        let mut i = c.instantiate().unwrap();
+        assert_eq!(
+            call(&mut i, "config-get", &[s("mode")]),
+            Value::Option(Some(Box::new(s("strict"))))
+        );
+        assert_eq!(
+            call(&mut i, "config-get", &[s("greeting")]),
+            Value::Option(Some(Box::new(s("hi"))))
+        );
+        let e = i.call("fs-read", &[s("/etc/passwd")]).unwrap_err();
+        assert!(
+            matches!(&e, Error::HostDenied { request, .. } if request == "read /etc/passwd"),
+            "{e}"
+        );
+        assert!(audit.events().iter().any(|e| matches!(&e.kind,
+            AuditKind::CapabilityDenied { outcome, .. } if outcome == "the call traps")));
+        // The host keeps serving: a fresh instance works.
+        let mut fresh = c.instantiate().unwrap();
+        assert_eq!(
+            call(&mut fresh, "config-get", &[s("mode")]),
+            Value::Option(Some(Box::new(s("strict"))))
+        );
+    });
 }
 
 #[test]
 fn the_runtime_owns_airssys_host() {
-    let mut host = airssys_wasm::HostFunctions::new();
-    host.define("airssys:host/logging@0.1.0", "log", |_, _, _| Ok(()));
-    let err = Runtime::builder()
-        .host_functions(host)
-        .build()
-        .err()
-        .unwrap();
-    assert!(err.to_string().contains("provided by the runtime"), "{err}");
+    common::each_backend(|_| {
+        let mut host = airssys_wasm::HostFunctions::new();
+        host.define("airssys:host/logging@0.1.0", "log", |_, _, _| Ok(()));
+        let err = Runtime::builder()
+            .host_functions(host)
+            .build()
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("provided by the runtime"), "{err}");
+    });
 }
 
 #[test]
 fn a_silent_server_hits_the_http_timeout() {
-    use std::time::{Duration, Instant};
-    // Accepts the connection and never answers.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        std::thread::sleep(Duration::from_secs(3));
-        drop(stream);
+    common::each_backend(|_| {
+        use std::time::{Duration, Instant};
+        // Accepts the connection and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_secs(3));
+            drop(stream);
+        });
+        let (rt, audit) = runtime_with(HostSettings {
+            http_timeout: Duration::from_millis(300),
+            ..HostSettings::default()
+        });
+        let mut i = probe(
+            &rt,
+            LoadOptions::new().grant(Capability::network(
+                HostPattern::new(&format!("127.0.0.1:{port}")).unwrap(),
+                NetKind::Http,
+            )),
+        );
+        let started = Instant::now();
+        let e = err_text(&call(
+            &mut i,
+            "http-get",
+            &[s(&format!("http://127.0.0.1:{port}/"))],
+        ));
+        assert!(e.starts_with("limit: timed out after 300ms"), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(host_limits(&audit).len(), 1);
+        server.join().unwrap();
     });
-    let (rt, audit) = runtime_with(HostSettings {
-        http_timeout: Duration::from_millis(300),
-        ..HostSettings::default()
-    });
-    let mut i = probe(
-        &rt,
-        LoadOptions::new().grant(Capability::network(
-            HostPattern::new(&format!("127.0.0.1:{port}")).unwrap(),
-            NetKind::Http,
-        )),
-    );
-    let started = Instant::now();
-    let e = err_text(&call(
-        &mut i,
-        "http-get",
-        &[s(&format!("http://127.0.0.1:{port}/"))],
-    ));
-    assert!(e.starts_with("limit: timed out after 300ms"), "{e}");
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(host_limits(&audit).len(), 1);
-    server.join().unwrap();
 }

@@ -56,174 +56,194 @@ fn attack(
 
 #[test]
 fn infinite_loop_runs_out_of_fuel() {
-    let (err, rt, audit) = attack(Limits::default().with_fuel(5_000_000), "spin", &[]);
-    assert!(
-        matches!(err, Error::OutOfFuel { ref function, limit: 5_000_000 } if function == "spin"),
-        "{err:?}"
-    );
-    assert_eq!(
-        err.to_string(),
-        "out of fuel after 5000000 units in export `spin`"
-    );
-    assert_eq!(err.class(), ErrorClass::OutOfFuel);
-    assert_eq!(limit_events(&audit), vec![("spin".into(), LimitKind::Fuel)]);
-    assert_host_alive(&rt);
+    common::each_backend(|_| {
+        let (err, rt, audit) = attack(Limits::default().with_fuel(5_000_000), "spin", &[]);
+        assert!(
+            matches!(err, Error::OutOfFuel { ref function, limit: 5_000_000 } if function == "spin"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "out of fuel after 5000000 units in export `spin`"
+        );
+        assert_eq!(err.class(), ErrorClass::OutOfFuel);
+        assert_eq!(limit_events(&audit), vec![("spin".into(), LimitKind::Fuel)]);
+        assert_host_alive(&rt);
+    });
 }
 
 #[test]
 fn infinite_loop_hits_the_wall_clock_timeout() {
-    let timeout = Duration::from_millis(200);
-    let (err, rt, audit) = attack(Limits::default().with_timeout(timeout), "spin", &[]);
-    let Error::Timeout { elapsed, limit, .. } = &err else {
-        panic!("expected a timeout, got {err:?}");
-    };
-    assert_eq!(*limit, timeout);
-    assert!(
-        *elapsed >= timeout,
-        "stopped after {elapsed:?}, before the limit"
-    );
-    assert_eq!(
-        limit_events(&audit),
-        vec![("spin".into(), LimitKind::Timeout)]
-    );
-    assert_host_alive(&rt);
+    common::each_backend(|_| {
+        let timeout = Duration::from_millis(200);
+        let (err, rt, audit) = attack(Limits::default().with_timeout(timeout), "spin", &[]);
+        let Error::Timeout { elapsed, limit, .. } = &err else {
+            panic!("expected a timeout, got {err:?}");
+        };
+        assert_eq!(*limit, timeout);
+        assert!(
+            *elapsed >= timeout,
+            "stopped after {elapsed:?}, before the limit"
+        );
+        assert_eq!(
+            limit_events(&audit),
+            vec![("spin".into(), LimitKind::Timeout)]
+        );
+        assert_host_alive(&rt);
+    });
 }
 
 #[test]
 fn memory_grow_bomb_hits_the_memory_limit() {
-    let (err, rt, audit) = attack(
-        Limits::default().with_memory_bytes(16 * MIB),
-        "grow-memory",
-        &[],
-    );
-    let Error::MemoryLimit {
-        limit, requested, ..
-    } = err
-    else {
-        panic!("expected a memory limit error, got {err:?}");
-    };
-    assert_eq!(limit, 16 * MIB);
-    assert!(requested > limit);
-    assert_eq!(
-        limit_events(&audit),
-        vec![("grow-memory".into(), LimitKind::Memory)]
-    );
-    assert_host_alive(&rt);
+    common::each_backend(|_| {
+        let (err, rt, audit) = attack(
+            Limits::default().with_memory_bytes(16 * MIB),
+            "grow-memory",
+            &[],
+        );
+        let Error::MemoryLimit {
+            limit, requested, ..
+        } = err
+        else {
+            panic!("expected a memory limit error, got {err:?}");
+        };
+        assert_eq!(limit, 16 * MIB);
+        assert!(requested > limit);
+        assert_eq!(
+            limit_events(&audit),
+            vec![("grow-memory".into(), LimitKind::Memory)]
+        );
+        assert_host_alive(&rt);
+    });
 }
 
 #[test]
 fn unbounded_recursion_overflows_the_stack() {
-    let (err, rt, audit) = attack(Limits::default(), "recurse", &[Value::from(0u64)]);
-    assert!(matches!(err, Error::StackOverflow { .. }), "{err:?}");
-    assert_eq!(err.class(), ErrorClass::StackOverflow);
-    assert_eq!(
-        limit_events(&audit),
-        vec![("recurse".into(), LimitKind::Stack)]
-    );
-    assert_host_alive(&rt);
+    common::each_backend(|_| {
+        let (err, rt, audit) = attack(Limits::default(), "recurse", &[Value::from(0u64)]);
+        assert!(matches!(err, Error::StackOverflow { .. }), "{err:?}");
+        assert_eq!(err.class(), ErrorClass::StackOverflow);
+        assert_eq!(
+            limit_events(&audit),
+            vec![("recurse".into(), LimitKind::Stack)]
+        );
+        assert_host_alive(&rt);
+    });
 }
 
 #[test]
 fn unreachable_is_a_trap_with_a_message() {
-    let (err, rt, audit) = attack(Limits::default(), "crash", &[]);
-    let Error::Trap { function, message } = &err else {
-        panic!("expected a trap, got {err:?}");
-    };
-    assert_eq!(function, "crash");
-    assert!(message.contains("unreachable"), "{message}");
-    let trapped = audit.events().into_iter().any(|e| {
-        matches!(e.kind, AuditKind::Trapped { ref function, class: ErrorClass::Trap, .. } if &**function == "crash")
+    common::each_backend(|_| {
+        let (err, rt, audit) = attack(Limits::default(), "crash", &[]);
+        let Error::Trap { function, message } = &err else {
+            panic!("expected a trap, got {err:?}");
+        };
+        assert_eq!(function, "crash");
+        assert!(message.contains("unreachable"), "{message}");
+        let trapped = audit.events().into_iter().any(|e| {
+            matches!(e.kind, AuditKind::Trapped { ref function, class: ErrorClass::Trap, .. } if &**function == "crash")
+        });
+        assert!(
+            trapped,
+            "no trapped event: {:?}",
+            common::event_names(&audit)
+        );
+        assert_host_alive(&rt);
     });
-    assert!(
-        trapped,
-        "no trapped event: {:?}",
-        common::event_names(&audit)
-    );
-    assert_host_alive(&rt);
 }
 
 #[test]
 fn a_100_mib_string_return_hits_the_memory_limit() {
-    let (err, rt, audit) = attack(
-        Limits::default().with_memory_bytes(64 * MIB),
-        "huge-string",
-        &[Value::from(100u32)],
-    );
-    assert!(
-        matches!(err, Error::MemoryLimit { limit, .. } if limit == 64 * MIB),
-        "{err:?}"
-    );
-    assert_eq!(
-        limit_events(&audit),
-        vec![("huge-string".into(), LimitKind::Memory)]
-    );
-    assert_host_alive(&rt);
+    common::each_backend(|_| {
+        let (err, rt, audit) = attack(
+            Limits::default().with_memory_bytes(64 * MIB),
+            "huge-string",
+            &[Value::from(100u32)],
+        );
+        assert!(
+            matches!(err, Error::MemoryLimit { limit, .. } if limit == 64 * MIB),
+            "{err:?}"
+        );
+        assert_eq!(
+            limit_events(&audit),
+            vec![("huge-string".into(), LimitKind::Memory)]
+        );
+        assert_host_alive(&rt);
+    });
 }
 
 #[test]
 fn a_small_string_return_within_the_limit_works() {
-    let (rt, _) = common::runtime();
-    let c = common::load(&rt, "hostile", LoadOptions::new());
-    let mut i = c.instantiate().unwrap();
-    let out = i.call("huge-string", &[Value::from(1u32)]).unwrap();
-    assert_eq!(out[0].as_str().map(str::len), Some(1024 * 1024));
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = common::load(&rt, "hostile", LoadOptions::new());
+        let mut i = c.instantiate().unwrap();
+        let out = i.call("huge-string", &[Value::from(1u32)]).unwrap();
+        assert_eq!(out[0].as_str().map(str::len), Some(1024 * 1024));
+    });
 }
 
 #[test]
 fn malformed_binary_is_refused_and_audited() {
-    let (rt, audit) = common::runtime();
-    let mut bytes = std::fs::read(common::guest("hostile")).unwrap();
-    bytes.truncate(bytes.len() / 2);
-    let err = rt
-        .load(bytes, LoadOptions::new().name("broken"))
-        .err()
-        .unwrap();
-    assert_eq!(err.class(), ErrorClass::InvalidComponent, "{err}");
-    let rejected = audit.events().into_iter().any(|e| {
-        matches!(
-            e.kind,
-            AuditKind::LoadRejected {
-                class: ErrorClass::InvalidComponent,
-                ..
-            }
-        ) && &*e.component == "broken"
+    common::each_backend(|_| {
+        let (rt, audit) = common::runtime();
+        let mut bytes = std::fs::read(common::guest("hostile")).unwrap();
+        bytes.truncate(bytes.len() / 2);
+        let err = rt
+            .load(bytes, LoadOptions::new().name("broken"))
+            .err()
+            .unwrap();
+        assert_eq!(err.class(), ErrorClass::InvalidComponent, "{err}");
+        let rejected = audit.events().into_iter().any(|e| {
+            matches!(
+                e.kind,
+                AuditKind::LoadRejected {
+                    class: ErrorClass::InvalidComponent,
+                    ..
+                }
+            ) && &*e.component == "broken"
+        });
+        assert!(rejected);
+        assert_host_alive(&rt);
     });
-    assert!(rejected);
-    assert_host_alive(&rt);
 }
 
 #[test]
 fn a_core_module_is_refused_with_advice() {
-    let (rt, audit) = common::runtime();
-    let module = wat::parse_str(r#"(module (func (export "f")))"#).unwrap();
-    let err = rt.load(module, LoadOptions::new()).err().unwrap();
-    assert!(matches!(err, Error::InvalidComponent(_)));
-    assert!(
-        err.to_string()
-            .contains("core WebAssembly module, not a component"),
-        "{err}"
-    );
-    assert_eq!(common::event_names(&audit), vec!["load-rejected"]);
-    assert_host_alive(&rt);
+    common::each_backend(|_| {
+        let (rt, audit) = common::runtime();
+        let module = wat::parse_str(r#"(module (func (export "f")))"#).unwrap();
+        let err = rt.load(module, LoadOptions::new()).err().unwrap();
+        assert!(matches!(err, Error::InvalidComponent(_)));
+        assert!(
+            err.to_string()
+                .contains("core WebAssembly module, not a component"),
+            "{err}"
+        );
+        assert_eq!(common::event_names(&audit), vec!["load-rejected"]);
+        assert_host_alive(&rt);
+    });
 }
 
 #[test]
 fn instance_limit_is_enforced_and_released_on_drop() {
-    let (rt, _) = common::runtime();
-    let c = common::load(
-        &rt,
-        "hostile",
-        LoadOptions::new().limits(Limits::default().with_max_instances(2)),
-    );
-    let a = c.instantiate().unwrap();
-    let _b = c.instantiate().unwrap();
-    let err = c.instantiate().err().unwrap();
-    assert!(
-        matches!(err, Error::InstanceLimit { limit: 2, .. }),
-        "{err:?}"
-    );
-    drop(a);
-    c.instantiate().expect("a slot is free again after a drop");
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = common::load(
+            &rt,
+            "hostile",
+            LoadOptions::new().limits(Limits::default().with_max_instances(2)),
+        );
+        let a = c.instantiate().unwrap();
+        let _b = c.instantiate().unwrap();
+        let err = c.instantiate().err().unwrap();
+        assert!(
+            matches!(err, Error::InstanceLimit { limit: 2, .. }),
+            "{err:?}"
+        );
+        drop(a);
+        c.instantiate().expect("a slot is free again after a drop");
+    });
 }
 
 /// A runaway guest must not keep the runtime's audit sink (or anything else
@@ -231,20 +251,22 @@ fn instance_limit_is_enforced_and_released_on_drop() {
 /// reference is the caller's, so a file sink is closed and flushed.
 #[test]
 fn nothing_is_leaked_after_a_limit_hit() {
-    let (rt, audit) = common::runtime();
-    let c = common::load(
-        &rt,
-        "hostile",
-        LoadOptions::new().limits(Limits::default().with_fuel(100_000)),
-    );
-    let mut i = c.instantiate().unwrap();
-    assert!(i.call("spin", &[]).is_err());
-    drop(i);
-    drop(c);
-    drop(rt);
-    assert_eq!(std::sync::Arc::strong_count(&audit), 1);
-    assert_eq!(
-        common::event_names(&audit),
-        ["loaded", "instantiated", "called", "limit-hit", "dropped"]
-    );
+    common::each_backend(|_| {
+        let (rt, audit) = common::runtime();
+        let c = common::load(
+            &rt,
+            "hostile",
+            LoadOptions::new().limits(Limits::default().with_fuel(100_000)),
+        );
+        let mut i = c.instantiate().unwrap();
+        assert!(i.call("spin", &[]).is_err());
+        drop(i);
+        drop(c);
+        drop(rt);
+        assert_eq!(std::sync::Arc::strong_count(&audit), 1);
+        assert_eq!(
+            common::event_names(&audit),
+            ["loaded", "instantiated", "called", "limit-hit", "dropped"]
+        );
+    });
 }

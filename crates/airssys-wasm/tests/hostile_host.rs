@@ -147,155 +147,173 @@ fn host_attack(f: &str, args: &[&str], expected: &str, audited: &str) {
 
 #[test]
 fn reading_etc_passwd() {
-    host_attack(
-        "fs-read",
-        &["/etc/passwd"],
-        "denied: read /etc/passwd",
-        "read /etc/passwd",
-    );
+    common::each_backend(|_| {
+        host_attack(
+            "fs-read",
+            &["/etc/passwd"],
+            "denied: read /etc/passwd",
+            "read /etc/passwd",
+        );
+    });
 }
 
 #[test]
 fn escaping_with_dot_dot() {
-    host_attack(
-        "fs-read",
-        &["{root}/attacker/../bystander/notes.txt"],
-        "denied: read {root}",
-        "read {root}/attacker/../bystander/notes.txt",
-    );
+    common::each_backend(|_| {
+        host_attack(
+            "fs-read",
+            &["{root}/attacker/../bystander/notes.txt"],
+            "denied: read {root}",
+            "read {root}/attacker/../bystander/notes.txt",
+        );
+    });
 }
 
 #[test]
 fn writing_outside_its_glob() {
-    host_attack(
-        "fs-write",
-        &["{root}/bystander/notes.txt", "pwned"],
-        "denied: write",
-        "write {root}/bystander/notes.txt",
-    );
+    common::each_backend(|_| {
+        host_attack(
+            "fs-write",
+            &["{root}/bystander/notes.txt", "pwned"],
+            "denied: write",
+            "write {root}/bystander/notes.txt",
+        );
+    });
 }
 
 #[cfg(unix)]
 #[test]
 fn following_a_planted_symlink() {
-    let w = World::new();
-    let root = w.root();
-    std::os::unix::fs::symlink(
-        format!("{root}/bystander/notes.txt"),
-        format!("{root}/attacker/link"),
-    )
-    .unwrap();
-    let mut a = w.attacker();
-    let e = error_text(
-        &a.call(
-            "fs-read",
-            &[Value::from(format!("{root}/attacker/link").as_str())],
+    common::each_backend(|_| {
+        let w = World::new();
+        let root = w.root();
+        std::os::unix::fs::symlink(
+            format!("{root}/bystander/notes.txt"),
+            format!("{root}/attacker/link"),
         )
-        .unwrap(),
-    );
-    assert!(e.starts_with("denied:"), "{e}");
-    assert!(
-        w.denied()
-            .contains(&format!("read {root}/bystander/notes.txt")),
-        "{:?}",
-        w.denied()
-    );
-    let e = error_text(
-        &a.call(
-            "fs-write",
-            &[
-                Value::from(format!("{root}/attacker/link").as_str()),
-                Value::from("pwned"),
-            ],
-        )
-        .unwrap(),
-    );
-    assert!(e.starts_with("denied:"), "{e}");
-    assert_eq!(
-        std::fs::read_to_string(format!("{root}/bystander/notes.txt")).unwrap(),
-        "mine"
-    );
-    w.assert_bystander_unaffected();
+        .unwrap();
+        let mut a = w.attacker();
+        let e = error_text(
+            &a.call(
+                "fs-read",
+                &[Value::from(format!("{root}/attacker/link").as_str())],
+            )
+            .unwrap(),
+        );
+        assert!(e.starts_with("denied:"), "{e}");
+        assert!(
+            w.denied()
+                .contains(&format!("read {root}/bystander/notes.txt")),
+            "{:?}",
+            w.denied()
+        );
+        let e = error_text(
+            &a.call(
+                "fs-write",
+                &[
+                    Value::from(format!("{root}/attacker/link").as_str()),
+                    Value::from("pwned"),
+                ],
+            )
+            .unwrap(),
+        );
+        assert!(e.starts_with("denied:"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(format!("{root}/bystander/notes.txt")).unwrap(),
+            "mine"
+        );
+        w.assert_bystander_unaffected();
+    });
 }
 
 #[test]
 fn using_another_components_namespace() {
-    host_attack(
-        "kv-get",
-        &["bystander", "k"],
-        "denied: kv bystander",
-        "kv bystander",
-    );
+    common::each_backend(|_| {
+        host_attack(
+            "kv-get",
+            &["bystander", "k"],
+            "denied: kv bystander",
+            "kv bystander",
+        );
+    });
 }
 
 #[test]
 fn exceeding_its_kv_quota() {
-    host_attack(
-        "kv-set",
-        &["attacker", "k", &"x".repeat(100)],
-        "limit: namespace `attacker` quota of 64 bytes",
-        "limit: namespace `attacker` quota",
-    );
+    common::each_backend(|_| {
+        host_attack(
+            "kv-set",
+            &["attacker", "k", &"x".repeat(100)],
+            "limit: namespace `attacker` quota of 64 bytes",
+            "limit: namespace `attacker` quota",
+        );
+    });
 }
 
 #[test]
 fn connecting_to_a_host_not_granted() {
-    host_attack(
-        "http-get",
-        &["http://169.254.169.254/latest/meta-data/"],
-        "denied: http 169.254.169.254:80",
-        "http 169.254.169.254:80",
-    );
+    common::each_backend(|_| {
+        host_attack(
+            "http-get",
+            &["http://169.254.169.254/latest/meta-data/"],
+            "denied: http 169.254.169.254:80",
+            "http 169.254.169.254:80",
+        );
+    });
 }
 
 #[test]
 fn flooding_the_log() {
-    let w = World::new();
-    let mut a = w.attacker();
-    let out = a
-        .call("log-many", &[Value::U32(20_000), Value::from("flood")])
-        .unwrap();
-    let Value::Tuple(parts) = &out[0] else {
-        panic!("{out:?}")
-    };
-    let Value::U32(accepted) = parts[0] else {
-        panic!()
-    };
-    assert!(accepted < 1000, "{accepted} records got through");
-    let limits = w
-        .denied()
-        .into_iter()
-        .filter(|d| d.starts_with("limit: log rate"))
-        .count();
-    assert!((1..10).contains(&limits), "audited {limits} times");
-    w.assert_bystander_unaffected();
+    common::each_backend(|_| {
+        let w = World::new();
+        let mut a = w.attacker();
+        let out = a
+            .call("log-many", &[Value::U32(20_000), Value::from("flood")])
+            .unwrap();
+        let Value::Tuple(parts) = &out[0] else {
+            panic!("{out:?}")
+        };
+        let Value::U32(accepted) = parts[0] else {
+            panic!()
+        };
+        assert!(accepted < 1000, "{accepted} records got through");
+        let limits = w
+            .denied()
+            .into_iter()
+            .filter(|d| d.starts_with("limit: log rate"))
+            .count();
+        assert!((1..10).contains(&limits), "audited {limits} times");
+        w.assert_bystander_unaffected();
+    });
 }
 
 #[test]
 fn reading_an_env_var_and_a_socket_through_wasi() {
-    // SAFETY: no other test in this file reads this variable.
-    unsafe { std::env::set_var("AIRSSYS_HOSTILE_SECRET", "hunter2") };
-    let w = World::new();
-    let c = common::load(
-        &w.rt,
-        "wasi-probe",
-        LoadOptions::new().grant(Capability::env("HOME")),
-    );
-    let mut i = c.instantiate().unwrap();
-    assert_eq!(
-        i.call("get-env", &[Value::from("AIRSSYS_HOSTILE_SECRET")])
-            .unwrap(),
-        vec![Value::Option(None)]
-    );
-    let refused = i
-        .call("connect", &[Value::from("10.0.0.1:22"), Value::from("x")])
-        .unwrap();
-    assert!(matches!(&refused[0], Value::Result(Err(_))), "{refused:?}");
-    let read = i.call("read-file", &[Value::from("/etc/passwd")]).unwrap();
-    assert!(matches!(&read[0], Value::Result(Err(_))), "{read:?}");
-    let denied = w.denied();
-    for kind in ["wasi network", "wasi filesystem"] {
-        assert!(denied.iter().any(|d| d == kind), "{kind} not in {denied:?}");
-    }
-    w.assert_bystander_unaffected();
+    common::each_backend(|_| {
+        // SAFETY: no other test in this file reads this variable.
+        unsafe { std::env::set_var("AIRSSYS_HOSTILE_SECRET", "hunter2") };
+        let w = World::new();
+        let c = common::load(
+            &w.rt,
+            "wasi-probe",
+            LoadOptions::new().grant(Capability::env("HOME")),
+        );
+        let mut i = c.instantiate().unwrap();
+        assert_eq!(
+            i.call("get-env", &[Value::from("AIRSSYS_HOSTILE_SECRET")])
+                .unwrap(),
+            vec![Value::Option(None)]
+        );
+        let refused = i
+            .call("connect", &[Value::from("10.0.0.1:22"), Value::from("x")])
+            .unwrap();
+        assert!(matches!(&refused[0], Value::Result(Err(_))), "{refused:?}");
+        let read = i.call("read-file", &[Value::from("/etc/passwd")]).unwrap();
+        assert!(matches!(&read[0], Value::Result(Err(_))), "{read:?}");
+        let denied = w.denied();
+        for kind in ["wasi network", "wasi filesystem"] {
+            assert!(denied.iter().any(|d| d == kind), "{kind} not in {denied:?}");
+        }
+        w.assert_bystander_unaffected();
+    });
 }

@@ -1,5 +1,7 @@
-//! A plain Rust `std` guest (guest `wasi-probe`, built for wasm32-wasip2)
-//! gets nothing from WASI unless it is granted.
+//! A plain Rust `std` guest (guests `wasi-files` and `wasi-probe`, built for
+//! wasm32-wasip2) gets nothing from WASI unless it is granted, on every
+//! backend. Sockets and wasi:http are wasmtime's alone; the wasmi backend
+//! refuses a component importing them at load.
 
 mod common;
 
@@ -23,225 +25,237 @@ fn err_string(v: &Value) -> Option<&str> {
 
 #[test]
 fn with_nothing_granted_files_env_and_stdout_are_denied() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("note.txt"), "secret").unwrap();
-    // SAFETY: tests in this file do not read this variable concurrently.
-    unsafe { std::env::set_var("AIRSSYS_PROBE_SECRET", "hunter2") };
-    let (rt, audit) = common::runtime();
-    let c = common::load(&rt, "wasi-probe", LoadOptions::new());
-    let mut i = c.instantiate().unwrap();
+    common::each_backend(|_| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("note.txt"), "secret").unwrap();
+        // SAFETY: tests in this file do not read this variable concurrently.
+        unsafe { std::env::set_var("AIRSSYS_PROBE_SECRET", "hunter2") };
+        let (rt, audit) = common::runtime();
+        let c = common::load(&rt, "wasi-files", LoadOptions::new());
+        let mut i = c.instantiate().unwrap();
 
-    let read = i
-        .call("read-file", &[Value::from("/data/note.txt")])
-        .unwrap();
-    assert!(err_string(&read[0]).is_some(), "read must fail: {read:?}");
-    let etc = i.call("read-file", &[Value::from("/etc/passwd")]).unwrap();
-    assert!(err_string(&etc[0]).is_some(), "{etc:?}");
-    let env = i
-        .call("get-env", &[Value::from("AIRSSYS_PROBE_SECRET")])
-        .unwrap();
-    assert_eq!(env, vec![Value::Option(None)]);
-    let printed = i.call("print", &[Value::from("hello")]).unwrap();
-    let msg = err_string(&printed[0]).unwrap_or_else(|| panic!("print must fail: {printed:?}"));
-    assert!(!msg.is_empty());
-    let now = i.call("now-secs", &[]).unwrap();
-    assert_eq!(now, vec![Value::from(0u64)], "ungranted clocks read 0");
+        let read = i
+            .call("read-file", &[Value::from("/data/note.txt")])
+            .unwrap();
+        assert!(err_string(&read[0]).is_some(), "read must fail: {read:?}");
+        let etc = i.call("read-file", &[Value::from("/etc/passwd")]).unwrap();
+        assert!(err_string(&etc[0]).is_some(), "{etc:?}");
+        let env = i
+            .call("get-env", &[Value::from("AIRSSYS_PROBE_SECRET")])
+            .unwrap();
+        assert_eq!(env, vec![Value::Option(None)]);
+        let printed = i.call("print", &[Value::from("hello")]).unwrap();
+        let msg = err_string(&printed[0]).unwrap_or_else(|| panic!("print must fail: {printed:?}"));
+        assert!(!msg.is_empty());
+        let now = i.call("now-secs", &[]).unwrap();
+        assert_eq!(now, vec![Value::from(0u64)], "ungranted clocks read 0");
 
-    let denied: Vec<CapabilityKind> = audit
-        .events()
-        .into_iter()
-        .filter_map(|e| match e.kind {
-            AuditKind::CapabilityDenied { capability, .. } => Some(capability),
-            _ => None,
-        })
-        .collect();
-    for kind in [
-        CapabilityKind::Stdio,
-        CapabilityKind::Env,
-        CapabilityKind::Filesystem,
-        CapabilityKind::Clocks,
-    ] {
-        assert!(
-            denied.contains(&kind),
-            "no denial recorded for {kind}: {denied:?}"
-        );
-    }
+        let denied: Vec<CapabilityKind> = audit
+            .events()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                AuditKind::CapabilityDenied { capability, .. } => Some(capability),
+                _ => None,
+            })
+            .collect();
+        for kind in [
+            CapabilityKind::Stdio,
+            CapabilityKind::Env,
+            CapabilityKind::Filesystem,
+            CapabilityKind::Clocks,
+        ] {
+            assert!(
+                denied.contains(&kind),
+                "no denial recorded for {kind}: {denied:?}"
+            );
+        }
+    });
 }
 
 #[test]
 fn with_grants_the_same_guest_works() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("note.txt"), "hello from the host").unwrap();
-    let out = CaptureBuffer::new();
-    let (rt, _) = common::runtime();
-    let c = common::load(
-        &rt,
-        "wasi-probe",
-        LoadOptions::new()
-            .grant(Capability::dir(dir.path(), "/data", false))
-            .grant(Capability::env_value("GREETING", "hi"))
-            .grant(Capability::Stdio)
-            .grant(Capability::Clocks)
-            .stdio(Stdio {
-                stdin: Some(Vec::new().into()),
-                stdout: OutputTarget::Capture(out.clone()),
-                stderr: OutputTarget::Capture(CaptureBuffer::new()),
-            }),
-    );
-    let mut i = c.instantiate().unwrap();
-    let read = i
-        .call("read-file", &[Value::from("/data/note.txt")])
-        .unwrap();
-    assert_eq!(ok_string(&read[0]), Some("hello from the host"));
-    let write = i
-        .call(
-            "write-file",
-            &[Value::from("/data/new.txt"), Value::from("written")],
-        )
-        .unwrap();
-    assert_eq!(write, vec![Value::Result(Ok(None))]);
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("new.txt")).unwrap(),
-        "written"
-    );
-    let env = i.call("get-env", &[Value::from("GREETING")]).unwrap();
-    assert_eq!(env, vec![Value::from(Some("hi"))]);
-    let escape = i
-        .call("read-file", &[Value::from("/data/../../../etc/passwd")])
-        .unwrap();
-    assert!(
-        err_string(&escape[0]).is_some(),
-        "no escape through ..: {escape:?}"
-    );
-    let printed = i.call("print", &[Value::from("hello")]).unwrap();
-    assert_eq!(printed, vec![Value::Result(Ok(None))]);
-    assert_eq!(out.contents(), "hello\n");
-    let now = i.call("now-secs", &[]).unwrap();
-    assert!(
-        matches!(now[0], Value::U64(s) if s > 1_700_000_000),
-        "{now:?}"
-    );
+    common::each_backend(|_| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("note.txt"), "hello from the host").unwrap();
+        let out = CaptureBuffer::new();
+        let (rt, _) = common::runtime();
+        let c = common::load(
+            &rt,
+            "wasi-files",
+            LoadOptions::new()
+                .grant(Capability::dir(dir.path(), "/data", false))
+                .grant(Capability::env_value("GREETING", "hi"))
+                .grant(Capability::Stdio)
+                .grant(Capability::Clocks)
+                .stdio(Stdio {
+                    stdin: Some(Vec::new().into()),
+                    stdout: OutputTarget::Capture(out.clone()),
+                    stderr: OutputTarget::Capture(CaptureBuffer::new()),
+                }),
+        );
+        let mut i = c.instantiate().unwrap();
+        let read = i
+            .call("read-file", &[Value::from("/data/note.txt")])
+            .unwrap();
+        assert_eq!(ok_string(&read[0]), Some("hello from the host"));
+        let write = i
+            .call(
+                "write-file",
+                &[Value::from("/data/new.txt"), Value::from("written")],
+            )
+            .unwrap();
+        assert_eq!(write, vec![Value::Result(Ok(None))]);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("new.txt")).unwrap(),
+            "written"
+        );
+        let env = i.call("get-env", &[Value::from("GREETING")]).unwrap();
+        assert_eq!(env, vec![Value::from(Some("hi"))]);
+        let escape = i
+            .call("read-file", &[Value::from("/data/../../../etc/passwd")])
+            .unwrap();
+        assert!(
+            err_string(&escape[0]).is_some(),
+            "no escape through ..: {escape:?}"
+        );
+        let printed = i.call("print", &[Value::from("hello")]).unwrap();
+        assert_eq!(printed, vec![Value::Result(Ok(None))]);
+        assert_eq!(out.contents(), "hello\n");
+        let now = i.call("now-secs", &[]).unwrap();
+        assert!(
+            matches!(now[0], Value::U64(s) if s > 1_700_000_000),
+            "{now:?}"
+        );
+    });
 }
 
 #[test]
 fn a_read_only_directory_refuses_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let (rt, _) = common::runtime();
-    let c = common::load(
-        &rt,
-        "wasi-probe",
-        LoadOptions::new().grant(Capability::dir(dir.path(), "/data", true)),
-    );
-    let mut i = c.instantiate().unwrap();
-    let write = i
-        .call(
-            "write-file",
-            &[Value::from("/data/new.txt"), Value::from("x")],
-        )
-        .unwrap();
-    assert!(err_string(&write[0]).is_some(), "{write:?}");
-    assert!(!dir.path().join("new.txt").exists());
-    let list = i.call("list-dir", &[Value::from("/data")]).unwrap();
-    assert_eq!(
-        list,
-        vec![Value::Result(Ok(Some(Box::new(Value::List(vec![])))))]
-    );
+    common::each_backend(|_| {
+        let dir = tempfile::tempdir().unwrap();
+        let (rt, _) = common::runtime();
+        let c = common::load(
+            &rt,
+            "wasi-files",
+            LoadOptions::new().grant(Capability::dir(dir.path(), "/data", true)),
+        );
+        let mut i = c.instantiate().unwrap();
+        let write = i
+            .call(
+                "write-file",
+                &[Value::from("/data/new.txt"), Value::from("x")],
+            )
+            .unwrap();
+        assert!(err_string(&write[0]).is_some(), "{write:?}");
+        assert!(!dir.path().join("new.txt").exists());
+        let list = i.call("list-dir", &[Value::from("/data")]).unwrap();
+        assert_eq!(
+            list,
+            vec![Value::Result(Ok(Some(Box::new(Value::List(vec![])))))]
+        );
+    });
 }
 
 #[test]
 fn a_command_guest_runs_its_main() {
-    let out = CaptureBuffer::new();
-    let (rt, _) = common::runtime();
-    let c = common::load(
-        &rt,
-        "hello",
-        LoadOptions::new()
-            .grant(Capability::Stdio)
-            .args(["one", "two"])
-            .stdio(Stdio {
-                stdin: Some(Vec::new().into()),
-                stdout: OutputTarget::Capture(out.clone()),
-                stderr: OutputTarget::Capture(CaptureBuffer::new()),
-            }),
-    );
-    let code = c.instantiate().unwrap().run().unwrap();
-    assert_eq!(code, 0);
-    assert_eq!(
-        out.contents(),
-        "hello from an airssys-wasm plugin\narg: one\narg: two\n"
-    );
+    common::each_backend(|_| {
+        let out = CaptureBuffer::new();
+        let (rt, _) = common::runtime();
+        let c = common::load(
+            &rt,
+            "hello",
+            LoadOptions::new()
+                .grant(Capability::Stdio)
+                .args(["one", "two"])
+                .stdio(Stdio {
+                    stdin: Some(Vec::new().into()),
+                    stdout: OutputTarget::Capture(out.clone()),
+                    stderr: OutputTarget::Capture(CaptureBuffer::new()),
+                }),
+        );
+        let code = c.instantiate().unwrap().run().unwrap();
+        assert_eq!(code, 0);
+        assert_eq!(
+            out.contents(),
+            "hello from an airssys-wasm plugin\narg: one\narg: two\n"
+        );
+    });
 }
 
 #[test]
 fn an_env_prefix_grant_passes_only_matching_variables() {
-    // SAFETY: tests in this file do not read these variables concurrently.
-    unsafe {
-        std::env::set_var("AIRSSYS_PFX_ONE", "1");
-        std::env::set_var("AIRSSYS_PFXOTHER", "x");
-    }
-    let (rt, _) = common::runtime();
-    let c = common::load(
-        &rt,
-        "wasi-probe",
-        LoadOptions::new().grant(Capability::env("AIRSSYS_PFX_*")),
-    );
-    let mut i = c.instantiate().unwrap();
-    let get = |i: &mut airssys_wasm::Instance, name: &str| {
-        i.call("get-env", &[Value::from(name)]).unwrap().remove(0)
-    };
-    assert_eq!(
-        get(&mut i, "AIRSSYS_PFX_ONE"),
-        Value::Option(Some(Box::new(Value::from("1"))))
-    );
-    assert_eq!(get(&mut i, "AIRSSYS_PFXOTHER"), Value::Option(None));
+    common::each_backend(|_| {
+        // SAFETY: tests in this file do not read these variables concurrently.
+        unsafe {
+            std::env::set_var("AIRSSYS_PFX_ONE", "1");
+            std::env::set_var("AIRSSYS_PFXOTHER", "x");
+        }
+        let (rt, _) = common::runtime();
+        let c = common::load(
+            &rt,
+            "wasi-files",
+            LoadOptions::new().grant(Capability::env("AIRSSYS_PFX_*")),
+        );
+        let mut i = c.instantiate().unwrap();
+        let get = |i: &mut airssys_wasm::Instance, name: &str| {
+            i.call("get-env", &[Value::from(name)]).unwrap().remove(0)
+        };
+        assert_eq!(
+            get(&mut i, "AIRSSYS_PFX_ONE"),
+            Value::Option(Some(Box::new(Value::from("1"))))
+        );
+        assert_eq!(get(&mut i, "AIRSSYS_PFXOTHER"), Value::Option(None));
+    });
 }
 
 #[test]
 fn a_file_tree_grant_is_mounted_with_its_rights() {
-    use airssys_wasm::capability::{FileOp, FileRights, PathGlob};
-    let dir = tempfile::tempdir().unwrap();
-    let root = std::fs::canonicalize(dir.path()).unwrap();
-    std::fs::write(root.join("in.txt"), "inside").unwrap();
-    let tree = PathGlob::new(&format!("{}/**", root.display())).unwrap();
-    let path = |name: &str| Value::from(root.join(name).display().to_string().as_str());
-    let (rt, _) = common::runtime();
+    common::each_backend(|_| {
+        use airssys_wasm::capability::{FileOp, FileRights, PathGlob};
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::write(root.join("in.txt"), "inside").unwrap();
+        let tree = PathGlob::new(&format!("{}/**", root.display())).unwrap();
+        let path = |name: &str| Value::from(root.join(name).display().to_string().as_str());
+        let (rt, _) = common::runtime();
 
-    let read_only = common::load(
-        &rt,
-        "wasi-probe",
-        LoadOptions::new().grant(Capability::files(tree.clone(), FileRights::READ)),
-    );
-    let mut i = read_only.instantiate().unwrap();
-    let read = i.call("read-file", &[path("in.txt")]).unwrap();
-    assert_eq!(ok_string(&read[0]), Some("inside"), "{read:?}");
-    let write = i
-        .call("write-file", &[path("new.txt"), Value::from("x")])
-        .unwrap();
-    assert!(err_string(&write[0]).is_some(), "{write:?}");
-    assert!(!root.join("new.txt").exists());
+        let read_only = common::load(
+            &rt,
+            "wasi-files",
+            LoadOptions::new().grant(Capability::files(tree.clone(), FileRights::READ)),
+        );
+        let mut i = read_only.instantiate().unwrap();
+        let read = i.call("read-file", &[path("in.txt")]).unwrap();
+        assert_eq!(ok_string(&read[0]), Some("inside"), "{read:?}");
+        let write = i
+            .call("write-file", &[path("new.txt"), Value::from("x")])
+            .unwrap();
+        assert!(err_string(&write[0]).is_some(), "{write:?}");
+        assert!(!root.join("new.txt").exists());
 
-    let all = common::load(
-        &rt,
-        "wasi-probe",
-        LoadOptions::new().grant(Capability::files(tree, FileRights::ALL)),
-    );
-    let mut i = all.instantiate().unwrap();
-    let write = i
-        .call("write-file", &[path("new.txt"), Value::from("x")])
-        .unwrap();
-    assert_eq!(write, vec![Value::Result(Ok(None))]);
-    assert_eq!(std::fs::read_to_string(root.join("new.txt")).unwrap(), "x");
+        let all = common::load(
+            &rt,
+            "wasi-files",
+            LoadOptions::new().grant(Capability::files(tree, FileRights::ALL)),
+        );
+        let mut i = all.instantiate().unwrap();
+        let write = i
+            .call("write-file", &[path("new.txt"), Value::from("x")])
+            .unwrap();
+        assert_eq!(write, vec![Value::Result(Ok(None))]);
+        assert_eq!(std::fs::read_to_string(root.join("new.txt")).unwrap(), "x");
 
-    // A glob that is not a whole tree cannot be a WASI mount.
-    let some = PathGlob::new(&format!("{}/*.txt", root.display())).unwrap();
-    let partial = common::load(
-        &rt,
-        "wasi-probe",
-        LoadOptions::new().grant(Capability::files(some, FileRights::of(&[FileOp::Read]))),
-    );
-    let mut i = partial.instantiate().unwrap();
-    let read = i.call("read-file", &[path("in.txt")]).unwrap();
-    assert!(err_string(&read[0]).is_some(), "{read:?}");
+        // A glob that is not a whole tree cannot be a WASI mount.
+        let some = PathGlob::new(&format!("{}/*.txt", root.display())).unwrap();
+        let partial = common::load(
+            &rt,
+            "wasi-files",
+            LoadOptions::new().grant(Capability::files(some, FileRights::of(&[FileOp::Read]))),
+        );
+        let mut i = partial.instantiate().unwrap();
+        let read = i.call("read-file", &[path("in.txt")]).unwrap();
+        assert!(err_string(&read[0]).is_some(), "{read:?}");
+    });
 }
 
 #[test]
@@ -359,4 +373,26 @@ fn wasi_http_reaches_only_granted_hosts_and_each_request_is_audited() {
     );
     let seen = server.join().unwrap();
     assert!(seen[0].starts_with("GET /hello HTTP/1.1"), "{}", seen[0]);
+}
+
+#[test]
+fn wasi_outside_the_wasmi_subset_is_refused_at_load_naming_the_import() {
+    common::each_backend(|kind| {
+        if kind.name() != "wasmi" {
+            return;
+        }
+        let (rt, _) = common::runtime();
+        let err = rt
+            .load(common::guest("wasi-probe"), LoadOptions::new())
+            .map(|_| ())
+            .unwrap_err();
+        let airssys_wasm::Error::MissingImport { name, hint } = &err else {
+            panic!("expected a missing import, got {err:?}");
+        };
+        assert!(
+            name.starts_with("wasi:sockets/") || name.starts_with("wasi:http/"),
+            "{name}"
+        );
+        assert!(hint.contains("wasmtime backend"), "{hint}");
+    });
 }

@@ -1,7 +1,7 @@
-//! A plain `std` guest that probes what WASI lets it do.
+//! A plain `std` guest that probes what WASI lets it do: files,
+//! environment, stdout and the clock (src/files.rs), sockets and wasi:http.
 
-use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+mod files;
 
 wit_bindgen::generate!({ path: "../wit/test.wit", world: "wasi-probe" });
 
@@ -9,39 +9,27 @@ struct Probe;
 
 impl Guest for Probe {
     fn read_file(path: String) -> Result<String, String> {
-        std::fs::read_to_string(&path).map_err(|e| e.to_string())
+        files::read_file(path)
     }
 
     fn write_file(path: String, contents: String) -> Result<(), String> {
-        std::fs::write(&path, contents).map_err(|e| e.to_string())
+        files::write_file(path, contents)
     }
 
     fn list_dir(path: String) -> Result<Vec<String>, String> {
-        let mut names = std::fs::read_dir(&path)
-            .map_err(|e| e.to_string())?
-            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        names.sort();
-        Ok(names)
+        files::list_dir(path)
     }
 
     fn get_env(name: String) -> Option<String> {
-        std::env::var(name).ok()
+        files::get_env(name)
     }
 
     fn print(msg: String) -> Result<(), String> {
-        let mut out = std::io::stdout();
-        writeln!(out, "{msg}")
-            .and_then(|()| out.flush())
-            .map_err(|e| e.to_string())
+        files::print(msg)
     }
 
     fn now_secs() -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
+        files::now_secs()
     }
 
     fn connect(addr: String, line: String) -> Result<(), String> {

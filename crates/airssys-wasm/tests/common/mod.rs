@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use airssys_wasm::{AuditKind, HostFunctions, LoadOptions, MemorySink, Runtime};
+use airssys_wasm::{AuditKind, BackendKind, HostFunctions, LoadOptions, MemorySink, Runtime};
 
 /// The path of a guest built by `cargo xtask guests`.
 pub fn guest(name: &str) -> PathBuf {
@@ -19,6 +19,34 @@ pub fn guest(name: &str) -> PathBuf {
     path
 }
 
+thread_local! {
+    static BACKEND: std::cell::Cell<BackendKind> = const { std::cell::Cell::new(BackendKind::ALL[0]) };
+}
+
+/// Runs `check` once on every backend this build has: the conformance
+/// suite. Inside it, [`runtime`] and [`runtime_with_host`] build runtimes
+/// on that backend. A failure names the backend it happened on.
+pub fn each_backend(mut check: impl FnMut(BackendKind)) {
+    for &kind in BackendKind::ALL {
+        BACKEND.with(|b| b.set(kind));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(kind)));
+        BACKEND.with(|b| b.set(BackendKind::ALL[0]));
+        if let Err(panic) = outcome {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!("on the {kind} backend: {message}");
+        }
+    }
+}
+
+/// The backend [`runtime`] uses now.
+pub fn backend() -> BackendKind {
+    BACKEND.with(|b| b.get())
+}
+
 /// A runtime whose audit events are kept in memory.
 pub fn runtime() -> (Runtime, Arc<MemorySink>) {
     runtime_with_host(HostFunctions::new())
@@ -28,10 +56,12 @@ pub fn runtime() -> (Runtime, Arc<MemorySink>) {
 pub fn runtime_with_host(host: HostFunctions) -> (Runtime, Arc<MemorySink>) {
     let audit = Arc::new(MemorySink::new());
     let rt = Runtime::builder()
+        .backend(backend())
         .audit(audit.clone())
         .host_functions(host)
         .build()
         .expect("runtime builds");
+    assert_eq!(rt.backend_name(), backend().name());
     (rt, audit)
 }
 

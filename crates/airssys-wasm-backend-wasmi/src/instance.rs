@@ -1,0 +1,1167 @@
+//! One live instance: its store, the replay of the plan's initializers,
+//! calls with fuel slices, and error classification.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use airssys_wasm_core::{
+    AuditSink, BackendInstance, CallContext, CapabilitySet, Error, FuncRef, HostError,
+    InstanceConfig, LimitKind, Limits, Result, Usage, Value, ValueType,
+};
+use wasmi::{
+    AsContextMut, Caller, Extern, Func, Global, Memory, Mutability, ResumableCall, Store, TrapCode,
+    Val,
+};
+use wasmtime_environ::component::{
+    CoreDef, ExportItem, GlobalInitializer, InstantiateModule, InterfaceType, OptionsIndex,
+    ResourceIndex, RuntimeComponentInstanceIndex, Trampoline, TrampolineIndex, TypeFuncIndex,
+};
+
+use crate::abi::{self, Cx, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS};
+use crate::plan::{Plan, Provider};
+use crate::resources::{Resources, Slot};
+use crate::wasi::Stop;
+
+/// Fuel given to the guest at a time when the call has a timeout: the
+/// deadline is checked each time a slice runs out.
+pub const FUEL_SLICE: u64 = 1 << 20;
+
+/// The data of one store.
+pub(crate) struct StoreData {
+    plan: Arc<Plan>,
+    component: Arc<str>,
+    capabilities: Arc<CapabilitySet>,
+    audit: Arc<dyn AuditSink>,
+    limiter: Limiter,
+    fuel: FuelMeter,
+    pub(crate) resources: Resources,
+    rt: Runtime,
+    wasi: crate::wasi::Wasi,
+}
+
+impl StoreData {
+    /// The component instance that defines `resource`, if this component
+    /// defines it.
+    pub(crate) fn defining_instance(
+        &self,
+        resource: ResourceIndex,
+    ) -> Option<RuntimeComponentInstanceIndex> {
+        let c = &self.plan.component;
+        c.defined_resource_index(resource)
+            .map(|d| c.defined_resource_instances[d])
+    }
+}
+
+/// What the initializers produced.
+#[derive(Default)]
+struct Runtime {
+    instances: Vec<(
+        wasmi::Instance,
+        wasmtime_environ::component::StaticModuleIndex,
+    )>,
+    memories: Vec<Option<Memory>>,
+    reallocs: Vec<Option<Func>>,
+    post_returns: Vec<Option<Func>>,
+    dtors: Vec<Option<Func>>,
+    trampolines: HashMap<TrampolineIndex, Func>,
+    flags: HashMap<RuntimeComponentInstanceIndex, Global>,
+}
+
+/// Fuel accounting across slices of one call.
+#[derive(Default)]
+struct FuelMeter {
+    /// The call's budget; `None` is unlimited.
+    budget: Option<u64>,
+    /// Fuel used by earlier slices.
+    consumed: u64,
+    /// Fuel given in the current slice.
+    granted: u64,
+    /// When the call must stop.
+    deadline: Option<Instant>,
+}
+
+impl FuelMeter {
+    fn remaining(&self) -> u64 {
+        self.budget
+            .map_or(u64::MAX, |b| b.saturating_sub(self.consumed))
+    }
+
+    fn slice(&self) -> u64 {
+        let remaining = self.remaining();
+        if self.deadline.is_some() {
+            remaining.min(FUEL_SLICE)
+        } else {
+            remaining
+        }
+    }
+}
+
+/// Counts the fuel the current slice used and grants the next slice.
+/// Called at the start of a call and before the host calls back into the
+/// guest (`realloc`, destructors).
+pub(crate) fn refuel<T: AsContextMut<Data = StoreData>>(store: &mut T) {
+    let mut ctx = store.as_context_mut();
+    let left = ctx.get_fuel().unwrap_or(0);
+    let meter = &mut ctx.data_mut().fuel;
+    meter.consumed += meter.granted.saturating_sub(left);
+    let next = meter.slice();
+    meter.granted = next;
+    ctx.set_fuel(next)
+        .expect("fuel metering is enabled in every engine of this backend");
+}
+
+/// Memory and table limits of one store.
+struct Limiter {
+    memory_limit: Option<u64>,
+    table_limit: Option<u64>,
+    memory_total: u64,
+    memory_peak: u64,
+    /// The limit that stopped the last growth, for classification.
+    exceeded: Option<(LimitKind, u64, u64)>,
+}
+
+impl wasmi::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> std::result::Result<bool, wasmi_core::LimiterError> {
+        // Past the memory's own maximum `memory.grow` fails (returns -1),
+        // as on the wasmtime backend.
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
+        let total = self.memory_total - (current as u64).min(self.memory_total) + desired as u64;
+        if let Some(limit) = self.memory_limit
+            && total > limit
+        {
+            self.exceeded = Some((LimitKind::Memory, limit, total));
+            return Err(wasmi_core::LimiterError::ResourceLimiterDeniedAllocation);
+        }
+        self.memory_total = total;
+        self.memory_peak = self.memory_peak.max(total);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> std::result::Result<bool, wasmi_core::LimiterError> {
+        if let Some(limit) = self.table_limit
+            && desired as u64 > limit
+        {
+            self.exceeded = Some((LimitKind::TableElements, limit, desired as u64));
+            return Err(wasmi_core::LimiterError::ResourceLimiterDeniedAllocation);
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        10_000
+    }
+
+    fn tables(&self) -> usize {
+        10_000
+    }
+
+    fn memories(&self) -> usize {
+        10_000
+    }
+}
+
+/// A host function failed; carried through wasmi's error to `classify`.
+#[derive(Debug)]
+struct HostCallFailed {
+    function: Arc<str>,
+    error: HostError,
+}
+
+impl fmt::Display for HostCallFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "host function `{}`: {}", self.function, self.error)
+    }
+}
+
+impl wasmi::errors::HostError for HostCallFailed {}
+
+/// The guest handed the host bad data (a bad pointer, invalid UTF-8, an
+/// unknown handle): the call traps with this message.
+#[derive(Debug)]
+struct AbiViolation(String);
+
+impl fmt::Display for AbiViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl wasmi::errors::HostError for AbiViolation {}
+
+/// A wasmi error as text, for messages.
+pub(crate) fn describe(e: &wasmi::Error) -> String {
+    e.to_string()
+}
+
+/// An export resolved by [`BackendInstance::func`].
+#[derive(Clone)]
+struct Resolved {
+    func: Func,
+    ty: TypeFuncIndex,
+    options: OptionsIndex,
+    func_type: Arc<airssys_wasm_core::FuncType>,
+}
+
+/// A live wasmi instance.
+pub struct WasmiInstance {
+    store: Store<StoreData>,
+    funcs: Vec<Resolved>,
+    by_name: HashMap<Arc<str>, u32>,
+    export_names: String,
+    limits: Limits,
+    poisoned: Option<String>,
+}
+
+impl WasmiInstance {
+    pub(crate) fn new(
+        engine: &wasmi::Engine,
+        plan: Arc<Plan>,
+        export_names: String,
+        config: InstanceConfig,
+    ) -> Result<Self> {
+        airssys_wasm_core::wasi::audit_ungranted(&config, &plan.wasi_needed)?;
+        let wasi = crate::wasi::Wasi::new(&config).map_err(Error::Backend)?;
+        let limits = config.limits;
+        let data = StoreData {
+            wasi,
+            plan: plan.clone(),
+            component: config.component,
+            capabilities: config.capabilities,
+            audit: config.audit,
+            limiter: Limiter {
+                memory_limit: limits.memory_bytes,
+                table_limit: limits.table_elements,
+                memory_total: 0,
+                memory_peak: 0,
+                exceeded: None,
+            },
+            fuel: FuelMeter::default(),
+            resources: Resources::default(),
+            rt: Runtime {
+                memories: vec![None; plan.component.num_runtime_memories as usize],
+                reallocs: vec![None; plan.component.num_runtime_reallocs as usize],
+                post_returns: vec![None; plan.component.num_runtime_post_returns as usize],
+                dtors: vec![None; plan.component.num_resources as usize],
+                ..Runtime::default()
+            },
+        };
+        let mut store = Store::new(engine, data);
+        store.limiter(|d| &mut d.limiter);
+        arm(&mut store, &limits);
+        let start = Instant::now();
+        if let Err(e) = initialize(&mut store, &plan) {
+            return Err(classify(
+                &mut store,
+                e,
+                "<instantiate>",
+                &limits,
+                start.elapsed(),
+            ));
+        }
+        Ok(Self {
+            store,
+            funcs: Vec::new(),
+            by_name: HashMap::new(),
+            export_names,
+            limits,
+            poisoned: None,
+        })
+    }
+
+    fn check_poisoned(&self) -> Result<()> {
+        match &self.poisoned {
+            Some(why) => Err(Error::InstancePoisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn usage(&mut self, elapsed: Duration) -> Usage {
+        refuel(&mut self.store);
+        Usage {
+            fuel_consumed: self.limits.fuel.map(|_| self.store.data().fuel.consumed),
+            peak_memory_bytes: self.store.data().limiter.memory_peak,
+            elapsed,
+        }
+    }
+
+    fn fail(&mut self, e: wasmi::Error, function: &str, elapsed: Duration) -> Error {
+        let err = classify(&mut self.store, e, function, &self.limits, elapsed);
+        self.poisoned = Some(err.to_string());
+        err
+    }
+
+    /// Runs `func` to completion in fuel slices, checking the deadline
+    /// whenever a slice runs out.
+    fn run(
+        &mut self,
+        func: Func,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> std::result::Result<(), wasmi::Error> {
+        let mut call = func.call_resumable(&mut self.store, params, results)?;
+        loop {
+            match call {
+                ResumableCall::Finished => return Ok(()),
+                ResumableCall::HostTrap(trap) => return Err(trap.into_host_error()),
+                ResumableCall::OutOfFuel(pending) => {
+                    refuel(&mut self.store);
+                    let meter = &self.store.data().fuel;
+                    if meter.deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(wasmi::Error::host(Interrupted));
+                    }
+                    if meter.remaining() < pending.required_fuel() || meter.granted == 0 {
+                        return Err(TrapCode::OutOfFuel.into());
+                    }
+                    call = pending.resume(&mut self.store, results)?;
+                }
+            }
+        }
+    }
+}
+
+/// The deadline passed.
+#[derive(Debug)]
+struct Interrupted;
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("interrupted: the call's deadline passed")
+    }
+}
+
+impl wasmi::errors::HostError for Interrupted {}
+
+/// Resets fuel and deadline for the next entry into the guest.
+fn arm(store: &mut Store<StoreData>, limits: &Limits) -> Instant {
+    let now = Instant::now();
+    let meter = &mut store.data_mut().fuel;
+    *meter = FuelMeter {
+        budget: limits.fuel,
+        consumed: 0,
+        granted: 0,
+        deadline: limits.timeout.map(|t| now + t),
+    };
+    store
+        .set_fuel(0)
+        .expect("fuel metering is enabled in every engine of this backend");
+    refuel(store);
+    now
+}
+
+/// Replays the plan's initializers: instantiates the core modules in order
+/// and collects memories, reallocs, post-returns and destructors.
+fn initialize(store: &mut Store<StoreData>, plan: &Plan) -> std::result::Result<(), wasmi::Error> {
+    for init in &plan.component.initializers {
+        match init {
+            GlobalInitializer::InstantiateModule(InstantiateModule::Static(module, args), _) => {
+                // The arguments follow the binary's import order; wasmi
+                // takes them in the order its `imports()` lists them.
+                let mut by_name: HashMap<(&str, &str), Vec<Extern>> = HashMap::new();
+                for ((m, n), d) in plan.import_names[*module].iter().zip(args.iter()).rev() {
+                    by_name
+                        .entry((m.as_str(), n.as_str()))
+                        .or_default()
+                        .push(core_def(store, plan, d)?);
+                }
+                let imports = plan.modules[*module]
+                    .imports()
+                    .map(|i| {
+                        by_name
+                            .get_mut(&(i.module(), i.name()))
+                            .and_then(Vec::pop)
+                            .ok_or_else(|| {
+                                wasmi::Error::new(format!(
+                                    "no definition for the core import {}::{}",
+                                    i.module(),
+                                    i.name()
+                                ))
+                            })
+                    })
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                let instance = wasmi::Instance::new(&mut *store, &plan.modules[*module], &imports)?;
+                store.data_mut().rt.instances.push((instance, *module));
+            }
+            GlobalInitializer::InstantiateModule(InstantiateModule::Import(..), _) => {
+                return Err(wasmi::Error::new(
+                    "components that import core modules are not supported",
+                ));
+            }
+            GlobalInitializer::LowerImport { .. } => {}
+            GlobalInitializer::ExtractMemory(m) => {
+                let def = CoreDef::Export(m.export.clone().map_index(Into::into));
+                let memory = match core_def(store, plan, &def)? {
+                    Extern::Memory(mem) => mem,
+                    _ => {
+                        return Err(wasmi::Error::new(
+                            "a canonical memory option is not a memory",
+                        ));
+                    }
+                };
+                store.data_mut().rt.memories[m.index.as_u32() as usize] = Some(memory);
+            }
+            GlobalInitializer::ExtractRealloc(r) => {
+                let f = core_func(store, plan, &r.def)?;
+                store.data_mut().rt.reallocs[r.index.as_u32() as usize] = Some(f);
+            }
+            GlobalInitializer::ExtractPostReturn(p) => {
+                let f = core_func(store, plan, &p.def)?;
+                store.data_mut().rt.post_returns[p.index.as_u32() as usize] = Some(f);
+            }
+            GlobalInitializer::Resource(r) => {
+                let dtor = r
+                    .dtor
+                    .as_ref()
+                    .map(|d| core_func(store, plan, d))
+                    .transpose()?;
+                let index = plan.component.resource_index(r.index);
+                store.data_mut().rt.dtors[index.as_u32() as usize] = dtor;
+            }
+            GlobalInitializer::ExtractCallback(_) | GlobalInitializer::ExtractTable(_) => {
+                return Err(wasmi::Error::new(
+                    "async callbacks and thread tables are not supported by the wasmi backend",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn core_func(
+    store: &mut Store<StoreData>,
+    plan: &Plan,
+    def: &CoreDef,
+) -> std::result::Result<Func, wasmi::Error> {
+    match core_def(store, plan, def)? {
+        Extern::Func(f) => Ok(f),
+        _ => Err(wasmi::Error::new(
+            "a canonical function option is not a function",
+        )),
+    }
+}
+
+/// Resolves a core definition to a wasmi extern.
+fn core_def(
+    store: &mut Store<StoreData>,
+    plan: &Plan,
+    def: &CoreDef,
+) -> std::result::Result<Extern, wasmi::Error> {
+    match def {
+        CoreDef::Export(e) => {
+            let (instance, module) = store.data().rt.instances[e.instance.as_u32() as usize];
+            let name = match &e.item {
+                ExportItem::Name(n) => n.as_str(),
+                ExportItem::Index(i) => plan.export_names_by_index[module]
+                    .get(i)
+                    .map(String::as_str)
+                    .ok_or_else(|| {
+                        wasmi::Error::new("a core export the component uses is missing")
+                    })?,
+            };
+            instance
+                .get_export(&*store, name)
+                .ok_or_else(|| wasmi::Error::new(format!("core instance has no export `{name}`")))
+        }
+        CoreDef::Trampoline(t) => {
+            if let Some(f) = store.data().rt.trampolines.get(t) {
+                return Ok(Extern::Func(*f));
+            }
+            let f = trampoline(store, plan, *t);
+            store.data_mut().rt.trampolines.insert(*t, f);
+            Ok(Extern::Func(f))
+        }
+        CoreDef::InstanceFlags(i) => {
+            if let Some(g) = store.data().rt.flags.get(i) {
+                return Ok(Extern::Global(*g));
+            }
+            // may-leave | may-enter, as the adapters expect on entry.
+            let g = Global::new(&mut *store, Val::I32(0b11), Mutability::Var);
+            store.data_mut().rt.flags.insert(*i, g);
+            Ok(Extern::Global(g))
+        }
+        CoreDef::UnsafeIntrinsic(_) | CoreDef::TaskMayBlock => Err(wasmi::Error::new(
+            "the component uses an intrinsic the wasmi backend does not provide",
+        )),
+    }
+}
+
+/// Creates the host function behind a trampoline.
+fn trampoline(store: &mut Store<StoreData>, plan: &Plan, index: TrampolineIndex) -> Func {
+    let sig = &plan.trampoline_sigs[index];
+    let ty = wasmi::FuncType::new(sig.params.iter().copied(), sig.results.iter().copied());
+    match &plan.trampolines[index] {
+        Trampoline::LowerImport {
+            index,
+            lower_ty,
+            options,
+        } => {
+            let (lowered, lower_ty, options) = (index.as_u32() as usize, *lower_ty, *options);
+            Func::new(&mut *store, ty, move |caller, params, results| {
+                host_call(caller, lowered, lower_ty, options, params, results)
+            })
+        }
+        Trampoline::ResourceNew { ty: table, .. } => {
+            let (instance, resource) = concrete(plan, *table);
+            Func::new(&mut *store, ty, move |mut caller, params, results| {
+                let rep = i32_param(params, 0)? as u32;
+                let h = caller
+                    .data_mut()
+                    .resources
+                    .insert_guest(instance, Slot::Own { rep, resource });
+                results[0] = Val::I32(h as i32);
+                Ok(())
+            })
+        }
+        Trampoline::ResourceRep { ty: table, .. } => {
+            let (instance, resource) = concrete(plan, *table);
+            Func::new(&mut *store, ty, move |mut caller, params, results| {
+                let h = i32_param(params, 0)? as u32;
+                let slot = caller
+                    .data_mut()
+                    .resources
+                    .get_guest(instance, h, resource)
+                    .map_err(|m| wasmi::Error::host(AbiViolation(m)))?;
+                results[0] = Val::I32(slot.rep() as i32);
+                Ok(())
+            })
+        }
+        Trampoline::ResourceDrop { ty: table, .. } => {
+            let (instance, resource) = concrete(plan, *table);
+            Func::new(&mut *store, ty, move |mut caller, params, _results| {
+                let h = i32_param(params, 0)? as u32;
+                let slot = caller
+                    .data_mut()
+                    .resources
+                    .take_guest(instance, h, resource)
+                    .map_err(|m| wasmi::Error::host(AbiViolation(m)))?;
+                if caller.data().defining_instance(resource).is_none() {
+                    // A WASI resource: the host's entry goes.
+                    caller.data_mut().wasi.drop_rep(slot.rep());
+                } else if let Slot::Own { rep, .. } = slot
+                    && let Some(dtor) = caller.data().rt.dtors[resource.as_u32() as usize]
+                {
+                    refuel(&mut caller);
+                    dtor.call(&mut caller, &[Val::I32(rep as i32)], &mut [])?;
+                }
+                Ok(())
+            })
+        }
+        Trampoline::Transcoder {
+            op: wasmtime_environ::component::Transcode::Copy(encoding),
+            from,
+            to,
+            ..
+        } => {
+            // Copies a string between two components' memories (fused
+            // adapters of composed components); UTF-8 is validated.
+            let (from, to, encoding) = (from.as_u32() as usize, to.as_u32() as usize, *encoding);
+            Func::new(&mut *store, ty, move |mut caller, params, _results| {
+                let (src, len, dst) = (
+                    i32_param(params, 0)? as u32 as usize,
+                    i32_param(params, 1)? as u32 as usize,
+                    i32_param(params, 2)? as u32 as usize,
+                );
+                let bytes = len * usize::from(encoding.width());
+                let mems = &caller.data().rt.memories;
+                let (Some(src_mem), Some(dst_mem)) = (mems[from], mems[to]) else {
+                    return Err(wasmi::Error::new("a transcoder's memory is missing"));
+                };
+                let oob = || wasmi::Error::host(AbiViolation("string copy out of bounds".into()));
+                let data = src_mem
+                    .data(&caller)
+                    .get(src..src.checked_add(bytes).ok_or_else(oob)?)
+                    .ok_or_else(oob)?
+                    .to_vec();
+                if matches!(encoding, wasmtime_environ::component::FixedEncoding::Utf8)
+                    && std::str::from_utf8(&data).is_err()
+                {
+                    return Err(wasmi::Error::host(AbiViolation(
+                        "invalid utf8 encoding".into(),
+                    )));
+                }
+                dst_mem
+                    .data_mut(&mut caller)
+                    .get_mut(dst..dst.checked_add(bytes).ok_or_else(oob)?)
+                    .ok_or_else(oob)?
+                    .copy_from_slice(&data);
+                Ok(())
+            })
+        }
+        // Borrow scopes of synchronous calls between components: handles
+        // are checked when used, so entering and leaving need no work here.
+        Trampoline::EnterSyncCall | Trampoline::ExitSyncCall => {
+            Func::new(&mut *store, ty, |_, _, _| Ok(()))
+        }
+        Trampoline::ResourceTransferOwn | Trampoline::ResourceTransferBorrow => {
+            let own = matches!(&plan.trampolines[index], Trampoline::ResourceTransferOwn);
+            Func::new(&mut *store, ty, move |mut caller, params, results| {
+                let handle = i32_param(params, 0)? as u32;
+                let tables = [i32_param(params, 1)? as u32, i32_param(params, 2)? as u32];
+                let plan = caller.data().plan.clone();
+                let [(src, resource), (dst, _)] = tables.map(|t| {
+                    concrete(
+                        &plan,
+                        wasmtime_environ::component::TypeResourceTableIndex::from_u32(t),
+                    )
+                });
+                let violation = |m: String| wasmi::Error::host(AbiViolation(m));
+                let data = caller.data_mut();
+                let out = if own {
+                    let slot = data
+                        .resources
+                        .take_guest(src, handle, resource)
+                        .map_err(violation)?;
+                    data.resources.insert_guest(
+                        dst,
+                        Slot::Own {
+                            rep: slot.rep(),
+                            resource,
+                        },
+                    )
+                } else {
+                    let slot = data
+                        .resources
+                        .get_guest(src, handle, resource)
+                        .map_err(violation)?;
+                    if data.defining_instance(resource) == Some(dst) {
+                        slot.rep()
+                    } else {
+                        data.resources.insert_guest(
+                            dst,
+                            Slot::Borrow {
+                                rep: slot.rep(),
+                                resource,
+                            },
+                        )
+                    }
+                };
+                results[0] = Val::I32(out as i32);
+                Ok(())
+            })
+        }
+        _ => Func::new(&mut *store, ty, |_, _, _| {
+            Err(wasmi::Error::new(
+                "the component called an intrinsic the wasmi backend does not provide",
+            ))
+        }),
+    }
+}
+
+fn concrete(
+    plan: &Plan,
+    table: wasmtime_environ::component::TypeResourceTableIndex,
+) -> (RuntimeComponentInstanceIndex, ResourceIndex) {
+    match &plan.types[table] {
+        wasmtime_environ::component::TypeResourceTable::Concrete { ty, instance } => {
+            (*instance, *ty)
+        }
+        // The plan refuses abstract resources at load.
+        wasmtime_environ::component::TypeResourceTable::Abstract(_) => (
+            RuntimeComponentInstanceIndex::from_u32(u32::MAX),
+            ResourceIndex::from_u32(u32::MAX),
+        ),
+    }
+}
+
+fn i32_param(params: &[Val], k: usize) -> std::result::Result<i32, wasmi::Error> {
+    match params.get(k) {
+        Some(Val::I32(x)) => Ok(*x),
+        _ => Err(wasmi::Error::new(
+            "a canonical intrinsic got a non-i32 argument",
+        )),
+    }
+}
+
+/// The canonical options' memory and realloc.
+fn options_of(
+    data: &StoreData,
+    plan: &Plan,
+    options: OptionsIndex,
+) -> (Option<Memory>, Option<Func>, bool) {
+    let o = plan.options(options);
+    let memory = o
+        .memory()
+        .and_then(|m| data.rt.memories[m.as_u32() as usize]);
+    let realloc = match o.data_model {
+        wasmtime_environ::component::CanonicalOptionsDataModel::LinearMemory(l) => l
+            .realloc
+            .and_then(|r| data.rt.reallocs[r.as_u32() as usize]),
+        wasmtime_environ::component::CanonicalOptionsDataModel::Gc {} => None,
+    };
+    let utf16 = matches!(
+        o.string_encoding,
+        wasmtime_environ::component::StringEncoding::Utf16
+    );
+    (memory, realloc, utf16)
+}
+
+/// Parameter and result types of a component function type.
+fn func_types(plan: &Plan, ty: TypeFuncIndex) -> (&[InterfaceType], &[InterfaceType]) {
+    let f = &plan.types[ty];
+    (&plan.types[f.params].types, &plan.types[f.results].types)
+}
+
+/// A guest called a host import: lift the arguments, call the host
+/// function, lower the results.
+fn host_call(
+    mut caller: Caller<'_, StoreData>,
+    lowered: usize,
+    lower_ty: TypeFuncIndex,
+    options: OptionsIndex,
+    params: &[Val],
+    results: &mut [Val],
+) -> std::result::Result<(), wasmi::Error> {
+    let plan = caller.data().plan.clone();
+    let import = &plan.lowered[lowered];
+    let (ptys, rtys) = func_types(&plan, lower_ty);
+    let vparams: Vec<&ValueType> = import.func_type.params.iter().map(|(_, t)| t).collect();
+    let (memory, realloc, utf16) = options_of(caller.data(), &plan, options);
+    let mut ctx = caller.as_context_mut();
+    let mut cx = Cx {
+        store: &mut ctx,
+        types: &plan.types,
+        memory,
+        realloc,
+        utf16,
+        lent: Vec::new(),
+    };
+    let violation =
+        |m: String| wasmi::Error::host(AbiViolation(format!("calling `{}`: {m}", import.name)));
+    let flat_params = abi::flatten_all(&plan.types, ptys).len();
+    let args = if flat_params > MAX_FLAT_PARAMS {
+        let ptr = i32_param(params, 0)? as u32;
+        load_tuple(&mut cx, ptys, &vparams, ptr).map_err(violation)?
+    } else {
+        let mut src = params.iter();
+        ptys.iter()
+            .zip(&vparams)
+            .map(|(t, vt)| cx.lift_flat(t, vt, &mut src))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(violation)?
+    };
+    let outs = match &import.func {
+        Provider::Wasi(f) => match f(&mut cx.store.data_mut().wasi, &args) {
+            Ok(v) => v.into_iter().collect(),
+            Err(Stop::Exit(code)) => return Err(wasmi::Error::i32_exit(code)),
+            Err(Stop::Trap(m)) => return Err(violation(m)),
+        },
+        Provider::Host(f) => {
+            let mut outs = vec![Value::Bool(false); rtys.len()];
+            let data = cx.store.data();
+            let mut hcx = CallContext::new(&data.component, &data.capabilities, &*data.audit);
+            let fail = |error: HostError| {
+                wasmi::Error::host(HostCallFailed {
+                    function: import.name.clone(),
+                    error,
+                })
+            };
+            match catch_unwind(AssertUnwindSafe(|| f(&mut hcx, &args, &mut outs))) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(fail(e)),
+                Err(panic) => {
+                    return Err(fail(HostError::Failed(format!(
+                        "panicked: {}",
+                        panic_message(&*panic)
+                    ))));
+                }
+            }
+            outs
+        }
+    };
+    let bad_result = |m: String| {
+        wasmi::Error::host(HostCallFailed {
+            function: import.name.clone(),
+            error: HostError::Failed(format!("returned a bad value: {m}")),
+        })
+    };
+    let vresults: Vec<&ValueType> = import.func_type.result.iter().collect();
+    if outs.len() != vresults.len() {
+        return Err(bad_result(format!(
+            "{} result(s) where {} were expected",
+            outs.len(),
+            vresults.len()
+        )));
+    }
+    let flat_results = abi::flatten_all(&plan.types, rtys).len();
+    if flat_results > MAX_FLAT_RESULTS {
+        let at = if flat_params > MAX_FLAT_PARAMS {
+            1
+        } else {
+            flat_params
+        };
+        let retptr = i32_param(params, at)? as u32;
+        store_tuple(&mut cx, rtys, &vresults, &outs, retptr).map_err(bad_result)?;
+    } else {
+        let mut flat = Vec::with_capacity(1);
+        for ((t, vt), v) in rtys.iter().zip(&vresults).zip(&outs) {
+            v.check_type(vt).map_err(bad_result)?;
+            cx.lower_flat(t, vt, v, &mut flat).map_err(bad_result)?;
+        }
+        for (slot, v) in results.iter_mut().zip(flat) {
+            *slot = v;
+        }
+    }
+    Ok(())
+}
+
+fn panic_message(p: &(dyn Any + Send)) -> &str {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s
+    } else {
+        "(no message)"
+    }
+}
+
+/// Field offsets of a tuple of `tys`, and its size and alignment.
+fn tuple_layout(
+    plan_types: &wasmtime_environ::component::ComponentTypes,
+    tys: &[InterfaceType],
+) -> (Vec<u32>, u32, u32) {
+    let abis: Vec<_> = tys.iter().map(|t| plan_types.canonical_abi(t)).collect();
+    let mut offset = 0;
+    let offsets = abis.iter().map(|a| a.next_field32(&mut offset)).collect();
+    let record = wasmtime_environ::component::CanonicalAbiInfo::record(abis.into_iter());
+    (offsets, record.size32, record.align32)
+}
+
+fn load_tuple(
+    cx: &mut Cx<'_, '_>,
+    tys: &[InterfaceType],
+    vtys: &[&ValueType],
+    ptr: u32,
+) -> std::result::Result<Vec<Value>, String> {
+    let (offsets, _, _) = tuple_layout(cx.types, tys);
+    tys.iter()
+        .zip(vtys)
+        .zip(offsets)
+        .map(|((t, vt), off)| cx.load_value(t, vt, ptr + off))
+        .collect()
+}
+
+fn store_tuple(
+    cx: &mut Cx<'_, '_>,
+    tys: &[InterfaceType],
+    vtys: &[&ValueType],
+    values: &[Value],
+    ptr: u32,
+) -> std::result::Result<(), String> {
+    let (offsets, _, _) = tuple_layout(cx.types, tys);
+    for (((t, vt), v), off) in tys.iter().zip(vtys).zip(values).zip(offsets) {
+        v.check_type(vt)?;
+        cx.store_value(t, vt, v, ptr + off)?;
+    }
+    Ok(())
+}
+
+/// Maps a wasmi error to the core error of the limit, trap or host failure
+/// behind it.
+fn classify(
+    store: &mut Store<StoreData>,
+    e: wasmi::Error,
+    function: &str,
+    limits: &Limits,
+    elapsed: Duration,
+) -> Error {
+    let function = function.to_owned();
+    if let Some((kind, limit, requested)) = store.data_mut().limiter.exceeded.take() {
+        return match kind {
+            LimitKind::TableElements => Error::TableLimit {
+                function,
+                limit,
+                requested,
+            },
+            _ => Error::MemoryLimit {
+                function,
+                limit,
+                requested,
+            },
+        };
+    }
+    if let Some(h) = e.downcast_ref::<HostCallFailed>() {
+        return Error::from_host(&h.function, &h.error);
+    }
+    if e.downcast_ref::<Interrupted>().is_some() {
+        return Error::Timeout {
+            function,
+            limit: limits.timeout.unwrap_or_default(),
+            elapsed,
+        };
+    }
+    if let Some(code) = e.i32_exit_status() {
+        return Error::Exit { code };
+    }
+    if let Some(a) = e.downcast_ref::<AbiViolation>() {
+        return Error::Trap {
+            function,
+            message: a.0.clone(),
+        };
+    }
+    if let Some(message) = instantiation_trap(&e) {
+        return Error::Trap {
+            function,
+            message: message.to_owned(),
+        };
+    }
+    match e.as_trap_code() {
+        Some(TrapCode::OutOfFuel) => Error::OutOfFuel {
+            function,
+            limit: limits.fuel.unwrap_or(u64::MAX),
+        },
+        Some(TrapCode::StackOverflow) => Error::StackOverflow { function },
+        Some(code) => Error::Trap {
+            function,
+            message: trap_message(code).to_owned(),
+        },
+        None => Error::Trap {
+            function,
+            message: e.to_string(),
+        },
+    }
+}
+
+/// Segment initialisation failures at instantiation, in the words wasmtime
+/// uses for the same traps.
+fn instantiation_trap(e: &wasmi::Error) -> Option<&'static str> {
+    use wasmi::errors::{ErrorKind, InstantiationError, MemoryError, TableError};
+    match e.kind() {
+        ErrorKind::Instantiation(InstantiationError::ElementSegmentDoesNotFit { .. })
+        | ErrorKind::Table(
+            TableError::InitOutOfBounds
+            | TableError::SetOutOfBounds
+            | TableError::CopyOutOfBounds
+            | TableError::FillOutOfBounds,
+        ) => Some(trap_message(TrapCode::TableOutOfBounds)),
+        ErrorKind::Memory(MemoryError::OutOfBoundsAccess) => {
+            Some(trap_message(TrapCode::MemoryOutOfBounds))
+        }
+        _ => None,
+    }
+}
+
+/// The same words wasmtime uses for each trap, so messages match across
+/// backends.
+fn trap_message(code: TrapCode) -> &'static str {
+    match code {
+        TrapCode::UnreachableCodeReached => "wasm `unreachable` instruction executed",
+        TrapCode::MemoryOutOfBounds => "out of bounds memory access",
+        TrapCode::TableOutOfBounds => "undefined element: out of bounds table access",
+        TrapCode::IndirectCallToNull => "uninitialized element",
+        TrapCode::IntegerDivisionByZero => "integer divide by zero",
+        TrapCode::IntegerOverflow => "integer overflow",
+        TrapCode::BadConversionToInteger => "invalid conversion to integer",
+        TrapCode::StackOverflow => "call stack exhausted",
+        TrapCode::BadSignature => "indirect call type mismatch",
+        TrapCode::OutOfFuel => "all fuel consumed by WebAssembly",
+        TrapCode::GrowthOperationLimited => "growth operation limited",
+        TrapCode::OutOfSystemMemory => "out of system memory",
+    }
+}
+
+impl BackendInstance for WasmiInstance {
+    fn func(&mut self, name: &str) -> Result<FuncRef> {
+        if let Some((key, &index)) = self.by_name.get_key_value(name) {
+            return Ok(FuncRef {
+                index,
+                name: key.clone(),
+                ty: self.funcs[index as usize].func_type.clone(),
+            });
+        }
+        let plan = self.store.data().plan.clone();
+        let Some(export) = plan.exports.get(name) else {
+            return Err(Error::NoSuchExport {
+                name: name.to_owned(),
+                available: self.export_names.clone(),
+            });
+        };
+        let func = core_func(&mut self.store, &plan, &export.func)
+            .map_err(|e| Error::Backend(format!("resolving `{name}`: {e}")))?;
+        let index = self.funcs.len() as u32;
+        let key: Arc<str> = name.into();
+        self.funcs.push(Resolved {
+            func,
+            ty: export.ty,
+            options: export.options,
+            func_type: export.func_type.clone(),
+        });
+        self.by_name.insert(key.clone(), index);
+        Ok(FuncRef {
+            index,
+            name: key,
+            ty: export.func_type.clone(),
+        })
+    }
+
+    fn call(&mut self, f: &FuncRef, args: &[Value]) -> Result<(Vec<Value>, Usage)> {
+        self.check_poisoned()?;
+        let ty = &f.ty;
+        if args.len() != ty.params.len() {
+            return Err(Error::InvalidArguments {
+                function: f.name.to_string(),
+                detail: format!(
+                    "expected {} argument(s) ({ty}), got {}",
+                    ty.params.len(),
+                    args.len()
+                ),
+            });
+        }
+        for (arg, (pname, pty)) in args.iter().zip(&ty.params) {
+            arg.check_type(pty)
+                .map_err(|detail| Error::InvalidArguments {
+                    function: f.name.to_string(),
+                    detail: format!("argument `{pname}`: {detail}"),
+                })?;
+        }
+        let plan = self.store.data().plan.clone();
+        let export = self.funcs[f.index as usize].clone();
+        let func = export.func;
+        let (ptys, rtys) = func_types(&plan, export.ty);
+        let vparams: Vec<&ValueType> = ty.params.iter().map(|(_, t)| t).collect();
+        let vresults: Vec<&ValueType> = ty.result.iter().collect();
+        let (memory, realloc, utf16) = options_of(self.store.data(), &plan, export.options);
+        let post_return = plan
+            .options(export.options)
+            .post_return
+            .and_then(|p| self.store.data().rt.post_returns[p.as_u32() as usize]);
+
+        let start = arm(&mut self.store, &self.limits);
+        // Lower the arguments.
+        let mut ctx = self.store.as_context_mut();
+        let mut cx = Cx {
+            store: &mut ctx,
+            types: &plan.types,
+            memory,
+            realloc,
+            utf16,
+            lent: Vec::new(),
+        };
+        let lowered = lower_args(&mut cx, ptys, &vparams, args);
+        let lent = std::mem::take(&mut cx.lent);
+        let flat_args = match lowered {
+            Ok(v) => v,
+            Err(detail) => {
+                // A guest realloc that trapped or ran out of fuel poisons
+                // the instance like any trap.
+                let err = Error::InvalidArguments {
+                    function: f.name.to_string(),
+                    detail,
+                };
+                self.poisoned = Some(err.to_string());
+                return Err(err);
+            }
+        };
+        let result_flat = abi::flatten_all(&plan.types, rtys);
+        let mut raw = if result_flat.len() > MAX_FLAT_RESULTS {
+            vec![Val::I32(0)]
+        } else {
+            result_flat.iter().map(|t| flat_zero(*t)).collect()
+        };
+        let r = self.run(func, &flat_args, &mut raw);
+        if let Err(e) = r {
+            let elapsed = start.elapsed();
+            return Err(self.fail(e, &f.name, elapsed));
+        }
+        // Lift the results.
+        let mut ctx = self.store.as_context_mut();
+        let mut cx = Cx {
+            store: &mut ctx,
+            types: &plan.types,
+            memory,
+            realloc,
+            utf16,
+            lent,
+        };
+        let lifted = if result_flat.len() > MAX_FLAT_RESULTS {
+            match raw[0] {
+                Val::I32(ptr) => load_tuple(&mut cx, rtys, &vresults, ptr as u32),
+                _ => Err("the export returned a non-i32 result pointer".into()),
+            }
+        } else {
+            let mut src = raw.iter();
+            rtys.iter()
+                .zip(&vresults)
+                .map(|(t, vt)| cx.lift_flat(t, vt, &mut src))
+                .collect()
+        };
+        let lent = std::mem::take(&mut cx.lent);
+        // Borrows lent for the call end with it.
+        for (inst, handle) in lent {
+            self.store.data_mut().resources.remove_guest(inst, handle);
+        }
+        let out = match lifted {
+            Ok(v) => v,
+            Err(m) => {
+                let elapsed = start.elapsed();
+                let err = Error::Trap {
+                    function: f.name.to_string(),
+                    message: format!("the result is invalid: {m}"),
+                };
+                tracing::debug!(elapsed = ?elapsed, "{err}");
+                self.poisoned = Some(err.to_string());
+                return Err(err);
+            }
+        };
+        if let Some(post) = post_return {
+            refuel(&mut self.store);
+            if let Err(e) = post.call(&mut self.store, &raw, &mut []) {
+                let elapsed = start.elapsed();
+                return Err(self.fail(e, &f.name, elapsed));
+            }
+        }
+        let usage = self.usage(start.elapsed());
+        Ok((out, usage))
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+fn flat_zero(t: abi::Flat) -> Val {
+    match t {
+        abi::Flat::I32 => Val::I32(0),
+        abi::Flat::I64 => Val::I64(0),
+        abi::Flat::F32 => Val::F32(0f32.into()),
+        abi::Flat::F64 => Val::F64(0f64.into()),
+    }
+}
+
+/// Lowers the arguments of an export call: flat, or through memory when
+/// there are too many.
+fn lower_args(
+    cx: &mut Cx<'_, '_>,
+    ptys: &[InterfaceType],
+    vparams: &[&ValueType],
+    args: &[Value],
+) -> std::result::Result<Vec<Val>, String> {
+    let flat = abi::flatten_all(cx.types, ptys);
+    if flat.len() > MAX_FLAT_PARAMS {
+        let (offsets, size, align) = tuple_layout(cx.types, ptys);
+        let ptr = cx.alloc(align, size)?;
+        for (((t, vt), v), off) in ptys.iter().zip(vparams).zip(args).zip(offsets) {
+            cx.store_value(t, vt, v, ptr + off)?;
+        }
+        return Ok(vec![Val::I32(ptr as i32)]);
+    }
+    let mut out = Vec::with_capacity(flat.len());
+    for ((t, vt), v) in ptys.iter().zip(vparams).zip(args) {
+        cx.lower_flat(t, vt, v, &mut out)?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,437 @@
+//! Compile time: a component flattened by `wasmtime-environ`'s translator
+//! into a plan that every instance replays on wasmi.
+//!
+//! The plan holds the component's core modules compiled for wasmi, its
+//! initializers (instantiate a module, extract a memory, a `realloc`, a
+//! `post-return`, declare a resource), its trampolines (lowered host imports,
+//! resource intrinsics) and its lifted exports, all resolved once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use airssys_wasm_core::{ComponentInfo, Error, FuncType, HostFn, HostFunctions, ItemKind, Result};
+use wasmtime_environ::component::{
+    CanonicalOptions, Component, ComponentTypes, ComponentTypesBuilder, CoreDef, Export,
+    GlobalInitializer, OptionsIndex, StaticModuleIndex, StringEncoding, Trampoline,
+    TrampolineIndex, Translator, TypeFuncIndex,
+};
+use wasmtime_environ::{EntityIndex, PrimaryMap, ScopeVec, Tunables, WasmValType};
+
+/// What serves a lowered import.
+#[derive(Clone)]
+pub(crate) enum Provider {
+    /// A function of the runtime's host table.
+    Host(Arc<HostFn>),
+    /// A function of this backend's WASI subset.
+    Wasi(crate::wasi::WasiFn),
+}
+
+/// One lowered host import: which host function a trampoline calls.
+pub(crate) struct Lowered {
+    /// `interface#function`, or `function` at the world's root.
+    pub name: Arc<str>,
+    /// What serves it.
+    pub func: Provider,
+    /// Its signature in the core value model.
+    pub func_type: Arc<FuncType>,
+}
+
+/// One lifted export function.
+pub(crate) struct LiftedExport {
+    /// The component-level function type.
+    pub ty: TypeFuncIndex,
+    /// The core function that implements it.
+    pub func: CoreDef,
+    /// Its canonical options (memory, realloc, post-return).
+    pub options: OptionsIndex,
+    /// The signature in the core value model.
+    pub func_type: Arc<FuncType>,
+}
+
+/// A core function type, as wasmi needs it.
+#[derive(Clone, Debug)]
+pub(crate) struct CoreSig {
+    pub params: Vec<wasmi::ValType>,
+    pub results: Vec<wasmi::ValType>,
+}
+
+/// Everything an instance needs, computed once per component.
+pub(crate) struct Plan {
+    pub component: Component,
+    pub types: ComponentTypes,
+    pub trampolines: PrimaryMap<TrampolineIndex, Trampoline>,
+    /// The core signature of each trampoline.
+    pub trampoline_sigs: PrimaryMap<TrampolineIndex, CoreSig>,
+    pub modules: PrimaryMap<StaticModuleIndex, wasmi::Module>,
+    /// For each module, the export name of each exported entity: the
+    /// translator refers to some exports by index.
+    pub export_names_by_index: PrimaryMap<StaticModuleIndex, HashMap<EntityIndex, String>>,
+    /// For each module, its imports `(module, name)` in binary order: the
+    /// order of the translator's instantiation arguments.
+    pub import_names: PrimaryMap<StaticModuleIndex, Vec<(String, String)>>,
+    /// Host functions by `LoweredIndex`.
+    pub lowered: Vec<Lowered>,
+    /// Exports by call name (`name` or `interface#name`).
+    pub exports: HashMap<String, LiftedExport>,
+    /// The capability kinds whose grant decides what WASI gives.
+    pub wasi_needed: Vec<airssys_wasm_core::CapabilityKind>,
+}
+
+impl Plan {
+    /// The canonical options of `index`.
+    pub fn options(&self, index: OptionsIndex) -> &CanonicalOptions {
+        &self.component.options[index]
+    }
+}
+
+/// The wasm features the translator validates against: what wasmi runs,
+/// plus the component model.
+fn features() -> wasmparser::WasmFeatures {
+    use wasmparser::WasmFeatures as F;
+    F::MUTABLE_GLOBAL
+        | F::SATURATING_FLOAT_TO_INT
+        | F::SIGN_EXTENSION
+        | F::MULTI_VALUE
+        | F::BULK_MEMORY
+        | F::REFERENCE_TYPES
+        | F::TAIL_CALL
+        | F::EXTENDED_CONST
+        | F::MULTI_MEMORY
+        | F::SIMD
+        | F::FLOATS
+        | F::COMPONENT_MODEL
+        | F::WIDE_ARITHMETIC
+        | F::CUSTOM_PAGE_SIZES
+        | F::MEMORY64
+}
+
+/// Translates `bytes` and compiles its core modules on `engine`, linking
+/// the component's function imports to `host`.
+pub(crate) fn build(
+    engine: &wasmi::Engine,
+    bytes: &[u8],
+    info: &ComponentInfo,
+    host: &HostFunctions,
+) -> Result<Plan> {
+    let mut tunables = Tunables::default_u32();
+    // Synchronous components only (as on the wasmtime backend): fused
+    // adapters then need no task state.
+    tunables.concurrency_support = false;
+    let scope = ScopeVec::new();
+    let mut validator = wasmparser::Validator::new_with_features(features());
+    let mut types = ComponentTypesBuilder::new(&validator);
+    let (translation, module_translations) =
+        Translator::new(&tunables, &mut validator, &mut types, &scope)
+            .translate(bytes)
+            .map_err(|e| Error::InvalidComponent(format!("{e:#}")))?;
+    let component = translation.component;
+    let (types, _) = types.finish(&component);
+
+    let mut modules = PrimaryMap::new();
+    let mut export_names_by_index = PrimaryMap::new();
+    let mut import_names = PrimaryMap::new();
+    for (_, t) in module_translations.iter() {
+        let module = wasmi::Module::new(engine, t.wasm).map_err(|e| {
+            Error::InvalidComponent(format!("a core module cannot run on wasmi: {e}"))
+        })?;
+        modules.push(module);
+        let names = t
+            .module
+            .exports
+            .iter()
+            .map(|(atom, index)| (*index, t.module.strings[atom].to_owned()))
+            .collect();
+        export_names_by_index.push(names);
+        import_names.push(
+            t.module
+                .imports()
+                .map(|(m, n, _)| (m.to_owned(), n.to_owned()))
+                .collect(),
+        );
+    }
+
+    let mut trampoline_sigs = PrimaryMap::new();
+    for (index, trampoline) in translation.trampolines.iter() {
+        check_trampoline(trampoline, &component)?;
+        let ty = types.module_types()[component.trampolines[index]].unwrap_func();
+        trampoline_sigs.push(CoreSig {
+            params: ty.params().iter().map(val_type).collect::<Result<_>>()?,
+            results: ty.results().iter().map(val_type).collect::<Result<_>>()?,
+        });
+    }
+    for options in component.options.values() {
+        check_options(options)?;
+    }
+
+    let lowered = lowered_imports(&component, info, host)?;
+    let exports = lifted_exports(&component, info);
+    let signatures = exports.iter().map(|(name, e)| (name.as_str(), e.ty)).chain(
+        translation.trampolines.values().filter_map(|t| match t {
+            Trampoline::LowerImport { lower_ty, .. } => Some(("an import", *lower_ty)),
+            _ => None,
+        }),
+    );
+    for (name, ty) in signatures {
+        let f = &types[ty];
+        let all = types[f.params]
+            .types
+            .iter()
+            .chain(types[f.results].types.iter());
+        if !all.clone().all(|t| crate::abi::supported(&types, t)) {
+            return Err(unsupported(&format!(
+                "a map, fixed-length list, future, stream or error-context type (in `{name}`)"
+            )));
+        }
+    }
+    Ok(Plan {
+        component,
+        types,
+        trampolines: translation.trampolines,
+        trampoline_sigs,
+        wasi_needed: airssys_wasm_core::wasi::needed_kinds(
+            info.imports().iter().map(|i| i.name.as_str()),
+        ),
+        modules,
+        export_names_by_index,
+        import_names,
+        lowered,
+        exports,
+    })
+}
+
+fn val_type(t: &WasmValType) -> Result<wasmi::ValType> {
+    use wasmi::ValType as V;
+    Ok(match t {
+        WasmValType::I32 => V::I32,
+        WasmValType::I64 => V::I64,
+        WasmValType::F32 => V::F32,
+        WasmValType::F64 => V::F64,
+        WasmValType::V128 => V::V128,
+        WasmValType::Ref(_) => {
+            return Err(unsupported(
+                "a reference-typed parameter of a canonical function",
+            ));
+        }
+    })
+}
+
+fn unsupported(what: &str) -> Error {
+    Error::InvalidComponent(format!(
+        "the component uses {what}, which the wasmi backend does not support; \
+         run it on the wasmtime backend"
+    ))
+}
+
+/// Refuses, at load, what this backend cannot run: async, streams,
+/// futures, threads, error contexts and string transcoding.
+fn check_trampoline(t: &Trampoline, component: &Component) -> Result<()> {
+    match t {
+        Trampoline::LowerImport { options, .. } => check_options(&component.options[*options]),
+        Trampoline::ResourceNew { .. }
+        | Trampoline::ResourceRep { .. }
+        | Trampoline::ResourceDrop { .. }
+        | Trampoline::ResourceTransferOwn
+        | Trampoline::ResourceTransferBorrow
+        | Trampoline::EnterSyncCall
+        | Trampoline::ExitSyncCall
+        | Trampoline::Trap => Ok(()),
+        Trampoline::Transcoder {
+            op: wasmtime_environ::component::Transcode::Copy(_),
+            from64: false,
+            to64: false,
+            ..
+        } => Ok(()),
+        Trampoline::Transcoder { op, .. } => Err(unsupported(&format!(
+            "string transcoding ({}) between components",
+            op.desc()
+        ))),
+        other => Err(unsupported(&format!(
+            "the component-model intrinsic `{}`",
+            intrinsic_name(other)
+        ))),
+    }
+}
+
+fn intrinsic_name(t: &Trampoline) -> String {
+    // `Trampoline`'s Debug starts with the variant's name.
+    let debug = format!("{t:?}");
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+fn check_options(o: &CanonicalOptions) -> Result<()> {
+    if o.async_ {
+        return Err(unsupported("an async canonical function"));
+    }
+    match o.string_encoding {
+        StringEncoding::Utf8 | StringEncoding::Utf16 => Ok(()),
+        StringEncoding::CompactUtf16 => Err(unsupported("the latin1+utf16 string encoding")),
+    }?;
+    if o.memory().is_none()
+        && !matches!(
+            o.data_model,
+            wasmtime_environ::component::CanonicalOptionsDataModel::LinearMemory(_)
+        )
+    {
+        return Err(unsupported("the GC data model"));
+    }
+    Ok(())
+}
+
+/// Resolves each `LowerImport` initializer to a host function.
+fn lowered_imports(
+    component: &Component,
+    info: &ComponentInfo,
+    host: &HostFunctions,
+) -> Result<Vec<Lowered>> {
+    let mut lowered = Vec::new();
+    for init in &component.initializers {
+        let GlobalInitializer::LowerImport { index, import } = init else {
+            continue;
+        };
+        debug_assert_eq!(index.as_u32() as usize, lowered.len());
+        let (import_index, path) = &component.imports[*import];
+        let (name, _) = &component.import_types[*import_index];
+        let (interface, func) = match path.as_slice() {
+            [] => ("", name.as_str()),
+            [func] => (name.as_str(), func.as_str()),
+            _ => {
+                return Err(unsupported(&format!(
+                    "a nested instance import (`{name}/{}`)",
+                    path.join("/")
+                )));
+            }
+        };
+        let full: Arc<str> = if interface.is_empty() {
+            func.into()
+        } else {
+            format!("{interface}#{func}").into()
+        };
+        let func_type = import_type(info, interface, func).ok_or_else(|| {
+            Error::InvalidComponent(format!("cannot read the type of the import `{full}`"))
+        })?;
+        let f = if interface.starts_with("wasi:") {
+            match crate::wasi::lookup(interface, func) {
+                Some(f) => Provider::Wasi(f),
+                None => {
+                    return Err(Error::MissingImport {
+                        name: full.to_string(),
+                        hint: format!(
+                            "the wasmi backend does not provide this WASI function; it provides {} \
+                             (run the component on the wasmtime backend for the rest)",
+                            crate::wasi::PROVIDED
+                        ),
+                    });
+                }
+            }
+        } else {
+            let Some(f) = host.get(interface, func) else {
+                return Err(if host.provides_interface(interface) {
+                    crate::missing(&full, true)
+                } else {
+                    crate::missing(
+                        if interface.is_empty() {
+                            func
+                        } else {
+                            interface
+                        },
+                        false,
+                    )
+                });
+            };
+            if func_type
+                .params
+                .iter()
+                .map(|(_, t)| t)
+                .chain(func_type.result.iter())
+                .any(has_resource)
+            {
+                return Err(unsupported(&format!(
+                    "resource handles in the host function import `{full}`"
+                )));
+            }
+            Provider::Host(f.clone())
+        };
+        lowered.push(Lowered {
+            name: full,
+            func: f,
+            func_type,
+        });
+    }
+    Ok(lowered)
+}
+
+fn has_resource(t: &airssys_wasm_core::ValueType) -> bool {
+    use airssys_wasm_core::ValueType as V;
+    match t {
+        V::Resource(_) => true,
+        V::List(t) | V::Option(t) => has_resource(t),
+        V::Record(fs) => fs.iter().any(|f| has_resource(&f.ty)),
+        V::Tuple(ts) => ts.iter().any(has_resource),
+        V::Variant(cs) => cs.iter().filter_map(|c| c.ty.as_ref()).any(has_resource),
+        V::Result { ok, err } => ok.iter().chain(err.iter()).any(|t| has_resource(t)),
+        _ => false,
+    }
+}
+
+/// The core-model signature of an imported function.
+fn import_type(info: &ComponentInfo, interface: &str, func: &str) -> Option<Arc<FuncType>> {
+    if interface.is_empty() {
+        return info.imports().iter().find_map(|i| match &i.kind {
+            ItemKind::Function(ft) if i.name == func => Some(ft.clone()),
+            _ => None,
+        });
+    }
+    info.imported_interface(interface)?
+        .iter()
+        .find(|(name, _)| name == func)
+        .map(|(_, ft)| ft.clone())
+}
+
+/// Every lifted function the component exports, at its root or inside an
+/// exported interface, by call name.
+fn lifted_exports(component: &Component, info: &ComponentInfo) -> HashMap<String, LiftedExport> {
+    let mut out = HashMap::new();
+    for (name, (index, _)) in component.exports.raw_iter() {
+        match &component.export_items[*index] {
+            Export::LiftedFunction { ty, func, options } => {
+                if let Some(ft) = info.export_function(name) {
+                    out.insert(
+                        name.to_string(),
+                        LiftedExport {
+                            ty: *ty,
+                            func: func.clone(),
+                            options: *options,
+                            func_type: ft,
+                        },
+                    );
+                }
+            }
+            Export::Instance { exports, .. } => {
+                for (fname, (findex, _)) in exports.raw_iter() {
+                    if let Export::LiftedFunction { ty, func, options } =
+                        &component.export_items[*findex]
+                    {
+                        let call = format!("{name}#{fname}");
+                        if let Some(ft) = info.export_function(&call) {
+                            out.insert(
+                                call,
+                                LiftedExport {
+                                    ty: *ty,
+                                    func: func.clone(),
+                                    options: *options,
+                                    func_type: ft,
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+            Export::ModuleStatic { .. } | Export::ModuleImport { .. } | Export::Type(_) => {}
+        }
+    }
+    out
+}

@@ -1,0 +1,217 @@
+//! What WASI gives an instance, decided from its capability set once for
+//! every backend.
+//!
+//! | capability | granted | not granted |
+//! |---|---|---|
+//! | stdio | host stdin/stdout/stderr (or the embedder's buffers) | stdin empty; writes to stdout/stderr fail with an error |
+//! | env | the named variables, or every host variable with a granted prefix (`APP_*`) | an empty environment |
+//! | dir | preopened directories | no directories |
+//! | files `DIR/**` | `DIR` preopened at the same path: read-write with all four rights, else read-only | (other globs serve `airssys:host/filesystem` only) |
+//! | clocks | host clocks | both clocks read 0 and never advance |
+//! | random | host entropy | a fixed, deterministic byte sequence ([`FIXED_RANDOM`]) |
+//! | network (socket) | connections to granted addresses, each checked and audited | every socket address and name lookup refused |
+//!
+//! Backends build their WASI context from a [`WasiGrants`] and record
+//! [`audit_ungranted`] at instantiation, so the same grants mean the same
+//! thing on every engine.
+//!
+//! ```
+//! use airssys_wasm_core::{Capability, CapabilitySet};
+//! use airssys_wasm_core::wasi::WasiGrants;
+//!
+//! let caps = CapabilitySet::new()
+//!     .with(Capability::env_value("MODE", "fast"))
+//!     .with(Capability::dir("/srv/data", "/data", true));
+//! let g = WasiGrants::from_capabilities(&caps);
+//! assert_eq!(g.env, vec![("MODE".to_string(), "fast".to_string())]);
+//! assert_eq!(g.preopens[0].guest, "/data");
+//! assert!(g.preopens[0].read_only);
+//! assert!(!g.stdio && !g.clocks && !g.random);
+//! ```
+
+use std::path::PathBuf;
+
+use crate::audit::{AuditError, AuditEvent, AuditKind};
+use crate::backend::InstanceConfig;
+use crate::capability::{Capability, CapabilityKind, CapabilitySet, FileOp, FileRights, NetKind};
+
+/// The bytes random interfaces return, cycled, without the random grant.
+pub const FIXED_RANDOM: [u8; 8] = [0x5a, 0x17, 0xc3, 0x88, 0x01, 0xfe, 0x42, 0x9d];
+
+/// A directory WASI shows the guest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preopen {
+    /// The host directory.
+    pub host: PathBuf,
+    /// Its path inside the guest.
+    pub guest: String,
+    /// `true` when the guest may only read.
+    pub read_only: bool,
+    /// `true` when the grant named the directory explicitly (a missing
+    /// directory is then an error); `false` for a `DIR/**` file grant (a
+    /// missing directory is skipped).
+    pub required: bool,
+}
+
+/// What WASI gives one instance.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WasiGrants {
+    /// Environment variables, in grant order.
+    pub env: Vec<(String, String)>,
+    /// Preopened directories.
+    pub preopens: Vec<Preopen>,
+    /// Host (or embedder) stdin, stdout and stderr.
+    pub stdio: bool,
+    /// Real clocks.
+    pub clocks: bool,
+    /// Host entropy.
+    pub random: bool,
+    /// Sockets to granted addresses.
+    pub sockets: bool,
+}
+
+impl WasiGrants {
+    /// Reads the grants of `caps`. Prefix grants (`APP_*`) and grants
+    /// without a value read the host's environment now.
+    pub fn from_capabilities(caps: &CapabilitySet) -> Self {
+        let mut g = WasiGrants {
+            stdio: caps.has_kind(CapabilityKind::Stdio),
+            clocks: caps.has_kind(CapabilityKind::Clocks),
+            random: caps.has_kind(CapabilityKind::Random),
+            sockets: granted(caps, CapabilityKind::Network),
+            ..WasiGrants::default()
+        };
+        for grant in caps.iter() {
+            match grant {
+                Capability::Env { name, value } => match (name.strip_suffix('*'), value) {
+                    (Some(prefix), _) => {
+                        for (k, v) in std::env::vars_os() {
+                            if let (Some(k), Some(v)) = (k.to_str(), v.to_str())
+                                && k.starts_with(prefix)
+                            {
+                                g.env.push((k.to_owned(), v.to_owned()));
+                            }
+                        }
+                    }
+                    (None, Some(v)) => g.env.push((name.clone(), v.clone())),
+                    (None, None) => {
+                        if let Ok(v) = std::env::var(name) {
+                            g.env.push((name.clone(), v));
+                        }
+                    }
+                },
+                Capability::Files { path, rights } => {
+                    // Only a whole tree (`dir/**`) can be a WASI preopen;
+                    // other globs are for `airssys:host/filesystem` alone.
+                    let Some(dir) = path.tree_root() else {
+                        continue;
+                    };
+                    if !rights.allows(FileOp::Read) {
+                        continue;
+                    }
+                    // WASI cannot separate write, create and delete:
+                    // read-write only with all four rights.
+                    g.preopens.push(Preopen {
+                        host: PathBuf::from(dir),
+                        guest: dir.to_owned(),
+                        read_only: !rights.contains(FileRights::ALL),
+                        required: false,
+                    });
+                }
+                Capability::Dir {
+                    host,
+                    guest,
+                    read_only,
+                } => g.preopens.push(Preopen {
+                    host: host.clone(),
+                    guest: guest.clone(),
+                    read_only: *read_only,
+                    required: true,
+                }),
+                _ => {}
+            }
+        }
+        g
+    }
+}
+
+/// Does the set grant something WASI can use for this kind? For the
+/// network that is a socket grant: HTTP grants serve the host's HTTP client.
+pub fn granted(caps: &CapabilitySet, kind: CapabilityKind) -> bool {
+    match kind {
+        CapabilityKind::Network => caps.iter().any(|c| {
+            matches!(
+                c,
+                Capability::Network {
+                    net: NetKind::Socket,
+                    ..
+                }
+            )
+        }),
+        kind => caps.has_kind(kind),
+    }
+}
+
+/// What the guest gets instead of a capability it was not granted.
+pub fn substitute(kind: CapabilityKind) -> &'static str {
+    match kind {
+        CapabilityKind::Stdio => "stdin is empty and writes to stdout/stderr fail",
+        CapabilityKind::Env => "the environment is empty",
+        CapabilityKind::Filesystem => "no directories are visible",
+        CapabilityKind::Clocks => "the clocks read 0 and never advance",
+        CapabilityKind::Random => "random bytes are a fixed deterministic sequence",
+        CapabilityKind::Network => "every socket address and name lookup is refused",
+        _ => "the host function refuses the call",
+    }
+}
+
+/// The capability kinds whose grant decides what the WASI imports among
+/// `imports` give (wasi:http is checked request by request instead).
+pub fn needed_kinds<'a>(imports: impl Iterator<Item = &'a str>) -> Vec<CapabilityKind> {
+    imports
+        .filter(|i| i.starts_with("wasi:") && !i.starts_with("wasi:http/"))
+        .filter_map(CapabilityKind::for_import)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// Records, once per capability kind, that an instance imports WASI it was
+/// not granted and what it gets instead.
+pub fn audit_ungranted(
+    config: &InstanceConfig,
+    needed: &[CapabilityKind],
+) -> Result<(), AuditError> {
+    for &kind in needed {
+        if !granted(&config.capabilities, kind) {
+            config.audit.record(AuditEvent::new(
+                config.component.clone(),
+                AuditKind::CapabilityDenied {
+                    capability: kind,
+                    request: format!("wasi {kind}"),
+                    outcome: substitute(kind).to_owned(),
+                },
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// Records the first refused write to stdout/stderr of an instance without
+/// the stdio grant (later attempts are not recorded again).
+pub fn audit_stdio_denied(config_component: &std::sync::Arc<str>, audit: &dyn crate::AuditSink) {
+    // An audit failure cannot be reported through a stream error any better
+    // than the denial itself; the denial stands either way.
+    let _ = audit.record(AuditEvent::new(
+        config_component.clone(),
+        AuditKind::CapabilityDenied {
+            capability: CapabilityKind::Stdio,
+            request: "write stdout/stderr".into(),
+            outcome: "the write failed (later attempts are not recorded again)".into(),
+        },
+    ));
+}
+
+/// The message of a refused stdout/stderr write.
+pub const STDIO_DENIED: &str =
+    "stdio is not granted to this component (grant it with --allow-stdio)";

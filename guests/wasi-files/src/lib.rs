@@ -1,0 +1,37 @@
+//! The WASI probe without networking: files, environment, stdout and the
+//! clock, for backends whose WASI subset has no sockets or wasi:http.
+
+#[path = "../../wasi-probe/src/files.rs"]
+mod files;
+
+wit_bindgen::generate!({ path: "../wit/test.wit", world: "wasi-files" });
+
+struct Probe;
+
+impl Guest for Probe {
+    fn read_file(path: String) -> Result<String, String> {
+        files::read_file(path)
+    }
+
+    fn write_file(path: String, contents: String) -> Result<(), String> {
+        files::write_file(path, contents)
+    }
+
+    fn list_dir(path: String) -> Result<Vec<String>, String> {
+        files::list_dir(path)
+    }
+
+    fn get_env(name: String) -> Option<String> {
+        files::get_env(name)
+    }
+
+    fn print(msg: String) -> Result<(), String> {
+        files::print(msg)
+    }
+
+    fn now_secs() -> u64 {
+        files::now_secs()
+    }
+}
+
+export!(Probe);

@@ -1,0 +1,108 @@
+//! The interpreter-only build: `airssys-wasm` with only the `wasmi` feature
+//! must build, and must not pull in a JIT (the `wasmtime` runtime crate or
+//! `cranelift-codegen`). The wasmi backend does use `wasmtime-environ`'s
+//! component translator and the small data crates it needs
+//! (`cranelift-entity`, `cranelift-bitset`, `cranelift-bforest`): no code
+//! generator among them.
+
+use anyhow::{Context, Result, bail};
+
+use crate::guests::{cargo, root, run};
+
+/// Crates that mean a JIT is in the build.
+const JIT: &[&str] = &["wasmtime", "cranelift-codegen", "wasmtime-cranelift"];
+
+/// Checks the dependency tree of the wasmi-only build and that it compiles.
+pub fn check_wasmi_only() -> Result<()> {
+    println!("xtask: checking the wasmi-only build has no JIT (cargo tree)");
+    let out = cargo()
+        .current_dir(root())
+        .args(wasmi_only(&["tree", "-e", "normal", "--prefix", "none"]))
+        .output()
+        .context("running cargo tree")?;
+    if !out.status.success() {
+        bail!(
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let tree = String::from_utf8_lossy(&out.stdout);
+    let found = jit_crates(&tree);
+    if !found.is_empty() {
+        bail!(
+            "the wasmi-only build of airssys-wasm depends on {} — a JIT must not be in it; \
+             find the path with `cargo tree -p airssys-wasm --no-default-features --features \
+             wasmi -i {}`",
+            found.join(", "),
+            found[0]
+        );
+    }
+    println!("xtask: cargo check of the wasmi-only build");
+    run(
+        cargo()
+            .current_dir(root())
+            .args(wasmi_only(&["check", "--quiet"])),
+        "cargo check -p airssys-wasm --no-default-features --features wasmi",
+    )
+}
+
+/// `cargo xtask fuzz`: the differential test of the facade
+/// (`crates/airssys-wasm/tests/differential.rs`) with `cases` modules, in
+/// release mode with both backends.
+pub fn fuzz(cases: u64) -> Result<()> {
+    println!("xtask: differential run of wasmtime and wasmi on {cases} generated modules");
+    run(
+        cargo()
+            .current_dir(root())
+            .env("AIRSSYS_FUZZ_CASES", cases.to_string())
+            .args([
+                "test",
+                "--release",
+                "-p",
+                "airssys-wasm",
+                "--features",
+                "wasmtime,wasmi",
+                "--test",
+                "differential",
+                "--",
+                "--nocapture",
+            ]),
+        "the differential run (a failing case prints its module)",
+    )
+}
+
+fn wasmi_only<'a>(cmd: &[&'a str]) -> Vec<&'a str> {
+    let mut args = cmd.to_vec();
+    args.extend([
+        "-p",
+        "airssys-wasm",
+        "--no-default-features",
+        "--features",
+        "wasmi",
+    ]);
+    args
+}
+
+/// The JIT crates named in `cargo tree --prefix none` output.
+fn jit_crates(tree: &str) -> Vec<&'static str> {
+    JIT.iter()
+        .copied()
+        .filter(|name| {
+            tree.lines()
+                .any(|l| l.split_whitespace().next() == Some(name))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jit_crates_are_found_by_exact_name() {
+        let tree = "airssys-wasm v0.1.0\nwasmtime-environ v48.0.8\ncranelift-entity v0.135.8\n";
+        assert!(jit_crates(tree).is_empty());
+        let tree = "airssys-wasm v0.1.0\nwasmtime v48.0.8\ncranelift-codegen v0.135.8 (*)\n";
+        assert_eq!(jit_crates(tree), vec!["wasmtime", "cranelift-codegen"]);
+    }
+}

@@ -36,6 +36,7 @@ pub fn run_report(langs: &[Lang]) -> Result<()> {
         cargo()
             .current_dir(root())
             .args(["test", "--release", "--quiet", "-p", "airssys-wasm"])
+            .args(["--features", "wasmtime,wasmi"])
             .args(["--test", "polyglot", "--", "--ignored", "--exact"])
             .arg("measure_for_report")
             .env("AIRSSYS_GREETERS", names.join(","))

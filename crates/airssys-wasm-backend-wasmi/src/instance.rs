@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airssys_wasm_core::{
-    AuditSink, BackendInstance, CallContext, CapabilitySet, Error, FuncRef, HostError,
-    InstanceConfig, LimitKind, Limits, Result, Usage, Value, ValueType,
+    AuditSink, BackendInstance, CallContext, CapabilitySet, Error, FuncRef, GrowthLimiter,
+    HostError, InstanceConfig, LimitExceeded, Limits, Result, Usage, Value, ValueType,
 };
 use wasmi::{
     AsContextMut, Caller, Extern, Func, Global, Memory, Mutability, ResumableCall, Store, TrapCode,
@@ -114,14 +114,23 @@ pub(crate) fn refuel<T: AsContextMut<Data = StoreData>>(store: &mut T) {
         .expect("fuel metering is enabled in every engine of this backend");
 }
 
-/// Memory and table limits of one store.
+/// Memory and table limits of one store: core's accounting; wasmi's
+/// limiter can only say "denied", so the limit hit is kept for `classify`.
 struct Limiter {
-    memory_limit: Option<u64>,
-    table_limit: Option<u64>,
-    memory_total: u64,
-    memory_peak: u64,
-    /// The limit that stopped the last growth, for classification.
-    exceeded: Option<(LimitKind, u64, u64)>,
+    growth: GrowthLimiter,
+    exceeded: Option<LimitExceeded>,
+}
+
+impl Limiter {
+    fn check(
+        &mut self,
+        r: std::result::Result<bool, LimitExceeded>,
+    ) -> std::result::Result<bool, wasmi_core::LimiterError> {
+        r.map_err(|hit| {
+            self.exceeded = Some(hit);
+            wasmi_core::LimiterError::ResourceLimiterDeniedAllocation
+        })
+    }
 }
 
 impl wasmi::ResourceLimiter for Limiter {
@@ -131,21 +140,8 @@ impl wasmi::ResourceLimiter for Limiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> std::result::Result<bool, wasmi_core::LimiterError> {
-        // Past the memory's own maximum `memory.grow` fails (returns -1),
-        // as on the wasmtime backend.
-        if maximum.is_some_and(|max| desired > max) {
-            return Ok(false);
-        }
-        let total = self.memory_total - (current as u64).min(self.memory_total) + desired as u64;
-        if let Some(limit) = self.memory_limit
-            && total > limit
-        {
-            self.exceeded = Some((LimitKind::Memory, limit, total));
-            return Err(wasmi_core::LimiterError::ResourceLimiterDeniedAllocation);
-        }
-        self.memory_total = total;
-        self.memory_peak = self.memory_peak.max(total);
-        Ok(true)
+        let r = self.growth.memory_growing(current, desired, maximum);
+        self.check(r)
     }
 
     fn table_growing(
@@ -154,13 +150,8 @@ impl wasmi::ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> std::result::Result<bool, wasmi_core::LimiterError> {
-        if let Some(limit) = self.table_limit
-            && desired as u64 > limit
-        {
-            self.exceeded = Some((LimitKind::TableElements, limit, desired as u64));
-            return Err(wasmi_core::LimiterError::ResourceLimiterDeniedAllocation);
-        }
-        Ok(true)
+        let r = self.growth.table_growing(desired);
+        self.check(r)
     }
 
     fn instances(&self) -> usize {
@@ -245,10 +236,7 @@ impl WasmiInstance {
             capabilities: config.capabilities,
             audit: config.audit,
             limiter: Limiter {
-                memory_limit: limits.memory_bytes,
-                table_limit: limits.table_elements,
-                memory_total: 0,
-                memory_peak: 0,
+                growth: GrowthLimiter::new(&limits),
                 exceeded: None,
             },
             fuel: FuelMeter::default(),
@@ -295,7 +283,7 @@ impl WasmiInstance {
         refuel(&mut self.store);
         Usage {
             fuel_consumed: self.limits.fuel.map(|_| self.store.data().fuel.consumed),
-            peak_memory_bytes: self.store.data().limiter.memory_peak,
+            peak_memory_bytes: self.store.data().limiter.growth.peak_memory_bytes(),
             elapsed,
         }
     }
@@ -885,19 +873,8 @@ fn classify(
     elapsed: Duration,
 ) -> Error {
     let function = function.to_owned();
-    if let Some((kind, limit, requested)) = store.data_mut().limiter.exceeded.take() {
-        return match kind {
-            LimitKind::TableElements => Error::TableLimit {
-                function,
-                limit,
-                requested,
-            },
-            _ => Error::MemoryLimit {
-                function,
-                limit,
-                requested,
-            },
-        };
+    if let Some(hit) = store.data_mut().limiter.exceeded.take() {
+        return hit.into_error(function);
     }
     if let Some(h) = e.downcast_ref::<HostCallFailed>() {
         return Error::from_host(&h.function, &h.error);

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airssys_wasm_core::{
-    AuditSink, BackendInstance, CallContext, CapabilitySet, Error, FuncRef, FuncType, HostError,
-    HostFn, InstanceConfig, LimitKind, Result, Usage, Value,
+    AuditSink, BackendInstance, CallContext, CapabilitySet, Error, FuncRef, FuncType,
+    GrowthLimiter, HostError, HostFn, InstanceConfig, LimitExceeded, Result, Usage, Value,
 };
 use wasmtime::component::{
     ComponentExportIndex, ComponentNamedList, Func, Instance, Lift, LinkerInstance, Lower,
@@ -53,33 +53,9 @@ impl wasmtime_wasi_http::WasiHttpView for StoreData {
     }
 }
 
-/// Memory and table limits of one store.
-struct Limiter {
-    memory_limit: Option<u64>,
-    table_limit: Option<u64>,
-    memory_total: u64,
-    memory_peak: u64,
-}
-
-/// A limit was exceeded; raised by the limiter, classified by `classify`.
-#[derive(Debug)]
-struct LimitExceeded {
-    kind: LimitKind,
-    limit: u64,
-    requested: u64,
-}
-
-impl fmt::Display for LimitExceeded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} limit {} exceeded (asked for {})",
-            self.kind, self.limit, self.requested
-        )
-    }
-}
-
-impl std::error::Error for LimitExceeded {}
+/// Memory and table limits of one store: core's accounting, raised as a
+/// wasmtime error that `classify` recognises.
+struct Limiter(GrowthLimiter);
 
 impl ResourceLimiter for Limiter {
     fn memory_growing(
@@ -88,26 +64,7 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        // Past the memory's own maximum `memory.grow` fails (returns -1) as
-        // the spec says, on every backend; only growth the memory could do
-        // meets the host's limit.
-        if maximum.is_some_and(|max| desired > max) {
-            return Ok(false);
-        }
-        let total = self.memory_total - (current as u64).min(self.memory_total) + desired as u64;
-        if let Some(limit) = self.memory_limit
-            && total > limit
-        {
-            return Err(LimitExceeded {
-                kind: LimitKind::Memory,
-                limit,
-                requested: total,
-            }
-            .into());
-        }
-        self.memory_total = total;
-        self.memory_peak = self.memory_peak.max(total);
-        Ok(true)
+        Ok(self.0.memory_growing(current, desired, maximum)?)
     }
 
     fn table_growing(
@@ -116,17 +73,7 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if let Some(limit) = self.table_limit
-            && desired as u64 > limit
-        {
-            return Err(LimitExceeded {
-                kind: LimitKind::TableElements,
-                limit,
-                requested: desired as u64,
-            }
-            .into());
-        }
-        Ok(true)
+        Ok(self.0.table_growing(desired)?)
     }
 }
 
@@ -232,12 +179,7 @@ impl WasmtimeInstance {
                 capabilities: config.capabilities.clone(),
                 audit: config.audit.clone(),
             },
-            limiter: Limiter {
-                memory_limit: limits.memory_bytes,
-                table_limit: limits.table_elements,
-                memory_total: 0,
-                memory_peak: 0,
-            },
+            limiter: Limiter(GrowthLimiter::new(&limits)),
             component: config.component,
             capabilities: config.capabilities,
             audit: config.audit,
@@ -338,7 +280,7 @@ impl WasmtimeInstance {
             .map(|budget| budget - self.store.get_fuel().unwrap_or(budget).min(budget));
         Usage {
             fuel_consumed,
-            peak_memory_bytes: self.store.data().limiter.memory_peak,
+            peak_memory_bytes: self.store.data().limiter.0.peak_memory_bytes(),
             elapsed,
         }
     }
@@ -375,18 +317,7 @@ fn classify(
 ) -> Error {
     let function = function.to_owned();
     if let Some(l) = e.downcast_ref::<LimitExceeded>() {
-        return match l.kind {
-            LimitKind::TableElements => Error::TableLimit {
-                function,
-                limit: l.limit,
-                requested: l.requested,
-            },
-            _ => Error::MemoryLimit {
-                function,
-                limit: l.limit,
-                requested: l.requested,
-            },
-        };
+        return l.into_error(function);
     }
     if let Some(h) = e.downcast_ref::<HostCallFailed>() {
         return Error::from_host(&h.function, &h.error);

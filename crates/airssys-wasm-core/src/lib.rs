@@ -37,7 +37,7 @@ pub use capability::{Capability, CapabilityKind, CapabilitySet, Decision, Reques
 pub use component::{ComponentInfo, Digest, Item, ItemKind, interface_mismatches};
 pub use error::{Error, ErrorClass, Result};
 pub use host::{CallContext, HostError, HostFn, HostFunctions};
-pub use limits::{LimitKind, Limits, MIB, Usage};
+pub use limits::{GrowthLimiter, LimitExceeded, LimitKind, Limits, MIB, Usage};
 pub use value::{
     Case, ConversionError, Field, FuncType, ResourceHandle, ResourceType, Value, ValueType,
 };

@@ -170,3 +170,125 @@ mod duration_opt {
         Option::<u64>::deserialize(d).map(|ms| ms.map(Duration::from_millis))
     }
 }
+
+/// Memory and table growth of one instance, checked against its [`Limits`]:
+/// the engine-free half of every backend's resource limiter, so the same
+/// growth is allowed, refused or stopped on every engine.
+///
+/// ```
+/// use airssys_wasm_core::{GrowthLimiter, LimitKind, Limits};
+///
+/// let mut g = GrowthLimiter::new(&Limits::default().with_memory_bytes(1 << 20));
+/// assert_eq!(g.memory_growing(0, 65536, None), Ok(true));
+/// // Past the memory's own maximum: `memory.grow` returns -1, no limit hit.
+/// assert_eq!(g.memory_growing(65536, 1 << 30, Some(1 << 20)), Ok(false));
+/// let hit = g.memory_growing(65536, 2 << 20, None).unwrap_err();
+/// assert_eq!((hit.kind, hit.limit, hit.requested), (LimitKind::Memory, 1 << 20, 2 << 20));
+/// assert_eq!(g.peak_memory_bytes(), 65536);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct GrowthLimiter {
+    memory_limit: Option<u64>,
+    table_limit: Option<u64>,
+    memory_total: u64,
+    memory_peak: u64,
+}
+
+/// A growth that would pass a limit; the backend stops the guest with
+/// [`LimitExceeded::into_error`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitExceeded {
+    /// [`LimitKind::Memory`] or [`LimitKind::TableElements`].
+    pub kind: LimitKind,
+    /// The limit.
+    pub limit: u64,
+    /// What the growth asked for in all.
+    pub requested: u64,
+}
+
+impl fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} limit {} exceeded (asked for {})",
+            self.kind, self.limit, self.requested
+        )
+    }
+}
+
+impl std::error::Error for LimitExceeded {}
+
+impl LimitExceeded {
+    /// The error the call of `function` fails with.
+    pub fn into_error(self, function: String) -> crate::Error {
+        match self.kind {
+            LimitKind::TableElements => crate::Error::TableLimit {
+                function,
+                limit: self.limit,
+                requested: self.requested,
+            },
+            _ => crate::Error::MemoryLimit {
+                function,
+                limit: self.limit,
+                requested: self.requested,
+            },
+        }
+    }
+}
+
+impl GrowthLimiter {
+    /// Accounting for an instance with these limits.
+    pub fn new(limits: &Limits) -> Self {
+        Self {
+            memory_limit: limits.memory_bytes,
+            table_limit: limits.table_elements,
+            memory_total: 0,
+            memory_peak: 0,
+        }
+    }
+
+    /// A memory grows from `current` to `desired` bytes. `Ok(false)` when
+    /// `desired` passes the memory's own `maximum` (`memory.grow` returns
+    /// -1, as the spec says); an error when all memories together would
+    /// pass the memory limit.
+    pub fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, LimitExceeded> {
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
+        let total = self.memory_total - (current as u64).min(self.memory_total) + desired as u64;
+        if let Some(limit) = self.memory_limit
+            && total > limit
+        {
+            return Err(LimitExceeded {
+                kind: LimitKind::Memory,
+                limit,
+                requested: total,
+            });
+        }
+        self.memory_total = total;
+        self.memory_peak = self.memory_peak.max(total);
+        Ok(true)
+    }
+
+    /// A table grows to `desired` elements.
+    pub fn table_growing(&mut self, desired: usize) -> Result<bool, LimitExceeded> {
+        match self.table_limit {
+            Some(limit) if desired as u64 > limit => Err(LimitExceeded {
+                kind: LimitKind::TableElements,
+                limit,
+                requested: desired as u64,
+            }),
+            _ => Ok(true),
+        }
+    }
+
+    /// The most linear memory the instance has held.
+    pub fn peak_memory_bytes(&self) -> u64 {
+        self.memory_peak
+    }
+}

@@ -144,6 +144,25 @@ fn flatten_variant<'a>(
     }
 }
 
+/// How a function's parameters and results travel as core values,
+/// computed once per function rather than on every call.
+#[derive(Clone, Debug)]
+pub(crate) struct FlatSig {
+    /// How many flat core values the parameters take.
+    pub params: usize,
+    /// The flat core types of the results.
+    pub results: Vec<Flat>,
+}
+
+impl FlatSig {
+    pub fn of(types: &ComponentTypes, params: &[InterfaceType], results: &[InterfaceType]) -> Self {
+        Self {
+            params: flatten_all(types, params).len(),
+            results: flatten_all(types, results),
+        }
+    }
+}
+
 /// The flat types of a list of types.
 pub(crate) fn flatten_all<'a>(
     types: &ComponentTypes,

@@ -207,6 +207,7 @@ struct Resolved {
     ty: TypeFuncIndex,
     options: OptionsIndex,
     func_type: Arc<airssys_wasm_core::FuncType>,
+    flat: Arc<abi::FlatSig>,
 }
 
 /// A live wasmi instance.
@@ -504,8 +505,10 @@ fn trampoline(store: &mut Store<StoreData>, plan: &Plan, index: TrampolineIndex)
             options,
         } => {
             let (lowered, lower_ty, options) = (index.as_u32() as usize, *lower_ty, *options);
+            let (ptys, rtys) = func_types(plan, lower_ty);
+            let flat = abi::FlatSig::of(&plan.types, ptys, rtys);
             Func::new(&mut *store, ty, move |caller, params, results| {
-                host_call(caller, lowered, lower_ty, options, params, results)
+                host_call(caller, lowered, lower_ty, &flat, options, params, results)
             })
         }
         Trampoline::ResourceNew { ty: table, .. } => {
@@ -715,6 +718,7 @@ fn host_call(
     mut caller: Caller<'_, StoreData>,
     lowered: usize,
     lower_ty: TypeFuncIndex,
+    flat: &abi::FlatSig,
     options: OptionsIndex,
     params: &[Val],
     results: &mut [Val],
@@ -735,7 +739,7 @@ fn host_call(
     };
     let violation =
         |m: String| wasmi::Error::host(AbiViolation(format!("calling `{}`: {m}", import.name)));
-    let flat_params = abi::flatten_all(&plan.types, ptys).len();
+    let flat_params = flat.params;
     let args = if flat_params > MAX_FLAT_PARAMS {
         let ptr = i32_param(params, 0)? as u32;
         load_tuple(&mut cx, ptys, &vparams, ptr).map_err(violation)?
@@ -790,7 +794,7 @@ fn host_call(
             vresults.len()
         )));
     }
-    let flat_results = abi::flatten_all(&plan.types, rtys).len();
+    let flat_results = flat.results.len();
     if flat_results > MAX_FLAT_RESULTS {
         let at = if flat_params > MAX_FLAT_PARAMS {
             1
@@ -981,6 +985,7 @@ impl BackendInstance for WasmiInstance {
             ty: export.ty,
             options: export.options,
             func_type: export.func_type.clone(),
+            flat: export.flat.clone(),
         });
         self.by_name.insert(key.clone(), index);
         Ok(FuncRef {
@@ -1033,7 +1038,7 @@ impl BackendInstance for WasmiInstance {
             utf16,
             lent: Vec::new(),
         };
-        let lowered = lower_args(&mut cx, ptys, &vparams, args);
+        let lowered = lower_args(&mut cx, ptys, &vparams, args, export.flat.params);
         let lent = std::mem::take(&mut cx.lent);
         let flat_args = match lowered {
             Ok(v) => v,
@@ -1048,7 +1053,7 @@ impl BackendInstance for WasmiInstance {
                 return Err(err);
             }
         };
-        let result_flat = abi::flatten_all(&plan.types, rtys);
+        let result_flat = &export.flat.results;
         let mut raw = if result_flat.len() > MAX_FLAT_RESULTS {
             vec![Val::I32(0)]
         } else {
@@ -1131,9 +1136,9 @@ fn lower_args(
     ptys: &[InterfaceType],
     vparams: &[&ValueType],
     args: &[Value],
+    flat_params: usize,
 ) -> std::result::Result<Vec<Val>, String> {
-    let flat = abi::flatten_all(cx.types, ptys);
-    if flat.len() > MAX_FLAT_PARAMS {
+    if flat_params > MAX_FLAT_PARAMS {
         let (offsets, size, align) = tuple_layout(cx.types, ptys);
         let ptr = cx.alloc(align, size)?;
         for (((t, vt), v), off) in ptys.iter().zip(vparams).zip(args).zip(offsets) {
@@ -1141,7 +1146,7 @@ fn lower_args(
         }
         return Ok(vec![Val::I32(ptr as i32)]);
     }
-    let mut out = Vec::with_capacity(flat.len());
+    let mut out = Vec::with_capacity(flat_params);
     for ((t, vt), v) in ptys.iter().zip(vparams).zip(args) {
         cx.lower_flat(t, vt, v, &mut out)?;
     }

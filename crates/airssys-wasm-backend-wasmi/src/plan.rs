@@ -46,6 +46,8 @@ pub(crate) struct LiftedExport {
     pub options: OptionsIndex,
     /// The signature in the core value model.
     pub func_type: Arc<FuncType>,
+    /// Its flattened parameters and results.
+    pub flat: Arc<crate::abi::FlatSig>,
 }
 
 /// A core function type, as wasmi needs it.
@@ -164,7 +166,7 @@ pub(crate) fn build(
     }
 
     let lowered = lowered_imports(&component, info, host)?;
-    let exports = lifted_exports(&component, info);
+    let exports = lifted_exports(&component, &types, info);
     let signatures = exports.iter().map(|(name, e)| (name.as_str(), e.ty)).chain(
         translation.trampolines.values().filter_map(|t| match t {
             Trampoline::LowerImport { lower_ty, .. } => Some(("an import", *lower_ty)),
@@ -393,7 +395,19 @@ fn import_type(info: &ComponentInfo, interface: &str, func: &str) -> Option<Arc<
 
 /// Every lifted function the component exports, at its root or inside an
 /// exported interface, by call name.
-fn lifted_exports(component: &Component, info: &ComponentInfo) -> HashMap<String, LiftedExport> {
+fn lifted_exports(
+    component: &Component,
+    types: &ComponentTypes,
+    info: &ComponentInfo,
+) -> HashMap<String, LiftedExport> {
+    let flat = |ty: TypeFuncIndex| {
+        let f = &types[ty];
+        Arc::new(crate::abi::FlatSig::of(
+            types,
+            &types[f.params].types,
+            &types[f.results].types,
+        ))
+    };
     let mut out = HashMap::new();
     for (name, (index, _)) in component.exports.raw_iter() {
         match &component.export_items[*index] {
@@ -406,6 +420,7 @@ fn lifted_exports(component: &Component, info: &ComponentInfo) -> HashMap<String
                             func: func.clone(),
                             options: *options,
                             func_type: ft,
+                            flat: flat(*ty),
                         },
                     );
                 }
@@ -424,6 +439,7 @@ fn lifted_exports(component: &Component, info: &ComponentInfo) -> HashMap<String
                                     func: func.clone(),
                                     options: *options,
                                     func_type: ft,
+                                    flat: flat(*ty),
                                 },
                             );
                         }

@@ -288,12 +288,7 @@ impl Cx<'_, '_> {
         crate::instance::refuel(self.store);
         realloc
             .call(self.store.as_context_mut(), &args, &mut out)
-            .map_err(|e| {
-                format!(
-                    "the guest's realloc failed: {}",
-                    crate::instance::describe(&e)
-                )
-            })?;
+            .map_err(|e| format!("the guest's realloc failed: {e}"))?;
         let Val::I32(ptr) = out[0] else {
             return Err("the guest's realloc returned a non-i32".into());
         };

@@ -195,11 +195,6 @@ impl fmt::Display for AbiViolation {
 
 impl wasmi::errors::HostError for AbiViolation {}
 
-/// A wasmi error as text, for messages.
-pub(crate) fn describe(e: &wasmi::Error) -> String {
-    e.to_string()
-}
-
 /// An export resolved by [`BackendInstance::func`].
 #[derive(Clone)]
 struct Resolved {

@@ -199,11 +199,11 @@ pub fn audit_ungranted(
 
 /// Records the first refused write to stdout/stderr of an instance without
 /// the stdio grant (later attempts are not recorded again).
-pub fn audit_stdio_denied(config_component: &std::sync::Arc<str>, audit: &dyn crate::AuditSink) {
+pub fn audit_stdio_denied(component: &std::sync::Arc<str>, audit: &dyn crate::AuditSink) {
     // An audit failure cannot be reported through a stream error any better
     // than the denial itself; the denial stands either way.
     let _ = audit.record(AuditEvent::new(
-        config_component.clone(),
+        component.clone(),
         AuditKind::CapabilityDenied {
             capability: CapabilityKind::Stdio,
             request: "write stdout/stderr".into(),

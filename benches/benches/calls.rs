@@ -2,10 +2,13 @@
 //! `add(u32, u32) -> u32`, `echo-string` with 1 KiB and `echo-bytes` with
 //! 64 KiB, called
 //!
-//! - `ours-typed` / `ours-dynamic`: through airssys-wasm on wasmtime
-//!   (limits armed, every call audited to the default tracing sink), typed
-//!   fast path and `Value` path; `ours-wasmi-dynamic`: the same on the
-//!   wasmi backend (no typed path there);
+//! - `ours-typed` / `ours-dynamic`: through airssys-wasm on wasmtime with
+//!   the default audit sink (tracing; no subscriber is installed, so the
+//!   sink keeps no call events and the runtime builds none), typed fast
+//!   path and `Value` path; `ours-audited-*`: the same with a sink that
+//!   takes every call's `called` and `returned` events;
+//!   `ours-wasmi-dynamic`: the default sink on the wasmi backend (no typed
+//!   path there);
 //! - `raw-wasmtime-same-config`: wasmtime's `TypedFunc` on an engine with
 //!   our backend's configuration (fuel, epochs), no airssys-wasm in between;
 //! - `raw-wasmtime-default`: wasmtime's `TypedFunc` on a default engine;
@@ -19,6 +22,7 @@
 //! Guests come from `cargo xtask guests` (`cargo xtask bench` builds them).
 
 use std::hint::black_box;
+use std::sync::Arc;
 
 use airssys_wasm::{LoadOptions, Runtime, Value};
 use airssys_wasm_backend_wasmtime::wasmtime::component::{
@@ -26,7 +30,7 @@ use airssys_wasm_backend_wasmtime::wasmtime::component::{
 };
 use airssys_wasm_backend_wasmtime::wasmtime::{Config, Engine, Store};
 use airssys_wasm_backend_wasmtime::{WasmtimeBackend, WasmtimeConfig};
-use airssys_wasm_benches::{RawWasmi, guest};
+use airssys_wasm_benches::{CountingSink, RawWasmi, guest};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 
@@ -106,6 +110,13 @@ fn bench(c: &mut Criterion) {
     let component = runtime
         .load(guest("values"), LoadOptions::new().name("values"))
         .unwrap();
+    let counted = Arc::new(CountingSink::default());
+    let audited = Runtime::builder()
+        .audit(counted.clone())
+        .build()
+        .unwrap()
+        .load(guest("values"), LoadOptions::new().name("values"))
+        .unwrap();
     let same = WasmtimeBackend::with_config(WasmtimeConfig::default()).unwrap();
     let default_engine = Engine::new(&Config::new()).unwrap();
     let on_wasmi = Runtime::builder()
@@ -118,6 +129,7 @@ fn bench(c: &mut Criterion) {
     let mut s = Subjects {
         ours: vec![
             ("ours", component.instantiate().unwrap()),
+            ("ours-audited", audited.instantiate().unwrap()),
             ("ours-wasmi", wasmi_component.instantiate().unwrap()),
         ],
         same_config: raw(same.engine(), true),
@@ -179,6 +191,10 @@ fn bench(c: &mut Criterion) {
         b.iter(|| f.call(&mut *store, &vals, &mut out).unwrap())
     });
     group.finish();
+    assert!(
+        counted.count() > 0,
+        "the audited subjects' calls were recorded"
+    );
 }
 
 criterion_group!(benches, bench);

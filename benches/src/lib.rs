@@ -81,6 +81,27 @@ pub fn load_with_grants(runtime: &airssys_wasm::Runtime, name: &str) -> airssys_
         .unwrap_or_else(|e| panic!("loading {name}: {e}"))
 }
 
+/// An audit sink that takes every event, call events included, counts it
+/// and drops it: what building and handing over the events of every call
+/// costs, without a store that grows with each iteration.
+#[derive(Debug, Default)]
+pub struct CountingSink(std::sync::atomic::AtomicU64);
+
+impl CountingSink {
+    /// How many events it was given.
+    pub fn count(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl airssys_wasm::AuditSink for CountingSink {
+    fn record(&self, event: airssys_wasm::AuditEvent) -> Result<(), airssys_wasm::AuditError> {
+        std::hint::black_box(event);
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+}
+
 /// A guest core module on raw wasmi, called through a hand-written
 /// canonical ABI: what a component call does, without the component layer.
 pub struct RawWasmi {

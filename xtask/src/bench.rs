@@ -92,7 +92,15 @@ const GOALS: &[Goal] = &[
         bench: "ours-typed",
         baseline: "raw-wasmtime-same-config",
         ratio: 1.10,
-        what: "`add` through airssys-wasm ≤ 1.10× raw wasmtime, same config",
+        what: "`add` through airssys-wasm ≤ 1.10× raw wasmtime, same config (default sink: call events not kept)",
+        pending: None,
+    },
+    Goal::MaxRatio {
+        group: "call-add",
+        bench: "ours-audited-typed",
+        baseline: "raw-wasmtime-same-config",
+        ratio: 1.10,
+        what: "`add` through airssys-wasm ≤ 1.10× raw wasmtime, same config, every call's events recorded",
         pending: None,
     },
     Goal::MaxRatio {
@@ -116,6 +124,12 @@ const GOALS: &[Goal] = &[
         bench: Some("ours-typed"),
         ns: 200.0,
         what: "`add` call through airssys-wasm on wasmtime ≤ 200 ns",
+    },
+    Goal::MaxNs {
+        group: "call-add",
+        bench: Some("ours-audited-typed"),
+        ns: 200.0,
+        what: "`add` call through airssys-wasm on wasmtime ≤ 200 ns, every call's events recorded",
     },
     Goal::MaxRatio {
         group: "call-add",

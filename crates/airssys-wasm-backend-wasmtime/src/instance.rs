@@ -242,26 +242,33 @@ impl WasmtimeInstance {
         })
     }
 
-    /// Calls through the typed fast path. `start` is when the caller began
-    /// the call (its `Instant::now()`): the usage's elapsed time is measured
-    /// from it, so a caller that needs the time too reads the clock once.
+    /// Calls through the typed fast path.
+    ///
+    /// `start` is when the caller began the call (its `Instant::now()`),
+    /// for a caller that wants the call's [`Usage`]: the elapsed time is
+    /// measured from it, so a caller that needs the time too reads the
+    /// clock once. With `None` the call reads no clock unless the component
+    /// has a timeout (for the error's elapsed time), and returns no usage.
     pub fn call_typed<P, R>(
         &mut self,
         f: &TypedCall<P, R>,
         params: P,
-        start: Instant,
-    ) -> Result<(R, Usage)>
+        start: Option<Instant>,
+    ) -> Result<(R, Option<Usage>)>
     where
         P: ComponentNamedList + Lower + Send + Sync + 'static,
         R: ComponentNamedList + Lift + Send + Sync + 'static,
     {
         self.check_poisoned()?;
         arm(&mut self.store, &self.limits);
+        let timed = start.or_else(|| self.limits.timeout.map(|_| Instant::now()));
         let r = f.func.call(&mut self.store, params);
-        let usage = self.usage(start);
         match r {
-            Ok(r) => Ok((r, usage)),
-            Err(e) => Err(self.fail(e, &f.name, usage.elapsed)),
+            Ok(r) => Ok((r, start.map(|s| self.usage(s)))),
+            Err(e) => {
+                let elapsed = timed.map(|s| s.elapsed()).unwrap_or_default();
+                Err(self.fail(e, &f.name, elapsed))
+            }
         }
     }
 

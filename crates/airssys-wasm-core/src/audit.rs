@@ -240,6 +240,19 @@ pub trait AuditSink: Send + Sync {
     /// Records one event. An error fails the operation that produced it.
     fn record(&self, event: AuditEvent) -> Result<(), AuditError>;
 
+    /// Whether the sink keeps call events ([`AuditKind::Called`] and
+    /// [`AuditKind::Returned`]) right now. When it says no, a runtime does
+    /// not build them, nor read the clock to stamp them: that is most of
+    /// what auditing costs a small call. Every other event (denials,
+    /// traps, limit hits, loads, instances) is always handed to the sink.
+    ///
+    /// The default is `true`. A [`TracingSink`] says no while no `tracing`
+    /// subscriber takes INFO events of target `airssys_wasm::audit`, which
+    /// is when it would drop them anyway.
+    fn records_calls(&self) -> bool {
+        true
+    }
+
     /// Makes every recorded event durable (or at least written out).
     fn flush(&self) -> Result<(), AuditError> {
         Ok(())
@@ -249,6 +262,10 @@ pub trait AuditSink: Send + Sync {
 impl<S: AuditSink + ?Sized> AuditSink for Arc<S> {
     fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
         (**self).record(event)
+    }
+
+    fn records_calls(&self) -> bool {
+        (**self).records_calls()
     }
 
     fn flush(&self) -> Result<(), AuditError> {
@@ -313,12 +330,37 @@ impl AuditSink for TracingSink {
         }
         Ok(())
     }
+
+    fn records_calls(&self) -> bool {
+        tracing::enabled!(target: "airssys_wasm::audit", tracing::Level::INFO)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn the_tracing_sink_keeps_call_events_only_while_a_subscriber_takes_info() {
+        // No subscriber: the events would be dropped.
+        assert!(!TracingSink.records_calls());
+        let subscriber = |level| {
+            tracing_subscriber::fmt()
+                .with_max_level(level)
+                .with_writer(std::io::sink)
+                .finish()
+        };
+        tracing::subscriber::with_default(subscriber(tracing::Level::INFO), || {
+            assert!(TracingSink.records_calls());
+        });
+        tracing::subscriber::with_default(subscriber(tracing::Level::WARN), || {
+            assert!(!TracingSink.records_calls());
+        });
+        // Sinks that store events keep every call.
+        assert!(MemorySink::new().records_calls());
+        assert!(Arc::new(MemorySink::new()).records_calls());
+    }
 
     #[test]
     fn a_fresh_anchor_gives_stamps_from_the_monotonic_reading() {

@@ -871,9 +871,9 @@ impl Instance {
             });
         }
         let name = &func.inner.name;
-        let called = self.audit_called(name, Instant::now())?;
+        let called = self.audit_called(name)?;
         let result = self.backend.call(&func.inner, args);
-        self.audit_outcome(called, name, result.as_ref().map(|(_, u)| *u))?;
+        self.audit_outcome(called, name, result.as_ref().map(|(_, u)| Some(*u)))?;
         if let Err(e) = &result {
             self.renew_after_host_failure(e)?;
         }
@@ -920,9 +920,15 @@ impl Instance {
         Ok(())
     }
 
-    /// Records that `function` is about to be called, stamped at `start`
-    /// (the call's start time); returns the stamp.
-    fn audit_called(&mut self, function: &Arc<str>, start: Instant) -> Result<SystemTime> {
+    /// Records that `function` is about to be called, when the sink keeps
+    /// call events ([`AuditSink::records_calls`]); returns the call's start
+    /// time and its stamp, or `None` when call events are not kept (then no
+    /// clock is read).
+    fn audit_called(&mut self, function: &Arc<str>) -> Result<Option<(Instant, SystemTime)>> {
+        if !self.component.runtime.audit.records_calls() {
+            return Ok(None);
+        }
+        let start = Instant::now();
         let time = self.clock.wall(start);
         self.component.runtime.record_at(
             time,
@@ -932,26 +938,33 @@ impl Instance {
                 function: function.clone(),
             },
         )?;
-        Ok(time)
+        Ok(Some((start, time)))
     }
 
-    /// Records how a call that began at `called` ended. A return is stamped
-    /// at `called` plus the call's elapsed time: no second clock reading.
+    /// Records how a call ended. A return is recorded when its call was
+    /// (`called` is `Some`), stamped at the call's stamp plus its elapsed
+    /// time: no second clock reading. A trap or limit hit is always
+    /// recorded.
     fn audit_outcome(
         &mut self,
-        called: SystemTime,
+        called: Option<(Instant, SystemTime)>,
         function: &Arc<str>,
-        outcome: Result<Usage, &Error>,
+        outcome: Result<Option<Usage>, &Error>,
     ) -> Result<()> {
         let (time, kind) = match outcome {
-            Ok(usage) => (
-                called + usage.elapsed,
-                AuditKind::Returned {
-                    instance: self.id,
-                    function: function.clone(),
-                    usage,
-                },
-            ),
+            Ok(usage) => {
+                let (Some((_, called)), Some(usage)) = (called, usage) else {
+                    return Ok(());
+                };
+                (
+                    called + usage.elapsed,
+                    AuditKind::Returned {
+                        instance: self.id,
+                        function: function.clone(),
+                        usage,
+                    },
+                )
+            }
             Err(e) => (
                 self.clock.wall(Instant::now()),
                 match e.limit() {
@@ -1017,8 +1030,8 @@ impl Instance {
                         .into(),
             });
         }
-        let start = Instant::now();
-        let called = self.audit_called(&func.name, start)?;
+        let called = self.audit_called(&func.name)?;
+        let start = called.map(|(start, _)| start);
         let result = self.wasmtime()?.call_typed(&func.inner, params, start);
         self.audit_outcome(called, &func.name, result.as_ref().map(|(_, u)| *u))?;
         if let Err(e) = &result {

@@ -2,8 +2,12 @@
 
 mod common;
 
-use airssys_wasm::{AuditKind, LoadOptions, MemorySink, Runtime, Value};
+use airssys_wasm::{
+    AuditError, AuditEvent, AuditKind, AuditSink, BackendKind, Error, Limits, LoadOptions,
+    MemorySink, Runtime, Value,
+};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[test]
 fn a_call_is_audited_from_load_to_drop() {
@@ -24,6 +28,73 @@ fn a_call_is_audited_from_load_to_drop() {
             unreachable!()
         };
         assert_eq!(digest, &c.info().digest().to_string());
+    });
+}
+
+/// Keeps every event it is given, but says it keeps no call events, like a
+/// `TracingSink` while no subscriber takes INFO events.
+struct NoCallEvents(MemorySink);
+
+impl AuditSink for NoCallEvents {
+    fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
+        self.0.record(event)
+    }
+
+    fn records_calls(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn a_sink_without_call_events_is_spared_them_but_not_limit_hits_or_traps() {
+    common::each_backend(|kind| {
+        let audit = Arc::new(NoCallEvents(MemorySink::new()));
+        let rt = Runtime::builder()
+            .backend(kind)
+            .audit(audit.clone())
+            .build()
+            .unwrap();
+        let timeout = Duration::from_millis(200);
+        let c = rt
+            .load(
+                common::guest("hostile"),
+                LoadOptions::new()
+                    .name("hostile")
+                    .limits(Limits::default().with_timeout(timeout)),
+            )
+            .unwrap();
+        let mut i = c.instantiate().unwrap();
+        // The caller still gets the call's usage.
+        let ok = i.func("ok").unwrap();
+        let (out, usage) = i.call_func(&ok, &[]).unwrap();
+        assert_eq!(out, vec![Value::U32(42)]);
+        assert!(usage.elapsed > Duration::ZERO);
+        if kind == BackendKind::Wasmtime {
+            let typed = i.typed::<(), (u32,)>("ok").unwrap();
+            assert_eq!(i.call_typed(&typed, ()).unwrap(), (42,));
+            // A timeout on the typed path still says how long the call ran.
+            let spin = i.typed::<(), (u32,)>("spin").unwrap();
+            let err = i.call_typed(&spin, ()).unwrap_err();
+            let Error::Timeout { elapsed, .. } = err else {
+                panic!("expected a timeout, got {err:?}");
+            };
+            assert!(elapsed >= timeout, "{elapsed:?}");
+        } else {
+            let err = i.call("spin", &[]).unwrap_err();
+            assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+        }
+        let mut other = c.instantiate().unwrap();
+        other.call("crash", &[]).unwrap_err();
+        assert_eq!(
+            common::event_names(&audit.0),
+            vec![
+                "loaded",
+                "instantiated",
+                "limit-hit",
+                "instantiated",
+                "trapped"
+            ]
+        );
     });
 }
 

@@ -721,7 +721,7 @@ fn host_call(
     let plan = caller.data().plan.clone();
     let import = &plan.lowered[lowered];
     let (ptys, rtys) = func_types(&plan, lower_ty);
-    let vparams: Vec<&ValueType> = import.func_type.params.iter().map(|(_, t)| t).collect();
+    let vparams = import.func_type.params.iter().map(|(_, t)| t);
     let (memory, realloc, utf16) = options_of(caller.data(), &plan, options);
     let mut ctx = caller.as_context_mut();
     let mut cx = Cx {
@@ -737,11 +737,11 @@ fn host_call(
     let flat_params = flat.params;
     let args = if flat_params > MAX_FLAT_PARAMS {
         let ptr = i32_param(params, 0)? as u32;
-        load_tuple(&mut cx, ptys, &vparams, ptr).map_err(violation)?
+        load_tuple(&mut cx, ptys, vparams, ptr).map_err(violation)?
     } else {
         let mut src = params.iter();
         ptys.iter()
-            .zip(&vparams)
+            .zip(vparams)
             .map(|(t, vt)| cx.lift_flat(t, vt, &mut src))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(violation)?
@@ -781,7 +781,7 @@ fn host_call(
             error: HostError::Failed(format!("returned a bad value: {m}")),
         })
     };
-    let vresults: Vec<&ValueType> = import.func_type.result.iter().collect();
+    let vresults = import.func_type.result.as_slice();
     if outs.len() != vresults.len() {
         return Err(bad_result(format!(
             "{} result(s) where {} were expected",
@@ -797,10 +797,10 @@ fn host_call(
             flat_params
         };
         let retptr = i32_param(params, at)? as u32;
-        store_tuple(&mut cx, rtys, &vresults, &outs, retptr).map_err(bad_result)?;
+        store_tuple(&mut cx, rtys, vresults, &outs, retptr).map_err(bad_result)?;
     } else {
         let mut flat = Vec::with_capacity(1);
-        for ((t, vt), v) in rtys.iter().zip(&vresults).zip(&outs) {
+        for ((t, vt), v) in rtys.iter().zip(vresults).zip(&outs) {
             v.check_type(vt).map_err(bad_result)?;
             cx.lower_flat(t, vt, v, &mut flat).map_err(bad_result)?;
         }
@@ -833,10 +833,10 @@ fn tuple_layout(
     (offsets, record.size32, record.align32)
 }
 
-fn load_tuple(
+fn load_tuple<'v>(
     cx: &mut Cx<'_, '_>,
     tys: &[InterfaceType],
-    vtys: &[&ValueType],
+    vtys: impl IntoIterator<Item = &'v ValueType>,
     ptr: u32,
 ) -> std::result::Result<Vec<Value>, String> {
     let (offsets, _, _) = tuple_layout(cx.types, tys);
@@ -847,10 +847,10 @@ fn load_tuple(
         .collect()
 }
 
-fn store_tuple(
+fn store_tuple<'v>(
     cx: &mut Cx<'_, '_>,
     tys: &[InterfaceType],
-    vtys: &[&ValueType],
+    vtys: impl IntoIterator<Item = &'v ValueType>,
     values: &[Value],
     ptr: u32,
 ) -> std::result::Result<(), String> {
@@ -1014,8 +1014,8 @@ impl BackendInstance for WasmiInstance {
         let export = self.funcs[f.index as usize].clone();
         let func = export.func;
         let (ptys, rtys) = func_types(&plan, export.ty);
-        let vparams: Vec<&ValueType> = ty.params.iter().map(|(_, t)| t).collect();
-        let vresults: Vec<&ValueType> = ty.result.iter().collect();
+        let vparams = ty.params.iter().map(|(_, t)| t);
+        let vresults = ty.result.as_slice();
         let (memory, realloc, utf16) = options_of(self.store.data(), &plan, export.options);
         let post_return = plan
             .options(export.options)
@@ -1033,7 +1033,7 @@ impl BackendInstance for WasmiInstance {
             utf16,
             lent: Vec::new(),
         };
-        let lowered = lower_args(&mut cx, ptys, &vparams, args, export.flat.params);
+        let lowered = lower_args(&mut cx, ptys, vparams, args, export.flat.params);
         let lent = std::mem::take(&mut cx.lent);
         let flat_args = match lowered {
             Ok(v) => v,
@@ -1049,12 +1049,17 @@ impl BackendInstance for WasmiInstance {
             }
         };
         let result_flat = &export.flat.results;
-        let mut raw = if result_flat.len() > MAX_FLAT_RESULTS {
-            vec![Val::I32(0)]
-        } else {
-            result_flat.iter().map(|t| flat_zero(*t)).collect()
+        // At most MAX_FLAT_RESULTS (one) flat result, or a pointer to them.
+        let mut raw_slot = [Val::I32(0)];
+        let raw: &mut [Val] = match result_flat.first() {
+            Some(t) if result_flat.len() <= MAX_FLAT_RESULTS => {
+                raw_slot[0] = flat_zero(*t);
+                &mut raw_slot
+            }
+            Some(_) => &mut raw_slot,
+            None => &mut [],
         };
-        let r = self.run(func, &flat_args, &mut raw);
+        let r = self.run(func, &flat_args, raw);
         if let Err(e) = r {
             let elapsed = start.elapsed();
             return Err(self.fail(e, &f.name, elapsed));
@@ -1071,13 +1076,13 @@ impl BackendInstance for WasmiInstance {
         };
         let lifted = if result_flat.len() > MAX_FLAT_RESULTS {
             match raw[0] {
-                Val::I32(ptr) => load_tuple(&mut cx, rtys, &vresults, ptr as u32),
+                Val::I32(ptr) => load_tuple(&mut cx, rtys, vresults, ptr as u32),
                 _ => Err("the export returned a non-i32 result pointer".into()),
             }
         } else {
             let mut src = raw.iter();
             rtys.iter()
-                .zip(&vresults)
+                .zip(vresults)
                 .map(|(t, vt)| cx.lift_flat(t, vt, &mut src))
                 .collect()
         };
@@ -1101,7 +1106,7 @@ impl BackendInstance for WasmiInstance {
         };
         if let Some(post) = post_return {
             refuel(&mut self.store);
-            if let Err(e) = post.call(&mut self.store, &raw, &mut []) {
+            if let Err(e) = post.call(&mut self.store, raw, &mut []) {
                 let elapsed = start.elapsed();
                 return Err(self.fail(e, &f.name, elapsed));
             }
@@ -1126,10 +1131,10 @@ fn flat_zero(t: abi::Flat) -> Val {
 
 /// Lowers the arguments of an export call: flat, or through memory when
 /// there are too many.
-fn lower_args(
+fn lower_args<'v>(
     cx: &mut Cx<'_, '_>,
     ptys: &[InterfaceType],
-    vparams: &[&ValueType],
+    vparams: impl IntoIterator<Item = &'v ValueType>,
     args: &[Value],
     flat_params: usize,
 ) -> std::result::Result<Vec<Val>, String> {

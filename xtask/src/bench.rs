@@ -255,7 +255,9 @@ pub fn run_bench(quick: bool) -> Result<()> {
         .spawn()
         .context("starting the benchmarks' build")?;
     let guests = guests::build(Lang::Rust);
-    let built = benches.wait().context("waiting for the benchmarks' build")?;
+    let built = benches
+        .wait()
+        .context("waiting for the benchmarks' build")?;
     guests?;
     if !built.success() {
         bail!("building the benchmarks failed ({built})");

@@ -18,6 +18,8 @@
 //! `cargo xtask fuzz --cases N` runs this file in release mode.
 #![cfg(all(feature = "wasmtime", feature = "wasmi"))]
 
+mod common;
+
 use std::hash::{Hash, Hasher};
 
 use airssys_wasm::{BackendKind, ErrorClass, Limits, LoadOptions, MIB, Runtime};
@@ -80,28 +82,11 @@ fn module(seed: u64) -> Option<Vec<u8>> {
 }
 
 fn component(module: &[u8]) -> Vec<u8> {
-    let mut resolve = wit_parser::Resolve::default();
-    let pkg = resolve
-        .push_str(
-            "fuzz.wit",
-            "package airssys:fuzz;\nworld fuzz { export run: func() -> s32; }",
-        )
-        .unwrap();
-    let world = resolve.select_world(&[pkg], Some("fuzz")).unwrap();
-    let mut module = module.to_vec();
-    wit_component::embed_component_metadata(
-        &mut module,
-        &resolve,
-        world,
-        wit_component::StringEncoding::UTF8,
+    common::component_of(
+        "package airssys:fuzz;\nworld fuzz { export run: func() -> s32; }",
+        "fuzz",
+        module,
     )
-    .unwrap();
-    wit_component::ComponentEncoder::default()
-        .module(&module)
-        .unwrap()
-        .validate(true)
-        .encode()
-        .unwrap()
 }
 
 /// What a call came to.

@@ -160,6 +160,7 @@ fn the_pooling_allocator_runs_and_limits_instances() {
                 pooling: Some(PoolingConfig {
                     total_component_instances: 4,
                     max_memory_size: 8 << 20,
+                    ..Default::default()
                 }),
                 ..Default::default()
             })
@@ -187,4 +188,48 @@ fn the_pooling_allocator_runs_and_limits_instances() {
         live.pop();
         c.instantiate().expect("a freed slot is reused");
     });
+}
+
+#[test]
+fn a_reused_pool_slot_starts_with_fresh_memory() {
+    use airssys_wasm::wasmtime_backend::{PoolingConfig, WasmtimeConfig};
+    // Pages an instance touched stay resident when its slot is freed
+    // (`keep_resident`) and are reset in place: the next instance in the
+    // slot must not see them.
+    let slot = common::component_of(
+        "package airssys:slot;\nworld slot { export poke: func(addr: u32, value: u32); export peek: func(addr: u32) -> u32; }",
+        "slot",
+        r#"(module
+            (memory (export "memory") 2)
+            (func (export "poke") (param i32 i32) local.get 0 local.get 1 i32.store)
+            (func (export "peek") (param i32) (result i32) local.get 0 i32.load))"#,
+    );
+    for keep_resident in [0, 2 << 20] {
+        let rt = Runtime::builder()
+            .wasmtime_config(WasmtimeConfig {
+                pooling: Some(PoolingConfig {
+                    total_component_instances: 1,
+                    keep_resident,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .build()
+            .unwrap();
+        let c = rt.load(slot.as_slice(), LoadOptions::new()).unwrap();
+        for round in 0..3 {
+            // One slot: every instance reuses it.
+            let mut i = c.instantiate().unwrap();
+            for addr in [16u32, 70_000, 131_068] {
+                let seen = i.call("peek", &[Value::U32(addr)]).unwrap();
+                assert_eq!(
+                    seen,
+                    vec![Value::U32(0)],
+                    "keep_resident {keep_resident}, round {round}: address {addr} kept an old value"
+                );
+                i.call("poke", &[Value::U32(addr), Value::U32(0xdead_beef)])
+                    .unwrap();
+            }
+        }
+    }
 }

@@ -47,6 +47,30 @@ pub fn backend() -> BackendKind {
     BACKEND.with(|b| b.get())
 }
 
+/// A component of `module` (a core module, or WAT) that exports the
+/// functions of `world`, declared in `wit` (a package of its own).
+pub fn component_of(wit: &str, world: &str, module: impl AsRef<[u8]>) -> Vec<u8> {
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve.push_str("test.wit", wit).expect("the WIT parses");
+    let world = resolve
+        .select_world(&[pkg], Some(world))
+        .expect("the world exists");
+    let mut module = wat::parse_bytes(module.as_ref())
+        .expect("the module parses")
+        .into_owned();
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .expect("the metadata embeds");
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .and_then(|e| e.validate(true).encode())
+        .expect("the component encodes")
+}
+
 /// A runtime whose audit events are kept in memory.
 pub fn runtime() -> (Runtime, Arc<MemorySink>) {
     runtime_with_host(HostFunctions::new())

@@ -9,8 +9,9 @@
 //!   takes every call's `called` and `returned` events;
 //!   `ours-wasmi-dynamic`: the default sink on the wasmi backend (no typed
 //!   path there);
-//! - `raw-wasmtime-same-config`: wasmtime's `TypedFunc` on an engine with
-//!   our backend's configuration (fuel, epochs), no airssys-wasm in between;
+//! - `raw-wasmtime-same-config`: wasmtime's `TypedFunc` on the engine our
+//!   backend runs this component on (epochs; fuel metering is compiled in
+//!   only for components with a fuel limit), no airssys-wasm in between;
 //! - `raw-wasmtime-default`: wasmtime's `TypedFunc` on a default engine;
 //! - `raw-wasmtime-dynamic` (64 KiB group): wasmtime's `Func` with `Val`s,
 //!   the baseline of our dynamic path;
@@ -30,18 +31,18 @@ use airssys_wasm_backend_wasmtime::wasmtime::component::{
 };
 use airssys_wasm_backend_wasmtime::wasmtime::{Config, Engine, Store};
 use airssys_wasm_backend_wasmtime::{WasmtimeBackend, WasmtimeConfig};
-use airssys_wasm_benches::{CountingSink, RawWasmi, guest};
+use airssys_wasm_benches::{CountingSink, RawWasmi, guest, same_engine, same_store};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 
 /// A raw wasmtime instance of the guest and a store ready for calls.
-fn raw(engine: &Engine, fuel: bool) -> (Store<()>, Instance) {
+fn raw(engine: &Engine, same_config: bool) -> (Store<()>, Instance) {
     let component = Component::from_file(engine, guest("values")).unwrap();
-    let mut store = Store::new(engine, ());
-    if fuel {
-        store.set_fuel(u64::MAX).unwrap();
-        store.set_epoch_deadline(u64::MAX / 4);
-    }
+    let mut store = if same_config {
+        same_store(engine, ())
+    } else {
+        Store::new(engine, ())
+    };
     let instance = Linker::new(engine)
         .instantiate(&mut store, &component)
         .unwrap();
@@ -132,7 +133,7 @@ fn bench(c: &mut Criterion) {
             ("ours-audited", audited.instantiate().unwrap()),
             ("ours-wasmi", wasmi_component.instantiate().unwrap()),
         ],
-        same_config: raw(same.engine(), true),
+        same_config: raw(same_engine(&same), true),
         default_config: raw(&default_engine, false),
         wasmi: RawWasmi::new(&wasmi::Engine::default(), "values"),
     };

@@ -17,7 +17,7 @@ use airssys_wasm::{HostSettings, Runtime};
 use airssys_wasm_backend_wasmtime::wasmtime::component::{Component, Linker, Val};
 use airssys_wasm_backend_wasmtime::wasmtime::{Engine, Store};
 use airssys_wasm_backend_wasmtime::{WasmtimeBackend, WasmtimeConfig};
-use airssys_wasm_benches::{guest, load_with_grants};
+use airssys_wasm_benches::{guest, load_with_grants, same_engine, same_store};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const LOG: &str = "airssys:host/logging@0.1.0";
@@ -43,9 +43,7 @@ fn raw(
             .unwrap();
     }
     linker.define_unknown_imports_as_traps(&component).unwrap();
-    let mut store = Store::new(engine, ());
-    store.set_fuel(u64::MAX).unwrap();
-    store.set_epoch_deadline(u64::MAX / 4);
+    let mut store = same_store(engine, ());
     let instance = linker.instantiate(&mut store, &component).unwrap();
     (store, instance)
 }
@@ -69,7 +67,7 @@ fn bench(c: &mut Criterion) {
         .typed::<(String, String, String, u32), (Result<(), String>,)>("kv-set-many")
         .unwrap();
     let backend = WasmtimeBackend::with_config(WasmtimeConfig::default()).unwrap();
-    let (mut store, instance) = raw(backend.engine());
+    let (mut store, instance) = raw(same_engine(&backend));
     let raw_log = instance
         .get_typed_func::<(u32, String), ((u32, Option<String>),)>(&mut store, "log-many")
         .unwrap();

@@ -14,10 +14,11 @@
 use std::hint::black_box;
 
 use airssys_wasm::Runtime;
-use airssys_wasm_backend_wasmtime::wasmtime::Store;
 use airssys_wasm_backend_wasmtime::wasmtime::component::{Component, InstancePre, Linker};
 use airssys_wasm_backend_wasmtime::{PoolingConfig, WasmtimeBackend, WasmtimeConfig};
-use airssys_wasm_benches::{core_module, guest, load_with_grants, trapping_linker};
+use airssys_wasm_benches::{
+    core_module, guest, load_with_grants, same_engine, same_store, trapping_linker,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn pooling() -> WasmtimeConfig {
@@ -50,14 +51,12 @@ fn bench(c: &mut Criterion) {
         ("raw-wasmtime-pooling", pooling()),
     ] {
         let backend = WasmtimeBackend::with_config(config).unwrap();
-        let engine = backend.engine();
+        let engine = same_engine(&backend);
         let component = Component::from_file(engine, guest("values")).unwrap();
         let pre: InstancePre<()> = Linker::new(engine).instantiate_pre(&component).unwrap();
         group.bench_function(name, |b| {
             b.iter(|| {
-                let mut store = Store::new(engine, ());
-                store.set_fuel(u64::MAX).unwrap();
-                store.set_epoch_deadline(u64::MAX / 4);
+                let mut store = same_store(engine, ());
                 let instance = pre.instantiate(&mut store).unwrap();
                 black_box((store, instance))
             })

@@ -16,7 +16,7 @@ use std::time::Duration;
 use airssys_wasm::{LoadOptions, Runtime};
 use airssys_wasm_backend_wasmtime::wasmtime::component::Component;
 use airssys_wasm_backend_wasmtime::{WasmtimeBackend, WasmtimeConfig};
-use airssys_wasm_benches::{guest, large_component};
+use airssys_wasm_benches::{guest, large_component, same_engine};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
@@ -30,7 +30,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let raw = WasmtimeBackend::with_config(WasmtimeConfig::default()).unwrap();
-    let engine = raw.engine();
+    let engine = same_engine(&raw);
     let tiny = std::fs::read(guest("values")).unwrap();
     let large = large_component(1 << 20);
     // A smoke run (`--quick`) keeps criterion's short settings.

@@ -16,7 +16,9 @@ use airssys_wasm::{LoadOptions, Runtime, Value};
 use airssys_wasm_backend_wasmtime::wasmtime::component::{Component, Linker, TypedFunc};
 use airssys_wasm_backend_wasmtime::wasmtime::{Engine, Store};
 use airssys_wasm_backend_wasmtime::{WasmtimeBackend, WasmtimeConfig};
-use airssys_wasm_benches::{RawWasmi, guest, markdown_document, render_markdown};
+use airssys_wasm_benches::{
+    RawWasmi, guest, markdown_document, render_markdown, same_engine, same_store,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
@@ -63,16 +65,16 @@ fn bench(c: &mut Criterion) {
 
     let backend = WasmtimeBackend::with_config(WasmtimeConfig::default()).unwrap();
     let default_engine = Engine::default();
-    for (name, engine, metered) in [
-        ("raw-wasmtime-same-config", backend.engine(), true),
+    for (name, engine, same_config) in [
+        ("raw-wasmtime-same-config", same_engine(&backend), true),
         ("raw-wasmtime-default", &default_engine, false),
     ] {
         let raw = Component::from_file(engine, guest("markdown")).unwrap();
-        let mut store = Store::new(engine, ());
-        if metered {
-            store.set_fuel(u64::MAX).unwrap();
-            store.set_epoch_deadline(u64::MAX / 4);
-        }
+        let mut store = if same_config {
+            same_store(engine, ())
+        } else {
+            Store::new(engine, ())
+        };
         let instance = Linker::new(engine).instantiate(&mut store, &raw).unwrap();
         let render: TypedFunc<(String,), (String,)> =
             instance.get_typed_func(&mut store, "render").unwrap();

@@ -81,6 +81,31 @@ pub fn load_with_grants(runtime: &airssys_wasm::Runtime, name: &str) -> airssys_
         .unwrap_or_else(|e| panic!("loading {name}: {e}"))
 }
 
+/// The engine our wasmtime backend runs a component without a fuel limit
+/// on (every component of these benchmarks but the fuel-limited ones): the
+/// baseline of the `raw-wasmtime-same-config` rows.
+pub fn same_engine(
+    backend: &airssys_wasm_backend_wasmtime::WasmtimeBackend,
+) -> &airssys_wasm_backend_wasmtime::wasmtime::Engine {
+    backend
+        .engine_for(&airssys_wasm::Limits::default())
+        .expect("the engine builds")
+}
+
+/// A store on `engine` set up as our backend sets up its stores: a
+/// deadline that never comes (every engine of the backend has epoch
+/// interruption), and unbounded fuel where the engine meters fuel.
+pub fn same_store<T: 'static>(
+    engine: &airssys_wasm_backend_wasmtime::wasmtime::Engine,
+    data: T,
+) -> airssys_wasm_backend_wasmtime::wasmtime::Store<T> {
+    let mut store = airssys_wasm_backend_wasmtime::wasmtime::Store::new(engine, data);
+    store.set_epoch_deadline(u64::MAX / 4);
+    // An engine without fuel metering refuses fuel: nothing to set there.
+    let _ = store.set_fuel(u64::MAX);
+    store
+}
+
 /// An audit sink that takes every event, call events included, counts it
 /// and drops it: what building and handing over the events of every call
 /// costs, without a store that grows with each iteration.

@@ -16,10 +16,11 @@ use std::hint::black_box;
 use std::process::ExitCode;
 
 use airssys_wasm::Runtime;
-use airssys_wasm_backend_wasmtime::wasmtime::Store;
 use airssys_wasm_backend_wasmtime::wasmtime::component::{Component, Linker};
 use airssys_wasm_backend_wasmtime::{WasmtimeBackend, WasmtimeConfig};
-use airssys_wasm_benches::{core_module, guest, load_with_grants, rss_bytes, trapping_linker};
+use airssys_wasm_benches::{
+    core_module, guest, load_with_grants, rss_bytes, same_engine, same_store, trapping_linker,
+};
 
 /// Makes `n` more instances (after one to warm up) and returns the RSS
 /// growth they caused, in bytes.
@@ -45,16 +46,14 @@ fn measure(subject: &str, n: usize) -> Result<u64, String> {
         "raw-wasmtime" => {
             let backend = WasmtimeBackend::with_config(WasmtimeConfig::default())
                 .map_err(|e| e.to_string())?;
-            let engine = backend.engine();
+            let engine = same_engine(&backend);
             let component =
                 Component::from_file(engine, guest("values")).map_err(|e| e.to_string())?;
             let pre = Linker::<()>::new(engine)
                 .instantiate_pre(&component)
                 .map_err(|e| e.to_string())?;
             grow(n, || {
-                let mut store = Store::new(engine, ());
-                store.set_fuel(u64::MAX).expect("fuel is on");
-                store.set_epoch_deadline(u64::MAX / 4);
+                let mut store = same_store(engine, ());
                 let instance = pre.instantiate(&mut store).expect("instantiating");
                 (store, instance)
             })

@@ -56,7 +56,7 @@ mod wasi;
 use std::sync::Arc;
 
 use airssys_wasm_core::{
-    Backend, CompiledComponent, ComponentInfo, Error, HostFunctions, InstanceConfig, Result,
+    Backend, CompiledComponent, ComponentInfo, Error, HostFunctions, InstanceConfig, Limits, Result,
 };
 
 pub use instance::{FUEL_SLICE, WasmiInstance};
@@ -120,7 +120,10 @@ impl Backend for WasmiBackend {
         bytes: &[u8],
         info: &ComponentInfo,
         host: &Arc<HostFunctions>,
+        _limits: &Limits,
     ) -> Result<Arc<dyn CompiledComponent>> {
+        // The interpreter meters fuel whatever the limits: its code is not
+        // compiled per limit.
         let plan = plan::build(&self.engine, bytes, info, host)?;
         tracing::debug!(digest = %info.digest(), "compiled component for wasmi");
         Ok(Arc::new(Compiled {

@@ -166,6 +166,13 @@ pub struct WasmtimeInstance {
 
 impl WasmtimeInstance {
     pub(crate) fn new(c: &Compiled, config: InstanceConfig) -> Result<Self> {
+        if config.limits.fuel.is_some() && !c.metered {
+            return Err(Error::Backend(format!(
+                "component `{}` was compiled without fuel metering, so it cannot have a \
+                 fuel limit: load it with the limit instead",
+                config.component
+            )));
+        }
         airssys_wasm_core::wasi::audit_ungranted(&config, &c.needed)?;
         let wasi_ctx = wasi::build(&config, &config.component)
             .map_err(|e| Error::Backend(format!("{e:#}")))?;
@@ -187,11 +194,14 @@ impl WasmtimeInstance {
         let mut store = Store::new(&c.engine, data);
         store.limiter(|d| &mut d.limiter);
         store.epoch_deadline_trap();
-        // Unbounded fuel and a deadline that never comes hold for every
-        // call without those limits; `arm` re-arms the ones that are set.
-        store
-            .set_fuel(u64::MAX)
-            .expect("fuel metering is enabled in every engine of this backend");
+        // A deadline that never comes holds for every call without a
+        // timeout; `arm` re-arms the limits that are set (fuel is metered
+        // only for components with a fuel limit).
+        if c.metered {
+            store
+                .set_fuel(u64::MAX)
+                .expect("the metered engine has fuel metering");
+        }
         store.set_epoch_deadline(u64::MAX / 4);
         arm(&mut store, &limits);
         let instance = match c.pre.instantiate(&mut store) {
@@ -306,7 +316,7 @@ fn arm(store: &mut Store<StoreData>, limits: &airssys_wasm_core::Limits) {
     if let Some(fuel) = limits.fuel {
         store
             .set_fuel(fuel)
-            .expect("fuel metering is enabled in every engine of this backend");
+            .expect("a component with a fuel limit runs on the metered engine");
     }
     if let Some(t) = limits.timeout {
         // One tick more than the timeout: the first tick may come right

@@ -3,10 +3,14 @@
 //! [`WasmtimeBackend`] implements [`airssys_wasm_core::Backend`] on wasmtime
 //! 48 with the component model:
 //!
-//! - **Fuel** is always metered, so any instance can have a fuel limit; an
-//!   instance without one gets `u64::MAX` per call. One unit per executed
-//!   WebAssembly instruction (wasmtime's accounting: `nop`, `drop`, `block`,
-//!   `loop` and a few other structural instructions are free).
+//! - **Fuel** is metered for components loaded with a fuel limit: one unit
+//!   per executed WebAssembly instruction (wasmtime's accounting: `nop`,
+//!   `drop`, `block`, `loop` and a few other structural instructions are
+//!   free). Metering is compiled into the code, and costs about a third of
+//!   the speed of compute-heavy guests, so the backend has two engines: one
+//!   with fuel metering for components with a fuel limit, and one without
+//!   (made on first use) for the rest. Both have epoch interruption, so a
+//!   timeout holds for every component.
 //! - **Timeouts** use epoch interruption with ONE ticker thread per backend
 //!   (every [`TICK`]), not a thread per call: a call with timeout `t` is
 //!   interrupted after `t` rounded up to the next tick.
@@ -41,14 +45,14 @@ mod wasi;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::Duration;
 
 use airssys_wasm_core::{
     Backend, CapabilityKind, CompiledComponent, ComponentInfo, Error, FuncType, HostFunctions,
-    InstanceConfig, ItemKind, Result,
+    InstanceConfig, ItemKind, Limits, Result,
 };
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::{Config, Engine};
@@ -86,7 +90,9 @@ impl Default for WasmtimeConfig {
 /// Sizes of the pooling allocator.
 #[derive(Clone, Debug)]
 pub struct PoolingConfig {
-    /// Component instances that can be live at once.
+    /// Component instances that can be live at once, per engine: components
+    /// with a fuel limit and components without run on two engines (see the
+    /// crate docs), and each engine has a pool of this size.
     pub total_component_instances: u32,
     /// Largest linear memory of a pooled instance, in bytes.
     pub max_memory_size: usize,
@@ -111,24 +117,28 @@ impl Default for PoolingConfig {
 
 /// The wasmtime backend. Cheap to share (`Arc`); one per process is typical.
 pub struct WasmtimeBackend {
-    engine: Engine,
-    linker: Linker<instance::StoreData>,
-    cache: Option<cache::ArtifactCache>,
+    config: WasmtimeConfig,
+    /// Fuel metering and epochs: components loaded with a fuel limit.
+    metered: Flavor,
+    /// Epochs only: every other component. Made on first use.
+    unmetered: Arc<OnceLock<Flavor>>,
     pool_size: Option<u32>,
     ticker_stop: Arc<AtomicBool>,
 }
 
-impl WasmtimeBackend {
-    /// A backend with default settings.
-    pub fn new() -> Result<Self> {
-        Self::with_config(WasmtimeConfig::default())
-    }
+/// An engine and what is tied to it: the linker with WASI, the artifact
+/// cache (keyed by the engine's configuration).
+struct Flavor {
+    engine: Engine,
+    linker: Linker<instance::StoreData>,
+    cache: Option<cache::ArtifactCache>,
+}
 
-    /// A backend with the given settings.
-    pub fn with_config(config: WasmtimeConfig) -> Result<Self> {
+impl Flavor {
+    fn new(config: &WasmtimeConfig, fuel: bool) -> Result<Self> {
         let mut c = Config::new();
         c.wasm_component_model(true)
-            .consume_fuel(true)
+            .consume_fuel(fuel)
             .epoch_interruption(true)
             .concurrency_support(false)
             .max_wasm_stack(config.max_wasm_stack);
@@ -152,28 +162,76 @@ impl WasmtimeBackend {
             .map_err(|e| Error::Backend(format!("linking wasi:http: {e:#}")))?;
         let cache = config
             .cache_dir
+            .clone()
             .map(|dir| cache::ArtifactCache::new(dir, &engine))
             .transpose()?;
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_ticker(engine.clone(), ticker_stop.clone());
         Ok(Self {
             engine,
             linker,
             cache,
-            pool_size: config.pooling.map(|p| p.total_component_instances),
+        })
+    }
+}
+
+impl WasmtimeBackend {
+    /// A backend with default settings.
+    pub fn new() -> Result<Self> {
+        Self::with_config(WasmtimeConfig::default())
+    }
+
+    /// A backend with the given settings.
+    pub fn with_config(config: WasmtimeConfig) -> Result<Self> {
+        let metered = Flavor::new(&config, true)?;
+        let unmetered = Arc::new(OnceLock::new());
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_ticker(
+            metered.engine.clone(),
+            unmetered.clone(),
+            ticker_stop.clone(),
+        );
+        Ok(Self {
+            pool_size: config.pooling.as_ref().map(|p| p.total_component_instances),
+            config,
+            metered,
+            unmetered,
             ticker_stop,
         })
     }
 
-    /// The wasmtime engine, for embedders that need it.
+    /// The engine with fuel metering, on which components with a fuel
+    /// limit run.
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.metered.engine
     }
 
-    fn component(&self, bytes: &[u8], info: &ComponentInfo) -> Result<(Component, bool)> {
-        match &self.cache {
-            Some(cache) => cache.load_or_compile(&self.engine, bytes, info.digest()),
-            None => Component::new(&self.engine, bytes)
+    /// The engine a component with these limits runs on: the one with
+    /// fuel metering when `limits` has a fuel limit, otherwise the one
+    /// without (made now if it was not yet).
+    pub fn engine_for(&self, limits: &Limits) -> Result<&Engine> {
+        Ok(&self.flavor(limits)?.engine)
+    }
+
+    fn flavor(&self, limits: &Limits) -> Result<&Flavor> {
+        if limits.fuel.is_some() {
+            return Ok(&self.metered);
+        }
+        if let Some(f) = self.unmetered.get() {
+            return Ok(f);
+        }
+        let made = Flavor::new(&self.config, false)?;
+        // Two threads may both make one; the first stored is kept.
+        Ok(self.unmetered.get_or_init(|| made))
+    }
+
+    fn component(
+        &self,
+        flavor: &Flavor,
+        bytes: &[u8],
+        info: &ComponentInfo,
+    ) -> Result<(Component, bool)> {
+        match &flavor.cache {
+            Some(cache) => cache.load_or_compile(&flavor.engine, bytes, info.digest()),
+            None => Component::new(&flavor.engine, bytes)
                 .map(|c| (c, false))
                 .map_err(|e| Error::InvalidComponent(format!("{e:#}"))),
         }
@@ -181,10 +239,11 @@ impl WasmtimeBackend {
 
     fn link_host(
         &self,
+        flavor: &Flavor,
         info: &ComponentInfo,
         host: &Arc<HostFunctions>,
     ) -> Result<Linker<instance::StoreData>> {
-        let mut linker = self.linker.clone();
+        let mut linker = flavor.linker.clone();
         for import in info.imports() {
             let name = &import.name;
             match &import.kind {
@@ -234,13 +293,16 @@ impl Drop for WasmtimeBackend {
     }
 }
 
-fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+fn spawn_ticker(metered: Engine, unmetered: Arc<OnceLock<Flavor>>, stop: Arc<AtomicBool>) {
     thread::Builder::new()
         .name("airssys-wasm-epoch".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 thread::sleep(TICK);
-                engine.increment_epoch();
+                metered.increment_epoch();
+                if let Some(f) = unmetered.get() {
+                    f.engine.increment_epoch();
+                }
             }
         })
         .expect("spawning the epoch ticker thread");
@@ -256,10 +318,13 @@ impl Backend for WasmtimeBackend {
         bytes: &[u8],
         info: &ComponentInfo,
         host: &Arc<HostFunctions>,
+        limits: &Limits,
     ) -> Result<Arc<dyn CompiledComponent>> {
-        let (component, from_cache) = self.component(bytes, info)?;
-        tracing::debug!(digest = %info.digest(), from_cache, "compiled component");
-        let linker = self.link_host(info, host)?;
+        let flavor = self.flavor(limits)?;
+        let metered = limits.fuel.is_some();
+        let (component, from_cache) = self.component(flavor, bytes, info)?;
+        tracing::debug!(digest = %info.digest(), from_cache, metered, "compiled component");
+        let linker = self.link_host(flavor, info, host)?;
         let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| import_error(&format!("{e:#}")))?;
@@ -280,7 +345,8 @@ impl Backend for WasmtimeBackend {
         let needed =
             airssys_wasm_core::wasi::needed_kinds(info.imports().iter().map(|i| i.name.as_str()));
         Ok(Arc::new(Compiled {
-            engine: self.engine.clone(),
+            engine: flavor.engine.clone(),
+            metered,
             pre,
             exports: Arc::new(exports),
             export_names: info.export_names(),
@@ -311,6 +377,8 @@ fn import_error(message: &str) -> Error {
 /// A compiled component with its `InstancePre`.
 pub(crate) struct Compiled {
     engine: Engine,
+    /// Compiled with fuel metering (the component has a fuel limit).
+    metered: bool,
     pre: InstancePre<instance::StoreData>,
     exports: Arc<HashMap<String, (ComponentExportIndex, Arc<FuncType>)>>,
     export_names: String,

@@ -27,11 +27,16 @@ pub trait Backend: Send + Sync + 'static {
     /// [`ComponentInfo::parse`], and links it against `host`. Imports that
     /// neither `host` nor the backend's own providers (WASI) satisfy fail
     /// here with [`crate::Error::MissingImport`].
+    ///
+    /// `limits` are the limits every instance of the component will have:
+    /// a backend may compile differently for them (wasmtime compiles fuel
+    /// metering in only for a component with a fuel limit).
     fn compile(
         &self,
         bytes: &[u8],
         info: &ComponentInfo,
         host: &Arc<HostFunctions>,
+        limits: &Limits,
     ) -> Result<Arc<dyn CompiledComponent>>;
 }
 

@@ -552,7 +552,7 @@ impl Runtime {
         let compiled = if options.linked.is_empty() {
             self.inner
                 .backend
-                .compile(&bytes, &info, &self.inner.host)?
+                .compile(&bytes, &info, &self.inner.host, &limits)?
         } else {
             let mut table = (*self.inner.host).clone();
             for interface in &options.linked {
@@ -581,7 +581,7 @@ impl Runtime {
             }
             self.inner
                 .backend
-                .compile(&bytes, &info, &Arc::new(table))?
+                .compile(&bytes, &info, &Arc::new(table), &limits)?
         };
         let mut config = evaluation
             .as_ref()

@@ -233,3 +233,42 @@ fn a_reused_pool_slot_starts_with_fresh_memory() {
         }
     }
 }
+
+#[test]
+fn fuel_metering_is_compiled_in_only_for_components_with_a_fuel_limit() {
+    let cache = tempfile::tempdir().unwrap();
+    let rt = Runtime::builder()
+        .audit(Arc::new(MemorySink::new()))
+        .wasmtime_config(airssys_wasm::wasmtime_backend::WasmtimeConfig {
+            cache_dir: Some(cache.path().to_owned()),
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let load = |limits: Limits| {
+        rt.load(
+            common::guest("text-tools"),
+            LoadOptions::new().name("text-tools").limits(limits),
+        )
+        .unwrap()
+    };
+    let fuel_used = |c: &airssys_wasm::Component| {
+        let mut i = c.instantiate().unwrap();
+        let f = i.func("stats").unwrap();
+        let (_, usage) = i
+            .call_func(&f, &[Value::from("a b a\nc"), Value::from(2u32)])
+            .unwrap();
+        usage.fuel_consumed
+    };
+    let unmetered = load(Limits::default());
+    assert!(!unmetered.loaded_from_cache());
+    assert_eq!(fuel_used(&unmetered), None, "no fuel limit, no metering");
+    // The metered code is another artifact, not the unmetered one's.
+    let metered = load(Limits::default().with_fuel(10_000_000));
+    assert!(!metered.loaded_from_cache());
+    let fuel = fuel_used(&metered).expect("a fuel limit meters fuel");
+    assert!(fuel > 0 && fuel < 10_000_000, "{fuel}");
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 2);
+    assert!(load(Limits::default()).loaded_from_cache());
+    assert!(load(Limits::default().with_fuel(1)).loaded_from_cache());
+}

@@ -166,10 +166,12 @@ pub struct WasmtimeInstance {
 
 impl WasmtimeInstance {
     pub(crate) fn new(c: &Compiled, config: InstanceConfig) -> Result<Self> {
-        if config.limits.fuel.is_some() && !c.metered {
+        // A component's limits are fixed at load, and its code was compiled
+        // for them: fuel and epoch checks only where a limit needs them.
+        if crate::Metering::of(&config.limits) != c.metering {
             return Err(Error::Backend(format!(
-                "component `{}` was compiled without fuel metering, so it cannot have a \
-                 fuel limit: load it with the limit instead",
+                "component `{}` was compiled for other limits than this instance's \
+                 (fuel and timeout are compiled in): load it with these limits",
                 config.component
             )));
         }
@@ -197,7 +199,7 @@ impl WasmtimeInstance {
         // A deadline that never comes holds for every call without a
         // timeout; `arm` re-arms the limits that are set (fuel is metered
         // only for components with a fuel limit).
-        if c.metered {
+        if c.metering == crate::Metering::FuelAndEpochs {
             store
                 .set_fuel(u64::MAX)
                 .expect("the metered engine has fuel metering");

@@ -6,14 +6,17 @@
 //! - **Fuel** is metered for components loaded with a fuel limit: one unit
 //!   per executed WebAssembly instruction (wasmtime's accounting: `nop`,
 //!   `drop`, `block`, `loop` and a few other structural instructions are
-//!   free). Metering is compiled into the code, and costs about a third of
-//!   the speed of compute-heavy guests, so the backend has two engines: one
-//!   with fuel metering for components with a fuel limit, and one without
-//!   (made on first use) for the rest. Both have epoch interruption, so a
-//!   timeout holds for every component.
+//!   free).
 //! - **Timeouts** use epoch interruption with ONE ticker thread per backend
 //!   (every [`TICK`]), not a thread per call: a call with timeout `t` is
 //!   interrupted after `t` rounded up to the next tick.
+//! - Fuel metering and epoch checks are compiled into the code, and cost
+//!   compute-heavy guests a good part of their speed, so the backend
+//!   compiles each component for what its limits need, on one of three
+//!   engines: fuel and epochs (a fuel limit), epochs (a timeout, no fuel
+//!   limit), neither (no fuel limit, no timeout). A component's limits are
+//!   fixed when it is loaded, so each limit holds wherever it is set. The
+//!   second and third engines are made on first use.
 //! - **Memory and table limits** go through a `ResourceLimiter`: growing past
 //!   the limit traps with [`Error::MemoryLimit`] / [`Error::TableLimit`].
 //! - **Stack overflow** is wasmtime's native stack limit (512 KiB of wasm
@@ -90,9 +93,9 @@ impl Default for WasmtimeConfig {
 /// Sizes of the pooling allocator.
 #[derive(Clone, Debug)]
 pub struct PoolingConfig {
-    /// Component instances that can be live at once, per engine: components
-    /// with a fuel limit and components without run on two engines (see the
-    /// crate docs), and each engine has a pool of this size.
+    /// Component instances that can be live at once, per engine: the
+    /// backend has up to three engines, one per kind of limits (see the
+    /// crate docs), and each has a pool of this size.
     pub total_component_instances: u32,
     /// Largest linear memory of a pooled instance, in bytes.
     pub max_memory_size: usize,
@@ -120,8 +123,9 @@ pub struct WasmtimeBackend {
     config: WasmtimeConfig,
     /// Fuel metering and epochs: components loaded with a fuel limit.
     metered: Flavor,
-    /// Epochs only: every other component. Made on first use.
-    unmetered: Arc<OnceLock<Flavor>>,
+    /// Made on first use: epochs only (a timeout, no fuel limit), and
+    /// neither (no limit that needs them), in [`Metering`] order.
+    others: Arc<[OnceLock<Flavor>; 2]>,
     pool_size: Option<u32>,
     ticker_stop: Arc<AtomicBool>,
 }
@@ -134,12 +138,33 @@ struct Flavor {
     cache: Option<cache::ArtifactCache>,
 }
 
+/// What a component's code checks as it runs, decided by its limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Metering {
+    /// Fuel and epochs: the component has a fuel limit.
+    FuelAndEpochs = -1,
+    /// Epochs only: a timeout and no fuel limit.
+    Epochs = 0,
+    /// Neither: no fuel limit and no timeout.
+    Neither = 1,
+}
+
+impl Metering {
+    pub(crate) fn of(limits: &Limits) -> Self {
+        match (limits.fuel, limits.timeout) {
+            (Some(_), _) => Self::FuelAndEpochs,
+            (None, Some(_)) => Self::Epochs,
+            (None, None) => Self::Neither,
+        }
+    }
+}
+
 impl Flavor {
-    fn new(config: &WasmtimeConfig, fuel: bool) -> Result<Self> {
+    fn new(config: &WasmtimeConfig, metering: Metering) -> Result<Self> {
         let mut c = Config::new();
         c.wasm_component_model(true)
-            .consume_fuel(fuel)
-            .epoch_interruption(true)
+            .consume_fuel(metering == Metering::FuelAndEpochs)
+            .epoch_interruption(metering != Metering::Neither)
             .concurrency_support(false)
             .max_wasm_stack(config.max_wasm_stack);
         if let Some(p) = &config.pooling {
@@ -181,19 +206,15 @@ impl WasmtimeBackend {
 
     /// A backend with the given settings.
     pub fn with_config(config: WasmtimeConfig) -> Result<Self> {
-        let metered = Flavor::new(&config, true)?;
-        let unmetered = Arc::new(OnceLock::new());
+        let metered = Flavor::new(&config, Metering::FuelAndEpochs)?;
+        let others = Arc::new([OnceLock::new(), OnceLock::new()]);
         let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_ticker(
-            metered.engine.clone(),
-            unmetered.clone(),
-            ticker_stop.clone(),
-        );
+        spawn_ticker(metered.engine.clone(), others.clone(), ticker_stop.clone());
         Ok(Self {
             pool_size: config.pooling.as_ref().map(|p| p.total_component_instances),
             config,
             metered,
-            unmetered,
+            others,
             ticker_stop,
         })
     }
@@ -204,23 +225,25 @@ impl WasmtimeBackend {
         &self.metered.engine
     }
 
-    /// The engine a component with these limits runs on: the one with
-    /// fuel metering when `limits` has a fuel limit, otherwise the one
-    /// without (made now if it was not yet).
+    /// The engine a component with these limits runs on (made now if it
+    /// was not yet): fuel metering and epochs for a fuel limit, epochs for a
+    /// timeout, neither without those limits.
     pub fn engine_for(&self, limits: &Limits) -> Result<&Engine> {
         Ok(&self.flavor(limits)?.engine)
     }
 
     fn flavor(&self, limits: &Limits) -> Result<&Flavor> {
-        if limits.fuel.is_some() {
-            return Ok(&self.metered);
-        }
-        if let Some(f) = self.unmetered.get() {
+        let metering = Metering::of(limits);
+        let slot = match metering {
+            Metering::FuelAndEpochs => return Ok(&self.metered),
+            other => &self.others[other as usize],
+        };
+        if let Some(f) = slot.get() {
             return Ok(f);
         }
-        let made = Flavor::new(&self.config, false)?;
+        let made = Flavor::new(&self.config, metering)?;
         // Two threads may both make one; the first stored is kept.
-        Ok(self.unmetered.get_or_init(|| made))
+        Ok(slot.get_or_init(|| made))
     }
 
     fn component(
@@ -293,14 +316,14 @@ impl Drop for WasmtimeBackend {
     }
 }
 
-fn spawn_ticker(metered: Engine, unmetered: Arc<OnceLock<Flavor>>, stop: Arc<AtomicBool>) {
+fn spawn_ticker(metered: Engine, others: Arc<[OnceLock<Flavor>; 2]>, stop: Arc<AtomicBool>) {
     thread::Builder::new()
         .name("airssys-wasm-epoch".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 thread::sleep(TICK);
                 metered.increment_epoch();
-                if let Some(f) = unmetered.get() {
+                if let Some(f) = others[Metering::Epochs as usize].get() {
                     f.engine.increment_epoch();
                 }
             }
@@ -321,9 +344,9 @@ impl Backend for WasmtimeBackend {
         limits: &Limits,
     ) -> Result<Arc<dyn CompiledComponent>> {
         let flavor = self.flavor(limits)?;
-        let metered = limits.fuel.is_some();
+        let metering = Metering::of(limits);
         let (component, from_cache) = self.component(flavor, bytes, info)?;
-        tracing::debug!(digest = %info.digest(), from_cache, metered, "compiled component");
+        tracing::debug!(digest = %info.digest(), from_cache, ?metering, "compiled component");
         let linker = self.link_host(flavor, info, host)?;
         let pre = linker
             .instantiate_pre(&component)
@@ -346,7 +369,7 @@ impl Backend for WasmtimeBackend {
             airssys_wasm_core::wasi::needed_kinds(info.imports().iter().map(|i| i.name.as_str()));
         Ok(Arc::new(Compiled {
             engine: flavor.engine.clone(),
-            metered,
+            metering,
             pre,
             exports: Arc::new(exports),
             export_names: info.export_names(),
@@ -377,8 +400,8 @@ fn import_error(message: &str) -> Error {
 /// A compiled component with its `InstancePre`.
 pub(crate) struct Compiled {
     engine: Engine,
-    /// Compiled with fuel metering (the component has a fuel limit).
-    metered: bool,
+    /// What the code was compiled to check, for the component's limits.
+    metering: Metering,
     pre: InstancePre<instance::StoreData>,
     exports: Arc<HashMap<String, (ComponentExportIndex, Arc<FuncType>)>>,
     export_names: String,

@@ -235,7 +235,7 @@ fn a_reused_pool_slot_starts_with_fresh_memory() {
 }
 
 #[test]
-fn fuel_metering_is_compiled_in_only_for_components_with_a_fuel_limit() {
+fn fuel_and_epoch_checks_are_compiled_in_only_for_the_limits_that_need_them() {
     let cache = tempfile::tempdir().unwrap();
     let rt = Runtime::builder()
         .audit(Arc::new(MemorySink::new()))
@@ -268,7 +268,12 @@ fn fuel_metering_is_compiled_in_only_for_components_with_a_fuel_limit() {
     assert!(!metered.loaded_from_cache());
     let fuel = fuel_used(&metered).expect("a fuel limit meters fuel");
     assert!(fuel > 0 && fuel < 10_000_000, "{fuel}");
-    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 2);
+    // A timeout alone: epoch checks, no fuel; a third artifact.
+    let timed = load(Limits::default().with_timeout(Duration::from_secs(5)));
+    assert!(!timed.loaded_from_cache());
+    assert_eq!(fuel_used(&timed), None);
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 3);
     assert!(load(Limits::default()).loaded_from_cache());
     assert!(load(Limits::default().with_fuel(1)).loaded_from_cache());
+    assert!(load(Limits::default().with_timeout(Duration::from_secs(1))).loaded_from_cache());
 }

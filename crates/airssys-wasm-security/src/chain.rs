@@ -15,8 +15,8 @@
 //! key (kept away from the log) they cannot. [`verify`] names the first bad
 //! line.
 //!
-//! Writes happen on a writer thread fed by a bounded queue, so the caller
-//! only pays for encoding and a channel send. When the queue is full the
+//! Encoding, hashing and writing happen on a writer thread fed by a bounded
+//! queue, so the caller only pays for a channel send. When the queue is full the
 //! [`FullPolicy`] decides: block the caller, or fail its operation — events
 //! are never dropped silently. [`AuditSink::flush`] waits until every event
 //! recorded before it is written and fsync'd; that is the acknowledgement a
@@ -82,7 +82,8 @@ fn head_path(log: &Path) -> PathBuf {
 }
 
 enum Msg {
-    Line(Json),
+    /// An event, encoded by the writer thread: the caller only queues it.
+    Line(Box<AuditEvent>),
     Flush(SyncSender<Result<(), String>>),
 }
 
@@ -153,14 +154,13 @@ impl ChainedLog {
 
 impl AuditSink for ChainedLog {
     fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
-        let json =
-            serde_json::to_value(&event).map_err(|e| AuditError(format!("encoding event: {e}")))?;
         let tx = self.sender()?;
+        let line = Msg::Line(Box::new(event));
         match self.when_full {
             FullPolicy::Block => tx
-                .send(Msg::Line(json))
+                .send(line)
                 .map_err(|_| AuditError("the audit writer stopped".into())),
-            FullPolicy::Fail => tx.try_send(Msg::Line(json)).map_err(|e| match e {
+            FullPolicy::Fail => tx.try_send(line).map_err(|e| match e {
                 TrySendError::Full(_) => {
                     AuditError("the audit queue is full; the operation was refused".into())
                 }
@@ -211,9 +211,9 @@ impl Writer {
             let mut next = Some(first);
             while let Some(msg) = next.take() {
                 match msg {
-                    Msg::Line(json) => {
+                    Msg::Line(event) => {
                         if failed.is_none() {
-                            failed = self.write(json).err();
+                            failed = self.write(&event).err();
                         }
                     }
                     Msg::Flush(done) => {
@@ -232,7 +232,8 @@ impl Writer {
         }
     }
 
-    fn write(&mut self, json: Json) -> Result<(), String> {
+    fn write(&mut self, event: &AuditEvent) -> Result<(), String> {
+        let json = serde_json::to_value(event).map_err(|e| format!("encoding an event: {e}"))?;
         let Json::Object(mut body) = json else {
             return Err("an audit event did not encode as an object".into());
         };

@@ -75,11 +75,16 @@ fn check(pattern: &str, wildcards: bool) -> Result<(), &'static str> {
         if token.is_empty() {
             return Err("a topic has no empty tokens (`a..b`, a leading or trailing `.`)");
         }
-        if token.bytes().any(|b| b.is_ascii_whitespace()) {
-            return Err("a topic has no whitespace");
+        // One pass over the token's bytes (checks run on every publish).
+        let mut wildcard_bytes = false;
+        for b in token.bytes() {
+            if b.is_ascii_whitespace() {
+                return Err("a topic has no whitespace");
+            }
+            wildcard_bytes |= b == b'*' || b == b'>';
         }
         let wild = token == "*" || token == ">";
-        if !wild && (token.contains('*') || token.contains('>')) {
+        if !wild && wildcard_bytes {
             return Err("`*` and `>` stand for whole tokens (`a.*.c`, `a.>`)");
         }
         if wild && !wildcards {

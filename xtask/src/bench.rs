@@ -34,6 +34,11 @@ const TARGETS: &[&str] = &[
     "isolation",
 ];
 
+/// Criterion's warm-up and measurement time per benchmark in a full run,
+/// in seconds.
+const WARM_UP_S: &str = "0.5";
+const MEASURE_S: &str = "2";
+
 /// Subjects of the density measurement (`bench-density SUBJECT N`).
 const DENSITY: &[&str] = &["ours-wasmtime", "raw-wasmtime", "raw-wasmi"];
 
@@ -348,7 +353,7 @@ fn run_criterion(
             "1000",
         ]);
     } else {
-        cmd.args(["--warm-up-time", "0.5", "--measurement-time", "2"]);
+        cmd.args(["--warm-up-time", WARM_UP_S, "--measurement-time", MEASURE_S]);
     }
     let mut child = cmd
         .spawn()
@@ -533,11 +538,12 @@ fn render(run: &Run, quick: bool, charts: &[(String, String)], env: &Environment
     let _ = writeln!(s, "- Date: {}", env.date);
     let _ = writeln!(s, "- Machine: {}", env.machine);
     let _ = writeln!(s, "- Versions: {}", env.versions);
-    s.push_str(
-        "\nMedians of criterion runs (1 s warm-up, 3 s of samples per benchmark; the \
-         compiles of the large component: ten samples of one). Absolute times on a shared machine are noisy; \
-         the ratios between rows of one group, measured in the same run, are the result. \
-         `x NAME` columns are the row's time over NAME's.\n",
+    let _ = writeln!(
+        s,
+        "\nMedians of criterion runs ({WARM_UP_S} s warm-up, {MEASURE_S} s of samples per \
+         benchmark; the compiles of the large component: ten samples of one). Absolute times on \
+         a shared machine are noisy; the ratios between rows of one group, measured in the same \
+         run, are the result. `x NAME` columns are the row's time over NAME's."
     );
     if quick {
         s.push_str("\n**Quick mode (`--quick`)**: a smoke run, not a measurement.\n");
@@ -769,6 +775,10 @@ mod tests {
         let report = report(&dir, density);
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(report.contains("- Date: 2026-01-02 03:04 UTC"), "{report}");
+        assert!(
+            report.contains("(0.5 s warm-up, 2 s of samples"),
+            "{report}"
+        );
         assert!(report.contains("| fast | 42.0 ns |\n"), "{report}");
         assert!(report.contains("| call | 1.50 µs |\n"), "{report}");
         assert!(
@@ -785,7 +795,10 @@ mod tests {
         );
         assert!(report.contains("![call-add](call-add.svg)"), "{report}");
         assert!(
-            report.contains("same config | **NOT MET** (1.20× : 120.0 ns vs 100.0 ns) |"),
+            report.contains(
+                "same config (default sink: call events not kept) | **NOT MET** \
+                 (1.20× : 120.0 ns vs 100.0 ns) |"
+            ),
             "{report}"
         );
         assert!(report.contains("≤ 200 ns | met (120.0 ns) |"), "{report}");

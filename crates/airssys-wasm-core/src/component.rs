@@ -73,12 +73,34 @@ pub struct ComponentInfo {
 }
 
 impl ComponentInfo {
-    /// Validates `bytes` as a component and reads its shape.
+    /// Validates `bytes` as a component, function bodies included, and
+    /// reads its shape.
     ///
     /// Fails with [`Error::InvalidComponent`] for malformed bytes, for a core
     /// module (with advice on wrapping it), and for components using types
     /// this version cannot call (`stream`, `future`, `error-context`).
     pub fn parse(bytes: &[u8]) -> Result<Self> {
+        Self::parse_checking(bytes, true)
+    }
+
+    /// Like [`ComponentInfo::parse`], but leaves the validation of function
+    /// bodies (most of the work for a large component) to the backend that
+    /// compiles it: for a runtime's load, which always hands the bytes to a
+    /// [`crate::Backend`], whose compilation validates them (wasmtime's, and
+    /// wasmi's), or takes code from a cache that holds only code compiled
+    /// from bytes with the same digest. Everything else is checked as by
+    /// `parse`.
+    ///
+    /// ```
+    /// # let bytes = wat::parse_str("(component)").unwrap();
+    /// let info = airssys_wasm_core::ComponentInfo::parse_for_compile(&bytes).unwrap();
+    /// assert!(info.exports().is_empty());
+    /// ```
+    pub fn parse_for_compile(bytes: &[u8]) -> Result<Self> {
+        Self::parse_checking(bytes, false)
+    }
+
+    fn parse_checking(bytes: &[u8], bodies: bool) -> Result<Self> {
         if wasmparser::Parser::is_core_wasm(bytes) {
             return Err(Error::InvalidComponent(
                 "this is a core WebAssembly module, not a component; build it for a \
@@ -92,10 +114,28 @@ impl ComponentInfo {
                 "not a WebAssembly binary (bad magic number or version)".into(),
             ));
         }
+        let invalid = |e: wasmparser::BinaryReaderError| {
+            Error::InvalidComponent(format!("validation failed: {e}"))
+        };
         let mut validator = wasmparser::Validator::new();
-        validator
-            .validate_all(bytes)
-            .map_err(|e| Error::InvalidComponent(format!("validation failed: {e}")))?;
+        let mut parser = wasmparser::Parser::new(0);
+        parser.set_features(*validator.features());
+        let mut functions = Vec::new();
+        for payload in parser.parse_all(bytes) {
+            if let wasmparser::ValidPayload::Func(func, body) = validator
+                .payload(&payload.map_err(invalid)?)
+                .map_err(invalid)?
+                && bodies
+            {
+                functions.push((func, body));
+            }
+        }
+        let mut allocations = wasmparser::FuncValidatorAllocations::default();
+        for (func, body) in functions {
+            let mut v = func.into_validator(allocations);
+            v.validate(&body).map_err(invalid)?;
+            allocations = v.into_allocations();
+        }
         let decoded = wit_parser::decoding::decode(bytes)
             .map_err(|e| Error::InvalidComponent(format!("cannot read its WIT: {e:#}")))?;
         let DecodedWasm::Component(resolve, world_id) = decoded else {

@@ -531,7 +531,7 @@ impl Runtime {
                 })?
                 .into(),
         };
-        let info = ComponentInfo::parse(&bytes)?;
+        let info = ComponentInfo::parse_for_compile(&bytes)?;
         let (capabilities, limits, evaluation) = match &options.policy {
             Some(policy) => {
                 let direct: Vec<Capability> = options.capabilities.iter().cloned().collect();

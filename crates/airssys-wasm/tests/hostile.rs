@@ -184,6 +184,39 @@ fn a_small_string_return_within_the_limit_works() {
 }
 
 #[test]
+fn an_invalid_function_body_is_refused_at_load_and_audited() {
+    // Well-formed, but the body returns an i64 where its type says i32.
+    // Loading leaves bodies to the backend's compilation, which must
+    // refuse it.
+    let bytes = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "f") (result i32) i64.const 7))
+            (core instance $i (instantiate $m))
+            (func (export "f") (result s32) (canon lift (core func $i "f"))))"#,
+    )
+    .unwrap();
+    assert!(airssys_wasm::ComponentInfo::parse_for_compile(&bytes).is_ok());
+    assert!(airssys_wasm::ComponentInfo::parse(&bytes).is_err());
+    common::each_backend(|_| {
+        let (rt, audit) = common::runtime();
+        let err = rt
+            .load(bytes.as_slice(), LoadOptions::new().name("bad-body"))
+            .err()
+            .expect("an invalid body must not load");
+        assert_eq!(err.class(), ErrorClass::InvalidComponent, "{err}");
+        assert!(err.to_string().contains("type mismatch"), "{err}");
+        assert!(audit.events().into_iter().any(|e| matches!(
+            e.kind,
+            AuditKind::LoadRejected {
+                class: ErrorClass::InvalidComponent,
+                ..
+            }
+        ) && &*e.component == "bad-body"));
+        assert_host_alive(&rt);
+    });
+}
+
+#[test]
 fn malformed_binary_is_refused_and_audited() {
     common::each_backend(|_| {
         let (rt, audit) = common::runtime();

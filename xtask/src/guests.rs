@@ -117,6 +117,15 @@ pub fn out_dir() -> PathBuf {
 /// A `cargo` command that ignores the settings cargo passes to xtask itself.
 pub fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // `cargo run` gives xtask its own package's variables; a build script
+    // that watches one (ring's watches CARGO_PKG_VERSION_MAJOR) would
+    // otherwise rebuild, with everything above it, whenever builds
+    // alternate between xtask and a plain `cargo`.
+    for (var, _) in std::env::vars_os() {
+        if var.to_str().is_some_and(|v| v.starts_with("CARGO_PKG_")) {
+            c.env_remove(var);
+        }
+    }
     for var in [
         "CARGO_TARGET_DIR",
         "RUSTFLAGS",
@@ -125,7 +134,8 @@ pub fn cargo() -> Command {
         "CARGO_PRIMARY_PACKAGE",
         "CARGO_MANIFEST_DIR",
         "CARGO_MANIFEST_PATH",
-        "CARGO_PKG_NAME",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
     ] {
         c.env_remove(var);
     }

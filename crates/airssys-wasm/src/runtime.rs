@@ -924,6 +924,7 @@ impl Instance {
     /// call events ([`AuditSink::records_calls`]); returns the call's start
     /// time and its stamp, or `None` when call events are not kept (then no
     /// clock is read).
+    #[inline]
     fn audit_called(&mut self, function: &Arc<str>) -> Result<Option<(Instant, SystemTime)>> {
         if !self.component.runtime.audit.records_calls() {
             return Ok(None);
@@ -1032,12 +1033,19 @@ impl Instance {
         }
         let called = self.audit_called(&func.name)?;
         let start = called.map(|(start, _)| start);
-        let result = self.wasmtime()?.call_typed(&func.inner, params, start);
-        self.audit_outcome(called, &func.name, result.as_ref().map(|(_, u)| *u))?;
-        if let Err(e) = &result {
-            self.renew_after_host_failure(e)?;
+        match self.wasmtime()?.call_typed(&func.inner, params, start) {
+            Ok((r, usage)) => {
+                if called.is_some() {
+                    self.audit_outcome(called, &func.name, Ok(usage))?;
+                }
+                Ok(r)
+            }
+            Err(e) => {
+                self.audit_outcome(called, &func.name, Err(&e))?;
+                self.renew_after_host_failure(&e)?;
+                Err(e)
+            }
         }
-        result.map(|(r, _)| r)
     }
 
     #[cfg(feature = "wasmtime")]

@@ -557,14 +557,19 @@ fn render(run: &Run, quick: bool, charts: &[(String, String)], env: &Environment
         }
         let _ = writeln!(s, "| {} | {} |", goal_what(goal), result);
     }
-    let causes: Vec<_> = CAUSES
+    let causes: Vec<_> = missed
         .iter()
-        .filter(|(goal, _)| missed.iter().any(|m| m.starts_with(goal)))
+        .filter_map(|m| {
+            CAUSES
+                .iter()
+                .find(|(goal, _)| m.starts_with(goal))
+                .map(|(_, cause)| (m, cause))
+        })
         .collect();
     if !causes.is_empty() {
         s.push_str("\nWhy, where a goal is missed (what profiling found):\n\n");
         for (goal, cause) in causes {
-            let _ = writeln!(s, "- {goal}: {cause}");
+            let _ = writeln!(s, "- *{goal}*: {cause}");
         }
     }
     for group in groups(measurements) {
@@ -877,11 +882,13 @@ mod tests {
         // A missed goal says why; a met one does not.
         assert!(
             report.contains("Why, where a goal is missed")
-                && report.contains("- capability check: path globs are matched"),
+                && report.contains(
+                    "- *capability check (path glob, host pattern, topic) ≤ 100 ns*: path globs"
+                ),
             "{report}"
         );
         assert!(
-            !report.contains("- `add` through airssys-wasm on wasmi"),
+            !report.contains("- *`add` through airssys-wasm on wasmi"),
             "{report}"
         );
         assert!(

@@ -631,6 +631,11 @@ const CAUSES: &[(&str, &str)] = &[
          about as much as this ratio moves between runs on a shared machine.",
     ),
     (
+        "1 KiB string through airssys-wasm",
+        "the same per-call checks as `add`'s, a few percent of this call; the ratio moves \
+         across 1.10 between runs on a shared machine.",
+    ),
+    (
         "`add` through airssys-wasm ≤ 1.10× raw wasmtime, same config, every call",
         "two audit events per call (`called`, `returned`) and the two clock readings that \
          stamp them and time the call: the price of auditing every call.",

@@ -40,7 +40,7 @@ const WARM_UP_S: &str = "0.5";
 const MEASURE_S: &str = "2";
 
 /// Subjects of the density measurement (`bench-density SUBJECT N`).
-const DENSITY: &[&str] = &["ours-wasmtime", "raw-wasmtime", "raw-wasmi"];
+const DENSITY: &[&str] = &["ours-wasmtime", "ours-wasmi", "raw-wasmtime", "raw-wasmi"];
 
 /// The baselines a group is compared with, when it has them: a ratio column
 /// each.

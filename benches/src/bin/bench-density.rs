@@ -7,9 +7,9 @@
 //! ```
 //!
 //! SUBJECT is `ours-wasmtime` (airssys-wasm on wasmtime, allocating on
-//! demand), `raw-wasmtime` (wasmtime `InstancePre`, our engine
-//! configuration) or `raw-wasmi` (the guest's core module on wasmi, one
-//! store each). N defaults to 2000. Run each subject in a process of its
+//! demand), `ours-wasmi` (airssys-wasm on wasmi), `raw-wasmtime` (wasmtime
+//! `InstancePre`, our engine configuration) or `raw-wasmi` (the guest's
+//! core module on wasmi, one store each). N defaults to 2000. Run each subject in a process of its
 //! own (`cargo xtask bench` does): the measure is the process's RSS.
 
 use std::hint::black_box;
@@ -43,6 +43,14 @@ fn measure(subject: &str, n: usize) -> Result<u64, String> {
             let component = load_with_grants(&runtime, "values");
             grow(n, || component.instantiate().expect("instantiating"))
         }
+        "ours-wasmi" => {
+            let runtime = Runtime::builder()
+                .backend(airssys_wasm::BackendKind::Wasmi)
+                .build()
+                .map_err(|e| e.to_string())?;
+            let component = load_with_grants(&runtime, "values");
+            grow(n, || component.instantiate().expect("instantiating"))
+        }
         "raw-wasmtime" => {
             let backend = WasmtimeBackend::with_config(WasmtimeConfig::default())
                 .map_err(|e| e.to_string())?;
@@ -73,7 +81,8 @@ fn measure(subject: &str, n: usize) -> Result<u64, String> {
         }
         other => {
             return Err(format!(
-                "unknown subject `{other}`: use ours-wasmtime, raw-wasmtime or raw-wasmi"
+                "unknown subject `{other}`: use ours-wasmtime, ours-wasmi, raw-wasmtime or \
+                 raw-wasmi"
             ));
         }
     })

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::guests::{self, Lang, cargo, root};
+use crate::guests::{self, cargo, root};
 
 /// The criterion bench targets of `benches/`, in the order they run.
 const TARGETS: &[&str] = &[
@@ -36,8 +36,11 @@ const TARGETS: &[&str] = &[
 
 /// Criterion's warm-up and measurement time per benchmark in a full run,
 /// in seconds.
-const WARM_UP_S: &str = "0.5";
-const MEASURE_S: &str = "2";
+const WARM_UP_S: &str = "0.3";
+const MEASURE_S: &str = "1.5";
+
+/// The guests the benchmarks load (built before they run).
+const BENCH_GUESTS: &[&str] = &["values", "host-probe", "markdown"];
 
 /// Subjects of the density measurement (`bench-density SUBJECT N`).
 const DENSITY: &[&str] = &["ours-wasmtime", "ours-wasmi", "raw-wasmtime", "raw-wasmi"];
@@ -265,7 +268,7 @@ pub fn run_bench(quick: bool) -> Result<()> {
         ])
         .spawn()
         .context("starting the benchmarks' build")?;
-    let guests = guests::build(Lang::Rust);
+    let guests = guests::build_rust_guests(BENCH_GUESTS);
     let built = benches
         .wait()
         .context("waiting for the benchmarks' build")?;
@@ -858,7 +861,7 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(report.contains("- Date: 2026-01-02 03:04 UTC"), "{report}");
         assert!(
-            report.contains("(0.5 s warm-up, 2 s of samples"),
+            report.contains("(0.3 s warm-up, 1.5 s of samples"),
             "{report}"
         );
         assert!(report.contains("| fast | 42.0 ns |\n"), "{report}");

@@ -193,7 +193,7 @@ pub fn build_many(langs: &[Lang]) -> Result<Vec<PathBuf>> {
     crate::polyglot::stage_wit()?;
     for lang in langs.iter().flat_map(|l| l.expand()) {
         let built = match lang {
-            Lang::Rust => build_rust(),
+            Lang::Rust => build_rust(None),
             other => crate::polyglot::build(other).map(|b| vec![b.path]),
         };
         match built {
@@ -213,11 +213,40 @@ pub fn build_many(langs: &[Lang]) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-fn build_rust() -> Result<Vec<PathBuf>> {
-    ensure_targets(&["wasm32-unknown-unknown", "wasm32-wasip2"])?;
+/// Builds these Rust guests only (the benchmarks need a few): each must be
+/// one of the Rust guests `cargo xtask guests` builds.
+pub fn build_rust_guests(only: &[&str]) -> Result<Vec<PathBuf>> {
+    crate::polyglot::stage_wit()?;
+    build_rust(Some(only))
+}
+
+fn build_rust(only: Option<&[&str]>) -> Result<Vec<PathBuf>> {
+    let pick = |names: &'static [&'static str]| -> Vec<&'static str> {
+        names
+            .iter()
+            .copied()
+            .filter(|n| only.is_none_or(|o| o.contains(n)))
+            .collect()
+    };
+    let (pure, wasip2) = (pick(PURE), pick(WASIP2));
+    let targets: Vec<&str> = [
+        ("wasm32-unknown-unknown", &pure),
+        ("wasm32-wasip2", &wasip2),
+    ]
+    .iter()
+    .filter(|(_, names)| !names.is_empty())
+    .map(|(t, _)| *t)
+    .collect();
+    ensure_targets(&targets)?;
     let manifest = root().join("guests/Cargo.toml");
     let guest_target = root().join("guests/target");
-    for (target, names) in [("wasm32-unknown-unknown", PURE), ("wasm32-wasip2", WASIP2)] {
+    for (target, names) in [
+        ("wasm32-unknown-unknown", &pure),
+        ("wasm32-wasip2", &wasip2),
+    ] {
+        if names.is_empty() {
+            continue;
+        }
         println!("xtask: building {} for {target}", names.join(", "));
         let mut cmd = cargo();
         cmd.args([
@@ -239,10 +268,10 @@ fn build_rust() -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let mut written = Vec::new();
     for (target, names, componentize) in [
-        ("wasm32-unknown-unknown", PURE, true),
-        ("wasm32-wasip2", WASIP2, false),
+        ("wasm32-unknown-unknown", &pure, true),
+        ("wasm32-wasip2", &wasip2, false),
     ] {
-        for name in names {
+        for name in names.iter() {
             let built = guest_target
                 .join(target)
                 .join("release")

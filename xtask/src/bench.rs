@@ -277,6 +277,9 @@ pub fn run_bench(quick: bool) -> Result<()> {
         bail!("building the benchmarks failed ({built})");
     }
     println!("xtask: built in {:.0?}", started.elapsed());
+    // The build wrote gigabytes; flushing them now keeps the kernel's
+    // writeback from disturbing the first measurements.
+    let _ = std::process::Command::new("sync").status();
     // Only this run's results go into the report.
     let criterion = root().join("target/criterion");
     if criterion.exists() {

@@ -14,7 +14,7 @@
 use airssys_wasm_core::{ResourceHandle, ResourceType, Value, ValueType};
 use wasmi::{AsContextMut, Func, Memory, StoreContextMut, Val};
 use wasmtime_environ::component::{
-    ComponentTypes, InterfaceType, RuntimeComponentInstanceIndex, TypeResourceTable,
+    ComponentTypes, InterfaceType, RuntimeComponentInstanceIndex, TypeResourceTable, VariantInfo,
 };
 
 use crate::instance::StoreData;
@@ -510,12 +510,7 @@ impl Cx<'_, '_> {
                 Value::Enum(case_name(names.iter().map(String::as_str), d)?.to_owned())
             }
             (I::Variant(_) | I::Option(_) | I::Result(_), _) => {
-                let info = match ty {
-                    I::Variant(i) => &types[*i].info,
-                    I::Option(i) => &types[*i].info,
-                    I::Result(i) => &types[*i].info,
-                    _ => unreachable!("matched above"),
-                };
+                let info = variant_info(types, ty);
                 let disc = self.load_disc(u32::from(info.size), ptr)?;
                 let payload_at = ptr + info.payload_offset32;
                 let cases = variant_case_types(types, ty);
@@ -791,12 +786,7 @@ impl Cx<'_, '_> {
                 self.store_disc(u32::from(types[*i].info.size), ptr, d)
             }
             (I::Variant(_) | I::Option(_) | I::Result(_), _) => {
-                let info = match ty {
-                    I::Variant(i) => &types[*i].info,
-                    I::Option(i) => &types[*i].info,
-                    I::Result(i) => &types[*i].info,
-                    _ => unreachable!("matched above"),
-                };
+                let info = variant_info(types, ty);
                 let (disc, payload, pvty) = variant_parts(types, ty, vty, v)?;
                 self.store_disc(u32::from(info.size), ptr, disc)?;
                 match (payload, pvty) {
@@ -992,6 +982,16 @@ type Parts<'v, 't> = (
 );
 
 /// The discriminant and payload of a variant, option or result value.
+/// The layout of a variant, option or result type.
+fn variant_info<'t>(types: &'t ComponentTypes, ty: &InterfaceType) -> &'t VariantInfo {
+    match ty {
+        InterfaceType::Variant(i) => &types[*i].info,
+        InterfaceType::Option(i) => &types[*i].info,
+        InterfaceType::Result(i) => &types[*i].info,
+        other => unreachable!("only variant-like types have a variant layout: {other:?}"),
+    }
+}
+
 fn variant_parts<'v, 't>(
     types: &'t ComponentTypes,
     ty: &'t InterfaceType,

@@ -409,41 +409,28 @@ fn lifted_exports(
         ))
     };
     let mut out = HashMap::new();
+    // Records a lifted function under its call name, when the component's
+    // described exports have it.
+    let mut add = |call: String, export: &Export| {
+        if let Export::LiftedFunction { ty, func, options } = export
+            && let Some(ft) = info.export_function(&call)
+        {
+            let lifted = LiftedExport {
+                ty: *ty,
+                func: func.clone(),
+                options: *options,
+                func_type: ft,
+                flat: flat(*ty),
+            };
+            out.insert(call, lifted);
+        }
+    };
     for (name, (index, _)) in component.exports.raw_iter() {
         match &component.export_items[*index] {
-            Export::LiftedFunction { ty, func, options } => {
-                if let Some(ft) = info.export_function(name) {
-                    out.insert(
-                        name.to_string(),
-                        LiftedExport {
-                            ty: *ty,
-                            func: func.clone(),
-                            options: *options,
-                            func_type: ft,
-                            flat: flat(*ty),
-                        },
-                    );
-                }
-            }
+            export @ Export::LiftedFunction { .. } => add(name.to_string(), export),
             Export::Instance { exports, .. } => {
                 for (fname, (findex, _)) in exports.raw_iter() {
-                    if let Export::LiftedFunction { ty, func, options } =
-                        &component.export_items[*findex]
-                    {
-                        let call = format!("{name}#{fname}");
-                        if let Some(ft) = info.export_function(&call) {
-                            out.insert(
-                                call,
-                                LiftedExport {
-                                    ty: *ty,
-                                    func: func.clone(),
-                                    options: *options,
-                                    func_type: ft,
-                                    flat: flat(*ty),
-                                },
-                            );
-                        }
-                    }
+                    add(format!("{name}#{fname}"), &component.export_items[*findex]);
                 }
             }
             Export::ModuleStatic { .. } | Export::ModuleImport { .. } | Export::Type(_) => {}

@@ -133,6 +133,8 @@ pub struct WasmtimeBackend {
 /// An engine and what is tied to it: the linker with WASI, the artifact
 /// cache (keyed by the engine's configuration).
 struct Flavor {
+    /// What code compiled on this engine checks.
+    metering: Metering,
     engine: Engine,
     linker: Linker<instance::StoreData>,
     cache: Option<cache::ArtifactCache>,
@@ -191,6 +193,7 @@ impl Flavor {
             .map(|dir| cache::ArtifactCache::new(dir, &engine))
             .transpose()?;
         Ok(Self {
+            metering,
             engine,
             linker,
             cache,
@@ -344,7 +347,7 @@ impl Backend for WasmtimeBackend {
         limits: &Limits,
     ) -> Result<Arc<dyn CompiledComponent>> {
         let flavor = self.flavor(limits)?;
-        let metering = Metering::of(limits);
+        let metering = flavor.metering;
         let (component, from_cache) = self.component(flavor, bytes, info)?;
         tracing::debug!(digest = %info.digest(), from_cache, ?metering, "compiled component");
         let linker = self.link_host(flavor, info, host)?;

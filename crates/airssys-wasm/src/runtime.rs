@@ -1035,9 +1035,7 @@ impl Instance {
         let start = called.map(|(start, _)| start);
         match self.wasmtime()?.call_typed(&func.inner, params, start) {
             Ok((r, usage)) => {
-                if called.is_some() {
-                    self.audit_outcome(called, &func.name, Ok(usage))?;
-                }
+                self.audit_outcome(called, &func.name, Ok(usage))?;
                 Ok(r)
             }
             Err(e) => {

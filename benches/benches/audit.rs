@@ -34,6 +34,29 @@ fn event(component: &Arc<str>, function: &Arc<str>) -> AuditEvent {
     )
 }
 
+/// Times `iters` calls of `record` in chunks of at most `chunk`, running
+/// `settle` after each chunk, untimed.
+fn in_chunks(
+    iters: u64,
+    chunk: u64,
+    mut record: impl FnMut(),
+    mut settle: impl FnMut(),
+) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(chunk);
+        let start = Instant::now();
+        for _ in 0..n {
+            record();
+        }
+        total += start.elapsed();
+        settle();
+        left -= n;
+    }
+    total
+}
+
 fn bench(c: &mut Criterion) {
     let component: Arc<str> = "orders-plugin".into();
     let function: Arc<str> = "handle-order".into();
@@ -44,19 +67,12 @@ fn bench(c: &mut Criterion) {
     let memory = MemorySink::new();
     group.bench_function("memory", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(100_000);
-                let start = Instant::now();
-                for _ in 0..n {
-                    memory.record(event(&component, &function)).unwrap();
-                }
-                total += start.elapsed();
-                drop(memory.take());
-                left -= n;
-            }
-            total
+            in_chunks(
+                iters,
+                100_000,
+                || memory.record(event(&component, &function)).unwrap(),
+                || drop(memory.take()),
+            )
         })
     });
 
@@ -80,19 +96,12 @@ fn bench(c: &mut Criterion) {
     // (the queue holds 4096), each followed by an untimed flush.
     group.bench_function("chained-jsonl-burst", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(1000);
-                let start = Instant::now();
-                for _ in 0..n {
-                    log.record(event(&component, &function)).unwrap();
-                }
-                total += start.elapsed();
-                log.flush().unwrap();
-                left -= n;
-            }
-            total
+            in_chunks(
+                iters,
+                1000,
+                || log.record(event(&component, &function)).unwrap(),
+                || log.flush().unwrap(),
+            )
         })
     });
     // A sustained flood: the queue stays full, so this is the writer's

@@ -11,6 +11,7 @@
 //! - [`AuditEvent`], [`AuditSink`]: the audit trail.
 //! - [`HostFunctions`], [`CallContext`]: host functions, defined once for
 //!   every backend.
+//! - [`typed`]: the Rust types of typed calls, on every backend.
 //! - [`Backend`]: what an engine implements.
 //! - [`Error`]: the typed error of every layer.
 #![deny(missing_docs)]
@@ -22,6 +23,7 @@ mod component;
 mod error;
 mod host;
 mod limits;
+pub mod typed;
 mod value;
 pub mod wasi;
 mod wave;

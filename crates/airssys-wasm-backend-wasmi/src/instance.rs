@@ -6,15 +6,17 @@ use std::collections::HashMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use airssys_wasm_core::typed::{ComponentParams, ComponentResults};
 use airssys_wasm_core::{
     AuditSink, BackendInstance, CallContext, CapabilitySet, Error, FuncRef, GrowthLimiter,
     HostError, InstanceConfig, LimitExceeded, Limits, Result, Usage, Value, ValueType,
 };
 use wasmi::{
     AsContextMut, Caller, Extern, Func, Global, Memory, Mutability, ResumableCall, Store, TrapCode,
-    Val,
+    TypedFunc, TypedResumableCall, Val, WasmParams, WasmResults,
 };
 use wasmtime_environ::component::{
     CoreDef, ExportItem, GlobalInitializer, InstantiateModule, InterfaceType, OptionsIndex,
@@ -24,6 +26,7 @@ use wasmtime_environ::component::{
 use crate::abi::{self, Cx, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS};
 use crate::plan::{Plan, Provider};
 use crate::resources::{Resources, Slot};
+use crate::typed::{FlatCall, FlatParams, FlatResults};
 use crate::wasi::Stop;
 
 /// Fuel given to the guest at a time when the call has a timeout: the
@@ -74,6 +77,8 @@ struct Runtime {
 /// Fuel accounting across slices of one call.
 #[derive(Default)]
 struct FuelMeter {
+    /// Whether the engine meters fuel; when not, there is nothing to count.
+    metered: bool,
     /// The call's budget; `None` is unlimited.
     budget: Option<u64>,
     /// Fuel used by earlier slices.
@@ -105,13 +110,16 @@ impl FuelMeter {
 /// guest (`realloc`, destructors).
 pub(crate) fn refuel<T: AsContextMut<Data = StoreData>>(store: &mut T) {
     let mut ctx = store.as_context_mut();
+    if !ctx.data().fuel.metered {
+        return;
+    }
     let left = ctx.get_fuel().unwrap_or(0);
     let meter = &mut ctx.data_mut().fuel;
     meter.consumed += meter.granted.saturating_sub(left);
     let next = meter.slice();
     meter.granted = next;
     ctx.set_fuel(next)
-        .expect("fuel metering is enabled in every engine of this backend");
+        .expect("a metered store's engine meters fuel");
 }
 
 /// Memory and table limits of one store: core's accounting; wasmi's
@@ -207,6 +215,8 @@ struct Resolved {
 
 /// A live wasmi instance.
 pub struct WasmiInstance {
+    /// Tells this instance's typed handles from other instances'.
+    id: u64,
     store: Store<StoreData>,
     funcs: Vec<Resolved>,
     by_name: HashMap<Arc<str>, u32>,
@@ -235,7 +245,10 @@ impl WasmiInstance {
                 growth: GrowthLimiter::new(&limits),
                 exceeded: None,
             },
-            fuel: FuelMeter::default(),
+            fuel: FuelMeter {
+                metered: crate::metered(&limits),
+                ..FuelMeter::default()
+            },
             resources: Resources::default(),
             rt: Runtime {
                 memories: vec![None; plan.component.num_runtime_memories as usize],
@@ -252,13 +265,15 @@ impl WasmiInstance {
         if let Err(e) = initialize(&mut store, &plan) {
             return Err(classify(
                 &mut store,
-                e,
+                &e,
                 "<instantiate>",
                 &limits,
                 start.elapsed(),
             ));
         }
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Ok(Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             store,
             funcs: Vec::new(),
             by_name: HashMap::new(),
@@ -268,6 +283,7 @@ impl WasmiInstance {
         })
     }
 
+    #[inline]
     fn check_poisoned(&self) -> Result<()> {
         match &self.poisoned {
             Some(why) => Err(Error::InstancePoisoned(why.clone())),
@@ -284,7 +300,7 @@ impl WasmiInstance {
         }
     }
 
-    fn fail(&mut self, e: wasmi::Error, function: &str, elapsed: Duration) -> Error {
+    fn fail(&mut self, e: &wasmi::Error, function: &str, elapsed: Duration) -> Error {
         let err = classify(&mut self.store, e, function, &self.limits, elapsed);
         self.poisoned = Some(err.to_string());
         err
@@ -309,16 +325,142 @@ impl WasmiInstance {
                 ResumableCall::Finished => return Ok(()),
                 ResumableCall::HostTrap(trap) => return Err(trap.into_host_error()),
                 ResumableCall::OutOfFuel(pending) => {
-                    refuel(&mut self.store);
-                    let meter = &self.store.data().fuel;
-                    if meter.deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err(wasmi::Error::host(Interrupted));
-                    }
-                    if meter.remaining() < pending.required_fuel() || meter.granted == 0 {
-                        return Err(TrapCode::OutOfFuel.into());
-                    }
+                    self.next_slice(pending.required_fuel())?;
                     call = pending.resume(&mut self.store, results)?;
                 }
+            }
+        }
+    }
+
+    /// [`WasmiInstance::run`] for a typed call: wasmi's `TypedFunc`, whose
+    /// core signature was checked when it was resolved. A failure is
+    /// classified, timed from `timer`, and poisons the instance.
+    fn run_typed<P: WasmParams, R: WasmResults>(
+        &mut self,
+        func: &TypedFunc<P, R>,
+        params: P,
+        function: &str,
+        timer: Option<Instant>,
+    ) -> Result<R> {
+        let elapsed = || timer.map(|t| t.elapsed()).unwrap_or_default();
+        if self.store.data().fuel.deadline.is_none() {
+            return func
+                .call(&mut self.store, params)
+                .map_err(|e| self.fail(&e, function, elapsed()));
+        }
+        let mut call = func
+            .call_resumable(&mut self.store, params)
+            .map_err(|e| self.fail(&e, function, elapsed()))?;
+        loop {
+            match call {
+                TypedResumableCall::Finished(r) => return Ok(r),
+                TypedResumableCall::HostTrap(trap) => {
+                    return Err(self.fail(trap.host_error(), function, elapsed()));
+                }
+                TypedResumableCall::OutOfFuel(pending) => {
+                    if let Err(e) = self.next_slice(pending.required_fuel()) {
+                        return Err(self.fail(&e, function, elapsed()));
+                    }
+                    call = pending
+                        .resume(&mut self.store)
+                        .map_err(|e| self.fail(&e, function, elapsed()))?;
+                }
+            }
+        }
+    }
+
+    /// After a fuel slice ran out: counts it and grants the next, or says
+    /// why the call stops (its deadline passed, or its fuel, short of the
+    /// `required` units, is spent).
+    fn next_slice(&mut self, required: u64) -> std::result::Result<(), wasmi::Error> {
+        refuel(&mut self.store);
+        let meter = &self.store.data().fuel;
+        if meter.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(wasmi::Error::host(Interrupted));
+        }
+        if meter.remaining() < required || meter.granted == 0 {
+            return Err(TrapCode::OutOfFuel.into());
+        }
+        Ok(())
+    }
+
+    /// Resolves export `name` for typed calls of parameters `P` and result
+    /// `R` through wasmi's own typed call, when their flat form allows it
+    /// (scalars only, no post-return function). `Ok(None)` when it does
+    /// not: call the export through values. The caller has checked `P` and
+    /// `R` against the export's WIT type
+    /// ([`check_signature`](airssys_wasm_core::typed::check_signature)).
+    pub fn flat_call<P, R>(&mut self, name: &str) -> Result<Option<FlatCall<P::Flat, R::Flat>>>
+    where
+        P: ComponentParams<Flat: FlatParams>,
+        R: ComponentResults<Flat: FlatResults>,
+    {
+        if !<P::Flat as FlatParams>::FLAT || !<R::Flat as FlatResults>::FLAT {
+            return Ok(None);
+        }
+        let f = self.func(name)?;
+        let resolved = &self.funcs[f.index as usize];
+        let plan = &self.store.data().plan;
+        if plan.options(resolved.options).post_return.is_some() {
+            return Ok(None);
+        }
+        let func = resolved
+            .func
+            .typed(&self.store)
+            .map_err(|e| Error::InvalidArguments {
+                function: name.to_owned(),
+                detail: format!("its core signature does not fit `{}`: {e}", f.ty),
+            })?;
+        Ok(Some(FlatCall {
+            func,
+            name: f.name,
+            owner: self.id,
+        }))
+    }
+
+    /// Calls through the typed fast path, with the same limits, fuel
+    /// slices and error classification as dynamic calls.
+    ///
+    /// `start` is when the caller began the call, for a caller that wants
+    /// its [`Usage`] (the elapsed time is measured from it). With `None`,
+    /// a component without fuel or timeout limits runs with no clock read
+    /// and no fuel bookkeeping, and no usage is returned.
+    pub fn call_flat<P, R>(
+        &mut self,
+        f: &FlatCall<P::Flat, R::Flat>,
+        params: P,
+        start: Option<Instant>,
+    ) -> Result<(R, Option<Usage>)>
+    where
+        P: ComponentParams<Flat: FlatParams>,
+        R: ComponentResults<Flat: FlatResults>,
+    {
+        self.check_poisoned()?;
+        if f.owner != self.id {
+            return Err(Error::InvalidArguments {
+                function: f.name.to_string(),
+                detail: "this FlatCall was resolved on another instance".into(),
+            });
+        }
+        // Without fuel or timeout limits the engine meters nothing, and
+        // nothing needs arming.
+        let armed = self
+            .store
+            .data()
+            .fuel
+            .metered
+            .then(|| arm(&mut self.store, &self.limits));
+        let flat = params.into_flat_list().into_wasmi();
+        let out = self.run_typed(&f.func, flat, &f.name, start.or(armed))?;
+        match R::from_flat_result(<R::Flat as FlatResults>::from_wasmi(out)) {
+            Ok(r) => Ok((r, start.map(|s| self.usage(s.elapsed())))),
+            Err(m) => {
+                let err = Error::Trap {
+                    function: f.name.to_string(),
+                    message: format!("the result is invalid: {m}"),
+                };
+                self.poisoned = Some(err.to_string());
+                Err(err)
             }
         }
     }
@@ -340,7 +482,11 @@ impl wasmi::errors::HostError for Interrupted {}
 fn arm(store: &mut Store<StoreData>, limits: &Limits) -> Instant {
     let now = Instant::now();
     let meter = &mut store.data_mut().fuel;
+    if !meter.metered {
+        return now;
+    }
     *meter = FuelMeter {
+        metered: true,
         budget: limits.fuel,
         consumed: 0,
         granted: 0,
@@ -348,7 +494,7 @@ fn arm(store: &mut Store<StoreData>, limits: &Limits) -> Instant {
     };
     store
         .set_fuel(0)
-        .expect("fuel metering is enabled in every engine of this backend");
+        .expect("a metered store's engine meters fuel");
     refuel(store);
     now
 }
@@ -866,7 +1012,7 @@ fn store_tuple<'v>(
 /// behind it.
 fn classify(
     store: &mut Store<StoreData>,
-    e: wasmi::Error,
+    e: &wasmi::Error,
     function: &str,
     limits: &Limits,
     elapsed: Duration,
@@ -894,7 +1040,7 @@ fn classify(
             message: a.0.clone(),
         };
     }
-    if let Some(message) = instantiation_trap(&e) {
+    if let Some(message) = instantiation_trap(e) {
         return Error::Trap {
             function,
             message: message.to_owned(),
@@ -1062,7 +1208,7 @@ impl BackendInstance for WasmiInstance {
         let r = self.run(func, &flat_args, raw);
         if let Err(e) = r {
             let elapsed = start.elapsed();
-            return Err(self.fail(e, &f.name, elapsed));
+            return Err(self.fail(&e, &f.name, elapsed));
         }
         // Lift the results.
         let mut ctx = self.store.as_context_mut();
@@ -1108,7 +1254,7 @@ impl BackendInstance for WasmiInstance {
             refuel(&mut self.store);
             if let Err(e) = post.call(&mut self.store, raw, &mut []) {
                 let elapsed = start.elapsed();
-                return Err(self.fail(e, &f.name, elapsed));
+                return Err(self.fail(&e, &f.name, elapsed));
             }
         }
         let usage = self.usage(start.elapsed());

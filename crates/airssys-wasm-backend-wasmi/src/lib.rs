@@ -39,6 +39,10 @@
 //!   of [`FUEL_SLICE`] units (a resumable call); when a slice runs out the
 //!   deadline is checked and the call resumes or stops with
 //!   [`airssys_wasm_core::Error::Timeout`].
+//! - **Only where needed**: fuel metering costs a little on every call and
+//!   in every loop, so a component with neither a fuel limit nor a timeout
+//!   is compiled on a second engine that meters nothing (made on first
+//!   use). A component's limits are fixed when it is compiled.
 //! - **Memory and tables** go through wasmi's `ResourceLimiter`.
 //! - **Stack**: wasmi's recursion limit ([`WasmiConfig::max_recursion_depth`])
 //!   turns runaway recursion into [`airssys_wasm_core::Error::StackOverflow`].
@@ -51,15 +55,17 @@ mod abi;
 mod instance;
 mod plan;
 mod resources;
+mod typed;
 mod wasi;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use airssys_wasm_core::{
     Backend, CompiledComponent, ComponentInfo, Error, HostFunctions, InstanceConfig, Limits, Result,
 };
 
 pub use instance::{FUEL_SLICE, WasmiInstance};
+pub use typed::{FlatCall, FlatParams, FlatResults};
 /// The wasmi crate this backend is built on.
 pub use wasmi;
 
@@ -81,7 +87,24 @@ impl Default for WasmiConfig {
 
 /// The wasmi backend. Cheap to share (`Arc`); one per process is typical.
 pub struct WasmiBackend {
-    engine: wasmi::Engine,
+    /// Meters fuel: for components with a fuel limit or a timeout (checked
+    /// whenever a fuel slice runs out).
+    metered: wasmi::Engine,
+    /// Meters nothing: for components with neither, made on first use.
+    plain: OnceLock<wasmi::Engine>,
+    config: WasmiConfig,
+}
+
+/// Whether components with `limits` run on the fuel-metering engine.
+pub(crate) fn metered(limits: &Limits) -> bool {
+    limits.fuel.is_some() || limits.timeout.is_some()
+}
+
+fn engine(config: &WasmiConfig, metered: bool) -> wasmi::Engine {
+    let mut c = wasmi::Config::default();
+    c.consume_fuel(metered)
+        .set_max_recursion_depth(config.max_recursion_depth);
+    wasmi::Engine::new(&c)
 }
 
 impl WasmiBackend {
@@ -92,17 +115,26 @@ impl WasmiBackend {
 
     /// A backend with the given settings.
     pub fn with_config(config: WasmiConfig) -> Result<Self> {
-        let mut c = wasmi::Config::default();
-        c.consume_fuel(true)
-            .set_max_recursion_depth(config.max_recursion_depth);
         Ok(Self {
-            engine: wasmi::Engine::new(&c),
+            metered: engine(&config, true),
+            plain: OnceLock::new(),
+            config,
         })
     }
 
-    /// The wasmi engine, for embedders that need it.
+    /// The fuel-metering wasmi engine (components with a fuel limit or a
+    /// timeout run on it), for embedders that need it.
     pub fn engine(&self) -> &wasmi::Engine {
-        &self.engine
+        &self.metered
+    }
+
+    /// The engine for components with `limits`.
+    fn engine_for(&self, limits: &Limits) -> &wasmi::Engine {
+        if metered(limits) {
+            &self.metered
+        } else {
+            self.plain.get_or_init(|| engine(&self.config, false))
+        }
     }
 }
 
@@ -120,14 +152,15 @@ impl Backend for WasmiBackend {
         bytes: &[u8],
         info: &ComponentInfo,
         host: &Arc<HostFunctions>,
-        _limits: &Limits,
+        limits: &Limits,
     ) -> Result<Arc<dyn CompiledComponent>> {
-        // The interpreter meters fuel whatever the limits: its code is not
-        // compiled per limit.
-        let plan = plan::build(&self.engine, bytes, info, host)?;
-        tracing::debug!(digest = %info.digest(), "compiled component for wasmi");
+        let engine = self.engine_for(limits);
+        let plan = plan::build(engine, bytes, info, host)?;
+        let metered = metered(limits);
+        tracing::debug!(digest = %info.digest(), metered, "compiled component for wasmi");
         Ok(Arc::new(Compiled {
-            engine: self.engine.clone(),
+            engine: engine.clone(),
+            metered,
             plan: Arc::new(plan),
             export_names: info.export_names(),
         }))
@@ -137,6 +170,8 @@ impl Backend for WasmiBackend {
 /// A component translated and compiled for wasmi.
 struct Compiled {
     engine: wasmi::Engine,
+    /// Whether `engine` meters fuel.
+    metered: bool,
     plan: Arc<plan::Plan>,
     export_names: String,
 }
@@ -146,6 +181,14 @@ impl CompiledComponent for Compiled {
         &self,
         config: InstanceConfig,
     ) -> Result<Box<dyn airssys_wasm_core::BackendInstance>> {
+        if metered(&config.limits) != self.metered {
+            return Err(Error::Backend(format!(
+                "component `{}` was compiled for other limits than this instance's (fuel \
+                 metering is compiled in for a fuel limit or a timeout): load it with these \
+                 limits",
+                config.component
+            )));
+        }
         WasmiInstance::new(
             &self.engine,
             self.plan.clone(),

@@ -7,8 +7,9 @@
 //!   sink keeps no call events and the runtime builds none), typed fast
 //!   path and `Value` path; `ours-audited-*`: the same with a sink that
 //!   takes every call's `called` and `returned` events;
-//!   `ours-wasmi-dynamic`: the default sink on the wasmi backend (no typed
-//!   path there);
+//!   `ours-wasmi-typed` / `ours-wasmi-dynamic`: the default sink on the
+//!   wasmi backend (its typed path is wasmi's own typed call for scalar
+//!   signatures like `add`, values for the others);
 //! - `raw-wasmtime-same-config`: wasmtime's `TypedFunc` on the engine our
 //!   backend runs this component on (epochs; fuel metering is compiled in
 //!   only for components with a fuel limit), no airssys-wasm in between;
@@ -25,9 +26,9 @@
 use std::hint::black_box;
 use std::sync::Arc;
 
-use airssys_wasm::{LoadOptions, Runtime, Value};
+use airssys_wasm::{LoadOptions, Runtime, TypedParams, TypedResults, Value};
 use airssys_wasm_backend_wasmtime::wasmtime::component::{
-    Component, ComponentNamedList, Instance, Lift, Linker, Lower, TypedFunc, Val,
+    Component, Instance, Linker, TypedFunc, Val,
 };
 use airssys_wasm_backend_wasmtime::wasmtime::{Config, Engine, Store};
 use airssys_wasm_backend_wasmtime::{WasmtimeBackend, WasmtimeConfig};
@@ -76,8 +77,8 @@ fn compare<'c, P, R>(
     native: &dyn Fn(P) -> R,
 ) -> BenchmarkGroup<'c, WallTime>
 where
-    P: ComponentNamedList + Lower + Send + Sync + 'static,
-    R: ComponentNamedList + Lift + Send + Sync + 'static,
+    P: TypedParams,
+    R: TypedResults,
 {
     let mut group = c.benchmark_group(name);
     for (prefix, ours) in &mut s.ours {

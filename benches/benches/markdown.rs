@@ -3,7 +3,8 @@
 //! with the same options run natively.
 //!
 //! - `ours-typed` / `ours-dynamic`: through airssys-wasm on wasmtime;
-//!   `ours-wasmi-dynamic` on the wasmi backend;
+//!   `ours-wasmi-typed` / `ours-wasmi-dynamic` on the wasmi backend (where
+//!   a string signature's typed call goes through values too);
 //! - `raw-wasmtime-same-config`: wasmtime's `TypedFunc`, our engine
 //!   configuration (fuel metering and epochs on);
 //! - `raw-wasmtime-default`: the same on a default engine (neither);

@@ -35,6 +35,7 @@
 mod host;
 mod link;
 mod runtime;
+pub mod typed;
 
 pub use airssys_wasm_core::{
     AuditError, AuditEvent, AuditKind, AuditSink, Capability, CapabilityKind, CapabilitySet,
@@ -48,12 +49,12 @@ pub use airssys_wasm_core::capability;
 /// The security crate: audit logs and their verification.
 pub use airssys_wasm_security as security;
 pub use host::HostSettings;
+pub use runtime::TypedFunc;
 pub use runtime::{
     BackendChoice, BackendKind, Component, Func, Instance, LoadOptions, Runtime, RuntimeBuilder,
     Source,
 };
-#[cfg(feature = "wasmtime")]
-pub use runtime::{TypedFunc, wasmtime_types};
+pub use typed::{TypedParams, TypedResults};
 
 /// The core crate, for everything not re-exported here.
 pub use airssys_wasm_core as core;

@@ -10,6 +10,7 @@ use airssys_wasm_security::signing::{Signature, SignatureError};
 use airssys_wasm_security::{Evaluation, Manifest, OnDenied, Policy};
 
 use crate::host::{ComponentHost, HostSettings, HostState};
+use crate::typed::{TypedParams, TypedResults};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use airssys_wasm_core::{
@@ -946,7 +947,22 @@ impl Instance {
     /// (`called` is `Some`), stamped at the call's stamp plus its elapsed
     /// time: no second clock reading. A trap or limit hit is always
     /// recorded.
+    #[inline]
     fn audit_outcome(
+        &mut self,
+        called: Option<(Instant, SystemTime)>,
+        function: &Arc<str>,
+        outcome: Result<Option<Usage>, &Error>,
+    ) -> Result<()> {
+        // Kept inline: the common case, a return nobody records, costs a
+        // comparison.
+        if called.is_none() && outcome.is_ok() {
+            return Ok(());
+        }
+        self.record_outcome(called, function, outcome)
+    }
+
+    fn record_outcome(
         &mut self,
         called: Option<(Instant, SystemTime)>,
         function: &Arc<str>,
@@ -989,43 +1005,80 @@ impl Instance {
             .record_at(time, &self.component.name, kind)
     }
 
-    /// Resolves an export for the typed fast path (wasmtime backend only).
+    /// Resolves an export for typed calls: its parameters and result as
+    /// Rust tuples, on every backend (the types are in
+    /// [`crate::typed`]). `P` and `R` are checked against the export's WIT
+    /// type here, once; a mismatch is [`Error::InvalidArguments`] showing
+    /// both signatures.
     ///
-    /// `P` and `R` are the Rust types of the parameters and results, as
-    /// tuples: `instance.typed::<(u32, u32), (u32,)>("add")`.
-    #[cfg(feature = "wasmtime")]
-    pub fn typed<P, R>(&mut self, name: &str) -> Result<TypedFunc<P, R>>
-    where
-        P: wasmtime_types::ComponentNamedList + wasmtime_types::Lower + Send + Sync + 'static,
-        R: wasmtime_types::ComponentNamedList + wasmtime_types::Lift + Send + Sync + 'static,
-    {
-        let id = self.id;
-        let inner = self.wasmtime()?.typed::<P, R>(name)?;
+    /// ```
+    /// # use airssys_wasm::{LoadOptions, Runtime};
+    /// # fn main() -> airssys_wasm::Result<()> {
+    /// # let bytes = wat::parse_str(r#"(component
+    /// #   (core module $m (func (export "add") (param i32 i32) (result i32)
+    /// #     local.get 0 local.get 1 i32.add))
+    /// #   (core instance $i (instantiate $m))
+    /// #   (func (export "add") (param "a" u32) (param "b" u32) (result u32)
+    /// #     (canon lift (core func $i "add"))))"#).unwrap();
+    /// let runtime = Runtime::new()?;
+    /// let mut instance = runtime.load(bytes, LoadOptions::new())?.instantiate()?;
+    /// let add = instance.typed::<(u32, u32), (u32,)>("add")?;
+    /// assert_eq!(instance.call_typed(&add, (40, 2))?, (42,));
+    /// assert!(instance.typed::<(String,), (u32,)>("add").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn typed<P: TypedParams, R: TypedResults>(
+        &mut self,
+        name: &str,
+    ) -> Result<TypedFunc<P, R>> {
+        let f = self.backend.func(name)?;
+        crate::typed::check_signature::<P, R>(&f.name, &f.ty)?;
+        let inner = self.typed_inner::<P, R>(&f)?;
         Ok(TypedFunc {
-            instance: id,
+            instance: self.id,
             generation: self.generation,
-            name: inner.name().into(),
+            name: f.name,
             inner,
         })
     }
 
-    /// Calls through the typed fast path, with the same limits and audit
-    /// events as [`Instance::call_func`].
-    #[cfg(feature = "wasmtime")]
-    pub fn call_typed<P, R>(&mut self, func: &TypedFunc<P, R>, params: P) -> Result<R>
-    where
-        P: wasmtime_types::ComponentNamedList + wasmtime_types::Lower + Send + Sync + 'static,
-        R: wasmtime_types::ComponentNamedList + wasmtime_types::Lift + Send + Sync + 'static,
-    {
+    /// The backend's typed call of `f`, or the path through values.
+    fn typed_inner<P: TypedParams, R: TypedResults>(
+        &mut self,
+        f: &FuncRef,
+    ) -> Result<TypedInner<P, R>> {
+        let any = self.backend.as_any_mut();
+        #[cfg(feature = "wasmtime")]
+        if let Some(w) = any.downcast_mut::<airssys_wasm_backend_wasmtime::WasmtimeInstance>() {
+            return Ok(TypedInner::Wasmtime(w.typed::<P, R>(&f.name)?));
+        }
+        #[cfg(feature = "wasmi")]
+        if let Some(w) = any.downcast_mut::<airssys_wasm_backend_wasmi::WasmiInstance>()
+            && let Some(flat) = w.flat_call::<P, R>(&f.name)?
+        {
+            return Ok(TypedInner::Wasmi(flat));
+        }
+        let _ = any;
+        Ok(TypedInner::Dynamic(f.clone()))
+    }
+
+    /// Calls through a typed export, with the limits, audit events and
+    /// errors of [`Instance::call_func`].
+    pub fn call_typed<P: TypedParams, R: TypedResults>(
+        &mut self,
+        func: &TypedFunc<P, R>,
+        params: P,
+    ) -> Result<R> {
         if func.instance != self.id {
             return Err(Error::InvalidArguments {
-                function: func.inner.name().to_owned(),
+                function: func.name.to_string(),
                 detail: format!("this TypedFunc belongs to instance {}", func.instance),
             });
         }
         if func.generation != self.generation {
             return Err(Error::InvalidArguments {
-                function: func.inner.name().to_owned(),
+                function: func.name.to_string(),
                 detail:
                     "the instance was renewed after a failed host call: get the TypedFunc again"
                         .into(),
@@ -1033,7 +1086,24 @@ impl Instance {
         }
         let called = self.audit_called(&func.name)?;
         let start = called.map(|(start, _)| start);
-        match self.wasmtime()?.call_typed(&func.inner, params, start) {
+        let result = match &func.inner {
+            #[cfg(feature = "wasmtime")]
+            TypedInner::Wasmtime(inner) => self
+                .backend
+                .as_any_mut()
+                .downcast_mut::<airssys_wasm_backend_wasmtime::WasmtimeInstance>()
+                .expect("a typed handle of this generation was made on this backend")
+                .call_typed(inner, params, start),
+            #[cfg(feature = "wasmi")]
+            TypedInner::Wasmi(inner) => self
+                .backend
+                .as_any_mut()
+                .downcast_mut::<airssys_wasm_backend_wasmi::WasmiInstance>()
+                .expect("a typed handle of this generation was made on this backend")
+                .call_flat::<P, R>(inner, params, start),
+            TypedInner::Dynamic(f) => self.call_through_values(f, params),
+        };
+        match result {
             Ok((r, usage)) => {
                 self.audit_outcome(called, &func.name, Ok(usage))?;
                 Ok(r)
@@ -1046,29 +1116,55 @@ impl Instance {
         }
     }
 
-    #[cfg(feature = "wasmtime")]
-    fn wasmtime(&mut self) -> Result<&mut airssys_wasm_backend_wasmtime::WasmtimeInstance> {
-        self.backend
-            .as_any_mut()
-            .downcast_mut::<airssys_wasm_backend_wasmtime::WasmtimeInstance>()
-            .ok_or_else(|| Error::Backend("the typed fast path needs the wasmtime backend".into()))
+    /// A typed call of a signature the backend has no typed path for.
+    fn call_through_values<P: TypedParams, R: TypedResults>(
+        &mut self,
+        f: &FuncRef,
+        params: P,
+    ) -> Result<(R, Option<Usage>)> {
+        let (mut out, usage) = self.backend.call(f, &params.into_values())?;
+        let value = out.pop();
+        if !out.is_empty() {
+            return Err(Error::Trap {
+                function: f.name.to_string(),
+                message: format!("the export returned {} results", out.len() + 1),
+            });
+        }
+        R::from_result(value)
+            .map(|r| (r, Some(usage)))
+            .map_err(|m| Error::Trap {
+                function: f.name.to_string(),
+                message: format!("the result does not convert to its Rust type: {m}"),
+            })
     }
 }
 
-/// Types of the typed fast path, re-exported from wasmtime.
-#[cfg(feature = "wasmtime")]
-pub mod wasmtime_types {
-    pub use airssys_wasm_backend_wasmtime::wasmtime::component::{ComponentNamedList, Lift, Lower};
-}
-
-/// An export resolved for the typed fast path ([`Instance::typed`]).
-#[cfg(feature = "wasmtime")]
-pub struct TypedFunc<P, R> {
+/// An export resolved for typed calls ([`Instance::typed`]).
+pub struct TypedFunc<P: TypedParams, R: TypedResults> {
     instance: u64,
     generation: u64,
     /// The export's name for audit records, made once.
     name: Arc<str>,
-    inner: airssys_wasm_backend_wasmtime::TypedCall<P, R>,
+    inner: TypedInner<P, R>,
+}
+
+impl<P: TypedParams, R: TypedResults> TypedFunc<P, R> {
+    /// The export's call name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// How the backend runs a typed call.
+enum TypedInner<P: TypedParams, R: TypedResults> {
+    /// wasmtime's typed call.
+    #[cfg(feature = "wasmtime")]
+    Wasmtime(airssys_wasm_backend_wasmtime::TypedCall<P, R>),
+    /// wasmi's typed call of the flat form.
+    #[cfg(feature = "wasmi")]
+    Wasmi(airssys_wasm_backend_wasmi::FlatCall<P::Flat, R::Flat>),
+    /// Through values.
+    Dynamic(FuncRef),
 }
 
 impl Drop for Instance {

@@ -73,6 +73,82 @@ fn infinite_loop_runs_out_of_fuel() {
 }
 
 #[test]
+fn typed_calls_hold_the_same_limits() {
+    common::each_backend(|kind| {
+        let (rt, audit) = common::runtime();
+        let limits = Limits::default()
+            .with_fuel(5_000_000)
+            .with_timeout(Duration::from_secs(30));
+        let c = common::load(&rt, "hostile", LoadOptions::new().limits(limits));
+        let mut i = c.instantiate().unwrap();
+        // Fuel is counted per call: a typed call that fits its budget
+        // works as often as it is made.
+        let ok = i.typed::<(), (u32,)>("ok").unwrap();
+        for _ in 0..3 {
+            assert_eq!(i.call_typed(&ok, ()).unwrap(), (42,));
+        }
+        let spin = i.typed::<(), (u32,)>("spin").unwrap();
+        let err = i.call_typed(&spin, ()).unwrap_err();
+        assert!(
+            matches!(err, Error::OutOfFuel { ref function, limit: 5_000_000 } if function == "spin"),
+            "on {kind}: {err:?}"
+        );
+        let again = i.call_typed(&ok, ()).unwrap_err();
+        assert!(matches!(again, Error::InstancePoisoned(_)), "{again}");
+        assert_eq!(limit_events(&audit), vec![("spin".into(), LimitKind::Fuel)]);
+        // With a timeout, wasmi runs the call in fuel slices; a stack
+        // overflow still ends it.
+        let mut deep = c.instantiate().unwrap();
+        let recurse = deep.typed::<(u64,), (u64,)>("recurse").unwrap();
+        let err = deep.call_typed(&recurse, (1,)).unwrap_err();
+        assert!(
+            matches!(err, Error::StackOverflow { .. } | Error::OutOfFuel { .. }),
+            "on {kind}: {err:?}"
+        );
+        assert_host_alive(&rt);
+    });
+}
+
+#[test]
+fn an_invalid_scalar_result_of_a_typed_call_is_a_trap() {
+    // The core function returns 0xD800, a surrogate, where the export's
+    // WIT type says `char`; its `bool` sibling returns 2, which lifts as
+    // `true`.
+    let bytes = common::component_of(
+        "package test:bad; world bad { export bad-char: func() -> char; export two: func() -> bool; }",
+        "bad",
+        r#"(module
+            (func (export "bad-char") (result i32) i32.const 0xD800)
+            (func (export "two") (result i32) i32.const 2)
+            (memory (export "memory") 1))"#,
+    );
+    common::each_backend(|kind| {
+        let (rt, audit) = common::runtime();
+        let c = rt
+            .load(bytes.as_slice(), LoadOptions::new().name("bad"))
+            .unwrap();
+        let mut i = c.instantiate().unwrap();
+        let two = i.typed::<(), (bool,)>("two").unwrap();
+        assert_eq!(i.call_typed(&two, ()).unwrap(), (true,));
+        let bad = i.typed::<(), (char,)>("bad-char").unwrap();
+        let err = i.call_typed(&bad, ()).unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Trap, "on {kind}: {err}");
+        assert!(
+            matches!(&err, Error::Trap { function, .. } if function == "bad-char"),
+            "on {kind}: {err:?}"
+        );
+        assert!(
+            audit.events().into_iter().any(|e| matches!(
+                &e.kind,
+                AuditKind::Trapped { function, .. } if &**function == "bad-char"
+            )),
+            "on {kind}: the trap is audited"
+        );
+        assert_host_alive(&rt);
+    });
+}
+
+#[test]
 fn infinite_loop_hits_the_wall_clock_timeout() {
     common::each_backend(|_| {
         let timeout = Duration::from_millis(200);

@@ -3,8 +3,8 @@
 mod common;
 
 use airssys_wasm::{
-    AuditError, AuditEvent, AuditKind, AuditSink, BackendKind, Error, Limits, LoadOptions,
-    MemorySink, Runtime, Value,
+    AuditError, AuditEvent, AuditKind, AuditSink, Error, Limits, LoadOptions, MemorySink, Runtime,
+    Value,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,20 +69,15 @@ fn a_sink_without_call_events_is_spared_them_but_not_limit_hits_or_traps() {
         let (out, usage) = i.call_func(&ok, &[]).unwrap();
         assert_eq!(out, vec![Value::U32(42)]);
         assert!(usage.elapsed > Duration::ZERO);
-        if kind == BackendKind::Wasmtime {
-            let typed = i.typed::<(), (u32,)>("ok").unwrap();
-            assert_eq!(i.call_typed(&typed, ()).unwrap(), (42,));
-            // A timeout on the typed path still says how long the call ran.
-            let spin = i.typed::<(), (u32,)>("spin").unwrap();
-            let err = i.call_typed(&spin, ()).unwrap_err();
-            let Error::Timeout { elapsed, .. } = err else {
-                panic!("expected a timeout, got {err:?}");
-            };
-            assert!(elapsed >= timeout, "{elapsed:?}");
-        } else {
-            let err = i.call("spin", &[]).unwrap_err();
-            assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
-        }
+        let typed = i.typed::<(), (u32,)>("ok").unwrap();
+        assert_eq!(i.call_typed(&typed, ()).unwrap(), (42,));
+        // A timeout on the typed path still says how long the call ran.
+        let spin = i.typed::<(), (u32,)>("spin").unwrap();
+        let err = i.call_typed(&spin, ()).unwrap_err();
+        let Error::Timeout { elapsed, .. } = err else {
+            panic!("expected a timeout on {kind}, got {err:?}");
+        };
+        assert!(elapsed >= timeout, "{elapsed:?}");
         let mut other = c.instantiate().unwrap();
         other.call("crash", &[]).unwrap_err();
         assert_eq!(
@@ -276,4 +271,59 @@ fn fuel_and_epoch_checks_are_compiled_in_only_for_the_limits_that_need_them() {
     assert!(load(Limits::default()).loaded_from_cache());
     assert!(load(Limits::default().with_fuel(1)).loaded_from_cache());
     assert!(load(Limits::default().with_timeout(Duration::from_secs(1))).loaded_from_cache());
+}
+
+#[cfg(feature = "wasmi")]
+#[test]
+fn wasmi_meters_fuel_only_for_the_limits_that_need_it() {
+    use airssys_wasm::core::{
+        Backend, CapabilitySet, ComponentInfo, HostFunctions, InstanceConfig, Stdio,
+    };
+    let backend = airssys_wasm::wasmi_backend::WasmiBackend::new().unwrap();
+    let bytes = std::fs::read(common::guest("hostile")).unwrap();
+    let info = ComponentInfo::parse(&bytes).unwrap();
+    let host = Arc::new(HostFunctions::new());
+    let fuel = Limits::default().with_fuel(1_000_000);
+    let timeout = Limits::default().with_timeout(Duration::from_secs(5));
+    let config = |limits: Limits| InstanceConfig {
+        component: "hostile".into(),
+        instance: 1,
+        capabilities: Arc::new(CapabilitySet::new()),
+        limits,
+        audit: Arc::new(MemorySink::new()),
+        stdio: Stdio::default(),
+        args: Vec::new(),
+    };
+    let fuel_used = |limits: Limits| {
+        let compiled = backend.compile(&bytes, &info, &host, &limits).unwrap();
+        let mut i = compiled.instantiate(config(limits)).unwrap();
+        let ok = i.func("ok").unwrap();
+        let (out, usage) = i.call(&ok, &[]).unwrap();
+        assert_eq!(out, vec![Value::U32(42)]);
+        usage.fuel_consumed
+    };
+    assert_eq!(fuel_used(Limits::default()), None, "no limit, no metering");
+    assert!(fuel_used(fuel).is_some_and(|f| f > 0));
+    assert_eq!(
+        fuel_used(timeout),
+        None,
+        "metered for its slices, not reported"
+    );
+    // Code compiled without metering cannot hold a fuel limit or a
+    // timeout, and the other way round: the instance is refused, saying why.
+    let plain = backend
+        .compile(&bytes, &info, &host, &Limits::default())
+        .unwrap();
+    let metered = backend.compile(&bytes, &info, &host, &fuel).unwrap();
+    for (compiled, limits) in [
+        (&plain, fuel),
+        (&plain, timeout),
+        (&metered, Limits::default()),
+    ] {
+        let err = compiled.instantiate(config(limits)).err().unwrap();
+        assert!(
+            err.to_string().contains("compiled for other limits"),
+            "{err}"
+        );
+    }
 }

@@ -193,20 +193,110 @@ fn wave_text_round_trips_through_the_component_types() {
     });
 }
 
-#[test]
-fn typed_fast_path_agrees_with_dynamic_calls() {
-    let (rt, audit) = common::runtime();
-    let c = common::load(&rt, "values", LoadOptions::new());
-    let mut i = c.instantiate().unwrap();
-    let add = i.typed::<(u32, u32), (u32,)>("add").unwrap();
-    assert_eq!(i.call_typed(&add, (40, 2)).unwrap(), (42,));
+/// Calls `echo-{name}` typed with `v` and dynamically with its value;
+/// both must give `v` back.
+fn echo_typed<T>(i: &mut airssys_wasm::Instance, name: &str, v: T)
+where
+    T: airssys_wasm::typed::ComponentType + Clone + PartialEq + std::fmt::Debug,
+    (T,): airssys_wasm::TypedParams + airssys_wasm::TypedResults,
+{
+    let export = format!("echo-{name}");
+    let f = i
+        .typed::<(T,), (T,)>(&export)
+        .unwrap_or_else(|e| panic!("{export}: {e}"));
     assert_eq!(
-        i.call("add", &[Value::from(40u32), Value::from(2u32)])
-            .unwrap(),
-        vec![Value::from(42u32)]
+        i.call_typed(&f, (v.clone(),)).unwrap(),
+        (v.clone(),),
+        "{export}"
     );
-    let names = common::event_names(&audit);
-    assert_eq!(names.iter().filter(|n| **n == "returned").count(), 2);
-    let err = i.typed::<(String,), (u32,)>("add").map(|_| ()).unwrap_err();
-    assert_eq!(err.class(), airssys_wasm::ErrorClass::BadCall);
+    let value = airssys_wasm::typed::ComponentType::into_value(v);
+    assert_eq!(
+        i.call(&export, std::slice::from_ref(&value)).unwrap(),
+        vec![value]
+    );
+}
+
+#[test]
+fn typed_calls_agree_with_dynamic_calls_on_every_backend() {
+    common::each_backend(|_| {
+        let (rt, audit) = common::runtime();
+        let c = common::load(&rt, "values", LoadOptions::new());
+        let mut i = c.instantiate().unwrap();
+        let add = i.typed::<(u32, u32), (u32,)>("add").unwrap();
+        assert_eq!(add.name(), "add");
+        assert_eq!(i.call_typed(&add, (40, 2)).unwrap(), (42,));
+        assert_eq!(i.call_typed(&add, (u32::MAX, 2)).unwrap(), (1,));
+        echo_typed(&mut i, "bool", true);
+        echo_typed(&mut i, "s8", i8::MIN);
+        echo_typed(&mut i, "s16", -12345i16);
+        echo_typed(&mut i, "s32", i32::MIN);
+        echo_typed(&mut i, "s64", i64::MIN);
+        echo_typed(&mut i, "u8", u8::MAX);
+        echo_typed(&mut i, "u16", u16::MAX);
+        echo_typed(&mut i, "u32", u32::MAX);
+        echo_typed(&mut i, "u64", u64::MAX);
+        echo_typed(&mut i, "f32", -1.5f32);
+        echo_typed(&mut i, "f64", std::f64::consts::PI);
+        echo_typed(&mut i, "char", 'ß');
+        echo_typed(&mut i, "string", "héllo ✓".to_owned());
+        echo_typed(&mut i, "list", vec![1u32, 2, u32::MAX]);
+        echo_typed(&mut i, "bytes", (0u8..=255).collect::<Vec<u8>>());
+        echo_typed(&mut i, "tuple", (7u8, "seven".to_owned(), 7.5f64));
+        echo_typed(&mut i, "option", Some("x".to_owned()));
+        echo_typed(&mut i, "option", None::<String>);
+        echo_typed(&mut i, "result", Ok::<u32, String>(3));
+        echo_typed(&mut i, "result", Err::<u32, String>("no".into()));
+        // Typed calls are audited like dynamic ones: the two `add` calls
+        // and one typed and one dynamic call per echo.
+        let names = common::event_names(&audit);
+        assert_eq!(
+            names.iter().filter(|n| **n == "returned").count(),
+            2 + 2 * 20
+        );
+    });
+}
+
+#[test]
+fn typed_calls_with_the_wrong_rust_types_are_refused_at_resolution() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = common::load(&rt, "values", LoadOptions::new());
+        let mut i = c.instantiate().unwrap();
+        let err = i.typed::<(String,), (u32,)>("add").map(|_| ()).unwrap_err();
+        assert_eq!(err.class(), airssys_wasm::ErrorClass::BadCall);
+        assert_eq!(
+            err.to_string(),
+            "bad arguments for `add`: the Rust types give `func(string) -> u32`, but the \
+             export's WIT type is `func(a: u32, b: u32) -> u32`; use the Rust types of the \
+             table in airssys_wasm::typed"
+        );
+        // Wrong result, wrong arity, and a record (no Rust type) are refused too.
+        assert!(i.typed::<(u32, u32), (u64,)>("add").is_err());
+        assert!(i.typed::<(u32, u32), ()>("add").is_err());
+        assert!(i.typed::<(u32,), (u32,)>("add").is_err());
+        assert!(i.typed::<(String,), (String,)>("echo-record").is_err());
+        let err = i.typed::<(), ()>("no-such-thing").map(|_| ()).unwrap_err();
+        assert!(
+            matches!(err, airssys_wasm::Error::NoSuchExport { .. }),
+            "{err}"
+        );
+        // Nothing was called: the instance still answers.
+        let add = i.typed::<(u32, u32), (u32,)>("add").unwrap();
+        assert_eq!(i.call_typed(&add, (1, 2)).unwrap(), (3,));
+    });
+}
+
+#[test]
+fn a_typed_handle_belongs_to_its_instance() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = common::load(&rt, "values", LoadOptions::new());
+        let mut a = c.instantiate().unwrap();
+        let mut b = c.instantiate().unwrap();
+        let add = a.typed::<(u32, u32), (u32,)>("add").unwrap();
+        let err = b.call_typed(&add, (1, 2)).unwrap_err();
+        assert_eq!(err.class(), airssys_wasm::ErrorClass::BadCall);
+        assert!(err.to_string().contains("belongs to instance"), "{err}");
+        assert_eq!(a.call_typed(&add, (1, 2)).unwrap(), (3,));
+    });
 }

@@ -23,10 +23,10 @@ use wasmtime_environ::component::{
     ResourceIndex, RuntimeComponentInstanceIndex, Trampoline, TrampolineIndex, TypeFuncIndex,
 };
 
-use crate::abi::{self, Cx, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS};
+use crate::abi::{self, Cx, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS, Results};
 use crate::plan::{Plan, Provider};
 use crate::resources::{Resources, Slot};
-use crate::typed::{FlatCall, FlatParams, FlatResults};
+use crate::typed::{DirectCall, FlatCall, FlatParams, FlatResults};
 use crate::wasi::Stop;
 
 /// Fuel given to the guest at a time when the call has a timeout: the
@@ -330,6 +330,173 @@ impl WasmiInstance {
                 }
             }
         }
+    }
+
+    /// One call of resolved export `index`: arms the limits, lowers the
+    /// arguments with `lower` (given the parameter types and the number of
+    /// flat parameters), runs the export, lifts what it returned with
+    /// `lift`, ends the borrows lent for the call, and runs the export's
+    /// post-return function. Bad arguments and invalid results poison the
+    /// instance like a trap.
+    fn call_with<T>(
+        &mut self,
+        index: u32,
+        name: &str,
+        lower: impl FnOnce(
+            &mut Cx<'_, '_>,
+            &[InterfaceType],
+            usize,
+        ) -> std::result::Result<Vec<Val>, String>,
+        lift: impl FnOnce(
+            &mut Cx<'_, '_>,
+            &[InterfaceType],
+            Results<'_>,
+        ) -> std::result::Result<T, String>,
+    ) -> Result<(T, Usage)> {
+        let plan = self.store.data().plan.clone();
+        let export = self.funcs[index as usize].clone();
+        let func = export.func;
+        let (ptys, rtys) = func_types(&plan, export.ty);
+        let (memory, realloc, utf16) = options_of(self.store.data(), &plan, export.options);
+        let post_return = plan
+            .options(export.options)
+            .post_return
+            .and_then(|p| self.store.data().rt.post_returns[p.as_u32() as usize]);
+
+        let start = arm(&mut self.store, &self.limits);
+        let mut ctx = self.store.as_context_mut();
+        let mut cx = Cx {
+            store: &mut ctx,
+            types: &plan.types,
+            memory,
+            realloc,
+            utf16,
+            lent: Vec::new(),
+        };
+        let lowered = lower(&mut cx, ptys, export.flat.params);
+        let lent = std::mem::take(&mut cx.lent);
+        let flat_args = match lowered {
+            Ok(v) => v,
+            Err(detail) => {
+                // A guest realloc that trapped or ran out of fuel poisons
+                // the instance like any trap.
+                let err = Error::InvalidArguments {
+                    function: name.to_owned(),
+                    detail,
+                };
+                self.poisoned = Some(err.to_string());
+                return Err(err);
+            }
+        };
+        let result_flat = &export.flat.results;
+        // At most MAX_FLAT_RESULTS (one) flat result, or a pointer to them.
+        let mut raw_slot = [Val::I32(0)];
+        let raw: &mut [Val] = match result_flat.first() {
+            Some(t) if result_flat.len() <= MAX_FLAT_RESULTS => {
+                raw_slot[0] = flat_zero(*t);
+                &mut raw_slot
+            }
+            Some(_) => &mut raw_slot,
+            None => &mut [],
+        };
+        if let Err(e) = self.run(func, &flat_args, raw) {
+            return Err(self.fail(&e, name, start.elapsed()));
+        }
+        let mut ctx = self.store.as_context_mut();
+        let mut cx = Cx {
+            store: &mut ctx,
+            types: &plan.types,
+            memory,
+            realloc,
+            utf16,
+            lent,
+        };
+        let lifted = if result_flat.len() > MAX_FLAT_RESULTS {
+            match raw[0] {
+                Val::I32(ptr) => lift(&mut cx, rtys, Results::Pointer(ptr as u32)),
+                _ => Err("the export returned a non-i32 result pointer".into()),
+            }
+        } else {
+            lift(&mut cx, rtys, Results::Flat(raw))
+        };
+        let lent = std::mem::take(&mut cx.lent);
+        // Borrows lent for the call end with it.
+        for (inst, handle) in lent {
+            self.store.data_mut().resources.remove_guest(inst, handle);
+        }
+        let out = match lifted {
+            Ok(v) => v,
+            Err(m) => {
+                let elapsed = start.elapsed();
+                let err = Error::Trap {
+                    function: name.to_owned(),
+                    message: format!("the result is invalid: {m}"),
+                };
+                tracing::debug!(elapsed = ?elapsed, "{err}");
+                self.poisoned = Some(err.to_string());
+                return Err(err);
+            }
+        };
+        if let Some(post) = post_return {
+            refuel(&mut self.store);
+            if let Err(e) = post.call(&mut self.store, raw, &mut []) {
+                return Err(self.fail(&e, name, start.elapsed()));
+            }
+        }
+        Ok((out, self.usage(start.elapsed())))
+    }
+
+    /// Resolves export `name` for typed calls that lower and lift Rust
+    /// values directly, without `Value`s, when every parameter and the
+    /// result is a scalar, a string or a byte list and the parameters are
+    /// passed flat. `Ok(None)` otherwise: call the export through values.
+    /// Prefer [`WasmiInstance::flat_call`] where it applies (scalars only).
+    pub fn direct_call<P: ComponentParams, R: ComponentResults>(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<DirectCall>> {
+        if !P::DIRECT || !R::DIRECT {
+            return Ok(None);
+        }
+        let f = self.func(name)?;
+        if self.funcs[f.index as usize].flat.params > MAX_FLAT_PARAMS {
+            return Ok(None);
+        }
+        Ok(Some(DirectCall {
+            index: f.index,
+            name: f.name,
+            owner: self.id,
+        }))
+    }
+
+    /// Calls through a [`DirectCall`], with the limits, fuel slices and
+    /// error classification of dynamic calls; returns the result and what
+    /// the call used.
+    pub fn call_direct<P: ComponentParams, R: ComponentResults>(
+        &mut self,
+        f: &DirectCall,
+        params: &P,
+    ) -> Result<(R, Usage)> {
+        self.check_poisoned()?;
+        if f.owner != self.id {
+            return Err(Error::InvalidArguments {
+                function: f.name.to_string(),
+                detail: "this DirectCall was resolved on another instance".into(),
+            });
+        }
+        self.call_with(
+            f.index,
+            &f.name,
+            |cx, _, flat_params| {
+                let mut l = abi::DirectLower {
+                    cx,
+                    out: Vec::with_capacity(flat_params),
+                };
+                params.lower_params(&mut l)?;
+                Ok(l.out)
+            },
+            |cx, _, results| R::lift_result(&mut abi::DirectLift { cx, results }),
+        )
     }
 
     /// [`WasmiInstance::run`] for a typed call: wasmi's `TypedFunc`, whose
@@ -1156,109 +1323,23 @@ impl BackendInstance for WasmiInstance {
                     detail: format!("argument `{pname}`: {detail}"),
                 })?;
         }
-        let plan = self.store.data().plan.clone();
-        let export = self.funcs[f.index as usize].clone();
-        let func = export.func;
-        let (ptys, rtys) = func_types(&plan, export.ty);
         let vparams = ty.params.iter().map(|(_, t)| t);
         let vresults = ty.result.as_slice();
-        let (memory, realloc, utf16) = options_of(self.store.data(), &plan, export.options);
-        let post_return = plan
-            .options(export.options)
-            .post_return
-            .and_then(|p| self.store.data().rt.post_returns[p.as_u32() as usize]);
-
-        let start = arm(&mut self.store, &self.limits);
-        // Lower the arguments.
-        let mut ctx = self.store.as_context_mut();
-        let mut cx = Cx {
-            store: &mut ctx,
-            types: &plan.types,
-            memory,
-            realloc,
-            utf16,
-            lent: Vec::new(),
-        };
-        let lowered = lower_args(&mut cx, ptys, vparams, args, export.flat.params);
-        let lent = std::mem::take(&mut cx.lent);
-        let flat_args = match lowered {
-            Ok(v) => v,
-            Err(detail) => {
-                // A guest realloc that trapped or ran out of fuel poisons
-                // the instance like any trap.
-                let err = Error::InvalidArguments {
-                    function: f.name.to_string(),
-                    detail,
-                };
-                self.poisoned = Some(err.to_string());
-                return Err(err);
-            }
-        };
-        let result_flat = &export.flat.results;
-        // At most MAX_FLAT_RESULTS (one) flat result, or a pointer to them.
-        let mut raw_slot = [Val::I32(0)];
-        let raw: &mut [Val] = match result_flat.first() {
-            Some(t) if result_flat.len() <= MAX_FLAT_RESULTS => {
-                raw_slot[0] = flat_zero(*t);
-                &mut raw_slot
-            }
-            Some(_) => &mut raw_slot,
-            None => &mut [],
-        };
-        let r = self.run(func, &flat_args, raw);
-        if let Err(e) = r {
-            let elapsed = start.elapsed();
-            return Err(self.fail(&e, &f.name, elapsed));
-        }
-        // Lift the results.
-        let mut ctx = self.store.as_context_mut();
-        let mut cx = Cx {
-            store: &mut ctx,
-            types: &plan.types,
-            memory,
-            realloc,
-            utf16,
-            lent,
-        };
-        let lifted = if result_flat.len() > MAX_FLAT_RESULTS {
-            match raw[0] {
-                Val::I32(ptr) => load_tuple(&mut cx, rtys, vresults, ptr as u32),
-                _ => Err("the export returned a non-i32 result pointer".into()),
-            }
-        } else {
-            let mut src = raw.iter();
-            rtys.iter()
-                .zip(vresults)
-                .map(|(t, vt)| cx.lift_flat(t, vt, &mut src))
-                .collect()
-        };
-        let lent = std::mem::take(&mut cx.lent);
-        // Borrows lent for the call end with it.
-        for (inst, handle) in lent {
-            self.store.data_mut().resources.remove_guest(inst, handle);
-        }
-        let out = match lifted {
-            Ok(v) => v,
-            Err(m) => {
-                let elapsed = start.elapsed();
-                let err = Error::Trap {
-                    function: f.name.to_string(),
-                    message: format!("the result is invalid: {m}"),
-                };
-                tracing::debug!(elapsed = ?elapsed, "{err}");
-                self.poisoned = Some(err.to_string());
-                return Err(err);
-            }
-        };
-        if let Some(post) = post_return {
-            refuel(&mut self.store);
-            if let Err(e) = post.call(&mut self.store, raw, &mut []) {
-                let elapsed = start.elapsed();
-                return Err(self.fail(&e, &f.name, elapsed));
-            }
-        }
-        let usage = self.usage(start.elapsed());
-        Ok((out, usage))
+        self.call_with(
+            f.index,
+            &f.name,
+            |cx, ptys, flat_params| lower_args(cx, ptys, vparams, args, flat_params),
+            |cx, rtys, results| match results {
+                Results::Pointer(ptr) => load_tuple(cx, rtys, vresults, ptr),
+                Results::Flat(raw) => {
+                    let mut src = raw.iter();
+                    rtys.iter()
+                        .zip(vresults)
+                        .map(|(t, vt)| cx.lift_flat(t, vt, &mut src))
+                        .collect()
+                }
+            },
+        )
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

@@ -65,7 +65,7 @@ use airssys_wasm_core::{
 };
 
 pub use instance::{FUEL_SLICE, WasmiInstance};
-pub use typed::{FlatCall, FlatParams, FlatResults};
+pub use typed::{DirectCall, FlatCall, FlatParams, FlatResults};
 /// The wasmi crate this backend is built on.
 pub use wasmi;
 

@@ -5,7 +5,9 @@
 //! those (or `()`) for the result. These traits hand that form to wasmi's
 //! own `TypedFunc`, which checks the core signature once, when the export
 //! is resolved, instead of on every call. A list or result without a flat
-//! form ([`NotFlat`]) never reaches wasmi: its calls go through values.
+//! form ([`NotFlat`]) never reaches wasmi's typed call: strings and byte
+//! lists are lowered directly ([`DirectCall`]), other types go through
+//! values.
 
 use std::sync::Arc;
 
@@ -111,6 +113,22 @@ pub struct FlatCall<P: FlatParams, R: FlatResults> {
 }
 
 impl<P: FlatParams, R: FlatResults> FlatCall<P, R> {
+    /// The export's call name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// An export resolved for typed calls that lower and lift Rust values
+/// directly ([`WasmiInstance::direct_call`](crate::WasmiInstance::direct_call)).
+pub struct DirectCall {
+    pub(crate) index: u32,
+    pub(crate) name: Arc<str>,
+    /// The instance it was resolved on.
+    pub(crate) owner: u64,
+}
+
+impl DirectCall {
     /// The export's call name.
     pub fn name(&self) -> &str {
         &self.name

@@ -50,12 +50,78 @@ mod sealed {
 
 /// A core WebAssembly value type as its Rust type: `i32`, `i64`, `f32` or
 /// `f64`.
-pub trait CoreType: sealed::Sealed + Copy + Send + Sync + 'static {}
+pub trait CoreType: sealed::Sealed + Copy + Send + Sync + 'static {
+    /// As a [`FlatValue`].
+    fn into_flat_value(self) -> FlatValue;
 
-impl CoreType for i32 {}
-impl CoreType for i64 {}
-impl CoreType for f32 {}
-impl CoreType for f64 {}
+    /// From a [`FlatValue`] of this type.
+    fn from_flat_value(value: FlatValue) -> std::result::Result<Self, String>;
+}
+
+/// One core WebAssembly value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FlatValue {
+    /// `i32`
+    I32(i32),
+    /// `i64`
+    I64(i64),
+    /// `f32`
+    F32(f32),
+    /// `f64`
+    F64(f64),
+}
+
+macro_rules! core_type {
+    ($($t:ident => $case:ident),*) => {$(
+        impl CoreType for $t {
+            #[inline]
+            fn into_flat_value(self) -> FlatValue {
+                FlatValue::$case(self)
+            }
+
+            #[inline]
+            fn from_flat_value(value: FlatValue) -> std::result::Result<Self, String> {
+                match value {
+                    FlatValue::$case(v) => Ok(v),
+                    other => Err(format!(
+                        "the core value {other:?} is not the {} its type lowers to",
+                        stringify!($t)
+                    )),
+                }
+            }
+        }
+    )*};
+}
+
+core_type!(i32 => I32, i64 => I64, f32 => F32, f64 => F64);
+
+/// A backend's side of lowering typed arguments straight from Rust values,
+/// without [`Value`]s: for signatures of scalars, strings and byte lists
+/// ([`ComponentParams::DIRECT`]). Each method appends the flat values of
+/// one argument, copying data into the guest where needed.
+pub trait Lowerer {
+    /// A scalar.
+    fn scalar(&mut self, value: FlatValue);
+
+    /// A `string`, copied into the guest in the component's encoding.
+    fn string(&mut self, s: &str) -> std::result::Result<(), String>;
+
+    /// A `list<u8>`, copied into the guest.
+    fn bytes(&mut self, bytes: &[u8]) -> std::result::Result<(), String>;
+}
+
+/// A backend's side of lifting a typed result straight into a Rust value
+/// ([`ComponentResults::DIRECT`]), checking what the guest returned.
+pub trait Lifter {
+    /// A scalar result.
+    fn scalar(&mut self) -> std::result::Result<FlatValue, String>;
+
+    /// A `string` result.
+    fn string(&mut self) -> std::result::Result<String, String>;
+
+    /// A `list<u8>` result.
+    fn bytes(&mut self) -> std::result::Result<Vec<u8>, String>;
+}
 
 /// Stands for a type or a list that is not a handful of core values: a
 /// string, a list, an option… (or more than sixteen scalars). Calls with
@@ -205,6 +271,55 @@ pub trait ComponentType: Sized + Send + Sync + 'static {
     /// is any non-zero value, small integers keep their low bits, and a
     /// `char` must be a Unicode scalar value.
     fn from_flat(flat: Self::Flat) -> std::result::Result<Self, String>;
+
+    /// `true` for the types a [`Lowerer`] and a [`Lifter`] handle without
+    /// [`Value`]s: scalars, `String` and `Vec<u8>`.
+    const DIRECT: bool = false;
+
+    /// `true` when a list of this type is lowered as bytes (`u8`).
+    const DIRECT_LIST: bool = false;
+
+    /// Lowers this value with `l` (only called when [`Self::DIRECT`]).
+    fn lower(&self, l: &mut dyn Lowerer) -> std::result::Result<(), String> {
+        let _ = l;
+        Err(format!("{} is lowered through values", Self::ty()))
+    }
+
+    /// Lifts a value with `l` (only called when [`Self::DIRECT`]).
+    fn lift(l: &mut dyn Lifter) -> std::result::Result<Self, String> {
+        let _ = l;
+        Err(format!("{} is lifted through values", Self::ty()))
+    }
+
+    /// Lowers a list of this type with `l` (when [`Self::DIRECT_LIST`]).
+    fn lower_list(items: &[Self], l: &mut dyn Lowerer) -> std::result::Result<(), String> {
+        let _ = (items, l);
+        Err(format!("list<{}> is lowered through values", Self::ty()))
+    }
+
+    /// Lifts a list of this type with `l` (when [`Self::DIRECT_LIST`]).
+    fn lift_list(l: &mut dyn Lifter) -> std::result::Result<Vec<Self>, String> {
+        let _ = l;
+        Err(format!("list<{}> is lifted through values", Self::ty()))
+    }
+}
+
+/// The direct lowering of a scalar: its flat value.
+macro_rules! direct_scalar {
+    () => {
+        const DIRECT: bool = true;
+
+        #[inline]
+        fn lower(&self, l: &mut dyn Lowerer) -> std::result::Result<(), String> {
+            l.scalar(self.into_flat().into_flat_value());
+            Ok(())
+        }
+
+        #[inline]
+        fn lift(l: &mut dyn Lifter) -> std::result::Result<Self, String> {
+            Self::from_flat(CoreType::from_flat_value(l.scalar()?)?)
+        }
+    };
 }
 
 /// The conversions every type with a `From`/`TryFrom` pair to [`Value`]
@@ -223,7 +338,7 @@ macro_rules! value_conversions {
 }
 
 macro_rules! scalar {
-    ($($rust:ty => $case:ident as $core:ty),* $(,)?) => {$(
+    ($($rust:ident => $case:ident as $core:ty),* $(,)?) => {$(
         impl ComponentType for $rust {
             type Flat = $core;
 
@@ -242,8 +357,28 @@ macro_rules! scalar {
             fn from_flat(flat: $core) -> std::result::Result<Self, String> {
                 Ok(flat as $rust)
             }
+
+            direct_scalar!();
+            direct_list!($rust);
         }
     )*};
+}
+
+/// `list<u8>` is lowered and lifted as bytes; other lists go through
+/// values.
+macro_rules! direct_list {
+    (u8) => {
+        const DIRECT_LIST: bool = true;
+
+        fn lower_list(items: &[u8], l: &mut dyn Lowerer) -> std::result::Result<(), String> {
+            l.bytes(items)
+        }
+
+        fn lift_list(l: &mut dyn Lifter) -> std::result::Result<Vec<u8>, String> {
+            l.bytes()
+        }
+    };
+    ($other:ty) => {};
 }
 
 scalar! {
@@ -270,6 +405,8 @@ impl ComponentType for bool {
     fn from_flat(flat: i32) -> std::result::Result<Self, String> {
         Ok(flat != 0)
     }
+
+    direct_scalar!();
 }
 
 impl ComponentType for char {
@@ -291,6 +428,8 @@ impl ComponentType for char {
         char::from_u32(flat as u32)
             .ok_or_else(|| format!("{:#x} is not a Unicode scalar value", flat as u32))
     }
+
+    direct_scalar!();
 }
 
 /// The flat form of types that have none.
@@ -319,6 +458,16 @@ impl ComponentType for String {
 
     value_conversions!();
     not_flat!();
+
+    const DIRECT: bool = true;
+
+    fn lower(&self, l: &mut dyn Lowerer) -> std::result::Result<(), String> {
+        l.string(self)
+    }
+
+    fn lift(l: &mut dyn Lifter) -> std::result::Result<Self, String> {
+        l.string()
+    }
 }
 
 impl<T: ComponentType> ComponentType for Vec<T> {
@@ -340,6 +489,16 @@ impl<T: ComponentType> ComponentType for Vec<T> {
     }
 
     not_flat!();
+
+    const DIRECT: bool = T::DIRECT_LIST;
+
+    fn lower(&self, l: &mut dyn Lowerer) -> std::result::Result<(), String> {
+        T::lower_list(self, l)
+    }
+
+    fn lift(l: &mut dyn Lifter) -> std::result::Result<Self, String> {
+        T::lift_list(l)
+    }
 }
 
 impl<T: ComponentType> ComponentType for Option<T> {
@@ -457,6 +616,12 @@ pub trait ComponentParams: Sized + Send + Sync + 'static {
 
     /// The flat form ([`NotFlat`] when there is none).
     fn into_flat_list(self) -> Self::Flat;
+
+    /// `true` when every parameter is [`ComponentType::DIRECT`].
+    const DIRECT: bool;
+
+    /// Lowers every parameter with `l`, in order (when [`Self::DIRECT`]).
+    fn lower_params(&self, l: &mut dyn Lowerer) -> std::result::Result<(), String>;
 }
 
 /// A function's result as a Rust tuple: `()` for none, `(T,)` for one.
@@ -472,6 +637,12 @@ pub trait ComponentResults: Sized + Send + Sync + 'static {
 
     /// From the flat form, checked as [`ComponentType::from_flat`] says.
     fn from_flat_result(flat: Self::Flat) -> std::result::Result<Self, String>;
+
+    /// `true` for no result or a [`ComponentType::DIRECT`] one.
+    const DIRECT: bool;
+
+    /// Lifts the result with `l` (when [`Self::DIRECT`]).
+    fn lift_result(l: &mut dyn Lifter) -> std::result::Result<Self, String>;
 }
 
 impl ComponentResults for () {
@@ -490,6 +661,12 @@ impl ComponentResults for () {
 
     #[inline]
     fn from_flat_result(_: ()) -> std::result::Result<Self, String> {
+        Ok(())
+    }
+
+    const DIRECT: bool = true;
+
+    fn lift_result(_: &mut dyn Lifter) -> std::result::Result<Self, String> {
         Ok(())
     }
 }
@@ -511,6 +688,12 @@ impl<T: ComponentType> ComponentResults for (T,) {
     #[inline]
     fn from_flat_result(flat: T::Flat) -> std::result::Result<Self, String> {
         T::from_flat(flat).map(|v| (v,))
+    }
+
+    const DIRECT: bool = T::DIRECT;
+
+    fn lift_result(l: &mut dyn Lifter) -> std::result::Result<Self, String> {
+        T::lift(l).map(|v| (v,))
     }
 }
 
@@ -547,6 +730,15 @@ macro_rules! tuples {
             fn into_flat_list(self) -> Self::Flat {
                 let ($($v,)*) = self;
                 into_flat_chain!($($v)*)
+            }
+
+            const DIRECT: bool = true $(&& $t::DIRECT)*;
+
+            #[allow(unused_variables)]
+            fn lower_params(&self, l: &mut dyn Lowerer) -> std::result::Result<(), String> {
+                let ($($v,)*) = self;
+                $($v.lower(l)?;)*
+                Ok(())
             }
         }
 
@@ -751,5 +943,63 @@ mod tests {
         );
         assert!(check_signature::<(), ()>("log", &f).is_err());
         assert!(check_signature::<(String, String), ()>("log", &f).is_err());
+    }
+
+    /// Records what it is asked to lower, and lifts from a script.
+    #[derive(Default)]
+    struct Recorder(Vec<String>);
+
+    impl Lowerer for Recorder {
+        fn scalar(&mut self, value: FlatValue) {
+            self.0.push(format!("{value:?}"));
+        }
+        fn string(&mut self, s: &str) -> std::result::Result<(), String> {
+            self.0.push(format!("string {s}"));
+            Ok(())
+        }
+        fn bytes(&mut self, bytes: &[u8]) -> std::result::Result<(), String> {
+            self.0.push(format!("bytes {bytes:?}"));
+            Ok(())
+        }
+    }
+
+    impl Lifter for Recorder {
+        fn scalar(&mut self) -> std::result::Result<FlatValue, String> {
+            Ok(FlatValue::I32(0xD800))
+        }
+        fn string(&mut self) -> std::result::Result<String, String> {
+            Ok("lifted".into())
+        }
+        fn bytes(&mut self) -> std::result::Result<Vec<u8>, String> {
+            Ok(vec![9])
+        }
+    }
+
+    #[test]
+    fn scalars_strings_and_byte_lists_lower_and_lift_directly() {
+        type Direct = (bool, u64, String, Vec<u8>, f32);
+        const { assert!(<Direct as ComponentParams>::DIRECT) };
+        const { assert!(!<(Vec<u32>,) as ComponentParams>::DIRECT) };
+        const { assert!(!<(Option<u8>,) as ComponentParams>::DIRECT) };
+        const { assert!(!<((u8, u8),) as ComponentParams>::DIRECT) };
+        const { assert!(<(String,) as ComponentResults>::DIRECT) };
+        const { assert!(!<(Result<u8, u8>,) as ComponentResults>::DIRECT) };
+        let mut r = Recorder::default();
+        (true, u64::MAX, "hi".to_owned(), vec![1u8, 2], 0.5f32)
+            .lower_params(&mut r)
+            .unwrap();
+        assert_eq!(
+            r.0,
+            ["I32(1)", "I64(-1)", "string hi", "bytes [1, 2]", "F32(0.5)"]
+        );
+        assert_eq!(<(String,)>::lift_result(&mut r), Ok(("lifted".to_owned(),)));
+        assert_eq!(<(Vec<u8>,)>::lift_result(&mut r), Ok((vec![9],)));
+        assert_eq!(<(u16,)>::lift_result(&mut r), Ok((0xD800,)));
+        // The lifted scalar is checked like a flat one.
+        assert!(<(char,)>::lift_result(&mut r).is_err());
+        assert!(
+            <(u64,)>::lift_result(&mut r).is_err(),
+            "an i32 where an i64 belongs"
+        );
     }
 }

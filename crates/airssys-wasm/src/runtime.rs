@@ -1054,10 +1054,13 @@ impl Instance {
             return Ok(TypedInner::Wasmtime(w.typed::<P, R>(&f.name)?));
         }
         #[cfg(feature = "wasmi")]
-        if let Some(w) = any.downcast_mut::<airssys_wasm_backend_wasmi::WasmiInstance>()
-            && let Some(flat) = w.flat_call::<P, R>(&f.name)?
-        {
-            return Ok(TypedInner::Wasmi(flat));
+        if let Some(w) = any.downcast_mut::<airssys_wasm_backend_wasmi::WasmiInstance>() {
+            if let Some(flat) = w.flat_call::<P, R>(&f.name)? {
+                return Ok(TypedInner::Wasmi(flat));
+            }
+            if let Some(direct) = w.direct_call::<P, R>(&f.name)? {
+                return Ok(TypedInner::WasmiDirect(direct));
+            }
         }
         let _ = any;
         Ok(TypedInner::Dynamic(f.clone()))
@@ -1095,12 +1098,12 @@ impl Instance {
                 .expect("a typed handle of this generation was made on this backend")
                 .call_typed(inner, params, start),
             #[cfg(feature = "wasmi")]
-            TypedInner::Wasmi(inner) => self
-                .backend
-                .as_any_mut()
-                .downcast_mut::<airssys_wasm_backend_wasmi::WasmiInstance>()
-                .expect("a typed handle of this generation was made on this backend")
-                .call_flat::<P, R>(inner, params, start),
+            TypedInner::Wasmi(inner) => self.wasmi().call_flat::<P, R>(inner, params, start),
+            #[cfg(feature = "wasmi")]
+            TypedInner::WasmiDirect(inner) => self
+                .wasmi()
+                .call_direct::<P, R>(inner, &params)
+                .map(|(r, usage)| (r, Some(usage))),
             TypedInner::Dynamic(f) => self.call_through_values(f, params),
         };
         match result {
@@ -1114,6 +1117,15 @@ impl Instance {
                 Err(e)
             }
         }
+    }
+
+    /// The wasmi instance behind a wasmi typed handle of this generation.
+    #[cfg(feature = "wasmi")]
+    fn wasmi(&mut self) -> &mut airssys_wasm_backend_wasmi::WasmiInstance {
+        self.backend
+            .as_any_mut()
+            .downcast_mut()
+            .expect("a typed handle of this generation was made on this backend")
     }
 
     /// A typed call of a signature the backend has no typed path for.
@@ -1163,6 +1175,9 @@ enum TypedInner<P: TypedParams, R: TypedResults> {
     /// wasmi's typed call of the flat form.
     #[cfg(feature = "wasmi")]
     Wasmi(airssys_wasm_backend_wasmi::FlatCall<P::Flat, R::Flat>),
+    /// Rust values lowered and lifted directly on wasmi (strings, bytes).
+    #[cfg(feature = "wasmi")]
+    WasmiDirect(airssys_wasm_backend_wasmi::DirectCall),
     /// Through values.
     Dynamic(FuncRef),
 }

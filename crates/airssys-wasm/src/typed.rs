@@ -17,9 +17,12 @@
 //! How each backend runs a typed call:
 //!
 //! - wasmtime: its own typed call (`TypedFunc`), any of the types above.
-//! - wasmi: wasmi's typed call when every parameter and the result are
-//!   scalars (their flat form, [`ComponentParams::Flat`], is a tuple of
-//!   core values); otherwise through values, as a dynamic call.
+//! - wasmi: wasmi's own typed call when every parameter and the result
+//!   are scalars (their flat form, [`ComponentParams::Flat`], is a tuple
+//!   of core values); Rust values lowered and lifted directly, with no
+//!   [`Value`](crate::Value)s, when they are scalars, strings and byte
+//!   lists ([`ComponentParams::DIRECT`]); otherwise through values, as a
+//!   dynamic call.
 //!
 //! Either way a typed call has the limits, audit events and errors of a
 //! dynamic call.

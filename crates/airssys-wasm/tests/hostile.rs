@@ -149,6 +149,77 @@ fn an_invalid_scalar_result_of_a_typed_call_is_a_trap() {
 }
 
 #[test]
+fn invalid_string_and_list_results_of_typed_calls_are_traps() {
+    // A string result with bytes that are not UTF-8, and a byte list
+    // pointing past the end of memory: the guest's result areas at 16 and
+    // 32 say where they are.
+    let bytes = common::component_of(
+        "package test:bad; world bad { \
+           export bad-utf8: func() -> string; \
+           export out-of-bounds: func() -> list<u8>; \
+           export fine: func() -> string; }",
+        "bad",
+        r#"(module
+            (memory (export "memory") 1)
+            (global $next (mut i32) (i32.const 1024))
+            (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+              (local $p i32)
+              global.get $next
+              local.set $p
+              global.get $next
+              local.get 3
+              i32.add
+              global.set $next
+              local.get $p)
+            (data (i32.const 16) "\64\00\00\00\02\00\00\00")
+            (data (i32.const 32) "\00\00\ff\ff\64\00\00\00")
+            (data (i32.const 48) "\80\00\00\00\02\00\00\00")
+            (data (i32.const 100) "\ff\fe")
+            (data (i32.const 128) "ok")
+            (func (export "bad-utf8") (result i32) i32.const 16)
+            (func (export "out-of-bounds") (result i32) i32.const 32)
+            (func (export "fine") (result i32) i32.const 48))"#,
+    );
+    common::each_backend(|kind| {
+        let (rt, audit) = common::runtime();
+        let c = rt
+            .load(bytes.as_slice(), LoadOptions::new().name("bad"))
+            .unwrap();
+        let mut i = c.instantiate().unwrap();
+        let fine = i.typed::<(), (String,)>("fine").unwrap();
+        assert_eq!(i.call_typed(&fine, ()).unwrap(), ("ok".to_owned(),));
+        for export in ["bad-utf8", "out-of-bounds"] {
+            let mut i = c.instantiate().unwrap();
+            let err = if export == "bad-utf8" {
+                let f = i.typed::<(), (String,)>(export).unwrap();
+                i.call_typed(&f, ()).map(|_| ()).unwrap_err()
+            } else {
+                let f = i.typed::<(), (Vec<u8>,)>(export).unwrap();
+                i.call_typed(&f, ()).map(|_| ()).unwrap_err()
+            };
+            assert_eq!(err.class(), ErrorClass::Trap, "{export} on {kind}: {err}");
+            assert!(
+                matches!(&err, Error::Trap { function, .. } if function == export),
+                "{export} on {kind}: {err:?}"
+            );
+            let again = i.call_typed(&fine, ()).unwrap_err();
+            assert!(matches!(again, Error::InvalidArguments { .. }), "{again}");
+            let f = i.typed::<(), (String,)>("fine").unwrap();
+            let again = i.call_typed(&f, ()).unwrap_err();
+            assert!(matches!(again, Error::InstancePoisoned(_)), "{again}");
+            assert!(
+                audit.events().into_iter().any(|e| matches!(
+                    &e.kind,
+                    AuditKind::Trapped { function, .. } if &**function == export
+                )),
+                "{export} on {kind}: the trap is audited"
+            );
+        }
+        assert_host_alive(&rt);
+    });
+}
+
+#[test]
 fn infinite_loop_hits_the_wall_clock_timeout() {
     common::each_backend(|_| {
         let timeout = Duration::from_millis(200);

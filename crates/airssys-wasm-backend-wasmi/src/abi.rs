@@ -228,6 +228,35 @@ pub(crate) struct Cx<'a, 'b> {
     pub lent: Vec<(RuntimeComponentInstanceIndex, u32)>,
 }
 
+/// The canonical options of a function that its calls need.
+#[derive(Clone, Copy)]
+pub(crate) struct Options {
+    pub memory: Option<Memory>,
+    pub realloc: Option<Func>,
+    /// `string-encoding=utf16` (UTF-8 otherwise).
+    pub utf16: bool,
+}
+
+impl<'a, 'b> Cx<'a, 'b> {
+    /// A direction of a call with `options`, and the handles already lent
+    /// for it.
+    pub fn new(
+        store: &'a mut StoreContextMut<'b, StoreData>,
+        types: &'a ComponentTypes,
+        options: Options,
+        lent: Vec<(RuntimeComponentInstanceIndex, u32)>,
+    ) -> Self {
+        Cx {
+            store,
+            types,
+            memory: options.memory,
+            realloc: options.realloc,
+            utf16: options.utf16,
+            lent,
+        }
+    }
+}
+
 impl Cx<'_, '_> {
     fn memory(&self) -> R<Memory> {
         self.memory.ok_or_else(|| {

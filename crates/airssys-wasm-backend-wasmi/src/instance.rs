@@ -357,7 +357,7 @@ impl WasmiInstance {
         let export = self.funcs[index as usize].clone();
         let func = export.func;
         let (ptys, rtys) = func_types(&plan, export.ty);
-        let (memory, realloc, utf16) = options_of(self.store.data(), &plan, export.options);
+        let options = options_of(self.store.data(), &plan, export.options);
         let post_return = plan
             .options(export.options)
             .post_return
@@ -365,14 +365,7 @@ impl WasmiInstance {
 
         let start = arm(&mut self.store, &self.limits);
         let mut ctx = self.store.as_context_mut();
-        let mut cx = Cx {
-            store: &mut ctx,
-            types: &plan.types,
-            memory,
-            realloc,
-            utf16,
-            lent: Vec::new(),
-        };
+        let mut cx = Cx::new(&mut ctx, &plan.types, options, Vec::new());
         let lowered = lower(&mut cx, ptys, export.flat.params);
         let lent = std::mem::take(&mut cx.lent);
         let flat_args = match lowered {
@@ -403,14 +396,7 @@ impl WasmiInstance {
             return Err(self.fail(&e, name, start.elapsed()));
         }
         let mut ctx = self.store.as_context_mut();
-        let mut cx = Cx {
-            store: &mut ctx,
-            types: &plan.types,
-            memory,
-            realloc,
-            utf16,
-            lent,
-        };
+        let mut cx = Cx::new(&mut ctx, &plan.types, options, lent);
         let lifted = if result_flat.len() > MAX_FLAT_RESULTS {
             match raw[0] {
                 Val::I32(ptr) => lift(&mut cx, rtys, Results::Pointer(ptr as u32)),
@@ -992,11 +978,7 @@ fn i32_param(params: &[Val], k: usize) -> std::result::Result<i32, wasmi::Error>
 }
 
 /// The canonical options' memory and realloc.
-fn options_of(
-    data: &StoreData,
-    plan: &Plan,
-    options: OptionsIndex,
-) -> (Option<Memory>, Option<Func>, bool) {
+fn options_of(data: &StoreData, plan: &Plan, options: OptionsIndex) -> abi::Options {
     let o = plan.options(options);
     let memory = o
         .memory()
@@ -1011,7 +993,11 @@ fn options_of(
         o.string_encoding,
         wasmtime_environ::component::StringEncoding::Utf16
     );
-    (memory, realloc, utf16)
+    abi::Options {
+        memory,
+        realloc,
+        utf16,
+    }
 }
 
 /// Parameter and result types of a component function type.
@@ -1035,16 +1021,9 @@ fn host_call(
     let import = &plan.lowered[lowered];
     let (ptys, rtys) = func_types(&plan, lower_ty);
     let vparams = import.func_type.params.iter().map(|(_, t)| t);
-    let (memory, realloc, utf16) = options_of(caller.data(), &plan, options);
+    let options = options_of(caller.data(), &plan, options);
     let mut ctx = caller.as_context_mut();
-    let mut cx = Cx {
-        store: &mut ctx,
-        types: &plan.types,
-        memory,
-        realloc,
-        utf16,
-        lent: Vec::new(),
-    };
+    let mut cx = Cx::new(&mut ctx, &plan.types, options, Vec::new());
     let violation =
         |m: String| wasmi::Error::host(AbiViolation(format!("calling `{}`: {m}", import.name)));
     let flat_params = flat.params;

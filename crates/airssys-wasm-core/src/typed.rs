@@ -185,14 +185,38 @@ impl FlatList for NotFlat {
     }
 }
 
+/// Invokes `$m` for the tuples of zero to fifteen elements, as type and
+/// variable names (`A a B b ...`); the sixteen-element tuple is done apart
+/// where it differs.
+macro_rules! for_each_tuple {
+    ($m:ident) => {
+        $m!();
+        $m!(A a);
+        $m!(A a B b);
+        $m!(A a B b C c);
+        $m!(A a B b C c D d);
+        $m!(A a B b C c D d E e);
+        $m!(A a B b C c D d E e F f);
+        $m!(A a B b C c D d E e F f G g);
+        $m!(A a B b C c D d E e F f G g H h);
+        $m!(A a B b C c D d E e F f G g H h I i);
+        $m!(A a B b C c D d E e F f G g H h I i J j);
+        $m!(A a B b C c D d E e F f G g H h I i J j K k);
+        $m!(A a B b C c D d E e F f G g H h I i J j K k L l);
+        $m!(A a B b C c D d E e F f G g H h I i J j K k L l M m);
+        $m!(A a B b C c D d E e F f G g H h I i J j K k L l M m N n);
+        $m!(A a B b C c D d E e F f G g H h I i J j K k L l M m N n O o);
+    };
+}
+
 macro_rules! flat_list {
     ($($t:ident $v:ident)*) => {
         impl<$($t: CoreType),*> FlatList for ($($t,)*) {
             const FLAT: bool = true;
-            type Push<H: CoreType> = (H, $($t,)*);
+            type Push<Head: CoreType> = (Head, $($t,)*);
 
             #[inline]
-            fn push<H: CoreType>(self, head: H) -> Self::Push<H> {
+            fn push<Head: CoreType>(self, head: Head) -> Self::Push<Head> {
                 let ($($v,)*) = self;
                 (head, $($v,)*)
             }
@@ -200,22 +224,7 @@ macro_rules! flat_list {
     };
 }
 
-flat_list!();
-flat_list!(A a);
-flat_list!(A a B b);
-flat_list!(A a B b C c);
-flat_list!(A a B b C c D d);
-flat_list!(A a B b C c D d E e);
-flat_list!(A a B b C c D d E e F f);
-flat_list!(A a B b C c D d E e F f G g);
-flat_list!(A a B b C c D d E e F f G g H2 h);
-flat_list!(A a B b C c D d E e F f G g H2 h I i);
-flat_list!(A a B b C c D d E e F f G g H2 h I i J j);
-flat_list!(A a B b C c D d E e F f G g H2 h I i J j K k);
-flat_list!(A a B b C c D d E e F f G g H2 h I i J j K k L l);
-flat_list!(A a B b C c D d E e F f G g H2 h I i J j K k L l M m);
-flat_list!(A a B b C c D d E e F f G g H2 h I i J j K k L l M m N n);
-flat_list!(A a B b C c D d E e F f G g H2 h I i J j K k L l M m N n O o);
+for_each_tuple!(flat_list);
 
 /// Sixteen flat values are the most passed flat; one more goes through
 /// memory.
@@ -337,8 +346,10 @@ macro_rules! value_conversions {
     };
 }
 
+/// A scalar: its WIT case, its core type, and how its flat value lifts
+/// (by default, an `as` conversion: small integers keep their low bits).
 macro_rules! scalar {
-    ($($rust:ident => $case:ident as $core:ty),* $(,)?) => {$(
+    ($($rust:ident => $case:ident as $core:ty $(, lift $lift:expr)?);* $(;)?) => {$(
         impl ComponentType for $rust {
             type Flat = $core;
 
@@ -355,13 +366,15 @@ macro_rules! scalar {
 
             #[inline]
             fn from_flat(flat: $core) -> std::result::Result<Self, String> {
-                Ok(flat as $rust)
+                scalar!(@lift $rust, flat $(, $lift)?)
             }
 
             direct_scalar!();
             direct_list!($rust);
         }
     )*};
+    (@lift $rust:ident, $flat:ident) => { Ok($flat as $rust) };
+    (@lift $rust:ident, $flat:ident, $lift:expr) => { ($lift)($flat) };
 }
 
 /// `list<u8>` is lowered and lifted as bytes; other lists go through
@@ -382,54 +395,12 @@ macro_rules! direct_list {
 }
 
 scalar! {
-    u8 => U8 as i32, i8 => S8 as i32, u16 => U16 as i32, i16 => S16 as i32,
-    u32 => U32 as i32, i32 => S32 as i32, u64 => U64 as i64, i64 => S64 as i64,
-    f32 => F32 as f32, f64 => F64 as f64,
-}
-
-impl ComponentType for bool {
-    type Flat = i32;
-
-    fn ty() -> ValueType {
-        ValueType::Bool
-    }
-
-    value_conversions!();
-
-    #[inline]
-    fn into_flat(self) -> i32 {
-        self as i32
-    }
-
-    #[inline]
-    fn from_flat(flat: i32) -> std::result::Result<Self, String> {
-        Ok(flat != 0)
-    }
-
-    direct_scalar!();
-}
-
-impl ComponentType for char {
-    type Flat = i32;
-
-    fn ty() -> ValueType {
-        ValueType::Char
-    }
-
-    value_conversions!();
-
-    #[inline]
-    fn into_flat(self) -> i32 {
-        self as i32
-    }
-
-    #[inline]
-    fn from_flat(flat: i32) -> std::result::Result<Self, String> {
-        char::from_u32(flat as u32)
-            .ok_or_else(|| format!("{:#x} is not a Unicode scalar value", flat as u32))
-    }
-
-    direct_scalar!();
+    u8 => U8 as i32; i8 => S8 as i32; u16 => U16 as i32; i16 => S16 as i32;
+    u32 => U32 as i32; i32 => S32 as i32; u64 => U64 as i64; i64 => S64 as i64;
+    f32 => F32 as f32; f64 => F64 as f64;
+    bool => Bool as i32, lift |flat: i32| Ok(flat != 0);
+    char => Char as i32, lift |flat: i32| char::from_u32(flat as u32)
+        .ok_or_else(|| format!("{:#x} is not a Unicode scalar value", flat as u32));
 }
 
 /// The flat form of types that have none.
@@ -783,22 +754,7 @@ macro_rules! tuple_type {
     };
 }
 
-tuples!();
-tuples!(A a);
-tuples!(A a B b);
-tuples!(A a B b C c);
-tuples!(A a B b C c D d);
-tuples!(A a B b C c D d E e);
-tuples!(A a B b C c D d E e F f);
-tuples!(A a B b C c D d E e F f G g);
-tuples!(A a B b C c D d E e F f G g H h);
-tuples!(A a B b C c D d E e F f G g H h I i);
-tuples!(A a B b C c D d E e F f G g H h I i J j);
-tuples!(A a B b C c D d E e F f G g H h I i J j K k);
-tuples!(A a B b C c D d E e F f G g H h I i J j K k L l);
-tuples!(A a B b C c D d E e F f G g H h I i J j K k L l M m);
-tuples!(A a B b C c D d E e F f G g H h I i J j K k L l M m N n);
-tuples!(A a B b C c D d E e F f G g H h I i J j K k L l M m N n O o);
+for_each_tuple!(tuples);
 tuples!(A a B b C c D d E e F f G g H h I i J j K k L l M m N n O o P p);
 
 /// Checks that `P` and `R` are the parameter and result types of

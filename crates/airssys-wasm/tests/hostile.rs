@@ -72,6 +72,14 @@ fn infinite_loop_runs_out_of_fuel() {
     });
 }
 
+/// A runtime auditing into memory, and component `bytes` loaded in it as
+/// `bad`.
+fn load_bad(bytes: &[u8]) -> (Runtime, std::sync::Arc<MemorySink>, airssys_wasm::Component) {
+    let (rt, audit) = common::runtime();
+    let c = rt.load(bytes, LoadOptions::new().name("bad")).unwrap();
+    (rt, audit, c)
+}
+
 #[test]
 fn typed_calls_hold_the_same_limits() {
     common::each_backend(|kind| {
@@ -123,10 +131,7 @@ fn an_invalid_scalar_result_of_a_typed_call_is_a_trap() {
             (memory (export "memory") 1))"#,
     );
     common::each_backend(|kind| {
-        let (rt, audit) = common::runtime();
-        let c = rt
-            .load(bytes.as_slice(), LoadOptions::new().name("bad"))
-            .unwrap();
+        let (rt, audit, c) = load_bad(&bytes);
         let mut i = c.instantiate().unwrap();
         let two = i.typed::<(), (bool,)>("two").unwrap();
         assert_eq!(i.call_typed(&two, ()).unwrap(), (true,));
@@ -181,10 +186,7 @@ fn invalid_string_and_list_results_of_typed_calls_are_traps() {
             (func (export "fine") (result i32) i32.const 48))"#,
     );
     common::each_backend(|kind| {
-        let (rt, audit) = common::runtime();
-        let c = rt
-            .load(bytes.as_slice(), LoadOptions::new().name("bad"))
-            .unwrap();
+        let (rt, audit, c) = load_bad(&bytes);
         let mut i = c.instantiate().unwrap();
         let fine = i.typed::<(), (String,)>("fine").unwrap();
         assert_eq!(i.call_typed(&fine, ()).unwrap(), ("ok".to_owned(),));

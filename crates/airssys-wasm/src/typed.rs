@@ -12,7 +12,12 @@
 //!
 //! Parameters are a tuple of these (`(u32, String)`, `()`), the result is
 //! `(T,)` or `()`. Records, variants, enums, flags and resources have no
-//! Rust type here: call those exports with [`Value`](crate::Value)s.
+//! Rust type here: call those exports with [`Value`](crate::Value)s, or
+//! implement [`ComponentType`] for an application type of your own (its
+//! WIT type and its conversion to and from a value); with the wasmtime
+//! backend in the build, derive wasmtime's `ComponentType`, `Lift` and
+//! `Lower` for it too (`#[component(record)]`). Such types go through
+//! values on wasmi.
 //!
 //! How each backend runs a typed call:
 //!

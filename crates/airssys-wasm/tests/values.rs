@@ -300,3 +300,91 @@ fn a_typed_handle_belongs_to_its_instance() {
         assert_eq!(a.call_typed(&add, (1, 2)).unwrap(), (3,));
     });
 }
+
+/// The guest's `point` record as an application's own Rust type: it
+/// implements airssys-wasm's `ComponentType` (through values, on every
+/// backend) and, for wasmtime's typed call, wasmtime's derives.
+#[cfg(feature = "wasmtime")]
+mod own_record {
+    use airssys_wasm::typed::{ComponentType, NotFlat};
+    use airssys_wasm::wasmtime_backend::wasmtime;
+    use airssys_wasm::{Value, ValueType};
+
+    #[derive(
+        Clone,
+        Debug,
+        PartialEq,
+        wasmtime::component::ComponentType,
+        wasmtime::component::Lift,
+        wasmtime::component::Lower,
+    )]
+    #[component(record)]
+    #[component(wasmtime_crate = airssys_wasm::wasmtime_backend::wasmtime)]
+    pub struct Point {
+        pub x: i32,
+        pub y: i32,
+        pub label: String,
+    }
+
+    impl ComponentType for Point {
+        type Flat = NotFlat;
+
+        fn ty() -> ValueType {
+            ValueType::record([
+                ("x", ValueType::S32),
+                ("y", ValueType::S32),
+                ("label", ValueType::String),
+            ])
+        }
+
+        fn into_value(self) -> Value {
+            super::point(self.x, self.y, &self.label)
+        }
+
+        fn from_value(value: Value) -> Result<Self, String> {
+            let Value::Record(fields) = value else {
+                return Err(format!("expected a point, got a {}", value.kind_name()));
+            };
+            match <[(String, Value); 3]>::try_from(fields) {
+                Ok(
+                    [
+                        (_, Value::S32(x)),
+                        (_, Value::S32(y)),
+                        (_, Value::String(label)),
+                    ],
+                ) => Ok(Point { x, y, label }),
+                _ => Err("expected a point's three fields".into()),
+            }
+        }
+
+        fn into_flat(self) -> NotFlat {
+            NotFlat
+        }
+
+        fn from_flat(_: NotFlat) -> Result<Self, String> {
+            Err("a record has no flat form".into())
+        }
+    }
+}
+
+#[cfg(feature = "wasmtime")]
+#[test]
+fn an_application_record_type_can_be_typed_on_every_backend() {
+    use own_record::Point;
+    common::each_backend(|kind| {
+        let (rt, _) = common::runtime();
+        let c = common::load(&rt, "values", LoadOptions::new());
+        let mut i = c.instantiate().unwrap();
+        let p = Point {
+            x: -3,
+            y: 4,
+            label: "p".into(),
+        };
+        let echo = i.typed::<(Point,), (Point,)>("echo-record").unwrap();
+        assert_eq!(
+            i.call_typed(&echo, (p.clone(),)).unwrap(),
+            (p,),
+            "on {kind}"
+        );
+    });
+}

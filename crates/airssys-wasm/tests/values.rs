@@ -5,10 +5,21 @@ mod common;
 
 use airssys_wasm::{LoadOptions, Value, ValueType};
 
-fn echo(name: &str, v: Value) -> Value {
-    let (rt, _) = common::runtime();
+/// A runtime on the backend under test, auditing into memory, and an
+/// instance of the `values` guest.
+fn values_instance() -> (
+    airssys_wasm::Runtime,
+    std::sync::Arc<airssys_wasm::MemorySink>,
+    airssys_wasm::Instance,
+) {
+    let (rt, audit) = common::runtime();
     let c = common::load(&rt, "values", LoadOptions::new());
-    let mut i = c.instantiate().unwrap();
+    let i = c.instantiate().unwrap();
+    (rt, audit, i)
+}
+
+fn echo(name: &str, v: Value) -> Value {
+    let (_rt, _, mut i) = values_instance();
     let mut out = i
         .call(&format!("echo-{name}"), std::slice::from_ref(&v))
         .unwrap_or_else(|e| panic!("echo-{name}: {e}"));
@@ -97,9 +108,7 @@ fn compound_values_round_trip() {
 #[test]
 fn resources_are_handles_that_the_instance_keeps() {
     common::each_backend(|_| {
-        let (rt, _) = common::runtime();
-        let c = common::load(&rt, "values", LoadOptions::new());
-        let mut i = c.instantiate().unwrap();
+        let (_rt, _, mut i) = values_instance();
         let iface = "airssys:test/resources@0.1.0";
         let counter = i
             .call(
@@ -136,9 +145,7 @@ fn resources_are_handles_that_the_instance_keeps() {
 #[test]
 fn wrong_argument_types_are_refused_before_the_call() {
     common::each_backend(|_| {
-        let (rt, audit) = common::runtime();
-        let c = common::load(&rt, "values", LoadOptions::new());
-        let mut i = c.instantiate().unwrap();
+        let (_rt, audit, mut i) = values_instance();
         let err = i.call("echo-u8", &[Value::from("nope")]).unwrap_err();
         assert_eq!(err.class(), airssys_wasm::ErrorClass::BadCall);
         assert_eq!(
@@ -219,9 +226,7 @@ where
 #[test]
 fn typed_calls_agree_with_dynamic_calls_on_every_backend() {
     common::each_backend(|_| {
-        let (rt, audit) = common::runtime();
-        let c = common::load(&rt, "values", LoadOptions::new());
-        let mut i = c.instantiate().unwrap();
+        let (_rt, audit, mut i) = values_instance();
         let add = i.typed::<(u32, u32), (u32,)>("add").unwrap();
         assert_eq!(add.name(), "add");
         assert_eq!(i.call_typed(&add, (40, 2)).unwrap(), (42,));
@@ -259,9 +264,7 @@ fn typed_calls_agree_with_dynamic_calls_on_every_backend() {
 #[test]
 fn typed_calls_with_the_wrong_rust_types_are_refused_at_resolution() {
     common::each_backend(|_| {
-        let (rt, _) = common::runtime();
-        let c = common::load(&rt, "values", LoadOptions::new());
-        let mut i = c.instantiate().unwrap();
+        let (_rt, _, mut i) = values_instance();
         let err = i.typed::<(String,), (u32,)>("add").map(|_| ()).unwrap_err();
         assert_eq!(err.class(), airssys_wasm::ErrorClass::BadCall);
         assert_eq!(
@@ -372,9 +375,7 @@ mod own_record {
 fn an_application_record_type_can_be_typed_on_every_backend() {
     use own_record::Point;
     common::each_backend(|kind| {
-        let (rt, _) = common::runtime();
-        let c = common::load(&rt, "values", LoadOptions::new());
-        let mut i = c.instantiate().unwrap();
+        let (_rt, _, mut i) = values_instance();
         let p = Point {
             x: -3,
             y: 4,

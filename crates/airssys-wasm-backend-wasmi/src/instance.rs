@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use airssys_wasm_core::typed::{ComponentParams, ComponentResults};
+use airssys_wasm_core::typed::{ComponentParams, ComponentResults, FlatList};
 use airssys_wasm_core::{
     AuditSink, BackendInstance, CallContext, CapabilitySet, Error, FuncRef, GrowthLimiter,
     HostError, InstanceConfig, LimitExceeded, Limits, Result, Usage, Value, ValueType,
@@ -413,13 +413,8 @@ impl WasmiInstance {
         let out = match lifted {
             Ok(v) => v,
             Err(m) => {
-                let elapsed = start.elapsed();
-                let err = Error::Trap {
-                    function: name.to_owned(),
-                    message: format!("the result is invalid: {m}"),
-                };
-                tracing::debug!(elapsed = ?elapsed, "{err}");
-                self.poisoned = Some(err.to_string());
+                let err = self.invalid_result(name, m);
+                tracing::debug!(elapsed = ?start.elapsed(), "{err}");
                 return Err(err);
             }
         };
@@ -463,13 +458,7 @@ impl WasmiInstance {
         f: &DirectCall,
         params: &P,
     ) -> Result<(R, Usage)> {
-        self.check_poisoned()?;
-        if f.owner != self.id {
-            return Err(Error::InvalidArguments {
-                function: f.name.to_string(),
-                detail: "this DirectCall was resolved on another instance".into(),
-            });
-        }
+        self.check_handle(f.owner, &f.name, "DirectCall")?;
         self.call_with(
             f.index,
             &f.name,
@@ -548,7 +537,7 @@ impl WasmiInstance {
         P: ComponentParams<Flat: FlatParams>,
         R: ComponentResults<Flat: FlatResults>,
     {
-        if !<P::Flat as FlatParams>::FLAT || !<R::Flat as FlatResults>::FLAT {
+        if !<P::Flat as FlatList>::FLAT || !<R::Flat as FlatResults>::FLAT {
             return Ok(None);
         }
         let f = self.func(name)?;
@@ -588,13 +577,7 @@ impl WasmiInstance {
         P: ComponentParams<Flat: FlatParams>,
         R: ComponentResults<Flat: FlatResults>,
     {
-        self.check_poisoned()?;
-        if f.owner != self.id {
-            return Err(Error::InvalidArguments {
-                function: f.name.to_string(),
-                detail: "this FlatCall was resolved on another instance".into(),
-            });
-        }
+        self.check_handle(f.owner, &f.name, "FlatCall")?;
         // Without fuel or timeout limits the engine meters nothing, and
         // nothing needs arming.
         let armed = self
@@ -607,15 +590,33 @@ impl WasmiInstance {
         let out = self.run_typed(&f.func, flat, &f.name, start.or(armed))?;
         match R::from_flat_result(<R::Flat as FlatResults>::from_wasmi(out)) {
             Ok(r) => Ok((r, start.map(|s| self.usage(s.elapsed())))),
-            Err(m) => {
-                let err = Error::Trap {
-                    function: f.name.to_string(),
-                    message: format!("the result is invalid: {m}"),
-                };
-                self.poisoned = Some(err.to_string());
-                Err(err)
-            }
+            Err(m) => Err(self.invalid_result(&f.name, m)),
         }
+    }
+
+    /// Before a call through a typed handle: the instance is not poisoned,
+    /// and the handle (a `kind`) was resolved on it.
+    #[inline]
+    fn check_handle(&self, owner: u64, function: &str, kind: &str) -> Result<()> {
+        self.check_poisoned()?;
+        if owner != self.id {
+            return Err(Error::InvalidArguments {
+                function: function.to_owned(),
+                detail: format!("this {kind} was resolved on another instance"),
+            });
+        }
+        Ok(())
+    }
+
+    /// The guest returned a result its type does not allow: a trap, and
+    /// the instance is poisoned.
+    fn invalid_result(&mut self, function: &str, message: String) -> Error {
+        let err = Error::Trap {
+            function: function.to_owned(),
+            message: format!("the result is invalid: {message}"),
+        };
+        self.poisoned = Some(err.to_string());
+        err
     }
 }
 

@@ -14,11 +14,10 @@ use std::sync::Arc;
 use airssys_wasm_core::typed::NotFlat;
 use wasmi::{TypedFunc, WasmParams, WasmResults, WasmTy};
 
-/// A flat parameter list: a tuple of core values, or [`NotFlat`].
+/// A flat parameter list: a tuple of core values, or [`NotFlat`] (which
+/// one, core's [`FlatList::FLAT`](airssys_wasm_core::typed::FlatList::FLAT)
+/// says).
 pub trait FlatParams: Sized + Send + Sync + 'static {
-    /// `true` for a tuple of core values.
-    const FLAT: bool;
-
     /// The list as wasmi's typed call takes it (`()` for [`NotFlat`],
     /// which is never passed).
     type Wasmi: WasmParams;
@@ -28,7 +27,6 @@ pub trait FlatParams: Sized + Send + Sync + 'static {
 }
 
 impl FlatParams for NotFlat {
-    const FLAT: bool = false;
     type Wasmi = ();
 
     fn into_wasmi(self) {}
@@ -37,7 +35,6 @@ impl FlatParams for NotFlat {
 macro_rules! flat_params {
     ($($t:ident)*) => {
         impl<$($t: WasmTy + Sync + 'static),*> FlatParams for ($($t,)*) {
-            const FLAT: bool = true;
             type Wasmi = Self;
 
             #[inline]

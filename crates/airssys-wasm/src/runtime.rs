@@ -1092,16 +1092,15 @@ impl Instance {
         let result = match &func.inner {
             #[cfg(feature = "wasmtime")]
             TypedInner::Wasmtime(inner) => self
-                .backend
-                .as_any_mut()
-                .downcast_mut::<airssys_wasm_backend_wasmtime::WasmtimeInstance>()
-                .expect("a typed handle of this generation was made on this backend")
+                .backend_of::<airssys_wasm_backend_wasmtime::WasmtimeInstance>()
                 .call_typed(inner, params, start),
             #[cfg(feature = "wasmi")]
-            TypedInner::Wasmi(inner) => self.wasmi().call_flat::<P, R>(inner, params, start),
+            TypedInner::Wasmi(inner) => self
+                .backend_of::<airssys_wasm_backend_wasmi::WasmiInstance>()
+                .call_flat::<P, R>(inner, params, start),
             #[cfg(feature = "wasmi")]
             TypedInner::WasmiDirect(inner) => self
-                .wasmi()
+                .backend_of::<airssys_wasm_backend_wasmi::WasmiInstance>()
                 .call_direct::<P, R>(inner, &params)
                 .map(|(r, usage)| (r, Some(usage))),
             TypedInner::Dynamic(f) => self.call_through_values(f, params),
@@ -1119,9 +1118,10 @@ impl Instance {
         }
     }
 
-    /// The wasmi instance behind a wasmi typed handle of this generation.
-    #[cfg(feature = "wasmi")]
-    fn wasmi(&mut self) -> &mut airssys_wasm_backend_wasmi::WasmiInstance {
+    /// The backend instance behind a typed handle of this generation,
+    /// which was made on a `B`.
+    #[cfg(any(feature = "wasmtime", feature = "wasmi"))]
+    fn backend_of<B: 'static>(&mut self) -> &mut B {
         self.backend
             .as_any_mut()
             .downcast_mut()

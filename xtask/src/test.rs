@@ -42,5 +42,15 @@ pub fn run_all(lint: bool, all_guests: bool) -> Result<()> {
             .env("AIRSSYS_GREETERS", greeters.join(",")),
         "cargo test",
     )?;
+    // Each benchmark once, unmeasured: a benchmark whose setup or checks
+    // broke (a guest renders differently, a sink is not called) fails here
+    // rather than at the next `cargo xtask bench`.
+    println!("xtask: cargo test --benches (each benchmark run once)");
+    run(
+        cargo()
+            .current_dir(root())
+            .args(["test", "-p", "airssys-wasm-benches", "--benches"]),
+        "cargo test --benches",
+    )?;
     Ok(())
 }

@@ -167,6 +167,8 @@ pub fn run_demo() -> Result<()> {
             &[
                 "inspect",
                 "--no-wit",
+                "--name",
+                "wasi-probe",
                 "--policy",
                 &policy,
                 "--manifest",
@@ -176,11 +178,13 @@ pub fn run_demo() -> Result<()> {
             0,
         ),
         step(
-            "Policy: the run gets the effective grants (GREETING is the policy's value)",
+            "Policy: the run gets the effective grants of the name the operator gives it (GREETING is the policy's value)",
             &[
                 "run",
                 "--audit",
                 &audit_s,
+                "--name",
+                "wasi-probe",
                 "--policy",
                 &policy,
                 "--manifest",

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use airssys_wasm_core::typed::{ComponentParams, ComponentResults, FlatList};
 use airssys_wasm_core::{
     AuditSink, BackendInstance, CallContext, CapabilitySet, Error, FuncRef, GrowthLimiter,
-    HostError, InstanceConfig, LimitExceeded, Limits, Result, Usage, Value, ValueType,
+    HostData, HostError, InstanceConfig, LimitExceeded, Limits, Result, Usage, Value, ValueType,
 };
 use wasmi::{
     AsContextMut, Caller, Extern, Func, Global, Memory, Mutability, ResumableCall, Store, TrapCode,
@@ -39,6 +39,7 @@ pub(crate) struct StoreData {
     component: Arc<str>,
     capabilities: Arc<CapabilitySet>,
     audit: Arc<dyn AuditSink>,
+    host_data: Option<HostData>,
     limiter: Limiter,
     fuel: FuelMeter,
     pub(crate) resources: Resources,
@@ -241,6 +242,7 @@ impl WasmiInstance {
             component: config.component,
             capabilities: config.capabilities,
             audit: config.audit,
+            host_data: config.host_data,
             limiter: Limiter {
                 growth: GrowthLimiter::new(&limits),
                 exceeded: None,
@@ -1040,15 +1042,30 @@ fn host_call(
             .map_err(violation)?
     };
     let outs = match &import.func {
-        Provider::Wasi(f) => match f(&mut cx.store.data_mut().wasi, &args) {
-            Ok(v) => v.into_iter().collect(),
-            Err(Stop::Exit(code)) => return Err(wasmi::Error::i32_exit(code)),
-            Err(Stop::Trap(m)) => return Err(violation(m)),
-        },
+        Provider::Wasi(f) => {
+            let data = cx.store.data_mut();
+            data.wasi.deadline = data.fuel.deadline;
+            match f(&mut data.wasi, &args) {
+                Ok(v) => v.into_iter().collect(),
+                Err(Stop::Exit(code)) => return Err(wasmi::Error::i32_exit(code)),
+                Err(Stop::Trap(m)) => return Err(violation(m)),
+                Err(Stop::Timeout) => return Err(wasmi::Error::host(Interrupted)),
+                Err(Stop::FrozenClock) => {
+                    let data = cx.store.data();
+                    let hcx = CallContext::new(&data.component, &data.capabilities, &*data.audit);
+                    return Err(wasmi::Error::host(HostCallFailed {
+                        function: import.name.clone(),
+                        error: airssys_wasm_core::wasi::deny_frozen_wait(&hcx),
+                    }));
+                }
+            }
+        }
         Provider::Host(f) => {
             let mut outs = vec![Value::Bool(false); rtys.len()];
             let data = cx.store.data();
-            let mut hcx = CallContext::new(&data.component, &data.capabilities, &*data.audit);
+            let mut hcx = CallContext::new(&data.component, &data.capabilities, &*data.audit)
+                .with_host_data(data.host_data.as_ref())
+                .with_deadline(data.fuel.deadline);
             let fail = |error: HostError| {
                 wasmi::Error::host(HostCallFailed {
                     function: import.name.clone(),

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airssys_wasm_core::{
-    AuditSink, BackendInstance, CallContext, CapabilitySet, Error, FuncRef, FuncType,
-    GrowthLimiter, HostError, HostFn, InstanceConfig, LimitExceeded, Result, Usage, Value,
+    AuditSink, BackendInstance, CallContext, CapabilityKind, CapabilitySet, Error, FuncRef,
+    FuncType, GrowthLimiter, HostData, HostError, HostFn, InstanceConfig, LimitExceeded, Result,
+    Usage, Value,
 };
 use wasmtime::component::{
     ComponentExportIndex, ComponentNamedList, Func, Instance, Lift, LinkerInstance, Lower,
@@ -32,6 +33,16 @@ pub(crate) struct StoreData {
     component: Arc<str>,
     capabilities: Arc<CapabilitySet>,
     audit: Arc<dyn AuditSink>,
+    host_data: Option<HostData>,
+    /// The running call's deadline and the frozen clock's timers.
+    waits: crate::blocking::Waits,
+}
+
+impl StoreData {
+    /// The view of the WASI waits this backend bounds.
+    pub(crate) fn bounded(&mut self) -> crate::blocking::Bounded<'_> {
+        crate::blocking::Bounded::new(&mut self.table, &mut self.waits, self.wasi.clocks())
+    }
 }
 
 impl WasiView for StoreData {
@@ -123,7 +134,9 @@ pub(crate) fn define_host_func(
             .collect::<Result<Vec<_>, _>>()
             .map_err(|m| fail(HostError::Failed(m)))?;
         let mut outs = vec![Value::Bool(false); results.len()];
-        let mut cx = CallContext::new(&data.component, &data.capabilities, &*data.audit);
+        let mut cx = CallContext::new(&data.component, &data.capabilities, &*data.audit)
+            .with_host_data(data.host_data.as_ref())
+            .with_deadline(data.waits.deadline);
         match catch_unwind(AssertUnwindSafe(|| func(&mut cx, &args, &mut outs))) {
             Ok(Ok(())) => {
                 for (slot, v) in results.iter_mut().zip(&outs) {
@@ -179,6 +192,7 @@ impl WasmtimeInstance {
         let wasi_ctx = wasi::build(&config, &config.component)
             .map_err(|e| Error::Backend(format!("{e:#}")))?;
         let limits = config.limits;
+        let clocks = config.capabilities.has_kind(CapabilityKind::Clocks);
         let data = StoreData {
             wasi: wasi_ctx,
             table: ResourceTable::new(),
@@ -191,7 +205,12 @@ impl WasmtimeInstance {
             limiter: Limiter(GrowthLimiter::new(&limits)),
             component: config.component,
             capabilities: config.capabilities,
+            waits: crate::blocking::Waits {
+                clocks,
+                ..Default::default()
+            },
             audit: config.audit,
+            host_data: config.host_data,
         };
         let mut store = Store::new(&c.engine, data);
         store.limiter(|d| &mut d.limiter);
@@ -305,7 +324,16 @@ impl WasmtimeInstance {
     }
 
     fn fail(&mut self, e: wasmtime::Error, function: &str, elapsed: Duration) -> Error {
-        let err = classify(e, function, self.limits.fuel, &self.limits, elapsed);
+        let err = if e.downcast_ref::<crate::blocking::FrozenWait>().is_some() {
+            let d = self.store.data();
+            let cx = CallContext::new(&d.component, &d.capabilities, &*d.audit);
+            Error::from_host(
+                "wasi:io/poll",
+                &airssys_wasm_core::wasi::deny_frozen_wait(&cx),
+            )
+        } else {
+            classify(e, function, self.limits.fuel, &self.limits, elapsed)
+        };
         self.poisoned = Some(err.to_string());
         err
     }
@@ -315,6 +343,8 @@ impl WasmtimeInstance {
 /// guest, for the limits that are set (the others were armed for good at
 /// instantiation, and re-arming them would only cost time on every call).
 fn arm(store: &mut Store<StoreData>, limits: &airssys_wasm_core::Limits) {
+    // Host calls and WASI waits end at the same deadline as guest code.
+    store.data_mut().waits.deadline = limits.timeout.map(|t| Instant::now() + t);
     if let Some(fuel) = limits.fuel {
         store
             .set_fuel(fuel)
@@ -340,6 +370,13 @@ fn classify(
     }
     if let Some(h) = e.downcast_ref::<HostCallFailed>() {
         return Error::from_host(&h.function, &h.error);
+    }
+    if e.downcast_ref::<crate::blocking::CallDeadline>().is_some() {
+        return Error::Timeout {
+            function,
+            limit: limits.timeout.unwrap_or_default(),
+            elapsed,
+        };
     }
     if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return Error::Exit { code: exit.0 };

@@ -58,16 +58,18 @@ pub(crate) fn build(config: &InstanceConfig, program: &str) -> wasmtime::Result<
     for (k, v) in &wasi_grants.env {
         b.env(k, v);
     }
-    for p in &wasi_grants.preopens {
+    // Each preopen is opened beneath its grant's root with no link below
+    // it, and wasmtime-wasi opens that very directory through its handle.
+    for opened in wasi::open_preopens(config, &wasi_grants).map_err(wasmtime::Error::msg)? {
+        let p = &opened.preopen;
         let perms = if p.read_only {
             FsPerms::ReadOnly
         } else {
             FsPerms::ReadWrite
         };
-        if !p.required && !p.host.is_dir() {
-            continue;
-        }
-        b.preopened_dir(&p.host, &p.guest, perms).map_err(|e| {
+        let by_handle = airssys_wasm_core::files::handle_path(&opened.dir);
+        let path = by_handle.as_deref().unwrap_or(&p.host);
+        b.preopened_dir(path, &p.guest, perms).map_err(|e| {
             wasmtime::format_err!("cannot open granted directory {}: {e}", p.host.display())
         })?;
     }

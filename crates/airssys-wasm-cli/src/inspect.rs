@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use airssys_wasm::security::{Evaluation, Manifest};
+use airssys_wasm::security::signing::Signature;
+use airssys_wasm::security::{Evaluation, Manifest, Subject};
 use airssys_wasm::{Capability, ComponentInfo, Error, ItemKind, Limits, Result};
 
 /// Arguments of `inspect`.
@@ -14,6 +15,11 @@ pub struct InspectArgs {
     /// Leave out the WIT text of the component's world.
     #[arg(long)]
     no_wit: bool,
+    /// With --policy: the name the component would be run under (as `run --name`); without
+    /// it, the manifest's name is the component's own claim and `[grant.NAME]` applies only
+    /// if the grant pins a signer whose signature the component carries.
+    #[arg(long)]
+    name: Option<String>,
     /// With --policy: show requested / granted / effective capabilities and limits.
     #[command(flatten)]
     governed: crate::governed::PolicyArgs,
@@ -28,16 +34,33 @@ pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
         out.push_str(&render_manifest(m));
     }
     if let Some(p) = &policy {
-        let name = manifest.as_ref().map_or_else(
-            || {
-                args.component
-                    .file_stem()
-                    .map_or("component".into(), |s| s.to_string_lossy().into_owned())
-            },
-            |m| m.name.clone(),
-        );
+        let name = args.name.clone().unwrap_or_else(|| {
+            manifest.as_ref().map_or_else(
+                || {
+                    args.component
+                        .file_stem()
+                        .map_or("component".into(), |s| s.to_string_lossy().into_owned())
+                },
+                |m| m.name.clone(),
+            )
+        });
+        // The trusted key that signed it, if a valid signature lies beside it.
+        let signer = Signature::load_for(&args.component).ok().and_then(|s| {
+            s.verify_trusted(
+                &bytes,
+                p,
+                manifest.as_ref().and_then(|m| m.signer.as_deref()),
+            )
+            .ok()
+            .map(|k| k.name.clone())
+        });
+        let subject = Subject {
+            name: &name,
+            named_by_operator: args.name.is_some(),
+            signer: signer.as_deref(),
+        };
         let e = p
-            .evaluate(&name, manifest.as_deref(), &[], &Limits::unlimited())
+            .evaluate(&subject, manifest.as_deref(), &[], &Limits::unlimited())
             .map_err(|e| Error::Policy(e.to_string()))?;
         out.push_str(&render_evaluation(&p.file().display().to_string(), &e));
     }

@@ -83,9 +83,24 @@ impl From<BackendName> for BackendKind {
 }
 
 fn parse_size(s: &str) -> std::result::Result<u64, String> {
-    s.parse::<bytesize::ByteSize>()
-        .map(|b| b.as_u64())
-        .map_err(|e| format!("{e} (write sizes like 64MiB or 1GiB)"))
+    airssys_wasm::security::parse_size(s)
+}
+
+/// A host path given on the command line: made absolute against the
+/// current directory, then normalised (`.`, `..`, `//`); a path that does
+/// not normalise is an error naming the flag.
+pub(crate) fn host_path(flag: &str, text: &str) -> std::result::Result<PathBuf, Error> {
+    let bad = |detail: String| Error::InvalidArguments {
+        function: flag.into(),
+        detail,
+    };
+    let absolute = std::path::absolute(text).map_err(|e| bad(format!("`{text}`: {e}")))?;
+    let utf8 = absolute
+        .to_str()
+        .ok_or_else(|| bad(format!("`{text}` is not valid UTF-8")))?;
+    airssys_wasm::capability::normal_path(utf8)
+        .map(PathBuf::from)
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// The grants the flags ask for.
@@ -117,15 +132,21 @@ fn capabilities(args: &RunArgs) -> std::result::Result<Vec<Capability>, Error> {
             Some(g) => (g, true),
             None => (guest, false),
         };
-        if !std::path::Path::new(host).is_dir() {
+        let host = host_path("--dir", host)?;
+        if !host.is_dir() {
             return Err(Error::Io {
-                path: host.to_owned(),
+                path: host.display().to_string(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
                     "--dir names a host directory that does not exist",
                 ),
             });
         }
+        let guest =
+            airssys_wasm::capability::normal_path(guest).map_err(|e| Error::InvalidArguments {
+                function: "--dir".into(),
+                detail: format!("the guest path: {e}"),
+            })?;
         caps.push(Capability::dir(host, guest, read_only));
     }
     Ok(caps)
@@ -156,7 +177,11 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
         .backend(BackendKind::from(args.backend))
         .audit(audit)
         .host_settings(HostSettings {
-            kv_path: args.kv_store.clone(),
+            kv_path: args
+                .kv_store
+                .as_deref()
+                .map(|p| host_path("--kv-store", &p.to_string_lossy()))
+                .transpose()?,
             ..HostSettings::default()
         })
         .wasmtime_config(airssys_wasm::wasmtime_backend::WasmtimeConfig {

@@ -404,6 +404,8 @@ fn inspect_shows_requested_granted_and_effective_side_by_side() {
         &[
             "inspect",
             "--no-wit",
+            "--name",
+            "wasi-probe",
             "--policy",
             &example("policy.toml"),
             "--manifest",
@@ -425,9 +427,32 @@ fn inspect_shows_requested_granted_and_effective_side_by_side() {
 fn run_applies_the_policy_grants_and_limits() {
     let policy = example("policy.toml");
     let manifest = example("wasi-probe.Component.toml");
+    // The manifest says `wasi-probe`, but that is the component's own claim:
+    // [grant.wasi-probe] is for the component the operator names so.
     let o = expect(
         &[
             "run",
+            "--policy",
+            &policy,
+            "--manifest",
+            &manifest,
+            &guest("wasi-probe"),
+            "--invoke",
+            r#"get-env("GREETING")"#,
+        ],
+        0,
+    );
+    assert_eq!(stdout(&o), "none\n");
+    assert!(
+        stderr(&o).contains("[grant.wasi-probe] is not applied"),
+        "{}",
+        stderr(&o)
+    );
+    let o = expect(
+        &[
+            "run",
+            "--name",
+            "wasi-probe",
             "--policy",
             &policy,
             "--manifest",
@@ -675,6 +700,8 @@ fn host_interface_key_value_persists_across_runs() {
         expect(
             &[
                 "run",
+                "--name",
+                "host-probe",
                 "--policy",
                 &p,
                 "--manifest",
@@ -972,4 +999,72 @@ fn every_example_runs_the_same_with_backend_wasmi() {
         };
         assert_eq!(head(&wasmi.2), head(&wasmtime.2), "error of {case:?}");
     }
+}
+
+/// A guest asleep in WASI is stopped at its timeout on both backends: the
+/// wait ends at the call's deadline, not when the guest wakes.
+#[test]
+fn a_guest_asleep_forever_is_stopped_by_its_timeout() {
+    let files = guest("wasi-files");
+    for backend in ["wasmtime", "wasmi"] {
+        let start = std::time::Instant::now();
+        let o = expect(
+            &[
+                "run",
+                "--backend",
+                backend,
+                "--allow-clocks",
+                "--timeout",
+                "1s",
+                &files,
+                "--invoke",
+                "sleep(1099511627776)",
+            ],
+            86,
+        );
+        let took = start.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(3),
+            "{backend}: {took:?}"
+        );
+        assert!(
+            error_line(&o).contains("timed out"),
+            "{backend}: {}",
+            error_line(&o)
+        );
+    }
+}
+
+#[test]
+fn host_paths_and_sizes_on_the_command_line_are_checked() {
+    let files = guest("wasi-files");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+    std::fs::write(dir.path().join("a/note.txt"), "hi").unwrap();
+    // `..` inside the path is resolved before the grant is made.
+    let host = format!("{}/a/b/..", dir.path().display());
+    let o = expect(
+        &[
+            "run",
+            "--dir",
+            &format!("{host}::/data"),
+            &files,
+            "--invoke",
+            r#"read-file("/data/note.txt")"#,
+        ],
+        0,
+    );
+    assert_eq!(stdout(&o).trim(), r#"ok("hi")"#);
+    let o = expect(
+        &[
+            "run",
+            "--memory",
+            "99999999999GiB",
+            &files,
+            "--invoke",
+            "now-secs()",
+        ],
+        2,
+    );
+    assert!(stderr(&o).contains("too large"), "{}", stderr(&o));
 }

@@ -69,6 +69,9 @@ pub struct InstanceConfig {
     pub stdio: Stdio,
     /// Command-line arguments after the program name (for `wasi:cli`).
     pub args: Vec<String>,
+    /// What the host functions keep for this load (handed to every
+    /// [`crate::CallContext`] of the instance), if anything.
+    pub host_data: Option<crate::host::HostData>,
 }
 
 /// A callable export, resolved once by [`BackendInstance::func`].

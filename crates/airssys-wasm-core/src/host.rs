@@ -19,19 +19,30 @@
 //! assert!(host.provides_interface("example:app/secrets@0.1.0"));
 //! ```
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::audit::{AuditError, AuditEvent, AuditKind, AuditSink};
 use crate::capability::{CapabilityKind, CapabilitySet, Decision, Request};
 use crate::value::Value;
+
+/// Per-load data of the host functions ([`InstanceConfig::host_data`]):
+/// what the host keeps for one loaded component, reached by the component's
+/// calls without a lookup by name.
+///
+/// [`InstanceConfig::host_data`]: crate::InstanceConfig::host_data
+pub type HostData = Arc<dyn Any + Send + Sync>;
 
 /// What a host function knows about its caller.
 pub struct CallContext<'a> {
     component: &'a Arc<str>,
     capabilities: &'a CapabilitySet,
     audit: &'a dyn AuditSink,
+    host_data: Option<&'a HostData>,
+    deadline: Option<Instant>,
 }
 
 impl<'a> CallContext<'a> {
@@ -45,7 +56,34 @@ impl<'a> CallContext<'a> {
             component,
             capabilities,
             audit,
+            host_data: None,
+            deadline: None,
         }
+    }
+
+    /// The same context with the load's host data (see [`HostData`]).
+    pub fn with_host_data(mut self, data: Option<&'a HostData>) -> Self {
+        self.host_data = data;
+        self
+    }
+
+    /// The same context with the call's deadline: when the guest's call
+    /// must end (its timeout), which every blocking host operation must
+    /// respect.
+    pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The load's host data of type `T`, if it has some.
+    pub fn host_data<T: Any + Send + Sync>(&self) -> Option<&'a T> {
+        self.host_data.and_then(|d| d.downcast_ref())
+    }
+
+    /// When the guest's call must end, if it has a timeout. A host function
+    /// that waits (for the network, for a lock) waits at most until then.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 
     /// The calling component's name.

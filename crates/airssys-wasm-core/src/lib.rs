@@ -12,6 +12,8 @@
 //! - [`HostFunctions`], [`CallContext`]: host functions, defined once for
 //!   every backend.
 //! - [`typed`]: the Rust types of typed calls, on every backend.
+//! - [`files`]: host files resolved beneath directory handles, at the
+//!   moment of use.
 //! - [`Backend`]: what an engine implements.
 //! - [`Error`]: the typed error of every layer.
 #![deny(missing_docs)]
@@ -21,6 +23,7 @@ mod backend;
 pub mod capability;
 mod component;
 mod error;
+pub mod files;
 mod host;
 mod limits;
 pub mod typed;
@@ -38,7 +41,7 @@ pub use backend::{
 pub use capability::{Capability, CapabilityKind, CapabilitySet, Decision, Request};
 pub use component::{ComponentInfo, Digest, Item, ItemKind, interface_mismatches};
 pub use error::{Error, ErrorClass, Result};
-pub use host::{CallContext, HostError, HostFn, HostFunctions};
+pub use host::{CallContext, HostData, HostError, HostFn, HostFunctions};
 pub use limits::{GrowthLimiter, LimitExceeded, LimitKind, Limits, MIB, Usage};
 pub use value::{
     Case, ConversionError, Field, FuncType, ResourceHandle, ResourceType, Value, ValueType,

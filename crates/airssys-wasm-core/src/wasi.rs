@@ -135,6 +135,60 @@ impl WasiGrants {
     }
 }
 
+/// A preopen opened for one instance: the directory's handle, opened
+/// beneath its grant's root with no symbolic link below the root
+/// ([`crate::files::open_dir_within`]), so it is the directory that was
+/// granted and stays so.
+#[derive(Debug)]
+pub struct OpenedPreopen {
+    /// What was granted.
+    pub preopen: Preopen,
+    /// Its directory.
+    pub dir: crate::files::Dir,
+}
+
+/// Opens the preopens of `grants` for an instance of `config`. A directory
+/// named by a mount grant must open (else the error says why); one from a
+/// `DIR/**` file grant is skipped when missing. A directory that resolves
+/// through a symbolic link, or outside its grant's root, is never opened:
+/// a mount fails, a file grant's tree is skipped, and either way a
+/// `capability-denied` event says why.
+pub fn open_preopens(
+    config: &InstanceConfig,
+    grants: &WasiGrants,
+) -> Result<Vec<OpenedPreopen>, String> {
+    let mut out = Vec::new();
+    for p in &grants.preopens {
+        let host = p.host.to_string_lossy();
+        match crate::files::open_dir_within(&config.capabilities, &host) {
+            Ok(dir) => out.push(OpenedPreopen {
+                preopen: p.clone(),
+                dir,
+            }),
+            Err(e) => {
+                if e.is_refusal() {
+                    config
+                        .audit
+                        .record(AuditEvent::new(
+                            config.component.clone(),
+                            AuditKind::CapabilityDenied {
+                                capability: CapabilityKind::Filesystem,
+                                request: format!("wasi preopen {host}"),
+                                outcome: format!("{e}; the directory is not preopened"),
+                            },
+                        ))
+                        .map_err(|a| a.to_string())?;
+                }
+                let missing = e.io_kind() == Some(std::io::ErrorKind::NotFound);
+                if p.required || !missing && !e.is_refusal() {
+                    return Err(format!("cannot open granted directory {host}: {e}"));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Does the set grant something WASI can use for this kind? For the
 /// network that is a socket grant: HTTP grants serve the host's HTTP client.
 pub fn granted(caps: &CapabilitySet, kind: CapabilityKind) -> bool {
@@ -210,6 +264,26 @@ pub fn audit_stdio_denied(component: &std::sync::Arc<str>, audit: &dyn crate::Au
             outcome: "the write failed (later attempts are not recorded again)".into(),
         },
     ));
+}
+
+/// A guest waited on timers of the frozen clock alone (the clocks
+/// capability is not granted, so its time never advances and the wait
+/// would never end): records the denial and gives the error that fails the
+/// call at once, on every backend.
+pub fn deny_frozen_wait(cx: &crate::CallContext<'_>) -> crate::HostError {
+    let request = crate::Request::Clocks;
+    let outcome = "the guest waited on a timer, which never fires while the clocks are \
+                   frozen: the call fails";
+    // The denial stands even if the audit sink fails; its error wins then.
+    if let Err(e) = cx.decide(request, outcome) {
+        return e;
+    }
+    crate::HostError::Denied {
+        capability: CapabilityKind::Clocks,
+        request: "wait on a timer (without the clocks grant, time does not pass for the \
+                  guest; grant clocks with --allow-clocks)"
+            .into(),
+    }
 }
 
 /// The message of a refused stdout/stderr write.

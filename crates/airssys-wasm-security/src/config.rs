@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use airssys_wasm_core::capability::{
-    FileOp, FileRights, HostPattern, KvQuota, NetKind, PathGlob, TopicPattern,
+    FileOp, FileRights, HostPattern, KvQuota, NetKind, PathGlob, TopicPattern, normal_path,
 };
 use airssys_wasm_core::{Capability, Limits};
 use serde::Deserialize;
@@ -128,6 +128,9 @@ pub(crate) struct CapabilityTable {
     messaging: Vec<Spanned<TopicEntry>>,
     #[serde(default)]
     custom: Vec<Spanned<String>>,
+    /// Only in a policy's `[grant.NAME]`: the trusted key whose signature a
+    /// component must carry for this grant to apply.
+    signer: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,7 +150,7 @@ struct FilesEntry {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct DirEntry {
-    host: PathBuf,
+    host: String,
     guest: String,
     #[serde(default)]
     read_only: bool,
@@ -197,16 +200,48 @@ impl<'de> Deserialize<'de> for Size {
         }
         match Raw::deserialize(d)? {
             Raw::Bytes(n) => Ok(Size(n)),
-            Raw::Text(s) => s
-                .parse::<bytesize::ByteSize>()
-                .map(|b| Size(b.as_u64()))
-                .map_err(|e| {
-                    serde::de::Error::custom(format!(
-                        "`{s}` is not a size ({e}); write e.g. \"64MiB\" or a number of bytes"
-                    ))
-                }),
+            Raw::Text(s) => parse_size(&s).map(Size).map_err(serde::de::Error::custom),
         }
     }
+}
+
+/// Parses a size such as `64MiB`, `1.5GiB` or `4096` (bytes). A size that
+/// does not fit in 64 bits is an error, never a wrapped or saturated
+/// number.
+///
+/// ```
+/// use airssys_wasm_security::parse_size;
+/// assert_eq!(parse_size("64MiB").unwrap(), 64 << 20);
+/// assert!(parse_size("99999999999GiB").unwrap_err().contains("too large"));
+/// assert!(parse_size("lots").is_err());
+/// ```
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(t.len());
+    let (number, unit) = (t[..split].replace('_', ""), t[split..].trim());
+    let bad = |why: String| {
+        format!("`{text}` is not a size ({why}); write e.g. \"64MiB\" or a number of bytes")
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| bad("it does not start with a number".into()))?;
+    let unit_bytes = if unit.is_empty() {
+        1
+    } else {
+        format!("1{unit}")
+            .parse::<bytesize::ByteSize>()
+            .map_err(|e| bad(e.to_string()))?
+            .as_u64()
+    };
+    let bytes = value * unit_bytes as f64;
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(format!(
+            "`{text}` is too large: a size must be below 16 EiB (2^64 bytes)"
+        ));
+    }
+    Ok(bytes as u64)
 }
 
 /// A duration: a string such as `"5s"` or `"250ms"`.
@@ -225,6 +260,23 @@ impl<'de> Deserialize<'de> for Time {
 }
 
 impl CapabilityTable {
+    /// The `signer` of a `[grant.NAME]` table.
+    pub fn signer(&self) -> Option<&Spanned<String>> {
+        self.signer.as_ref()
+    }
+
+    /// Refuses a `signer` key where it means nothing (a manifest's
+    /// `[capabilities]`, a policy's `[forbid]`).
+    pub fn no_signer(&self, src: &Source, table: &str) -> Result<(), ConfigError> {
+        match &self.signer {
+            Some(s) => Err(src.error(
+                s.span(),
+                format!("`signer` belongs in a policy's [grant.NAME] table, not in {table}"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The capabilities, each checked and located.
     pub fn capabilities(&self, src: &Source) -> Result<Vec<Located>, ConfigError> {
         let mut out = Vec::new();
@@ -266,14 +318,18 @@ impl CapabilityTable {
         }
         for e in &self.dirs {
             let d = e.get_ref();
-            push(
-                e.span(),
-                Ok(Capability::dir(
-                    d.host.clone(),
-                    d.guest.clone(),
-                    d.read_only,
-                )),
-            )?;
+            // Host paths are adversary data in a manifest: normalised here,
+            // so every later comparison sees the path that is meant.
+            let guest = if d.guest.starts_with('/') {
+                normal_path(&d.guest)
+            } else {
+                // Refused with its own reason by `validate`.
+                Ok(d.guest.clone())
+            };
+            let made = normal_path(&d.host)
+                .and_then(|host| Ok(Capability::dir(host, guest?, d.read_only)))
+                .map_err(|e| e.to_string());
+            push(e.span(), made)?;
         }
         for e in &self.network {
             let (host, kind) = match e.get_ref() {

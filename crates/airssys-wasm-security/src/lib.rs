@@ -16,9 +16,9 @@ pub mod manifest;
 pub mod policy;
 pub mod signing;
 
-pub use config::{ConfigError, Located, Position};
+pub use config::{ConfigError, Located, Position, parse_size};
 pub use manifest::Manifest;
-pub use policy::{Evaluation, OnDenied, Policy, PolicyError, Row};
+pub use policy::{Evaluation, OnDenied, Policy, PolicyError, Row, Subject};
 
 pub use chain::{ChainConfig, ChainedLog, FullPolicy, VerifyError, VerifyReport};
 pub use jsonl::JsonLinesSink;

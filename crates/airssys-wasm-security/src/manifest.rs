@@ -107,6 +107,7 @@ impl Manifest {
                 message: "the component name is one word, e.g. `text-tools`".into(),
             });
         }
+        raw.capabilities.no_signer(&source, "[capabilities]")?;
         let requested = raw.capabilities.capabilities(&source)?;
         Ok(Self {
             name: raw.component.name,

@@ -25,13 +25,27 @@
 //! [grant."*"]                # every component
 //! clocks = true
 //!
-//! [grant.text-tools]         # one component, by manifest name
+//! [grant.text-tools]         # one component, by the name the operator gives it
 //! stdio = true
 //! files = [{ path = "/srv/data/**", rights = ["read"] }]
+//!
+//! [grant.billing]            # a name a manifest may claim, if signed by acme
+//! signer = "acme"
+//! key-value = [{ namespace = "billing" }]
 //!
 //! [config.text-tools]        # values over the manifest's [config]
 //! greeting = "hi"
 //! ```
+//!
+//! **Who gets a named grant.** The operator names components (`--name`,
+//! `LoadOptions::name`); `[grant.NAME]` applies to a component the operator
+//! named NAME. A name taken from the component's own manifest is the
+//! component's claim, not the operator's word: `[grant.NAME]` applies to it
+//! only when the grant pins a `signer` and the component carries a valid
+//! signature by that trusted key. A grant that pins a signer never applies
+//! to a component without that signature, whoever named it. Otherwise only
+//! `[grant."*"]` applies, with a warning saying why. `[config.NAME]`
+//! follows the same rule.
 //!
 //! [`Policy::evaluate`] computes what a component gets: requested ∩
 //! granted − forbidden, and its limits clamped to the maxima.
@@ -40,6 +54,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use airssys_wasm_core::capability::Overlap;
 use airssys_wasm_core::{Capability, CapabilitySet, Limits};
 use serde::Deserialize;
 use toml::Spanned;
@@ -117,11 +132,54 @@ pub struct Policy {
     pub forbidden: Vec<Located>,
     /// Grants by component name (`*` for every component).
     pub grants: BTreeMap<String, Vec<Located>>,
+    /// The signer a `[grant.NAME]` pins (`signer = "acme"`), by name.
+    pub signers: BTreeMap<String, String>,
     /// Configuration values by component name, over the manifest's.
     pub config: BTreeMap<String, BTreeMap<String, String>>,
     default_limits: LimitTable,
     max_limits: LimitTable,
     source: Source,
+}
+
+/// Who a component is, for [`Policy::evaluate`]: its name, whether the
+/// operator gave that name, and the trusted key that signed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Subject<'a> {
+    /// The component's name.
+    pub name: &'a str,
+    /// `true` when the operator named it (`--name`, `LoadOptions::name`);
+    /// `false` when the name is the component's own claim (its manifest)
+    /// or a default (the file stem).
+    pub named_by_operator: bool,
+    /// The trusted key whose valid signature the component carries (its
+    /// name, as `[[trusted-keys]]` lists it), if it was checked.
+    pub signer: Option<&'a str>,
+}
+
+impl<'a> Subject<'a> {
+    /// A component the operator named `name`, unsigned.
+    pub fn named(name: &'a str) -> Self {
+        Self {
+            name,
+            named_by_operator: true,
+            signer: None,
+        }
+    }
+
+    /// A component whose name comes from its own manifest (or a default).
+    pub fn claimed(name: &'a str) -> Self {
+        Self {
+            name,
+            named_by_operator: false,
+            signer: None,
+        }
+    }
+
+    /// The same subject, signed by the trusted key `signer`.
+    pub fn signed_by(mut self, signer: Option<&'a str>) -> Self {
+        self.signer = signer;
+        self
+    }
 }
 
 impl Policy {
@@ -159,9 +217,31 @@ impl Policy {
                 at: source.position(k.span().start),
             });
         }
+        raw.forbid.no_signer(&source, "[forbid]")?;
         let forbidden = raw.forbid.capabilities(&source)?;
         let mut grants = BTreeMap::new();
+        let mut signers = BTreeMap::new();
         for (name, table) in &raw.grant {
+            if let Some(signer) = table.signer() {
+                if name == "*" {
+                    return Err(source.error(
+                        signer.span(),
+                        "[grant.\"*\"] applies to every component; a signer can only be \
+                         pinned in a named grant",
+                    ));
+                }
+                if !trusted_keys.iter().any(|k| &k.name == signer.get_ref()) {
+                    return Err(source.error(
+                        signer.span(),
+                        format!(
+                            "signer `{}` is not a trusted key of this policy; add it to \
+                             [[trusted-keys]]",
+                            signer.get_ref()
+                        ),
+                    ));
+                }
+                signers.insert(name.clone(), signer.get_ref().clone());
+            }
             grants.insert(name.clone(), table.capabilities(&source)?);
         }
         Ok(Self {
@@ -170,6 +250,7 @@ impl Policy {
             trusted_keys,
             forbidden,
             grants,
+            signers,
             config: raw.config,
             default_limits: raw.limits.default,
             max_limits: raw.limits.max,
@@ -182,59 +263,117 @@ impl Policy {
         &self.source.file
     }
 
-    /// What the policy grants a component of this name: `[grant."*"]` and
-    /// `[grant.NAME]`.
-    pub fn grants_for(&self, name: &str) -> impl Iterator<Item = &Located> {
+    /// Does `[grant.NAME]` (and `[config.NAME]`) apply to this subject? `Ok`
+    /// when it does or there is none; `Err(why)` when a table of that name
+    /// exists and does not apply.
+    fn named_tables_apply(&self, subject: &Subject<'_>) -> Result<bool, String> {
+        let name = subject.name;
+        let exists = self.grants.contains_key(name) || self.config.contains_key(name);
+        if !exists || name == "*" {
+            return Ok(false);
+        }
+        match (self.signers.get(name), subject.signer) {
+            (Some(pinned), Some(signer)) if pinned == signer => Ok(true),
+            (Some(pinned), _) => Err(format!(
+                "[grant.{name}] is not applied: it pins signer `{pinned}` and `{name}` carries \
+                 no valid signature by that key; only [grant.\"*\"] applies"
+            )),
+            (None, _) if subject.named_by_operator => Ok(true),
+            (None, _) => Err(format!(
+                "[grant.{name}] is not applied: the name `{name}` comes from the component's \
+                 own manifest, and the grant pins no signer; name the component (--name, \
+                 LoadOptions::name) or pin `signer = \"...\"` in the grant; only \
+                 [grant.\"*\"] applies"
+            )),
+        }
+    }
+
+    /// What the policy grants this subject: `[grant."*"]`, and
+    /// `[grant.NAME]` when it applies (see the module docs).
+    pub fn grants_for<'p>(&'p self, subject: &Subject<'_>) -> impl Iterator<Item = &'p Located> {
+        let named = self.named_tables_apply(subject).unwrap_or(false);
+        let name = subject.name.to_owned();
         self.grants
             .iter()
-            .filter(move |(n, _)| n.as_str() == "*" || n.as_str() == name)
+            .filter(move |(n, _)| n.as_str() == "*" || (named && **n == name))
             .flat_map(|(_, g)| g.iter())
     }
 
-    /// The first forbidden rule a capability overlaps.
-    pub fn forbidding(&self, capability: &Capability) -> Option<&Located> {
-        self.forbidden
-            .iter()
-            .find(|f| f.capability.overlaps(capability))
+    /// The first forbidden rule a capability overlaps, and how: exactly, or
+    /// undecided (which refuses too, except for a host name against a
+    /// forbidden address: that is checked at connect time).
+    pub fn forbidding(&self, capability: &Capability) -> Option<(&Located, Overlap)> {
+        self.forbidden.iter().find_map(|f| {
+            let o = f.capability.overlap(capability);
+            (o != Overlap::Disjoint).then_some((f, o))
+        })
+    }
+
+    /// Whether `capability` is refused by a forbidden rule at load: it
+    /// overlaps one, or cannot be told apart from one — except a network
+    /// name against a forbidden address, which is left to the check at
+    /// connect time. `Ok(Some(w))` would be a warning to show.
+    fn refusing(&self, capability: &Capability) -> Result<Option<String>, &Located> {
+        match self.forbidding(capability) {
+            None => Ok(None),
+            // A name against a forbidden address: each address the name
+            // resolves to is checked against the rule at connect time.
+            Some((rule, Overlap::Undecided))
+                if matches!(
+                    (&rule.capability, capability),
+                    (Capability::Network { .. }, Capability::Network { .. })
+                ) =>
+            {
+                Ok(None)
+            }
+            Some((rule, _)) => Err(rule),
+        }
     }
 
     /// Computes what a component gets.
     ///
     /// - Effective capabilities are the manifest's requests intersected
-    ///   with the policy's grants for its name, plus `direct` grants (the
-    ///   operator's own, such as CLI flags), minus nothing: anything that
-    ///   overlaps a forbidden rule refuses the whole component, naming the
-    ///   manifest line and the rule.
+    ///   with the policy's grants for the subject (see
+    ///   [`Policy::grants_for`]), plus `direct` grants (the operator's own,
+    ///   such as CLI flags). Anything that overlaps a forbidden rule — or
+    ///   cannot be told apart from one — refuses the whole component,
+    ///   naming the manifest line and the rule. The forbidden rules are
+    ///   also carried into the effective set, so they hold again at the
+    ///   moment of use.
     /// - A request not (or only partly) granted is a warning; the excess is
-    ///   simply not granted.
+    ///   simply not granted. So is a named grant that does not apply.
     /// - Limits: the policy's defaults, then the manifest's requests, then
     ///   `direct_limits`, each clamped to the policy's maxima (a warning
     ///   says so).
     pub fn evaluate(
         &self,
-        name: &str,
+        subject: &Subject<'_>,
         manifest: Option<&Manifest>,
         direct: &[Capability],
         direct_limits: &Limits,
     ) -> Result<Evaluation, PolicyError> {
+        let name = subject.name;
         let mut refusals = Vec::new();
+        let mut warnings = Vec::new();
         for d in direct {
-            if let Some(rule) = self.forbidding(d) {
-                refusals.push(Refusal {
+            match self.refusing(d) {
+                Err(rule) => refusals.push(Refusal {
                     request: d.clone(),
                     asked_at: None,
                     rule: rule.clone(),
-                });
+                }),
+                Ok(warning) => warnings.extend(warning),
             }
         }
         let requested: &[Located] = manifest.map_or(&[], |m| &m.requested);
         for r in requested {
-            if let Some(rule) = self.forbidding(&r.capability) {
-                refusals.push(Refusal {
+            match self.refusing(&r.capability) {
+                Err(rule) => refusals.push(Refusal {
                     request: r.capability.clone(),
                     asked_at: Some(r.at.clone()),
                     rule: rule.clone(),
-                });
+                }),
+                Ok(warning) => warnings.extend(warning.map(|w| format!("{}: {w}", r.at))),
             }
         }
         if !refusals.is_empty() {
@@ -245,10 +384,19 @@ impl Policy {
             });
         }
 
-        let grants: Vec<&Located> = self.grants_for(name).collect();
+        let named = match self.named_tables_apply(subject) {
+            Ok(applies) => applies,
+            Err(why) => {
+                warnings.push(why);
+                false
+            }
+        };
+        let grants: Vec<&Located> = self.grants_for(subject).collect();
         let mut rows = Vec::new();
-        let mut warnings = Vec::new();
         let mut set = CapabilitySet::new();
+        for f in &self.forbidden {
+            set.forbid(f.capability.clone());
+        }
         if manifest.is_none() {
             warnings.push(format!(
                 "no manifest for `{name}`: it requests nothing, so the policy grants it \
@@ -268,14 +416,14 @@ impl Policy {
                 if let Some(meet) = g.capability.intersect(&r.capability) {
                     granted.push(g.capability.clone());
                     // A grant that overlaps a forbidden rule gives nothing.
-                    if self.forbidding(&meet).is_some() {
+                    if self.refusing(&meet).is_err() {
                         continue;
                     }
                     full |= meet == r.capability
                         || matches!((&meet, &r.capability),
                             (Capability::Env { name: a, .. }, Capability::Env { name: b, .. }) if a == b);
-                    if !effective.contains(&meet) {
-                        effective.push(meet);
+                    if !effective.iter().any(|(e, _)| *e == meet) {
+                        effective.push((meet, &g.capability));
                     }
                 }
             }
@@ -293,18 +441,18 @@ impl Policy {
                     r.capability,
                     effective
                         .iter()
-                        .map(|c| format!("`{c}`"))
+                        .map(|(c, _)| format!("`{c}`"))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
             }
-            for e in &effective {
-                set.grant(e.clone());
+            for (e, by) in &effective {
+                set.grant_within(e.clone(), by);
             }
             rows.push(Row {
                 requested: Some(r.capability.clone()),
                 granted,
-                effective,
+                effective: effective.into_iter().map(|(e, _)| e).collect(),
             });
         }
         for g in &grants {
@@ -332,7 +480,7 @@ impl Policy {
         let asked = merge_limits(asked, direct_limits);
         let limits = self.clamp(asked, &mut warnings);
         let mut config = manifest.map(|m| m.config.clone()).unwrap_or_default();
-        if let Some(over) = self.config.get(name) {
+        if named && let Some(over) = self.config.get(name) {
             config.extend(over.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         Ok(Evaluation {
@@ -342,7 +490,7 @@ impl Policy {
             capabilities: set,
             limits,
             warnings,
-            signer: None,
+            signer: subject.signer.map(str::to_owned),
         })
     }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use airssys_wasm_core::capability::{FileOp, FileRights, HostPattern, NetKind, PathGlob};
 use airssys_wasm_core::{Capability, Limits, MIB};
-use airssys_wasm_security::{ConfigError, Manifest, Policy, PolicyError};
+use airssys_wasm_security::{ConfigError, Manifest, Policy, PolicyError, Subject};
 
 const POLICY: &str = r#"
 require-signed = false
@@ -62,7 +62,12 @@ network = ["api.example.com:443", "api.other.net:443"]
 "#,
     );
     let e = policy()
-        .evaluate("reporter", Some(&m), &[], &Limits::unlimited())
+        .evaluate(
+            &Subject::named("reporter"),
+            Some(&m),
+            &[],
+            &Limits::unlimited(),
+        )
         .unwrap();
     let got: Vec<String> = e.capabilities.iter().map(|c| c.to_string()).collect();
     assert_eq!(
@@ -97,7 +102,12 @@ fn grants_for_other_components_do_not_apply() {
     )
     .unwrap();
     let e = policy()
-        .evaluate("other", Some(&m), &[], &Limits::unlimited())
+        .evaluate(
+            &Subject::named("other"),
+            Some(&m),
+            &[],
+            &Limits::unlimited(),
+        )
         .unwrap();
     assert_eq!(
         e.capabilities.iter().collect::<Vec<_>>(),
@@ -115,7 +125,12 @@ env = ["AWS_SECRET_ACCESS_KEY"]
 "#,
     );
     let err = policy()
-        .evaluate("reporter", Some(&m), &[], &Limits::unlimited())
+        .evaluate(
+            &Subject::named("reporter"),
+            Some(&m),
+            &[],
+            &Limits::unlimited(),
+        )
         .unwrap_err();
     let PolicyError::Forbidden { refusals, .. } = &err else {
         panic!("{err}")
@@ -133,7 +148,7 @@ env = ["AWS_SECRET_ACCESS_KEY"]
 fn a_forbidden_direct_grant_is_refused_too() {
     let err = policy()
         .evaluate(
-            "reporter",
+            &Subject::named("reporter"),
             None,
             &[Capability::network(
                 HostPattern::new("169.254.169.254:80").unwrap(),
@@ -164,7 +179,12 @@ files = [{ path = "/srv/**", rights = ["read"] }]
     let m =
         manifest("[capabilities]\nfiles = [{ path = \"/srv/public/**\", rights = [\"read\"] }]\n");
     let e = p
-        .evaluate("reporter", Some(&m), &[], &Limits::unlimited())
+        .evaluate(
+            &Subject::named("reporter"),
+            Some(&m),
+            &[],
+            &Limits::unlimited(),
+        )
         .unwrap();
     assert_eq!(
         e.capabilities.iter().collect::<Vec<_>>(),
@@ -176,7 +196,7 @@ files = [{ path = "/srv/**", rights = ["read"] }]
 fn without_a_manifest_only_direct_grants_apply() {
     let e = policy()
         .evaluate(
-            "reporter",
+            &Subject::named("reporter"),
             None,
             &[Capability::Random],
             &Limits::unlimited(),
@@ -200,7 +220,7 @@ fn without_a_manifest_only_direct_grants_apply() {
 fn limits_default_then_requested_then_clamped() {
     let p = policy();
     let none = p
-        .evaluate("reporter", None, &[], &Limits::unlimited())
+        .evaluate(&Subject::named("reporter"), None, &[], &Limits::unlimited())
         .unwrap();
     assert_eq!(none.limits.memory_bytes, Some(32 * MIB));
     assert_eq!(none.limits.fuel, Some(1_000_000));
@@ -212,7 +232,12 @@ fn limits_default_then_requested_then_clamped() {
 
     let m = manifest("[limits]\nmemory = \"1GiB\"\ntimeout = \"1m\"\nfuel = 5\n");
     let e = p
-        .evaluate("reporter", Some(&m), &[], &Limits::unlimited())
+        .evaluate(
+            &Subject::named("reporter"),
+            Some(&m),
+            &[],
+            &Limits::unlimited(),
+        )
         .unwrap();
     assert_eq!(e.limits.memory_bytes, Some(128 * MIB));
     assert_eq!(e.limits.timeout, Some(Duration::from_secs(10)));
@@ -224,7 +249,9 @@ fn limits_default_then_requested_then_clamped() {
 
     let mut direct = Limits::unlimited();
     direct.memory_bytes = Some(512 * MIB);
-    let d = p.evaluate("reporter", Some(&m), &[], &direct).unwrap();
+    let d = p
+        .evaluate(&Subject::named("reporter"), Some(&m), &[], &direct)
+        .unwrap();
     assert_eq!(
         d.limits.memory_bytes,
         Some(128 * MIB),
@@ -300,4 +327,242 @@ fn files_from_disk_and_beside_a_component() {
     assert_eq!(m.requested[0].at.line, 5);
     let missing = Policy::load(&dir.path().join("nope.toml")).unwrap_err();
     assert!(missing.to_string().contains("nope.toml"), "{missing}");
+}
+
+/// The review's example: a manifest whose mount climbs out with `..`.
+#[test]
+fn host_paths_are_normalised_before_they_are_compared() {
+    let p = Policy::parse(
+        "policy.toml",
+        r#"
+[forbid]
+files = [{ path = "/etc/**", rights = ["read"] }]
+[grant.probe]
+dirs = [{ host = "/srv/p", guest = "/data" }]
+"#,
+    )
+    .unwrap();
+    let m = Manifest::parse(
+        "Component.toml",
+        "[component]\nname = \"probe\"\n[capabilities]\ndirs = [{ host = \"/srv/p/../../\", guest = \"/host\" }]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        m.requested[0].capability,
+        Capability::dir("/", "/host", false),
+        "the manifest's path is read in its normal form"
+    );
+    let err = p
+        .evaluate(
+            &Subject::named("probe"),
+            Some(&m),
+            &[],
+            &Limits::unlimited(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Component.toml:4:9"), "{err}");
+    assert!(err.contains("forbidden by `files /etc/** [read]`"), "{err}");
+    // Without the forbid rule it gets what the grant allows of it: `/srv/p`,
+    // never `/`.
+    let lax = Policy::parse(
+        "policy.toml",
+        "[grant.probe]\ndirs = [{ host = \"/srv/p\", guest = \"/data\" }]\n",
+    )
+    .unwrap();
+    let e = lax
+        .evaluate(
+            &Subject::named("probe"),
+            Some(&m),
+            &[],
+            &Limits::unlimited(),
+        )
+        .unwrap();
+    assert_eq!(
+        e.capabilities.iter().collect::<Vec<_>>(),
+        [&Capability::dir("/srv/p", "/host", false)]
+    );
+    assert!(
+        e.warnings
+            .iter()
+            .any(|w| w.contains("granted only in part")),
+        "{:?}",
+        e.warnings
+    );
+}
+
+#[test]
+fn host_paths_that_do_not_normalise_are_errors_with_their_position() {
+    for (entry, needle) in [
+        (
+            r#"dirs = [{ host = "data", guest = "/d" }]"#,
+            "must be absolute",
+        ),
+        (
+            r#"dirs = [{ host = "/a/../../etc", guest = "/d" }]"#,
+            "climbs above",
+        ),
+        (r#"dirs = [{ host = "/srv/\u0000x", guest = "/d" }]"#, "NUL"),
+        (
+            r#"files = [{ path = "/srv/*/../etc/**", rights = ["read"] }]"#,
+            "wildcard",
+        ),
+        (
+            r#"files = [{ path = "/srv/\u0000/**", rights = ["read"] }]"#,
+            "NUL",
+        ),
+    ] {
+        let err = config_error(Manifest::parse(
+            "M.toml",
+            format!("[component]\nname = \"x\"\n[capabilities]\n{entry}\n"),
+        ));
+        assert!(err.starts_with("M.toml:4:"), "{err}");
+        assert!(err.contains(needle), "{err} should say {needle}");
+    }
+}
+
+#[test]
+fn sizes_that_do_not_fit_are_refused() {
+    let err = config_error(Manifest::parse(
+        "M.toml",
+        "[component]\nname = \"x\"\n[limits]\nmemory = \"99999999999GiB\"\n",
+    ));
+    assert!(
+        err.contains("M.toml:4:10") && err.contains("too large"),
+        "{err}"
+    );
+}
+
+const SIGNED_POLICY: &str = r#"
+[[trusted-keys]]
+name = "acme"
+public-key = "0101010101010101010101010101010101010101010101010101010101010101"
+
+[grant."*"]
+clocks = true
+
+[grant.reporter]
+stdio = true
+
+[grant.billing]
+signer = "acme"
+key-value = [{ namespace = "billing" }]
+
+[config.reporter]
+secret = "s"
+"#;
+
+fn granted_kinds(e: &airssys_wasm_security::Evaluation) -> Vec<String> {
+    e.capabilities.iter().map(|c| c.to_string()).collect()
+}
+
+/// A name in a component's own manifest does not choose whose grants it
+/// gets.
+#[test]
+fn a_manifest_name_gets_a_named_grant_only_through_a_pinned_signer() {
+    let p = Policy::parse("policy.toml", SIGNED_POLICY).unwrap();
+    let m = |name: &str| {
+        Manifest::parse(
+            "Component.toml",
+            format!(
+                "[component]\nname = \"{name}\"\n[capabilities]\nclocks = true\nstdio = true\n\
+                 key-value = [{{ namespace = \"billing\" }}]\n"
+            ),
+        )
+        .unwrap()
+    };
+    let eval = |subject: Subject<'_>, name: &str| {
+        p.evaluate(&subject, Some(&m(name)), &[], &Limits::unlimited())
+            .unwrap()
+    };
+
+    // Claimed by the manifest, no signer pinned: only [grant."*"], and why.
+    let e = eval(Subject::claimed("reporter"), "reporter");
+    assert_eq!(granted_kinds(&e), ["clocks"]);
+    assert!(
+        e.warnings
+            .iter()
+            .any(|w| w.contains("[grant.reporter] is not applied") && w.contains("pins no signer")),
+        "{:?}",
+        e.warnings
+    );
+    assert!(e.config.is_empty(), "[config.NAME] follows the same rule");
+    // Named by the operator: it applies.
+    let e = eval(Subject::named("reporter"), "reporter");
+    assert_eq!(granted_kinds(&e), ["clocks", "stdio"]);
+    assert_eq!(e.config.get("secret").map(String::as_str), Some("s"));
+
+    // A grant pinning a signer: applies with that signature, whoever named it…
+    let e = eval(
+        Subject::claimed("billing").signed_by(Some("acme")),
+        "billing",
+    );
+    assert!(
+        granted_kinds(&e)
+            .iter()
+            .any(|k| k.starts_with("kv billing")),
+        "{:?}",
+        e.capabilities
+    );
+    assert_eq!(e.signer.as_deref(), Some("acme"));
+    // …and never without it, not even under the operator's name.
+    for subject in [Subject::claimed("billing"), Subject::named("billing")] {
+        let e = eval(subject, "billing");
+        assert_eq!(granted_kinds(&e), ["clocks"], "{subject:?}");
+        assert!(
+            e.warnings.iter().any(|w| w.contains("pins signer `acme`")),
+            "{:?}",
+            e.warnings
+        );
+    }
+}
+
+#[test]
+fn a_signer_is_pinned_only_in_named_grants_and_to_a_trusted_key() {
+    for (text, needle) in [
+        ("[grant.x]\nsigner = \"nobody\"\n", "not a trusted key"),
+        (
+            "[[trusted-keys]]\nname = \"acme\"\npublic-key = \"0101010101010101010101010101010101010101010101010101010101010101\"\n[grant.\"*\"]\nsigner = \"acme\"\n",
+            "every component",
+        ),
+        ("[forbid]\nsigner = \"acme\"\n", "not in [forbid]"),
+    ] {
+        let err = config_error(Policy::parse("P.toml", text));
+        assert!(err.starts_with("P.toml:"), "{err}");
+        assert!(err.contains(needle), "{err} should say {needle}");
+    }
+    let err = config_error(Manifest::parse(
+        "M.toml",
+        "[component]\nname = \"x\"\n[capabilities]\nsigner = \"acme\"\n",
+    ));
+    assert!(
+        err.contains("M.toml:4:10") && err.contains("[grant.NAME]"),
+        "{err}"
+    );
+}
+
+/// Forbidden rules go into the effective set, so they hold again when the
+/// request is made: a name's grant never reaches a forbidden address.
+#[test]
+fn forbidden_rules_travel_with_the_effective_capabilities() {
+    let p = policy();
+    let m = manifest("[capabilities]\nnetwork = [\"api.example.com:443\"]\n");
+    let e = p
+        .evaluate(
+            &Subject::named("reporter"),
+            Some(&m),
+            &[],
+            &Limits::unlimited(),
+        )
+        .unwrap();
+    let caps = &e.capabilities;
+    assert_eq!(caps.forbidden().count(), 3);
+    let connect = |host| airssys_wasm_core::Request::Connect {
+        host,
+        port: 443,
+        kind: NetKind::Http,
+    };
+    assert!(caps.allows(&connect("api.example.com")).is_allowed());
+    assert!(!caps.allows(&connect("169.254.169.254")).is_allowed());
+    let _ = HostPattern::new("x:1").unwrap();
 }

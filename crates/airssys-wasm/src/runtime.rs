@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use airssys_wasm_security::signing::{Signature, SignatureError};
-use airssys_wasm_security::{Evaluation, Manifest, OnDenied, Policy};
+use airssys_wasm_security::{Evaluation, Manifest, OnDenied, Policy, Subject};
 
 use crate::host::{ComponentHost, HostSettings, HostState};
 use crate::typed::{TypedParams, TypedResults};
@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use airssys_wasm_core::{
     AuditClock, AuditEvent, AuditKind, AuditSink, Backend, BackendInstance, Capability,
-    CapabilitySet, CompiledComponent, ComponentInfo, Error, FuncRef, FuncType, HostFunctions,
-    InstanceConfig, Limits, Result, Stdio, TracingSink, Usage, Value,
+    CapabilitySet, CompiledComponent, ComponentInfo, Error, FuncRef, FuncType, HostData,
+    HostFunctions, InstanceConfig, Limits, Result, Stdio, TracingSink, Usage, Value,
 };
 
 /// Where a component's bytes come from.
@@ -452,17 +452,20 @@ impl Runtime {
     /// audited as `load-rejected` and returned as typed errors.
     pub fn load(&self, source: impl Into<Source>, options: LoadOptions) -> Result<Component> {
         let source = source.into();
-        let name: Arc<str> = options
-            .name
-            .clone()
-            .or_else(|| options.manifest.as_ref().map(|m| m.name.clone()))
-            .or_else(|| match &source {
-                Source::Path(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()),
-                Source::Bytes(_) => None,
-            })
-            .unwrap_or_else(|| "component".into())
-            .into();
-        match self.load_inner(&source, &name, options) {
+        let (name, named_by_operator) = match (&options.name, &options.manifest) {
+            (Some(n), _) => (n.clone(), true),
+            (None, Some(m)) => (m.name.clone(), false),
+            (None, None) => (
+                match &source {
+                    Source::Path(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()),
+                    Source::Bytes(_) => None,
+                }
+                .unwrap_or_else(|| "component".into()),
+                false,
+            ),
+        };
+        let name: Arc<str> = name.into();
+        match self.load_inner(&source, &name, named_by_operator, options) {
             Ok(c) => Ok(c),
             Err(e) => {
                 self.inner.record(
@@ -521,6 +524,7 @@ impl Runtime {
         &self,
         source: &Source,
         name: &Arc<str>,
+        named_by_operator: bool,
         options: LoadOptions,
     ) -> Result<Component> {
         let bytes: Arc<[u8]> = match source {
@@ -532,18 +536,34 @@ impl Runtime {
                 })?
                 .into(),
         };
+        // The signature is checked before the bytes are parsed: under
+        // `require-signed`, an unsigned file is not even described.
+        let signature = match &options.policy {
+            Some(policy) => Some(check_signature(source, &bytes, &options, policy)?),
+            None => None,
+        };
         let info = ComponentInfo::parse_for_compile(&bytes)?;
-        let (capabilities, limits, evaluation) = match &options.policy {
-            Some(policy) => {
+        let (capabilities, limits, evaluation) = match (&options.policy, signature) {
+            (Some(policy), Some((signer, warning))) => {
                 let direct: Vec<Capability> = options.capabilities.iter().cloned().collect();
                 let direct_limits = options.limits.unwrap_or_else(Limits::unlimited);
+                let subject = Subject {
+                    name,
+                    named_by_operator,
+                    signer: signer.as_deref(),
+                };
                 let mut e = policy
-                    .evaluate(name, options.manifest.as_deref(), &direct, &direct_limits)
+                    .evaluate(
+                        &subject,
+                        options.manifest.as_deref(),
+                        &direct,
+                        &direct_limits,
+                    )
                     .map_err(|e| Error::Policy(e.to_string()))?;
-                check_signature(source, &bytes, &options, policy, &mut e)?;
+                e.warnings.extend(warning);
                 (e.capabilities.clone(), e.limits, Some(Arc::new(e)))
             }
-            None => (
+            _ => (
                 options.capabilities,
                 options.limits.unwrap_or_default(),
                 None,
@@ -593,15 +613,15 @@ impl Runtime {
             .policy
             .as_ref()
             .map_or(OnDenied::default(), |p| p.on_denied);
-        self.inner.host_state.register(
-            name.clone(),
-            ComponentHost::new(
-                config,
-                on_denied,
-                limits.timeout,
-                self.inner.host_state.settings.log_rate,
-            ),
-        );
+        // What the host keeps for this load: reached by its instances'
+        // calls directly, never looked up by name, so two loads of one name
+        // never share or replace each other's state.
+        let host_data: HostData = Arc::new(ComponentHost::new(
+            config,
+            on_denied,
+            limits.timeout,
+            self.inner.host_state.settings.log_rate,
+        ));
         self.inner.record(
             name,
             AuditKind::Loaded {
@@ -621,6 +641,7 @@ impl Runtime {
                 links,
                 stdio: options.stdio,
                 args: options.args,
+                host_data,
                 live: AtomicU32::new(0),
                 runtime: self.inner.clone(),
             }),
@@ -631,13 +652,13 @@ impl Runtime {
 /// Under a policy: a component that must be signed is refused unless a
 /// trusted key signed exactly these bytes; one that need not be is refused
 /// only when its signature is broken (an untrusted key is a warning).
+/// Returns the trusted signer's name, if any, and a warning.
 fn check_signature(
     source: &Source,
     bytes: &[u8],
     options: &LoadOptions,
     policy: &Policy,
-    evaluation: &mut Evaluation,
-) -> Result<()> {
+) -> Result<(Option<String>, Option<String>)> {
     let refuse = |e: SignatureError| {
         Error::Policy(format!(
             "{}: refused: {e}{}",
@@ -658,19 +679,15 @@ fn check_signature(
         }),
     };
     let signature = match signature {
-        Err(SignatureError::Missing { .. }) if !policy.require_signed => return Ok(()),
+        Err(SignatureError::Missing { .. }) if !policy.require_signed => return Ok((None, None)),
         Err(e) => return Err(refuse(e)),
         Ok(s) => s,
     };
     let signer = options.manifest.as_ref().and_then(|m| m.signer.as_deref());
     match signature.verify_trusted(bytes, policy, signer) {
-        Ok(key) => {
-            evaluation.signer = Some(key.name.clone());
-            Ok(())
-        }
+        Ok(key) => Ok((Some(key.name.clone()), None)),
         Err(e @ SignatureError::Untrusted { .. }) if !policy.require_signed => {
-            evaluation.warnings.push(e.to_string());
-            Ok(())
+            Ok((None, Some(e.to_string())))
         }
         Err(e) => Err(refuse(e)),
     }
@@ -686,6 +703,7 @@ impl ComponentInner {
             audit: self.runtime.audit.clone(),
             stdio: self.stdio.clone(),
             args: self.args.clone(),
+            host_data: Some(self.host_data.clone()),
         }
     }
 }
@@ -700,6 +718,8 @@ struct ComponentInner {
     links: BTreeMap<String, Arc<crate::link::LinkSlot>>,
     stdio: Stdio,
     args: Vec<String>,
+    /// The host interface's state of this load.
+    host_data: HostData,
     live: AtomicU32,
     runtime: Arc<RuntimeInner>,
 }

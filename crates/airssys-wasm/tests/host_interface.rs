@@ -87,7 +87,8 @@ fn with_nothing_granted_every_effect_is_denied_as_an_error_value() {
             (
                 "fs-write",
                 vec![s("/nonexistent-airssys/x"), s("x")],
-                "denied: create /nonexistent-airssys/x",
+                // The same answer whether the file exists or not.
+                "denied: write /nonexistent-airssys/x",
             ),
             (
                 "http-get",
@@ -105,7 +106,7 @@ fn with_nothing_granted_every_effect_is_denied_as_an_error_value() {
             [
                 "kv cache",
                 "read /etc/passwd",
-                "create /nonexistent-airssys/x",
+                "write /nonexistent-airssys/x",
                 "http example.com:80",
                 "clocks",
                 "random"
@@ -461,11 +462,29 @@ fn a_policy_can_make_denials_trap_and_gives_config() {
             "[component]\nname = \"host-probe\"\n[config]\nmode = \"lax\"\ngreeting = \"hi\"\n",
         )
         .unwrap();
+        let (policy, manifest) = (Arc::new(policy), Arc::new(manifest));
         let (rt, audit) = common::runtime();
+        // Named only by its own manifest: [config.host-probe] is not its.
+        let claimed = rt
+            .load(
+                common::guest("host-probe"),
+                LoadOptions::new().policy(policy.clone(), Some(manifest.clone())),
+            )
+            .unwrap();
+        assert_eq!(
+            call(
+                &mut claimed.instantiate().unwrap(),
+                "config-get",
+                &[s("mode")]
+            ),
+            Value::Option(Some(Box::new(s("lax"))))
+        );
         let c = rt
             .load(
                 common::guest("host-probe"),
-                LoadOptions::new().policy(Arc::new(policy), Some(Arc::new(manifest))),
+                LoadOptions::new()
+                    .name("host-probe")
+                    .policy(policy, Some(manifest)),
             )
             .unwrap();
         let mut i = c.instantiate().unwrap();

@@ -293,6 +293,7 @@ fn wasmi_meters_fuel_only_for_the_limits_that_need_it() {
         audit: Arc::new(MemorySink::new()),
         stdio: Stdio::default(),
         args: Vec::new(),
+        host_data: None,
     };
     let fuel_used = |limits: Limits| {
         let compiled = backend.compile(&bytes, &info, &host, &limits).unwrap();

@@ -32,6 +32,15 @@ impl Guest for Probe {
     fn now_secs() -> u64 {
         files::now_secs()
     }
+
+    fn sleep(nanos: u64) {
+        std::thread::sleep(std::time::Duration::from_nanos(nanos));
+    }
+
+    fn timer_fired(nanos: u64, spins: u32) -> bool {
+        let timer = wasip2::clocks::monotonic_clock::subscribe_duration(nanos);
+        (0..spins).any(|_| timer.ready())
+    }
 }
 
 export!(Probe);

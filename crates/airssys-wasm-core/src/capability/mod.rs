@@ -104,7 +104,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use net::{HostPattern, NetKind};
-pub use path::{FileOp, FileRights, MAX_PATH, PathGlob, normalise};
+pub use path::{
+    FileOp, FileRights, MAX_PATH, PathGlob, at_or_below, is_normal, normal_path, normalise,
+};
 pub use topic::TopicPattern;
 
 /// A pattern that does not parse: which kind, the text, and why.
@@ -125,6 +127,31 @@ impl PatternError {
             kind,
             pattern: pattern.to_owned(),
             why: why.to_owned(),
+        }
+    }
+}
+
+/// Whether two capabilities can allow one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overlap {
+    /// No request is allowed by both.
+    Disjoint,
+    /// Some request is allowed by both.
+    Overlapping,
+    /// It cannot be decided from the patterns (a host name against an
+    /// address block, two globs of shapes not compared exactly). Policy
+    /// treats it as overlapping a forbidden rule, except a host name
+    /// against a forbidden address, which is checked on the resolved
+    /// address at connect time instead.
+    Undecided,
+}
+
+impl Overlap {
+    fn of(yes: bool) -> Self {
+        if yes {
+            Overlap::Overlapping
+        } else {
+            Overlap::Disjoint
         }
     }
 }
@@ -316,6 +343,21 @@ impl Capability {
                 guest,
                 "the guest path of a mount must be absolute",
             )),
+            Self::Dir { host, .. } => match host.to_str() {
+                Some(h) if path::is_normal(h) => Ok(()),
+                Some(h) => path::normal_path(h).and_then(|normal| {
+                    Err(PatternError::new(
+                        "path",
+                        h,
+                        &format!("write the host path in its normal form, `{normal}`"),
+                    ))
+                }),
+                None => Err(PatternError::new(
+                    "path",
+                    &host.to_string_lossy(),
+                    "a host path must be valid UTF-8",
+                )),
+            },
             Self::Files { path, rights } if rights.is_empty() => Err(PatternError::new(
                 "path",
                 path.as_str(),
@@ -371,7 +413,7 @@ impl Capability {
                 (op == FileOp::Read || !read_only)
                     && host
                         .to_str()
-                        .is_some_and(|root| path::at_or_below(root, path))
+                        .is_some_and(|root| path::is_normal(root) && path::at_or_below(root, path))
             }
             _ => false,
         }
@@ -476,6 +518,11 @@ impl Capability {
                     read_only: rb,
                 },
             ) => {
+                // Compared component by component, on normal forms only: a
+                // host that is not normal meets nothing (fail closed).
+                if !normal_dir(ha) || !normal_dir(hb) {
+                    return None;
+                }
                 let host = if hb.starts_with(ha) {
                     hb
                 } else if ha.starts_with(hb) {
@@ -541,14 +588,20 @@ impl Capability {
         }
     }
 
-    /// Could one request be allowed by both? Conservative (may say `true`
-    /// for patterns that only nearly meet). Policy refuses a manifest whose
-    /// request overlaps a forbidden capability.
+    /// Could one request be allowed by both? [`Capability::overlap`], with
+    /// an undecided answer counted as overlapping (fail closed).
     pub fn overlaps(&self, other: &Capability) -> bool {
+        self.overlap(other) != Overlap::Disjoint
+    }
+
+    /// Can one request be allowed by both? Exact where the patterns allow
+    /// it, [`Overlap::Undecided`] where they do not. Policy refuses a
+    /// manifest whose request overlaps a forbidden capability.
+    pub fn overlap(&self, other: &Capability) -> Overlap {
         use Capability as C;
         match (self, other) {
             (C::Env { name: a, .. }, C::Env { name: b, .. }) => {
-                env_pattern_covers(a, b) || env_pattern_covers(b, a)
+                Overlap::of(env_pattern_covers(a, b) || env_pattern_covers(b, a))
             }
             (
                 C::Files {
@@ -559,8 +612,14 @@ impl Capability {
                     path: b,
                     rights: rb,
                 },
-            ) => !ra.intersect(*rb).is_empty() && a.overlaps(b),
-            (C::Dir { .. }, C::Files { .. }) => other.overlaps(self),
+            ) => {
+                if ra.intersect(*rb).is_empty() {
+                    Overlap::Disjoint
+                } else {
+                    a.overlap(b)
+                }
+            }
+            (C::Dir { .. }, C::Files { .. }) => other.overlap(self),
             (
                 C::Files { path, rights },
                 C::Dir {
@@ -572,14 +631,26 @@ impl Capability {
                 } else {
                     FileRights::ALL
                 };
-                !rights.intersect(mounted).is_empty()
-                    && mount_tree(host).is_some_and(|tree| tree.overlaps(path))
+                if rights.intersect(mounted).is_empty() {
+                    return Overlap::Disjoint;
+                }
+                // A mount whose host path is not normal cannot be compared:
+                // it overlaps (fail closed).
+                mount_tree(host).map_or(Overlap::Undecided, |tree| tree.overlap(path))
             }
             (C::Dir { host: a, .. }, C::Dir { host: b, .. }) => {
-                a.starts_with(b) || b.starts_with(a)
+                if !normal_dir(a) || !normal_dir(b) {
+                    Overlap::Undecided
+                } else {
+                    Overlap::of(a.starts_with(b) || b.starts_with(a))
+                }
             }
             (C::Network { host: a, net: na }, C::Network { host: b, net: nb }) => {
-                na == nb && a.overlaps(b)
+                if na == nb {
+                    a.overlap(b)
+                } else {
+                    Overlap::Disjoint
+                }
             }
             (
                 C::Messaging {
@@ -592,15 +663,44 @@ impl Capability {
                     publish: pb,
                     subscribe: sb,
                 },
-            ) => ((*pa && *pb) || (*sa && *sb)) && a.overlaps(b),
-            _ => self.intersect(other).is_some(),
+            ) => Overlap::of(((*pa && *pb) || (*sa && *sb)) && a.overlaps(b)),
+            _ => Overlap::of(self.intersect(other).is_some()),
+        }
+    }
+
+    /// The directory a grant is reached through: opened by its path (its
+    /// links followed, since the operator named it), every path below it
+    /// is resolved beneath that handle. A glob's literal directory, a
+    /// literal file's parent, a mount's host directory; `None` for other
+    /// kinds, and for a host path that is not normal.
+    pub fn root(&self) -> Option<String> {
+        match self {
+            Capability::Files { path, .. } if path.is_literal() => {
+                let p = path.as_str();
+                Some(match p.rfind('/') {
+                    Some(0) | None => "/".to_owned(),
+                    Some(i) => p[..i].to_owned(),
+                })
+            }
+            Capability::Files { path, .. } => Some(path.base_dir().to_owned()),
+            Capability::Dir { host, .. } => host
+                .to_str()
+                .filter(|h| path::is_normal(h))
+                .map(str::to_owned),
+            _ => None,
         }
     }
 }
 
+/// Is a mount's host path absolute, UTF-8 and normal?
+fn normal_dir(host: &std::path::Path) -> bool {
+    host.to_str().is_some_and(path::is_normal)
+}
+
 /// The glob of everything a mount of `host` reaches: `HOST/**`.
 fn mount_tree(host: &std::path::Path) -> Option<PathGlob> {
-    let host = globset::escape(host.to_str()?.trim_end_matches('/'));
+    let host = host.to_str().filter(|h| path::is_normal(h))?;
+    let host = globset::escape(host.trim_end_matches('/'));
     PathGlob::new(&format!("{host}/**")).ok()
 }
 
@@ -842,43 +942,27 @@ impl Decision {
     }
 }
 
-/// Why [`CapabilitySet::resolve_path`] refused a path.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PathError {
-    /// No grant allows the operation on the path as asked.
-    #[error("{op} {path}: not granted")]
-    Denied {
-        /// The path as asked.
-        path: String,
-        /// The operation.
-        op: &'static str,
-    },
-    /// The path is granted, but resolving symbolic links leads outside
-    /// every grant.
-    #[error("{op} {path}: resolves to {resolved}, which is not granted")]
-    Escapes {
-        /// The path as asked.
-        path: String,
-        /// Where its links lead.
-        resolved: String,
-        /// The operation.
-        op: &'static str,
-    },
-    /// The path (or its directory, to create) could not be resolved.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path as asked.
-        path: String,
-        /// The failure.
-        source: std::io::Error,
-    },
-}
-
 /// The grants of one component. Empty means nothing is allowed.
+///
+/// Besides its grants a set holds:
+///
+/// - **forbidden** capabilities: a request one of them allows is denied
+///   whatever the grants say (an operator's `[forbid]` rules, checked again
+///   at the moment of use on what is really touched);
+/// - **roots**: the directories file grants are reached through. A root is
+///   opened by its path, which the operator wrote; every path below it is
+///   resolved beneath that directory handle without following a link out
+///   of it (see [`crate::files`]). [`CapabilitySet::grant`] takes the
+///   grant's own directory as a root (the caller is the operator);
+///   [`CapabilitySet::grant_within`] takes the directory of the operator's
+///   grant that a narrower request was granted from.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CapabilitySet {
     grants: Vec<Capability>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    forbidden: Vec<Capability>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    roots: Vec<String>,
 }
 
 impl CapabilitySet {
@@ -887,10 +971,40 @@ impl CapabilitySet {
         Self::default()
     }
 
-    /// Adds a grant (a repeated grant is kept once).
+    /// Adds a grant (a repeated grant is kept once). The caller is trusted
+    /// with the grant's paths: a file or directory grant's own directory
+    /// becomes a root (see [`Capability::root`]).
     pub fn grant(&mut self, capability: Capability) -> &mut Self {
+        let root = capability.root();
+        self.add(capability, root)
+    }
+
+    /// Adds `capability`, granted because the operator's `granted_by`
+    /// covers it: the root is `granted_by`'s directory, so a narrower path
+    /// written by someone else (a manifest) is resolved beneath the
+    /// directory the operator named.
+    pub fn grant_within(&mut self, capability: Capability, granted_by: &Capability) -> &mut Self {
+        let root = granted_by.root().or_else(|| capability.root());
+        self.add(capability, root)
+    }
+
+    fn add(&mut self, capability: Capability, root: Option<String>) -> &mut Self {
+        if let Some(root) = root
+            && !self.roots.contains(&root)
+        {
+            self.roots.push(root);
+        }
         if !self.grants.contains(&capability) {
             self.grants.push(capability);
+        }
+        self
+    }
+
+    /// Adds a forbidden capability: any request it allows is denied, even
+    /// when a grant allows it too.
+    pub fn forbid(&mut self, capability: Capability) -> &mut Self {
+        if !self.forbidden.contains(&capability) {
+            self.forbidden.push(capability);
         }
         self
     }
@@ -906,6 +1020,26 @@ impl CapabilitySet {
         self.grants.iter()
     }
 
+    /// The forbidden capabilities.
+    pub fn forbidden(&self) -> impl Iterator<Item = &Capability> {
+        self.forbidden.iter()
+    }
+
+    /// The directories file grants are reached through (normal paths).
+    pub fn roots(&self) -> impl Iterator<Item = &str> {
+        self.roots.iter().map(String::as_str)
+    }
+
+    /// The outermost root at or above the normal path `path`: the
+    /// directory it is resolved beneath. `None` when no root holds it.
+    pub fn root_for(&self, path: &str) -> Option<&str> {
+        self.roots
+            .iter()
+            .filter(|r| path::at_or_below(r, path))
+            .min_by_key(|r| r.len())
+            .map(String::as_str)
+    }
+
     /// `true` when nothing is granted.
     pub fn is_empty(&self) -> bool {
         self.grants.is_empty()
@@ -918,18 +1052,23 @@ impl CapabilitySet {
 
     /// Answers a request. Does not allocate.
     ///
-    /// File requests are matched after lexical normalisation of the path:
-    /// a path that climbs out of every grant with `..` is denied, whatever
-    /// it names. Symbolic links are the job of
-    /// [`CapabilitySet::resolve_path`], which the effect must use.
+    /// A request is allowed when a grant allows it and no forbidden
+    /// capability does. File requests are matched after lexical
+    /// normalisation of the path: a path that climbs out of every grant
+    /// with `..` is denied, whatever it names. Symbolic links are the job
+    /// of [`crate::files`], which every effect must go through.
     pub fn allows(&self, request: &Request<'_>) -> Decision {
         let allowed = match request {
             // Normalise once for all grants.
-            Request::File { path, op } => {
-                path::with_normalised(path, |p| self.grants.iter().any(|g| g.allows_file(p, *op)))
-                    .unwrap_or(false)
+            Request::File { path, op } => path::with_normalised(path, |p| {
+                self.grants.iter().any(|g| g.allows_file(p, *op))
+                    && !self.forbidden.iter().any(|f| f.allows_file(p, *op))
+            })
+            .unwrap_or(false),
+            _ => {
+                self.grants.iter().any(|g| g.allows_other(request))
+                    && !self.forbidden.iter().any(|f| f.allows_other(request))
             }
-            _ => self.grants.iter().any(|g| g.allows_other(request)),
         };
         if allowed {
             Decision::Allowed
@@ -947,47 +1086,6 @@ impl CapabilitySet {
             } if n == namespace => Some(*quota),
             _ => None,
         })
-    }
-
-    /// Checks a file operation the way its effect must: the path as asked
-    /// must be granted, and so must the path its symbolic links resolve to
-    /// (for [`FileOp::Create`] of a path that does not exist yet, its
-    /// directory is resolved). Returns the resolved path, which the effect
-    /// should use.
-    pub fn resolve_path(&self, path: &str, op: FileOp) -> Result<PathBuf, PathError> {
-        let denied = || PathError::Denied {
-            path: path.to_owned(),
-            op: op.as_str(),
-        };
-        if !self.allows(&Request::File { path, op }).is_allowed() {
-            return Err(denied());
-        }
-        let mut buf = [0u8; MAX_PATH];
-        let normal = PathBuf::from(normalise(path, &mut buf).ok_or_else(denied)?);
-        let io = |source| PathError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let resolved = match std::fs::canonicalize(&normal) {
-            Ok(p) => p,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && op == FileOp::Create => {
-                let parent = normal.parent().ok_or_else(denied)?;
-                let name = normal.file_name().ok_or_else(denied)?;
-                std::fs::canonicalize(parent).map_err(io)?.join(name)
-            }
-            Err(e) => return Err(io(e)),
-        };
-        let escapes = || PathError::Escapes {
-            path: path.to_owned(),
-            resolved: resolved.display().to_string(),
-            op: op.as_str(),
-        };
-        let text = resolved.to_str().ok_or_else(escapes)?;
-        if self.allows(&Request::File { path: text, op }).is_allowed() {
-            Ok(resolved.clone())
-        } else {
-            Err(escapes())
-        }
     }
 }
 

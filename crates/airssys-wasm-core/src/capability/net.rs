@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use super::PatternError;
+use super::{Overlap, PatternError};
 
 /// How a guest reaches the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -186,16 +186,32 @@ impl HostPattern {
         ports && hosts
     }
 
-    /// Can one destination match both patterns?
-    pub fn overlaps(&self, other: &HostPattern) -> bool {
+    /// Can one destination match both patterns? A name against an address
+    /// or block cannot be decided from the text (the name may resolve into
+    /// the block): [`Overlap::Undecided`]. Forbidden addresses are checked
+    /// again on the resolved address when a connection is made.
+    pub fn overlap(&self, other: &HostPattern) -> Overlap {
         let ports = self.ports.0 <= other.ports.1 && other.ports.0 <= self.ports.1;
+        if !ports {
+            return Overlap::Disjoint;
+        }
         let hosts = match (&self.host, &other.host) {
             (Host::Any, _) | (_, Host::Any) => true,
             (Host::Net(a), Host::Net(b)) => a.contains(b) || b.contains(a),
-            (Host::Net(_), _) | (_, Host::Net(_)) => false,
+            (Host::Net(_), _) | (_, Host::Net(_)) => return Overlap::Undecided,
             _ => self.covers_host_only(other) || other.covers_host_only(self),
         };
-        ports && hosts
+        if hosts {
+            Overlap::Overlapping
+        } else {
+            Overlap::Disjoint
+        }
+    }
+
+    /// Can one destination match both patterns? [`HostPattern::overlap`],
+    /// with an undecided answer counted as overlapping (fail closed).
+    pub fn overlaps(&self, other: &HostPattern) -> bool {
+        self.overlap(other) != Overlap::Disjoint
     }
 
     fn covers_host_only(&self, other: &HostPattern) -> bool {

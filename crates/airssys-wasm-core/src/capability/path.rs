@@ -5,7 +5,7 @@ use std::fmt;
 use globset::{GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
 
-use super::PatternError;
+use super::{Overlap, PatternError};
 
 /// The longest path a request may name (Linux's `PATH_MAX`). Longer paths
 /// are denied.
@@ -13,8 +13,9 @@ pub const MAX_PATH: usize = 4096;
 
 /// Normalises an absolute path lexically into `buf`: empty and `.`
 /// components go, `..` removes the component before it. Returns `None`
-/// (deny) for relative paths, for a `..` that climbs above `/`, and for
-/// paths longer than [`MAX_PATH`] or than `buf`. Allocation-free.
+/// (deny) for relative paths, for a `..` that climbs above `/`, for a path
+/// holding a NUL byte, and for paths longer than [`MAX_PATH`] or than
+/// `buf`. Allocation-free.
 ///
 /// ```
 /// use airssys_wasm_core::capability::normalise;
@@ -24,7 +25,7 @@ pub const MAX_PATH: usize = 4096;
 /// assert_eq!(normalise("data/x", &mut buf), None);
 /// ```
 pub fn normalise<'b>(path: &str, buf: &'b mut [u8]) -> Option<&'b str> {
-    if !path.starts_with('/') || path.len() > MAX_PATH.min(buf.len()) {
+    if !path.starts_with('/') || path.len() > MAX_PATH.min(buf.len()) || path.contains('\0') {
         return None;
     }
     let mut len = 0usize;
@@ -61,13 +62,91 @@ pub fn normalise<'b>(path: &str, buf: &'b mut [u8]) -> Option<&'b str> {
 }
 
 /// Is `path` absolute and already normal (no empty, `.` or `..`
-/// components, no trailing `/`)? Then it can be matched as it is.
-pub(crate) fn is_normal(path: &str) -> bool {
+/// components, no trailing `/`, no NUL)? Then it can be matched as it is.
+pub fn is_normal(path: &str) -> bool {
     path == "/"
         || (path.starts_with('/')
             && path.len() <= MAX_PATH
+            && !path.contains('\0')
             && super::tokens(&path[1..], b'/')
                 .all(|part| !part.is_empty() && part != "." && part != ".."))
+}
+
+/// The normal form of a host path written in a manifest, a policy or a
+/// flag: absolute, lexically normalised (`//`, `.` and `..` resolved).
+/// A relative path, a `..` that climbs above `/`, a NUL byte or a path
+/// longer than [`MAX_PATH`] is an error saying so.
+///
+/// ```
+/// use airssys_wasm_core::capability::normal_path;
+/// assert_eq!(normal_path("/srv/p/../../").unwrap(), "/");
+/// assert_eq!(normal_path("/srv//data/.").unwrap(), "/srv/data");
+/// assert!(normal_path("data").unwrap_err().to_string().contains("absolute"));
+/// assert!(normal_path("/srv/../../etc").is_err());
+/// ```
+pub fn normal_path(path: &str) -> Result<String, PatternError> {
+    let bad = |why: &str| PatternError::new("path", path, why);
+    if !path.starts_with('/') {
+        return Err(bad("a host path must be absolute (start with `/`)"));
+    }
+    if path.contains('\0') {
+        return Err(bad("a host path may not contain a NUL byte"));
+    }
+    if path.len() > MAX_PATH {
+        return Err(bad("the path is longer than 4096 bytes"));
+    }
+    let mut buf = [0u8; MAX_PATH];
+    normalise(path, &mut buf)
+        .map(str::to_owned)
+        .ok_or_else(|| bad("`..` climbs above `/`"))
+}
+
+/// The glob characters of [`PathGlob`].
+const META: [char; 5] = ['*', '?', '[', '{', '\\'];
+
+/// The normal form of a path pattern: like [`normal_path`], with `..`
+/// allowed only after a literal component (it cannot undo a wildcard), and
+/// no `/` inside `{...}` or `[...]` (a pattern's matches must lie below its
+/// literal directory).
+fn normal_pattern(pattern: &str) -> Result<String, PatternError> {
+    let bad = |why: &str| PatternError::new("path", pattern, why);
+    if !pattern.starts_with('/') {
+        return Err(bad("a path pattern must be absolute (start with `/`)"));
+    }
+    if pattern.contains('\0') {
+        return Err(bad("a path pattern may not contain a NUL byte"));
+    }
+    if pattern.len() > MAX_PATH {
+        return Err(bad("the pattern is longer than 4096 bytes"));
+    }
+    let mut depth = 0i32;
+    for c in pattern.chars() {
+        match c {
+            '{' | '[' => depth += 1,
+            '}' | ']' => depth -= 1,
+            '/' if depth > 0 => {
+                return Err(bad("`/` inside `{...}` or `[...]` is not allowed"));
+            }
+            _ => {}
+        }
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for part in super::tokens(&pattern[1..], b'/') {
+        match part {
+            "" | "." => {}
+            ".." => match parts.last() {
+                None => return Err(bad("`..` climbs above `/`")),
+                Some(last) if last.contains(META) => {
+                    return Err(bad("`..` cannot follow a wildcard component"));
+                }
+                Some(_) => {
+                    parts.pop();
+                }
+            },
+            name => parts.push(name),
+        }
+    }
+    Ok(format!("/{}", parts.join("/")))
 }
 
 /// Calls `f` with the normalised form of `path`, copying only when the path
@@ -85,8 +164,16 @@ pub(crate) fn with_normalised<R>(path: &str, f: impl FnOnce(&str) -> R) -> Optio
     }
 }
 
-/// Is the normalised `path` at or below the normalised directory `root`?
-pub(crate) fn at_or_below(root: &str, path: &str) -> bool {
+/// Is the normal `path` at or below the normal directory `root`? Compared
+/// component by component (`/srv/database` is not below `/srv/data`).
+///
+/// ```
+/// use airssys_wasm_core::capability::at_or_below;
+/// assert!(at_or_below("/srv/data", "/srv/data/x"));
+/// assert!(at_or_below("/", "/etc"));
+/// assert!(!at_or_below("/srv/data", "/srv/database"));
+/// ```
+pub fn at_or_below(root: &str, path: &str) -> bool {
     let root = root.trim_end_matches('/');
     path == root
         || root.is_empty()
@@ -119,16 +206,16 @@ pub struct PathGlob {
 }
 
 impl PathGlob {
-    /// Compiles a pattern. It must be absolute and may not contain `.` or
-    /// `..` components.
+    /// Compiles a pattern. It must be absolute; it is normalised first
+    /// (`//` and `.` go, `..` removes the literal component before it), and
+    /// the pattern keeps its normal form as its text. A `..` that climbs
+    /// above `/` or follows a wildcard, a NUL byte, or a `/` inside
+    /// `{...}`/`[...]` is an error.
     pub fn new(pattern: &str) -> Result<Self, PatternError> {
-        let bad = |why: &str| PatternError::new("path", pattern, why);
-        if !pattern.starts_with('/') {
-            return Err(bad("a path pattern must be absolute (start with `/`)"));
-        }
-        if super::tokens(pattern, b'/').any(|p| p == "." || p == "..") {
-            return Err(bad("`.` and `..` are not allowed in a path pattern"));
-        }
+        let written = pattern;
+        let normal = normal_pattern(pattern)?;
+        let pattern = normal.as_str();
+        let bad = |why: &str| PatternError::new("path", written, why);
         let matcher = GlobBuilder::new(pattern)
             .literal_separator(true)
             .backslash_escape(true)
@@ -182,29 +269,75 @@ impl PathGlob {
         self.whole_tree.then_some(self.base.as_str())
     }
 
-    /// Does every path this pattern matches also match `self`? Judged by
-    /// matching `other`'s text with `self` (a `**` in `other` needs one in
-    /// `self`), which answers exactly for literal paths and for the common
-    /// `dir/**` and `dir/*.ext` shapes.
+    /// Does every path this pattern matches also match `self`? Decided
+    /// only where it can be decided exactly; anything else counts as not
+    /// covered (fail closed): `other` is a literal path that `self`
+    /// matches; `self` is a whole tree (`DIR/**`) holding `other`'s literal
+    /// directory; or, without `**`, `other` has as many components and each
+    /// of `self`'s is `*` or the same text.
     pub fn covers(&self, other: &PathGlob) -> bool {
-        self.matches_normalised(&other.text)
-            && (!other.text.contains("**") || self.text.contains("**"))
+        if self.text == other.text {
+            return true;
+        }
+        if other.is_literal() {
+            return self.matches_normalised(&other.text);
+        }
+        if self.whole_tree {
+            return at_or_below(&self.base, &other.base);
+        }
+        if self.text.contains("**") || other.text.contains("**") {
+            return false;
+        }
+        let mine = || super::tokens(&self.text[1..], b'/');
+        let theirs = || super::tokens(&other.text[1..], b'/');
+        mine().count() == theirs().count() && mine().zip(theirs()).all(|(m, t)| m == "*" || m == t)
     }
 
-    /// Can a path match both patterns? Conservative: `true` when either
-    /// covers the other or either's base directory lies inside the other.
+    /// `true` when the pattern has no wildcard: it names one path.
+    pub fn is_literal(&self) -> bool {
+        !self.text.contains(META)
+    }
+
+    /// Can a path match both patterns? Exact when the literal directories
+    /// are unrelated (no overlap), when either pattern is a literal path,
+    /// or when a whole tree holds the other's directory; otherwise
+    /// [`Overlap::Undecided`], which callers treat as overlapping.
+    pub fn overlap(&self, other: &PathGlob) -> Overlap {
+        if !at_or_below(&self.base, &other.base) && !at_or_below(&other.base, &self.base) {
+            return Overlap::Disjoint;
+        }
+        let exact = |yes: bool| {
+            if yes {
+                Overlap::Overlapping
+            } else {
+                Overlap::Disjoint
+            }
+        };
+        if self.is_literal() {
+            return exact(other.matches_normalised(&self.text));
+        }
+        if other.is_literal() {
+            return exact(self.matches_normalised(&other.text));
+        }
+        if (self.whole_tree && at_or_below(&self.base, &other.base))
+            || (other.whole_tree && at_or_below(&other.base, &self.base))
+        {
+            return Overlap::Overlapping;
+        }
+        Overlap::Undecided
+    }
+
+    /// Can a path match both patterns? [`PathGlob::overlap`], with an
+    /// undecided answer counted as overlapping (fail closed).
     pub fn overlaps(&self, other: &PathGlob) -> bool {
-        self.covers(other)
-            || other.covers(self)
-            || self.matches_normalised(other.base_dir())
-            || other.matches_normalised(self.base_dir())
+        self.overlap(other) != Overlap::Disjoint
     }
 }
 
 text_pattern!(PathGlob, "PathGlob");
 
 fn base_dir(pattern: &str) -> &str {
-    let Some(meta) = pattern.find(['*', '?', '[', '{', '\\']) else {
+    let Some(meta) = pattern.find(META) else {
         // No wildcard: the pattern names one path.
         return pattern;
     };

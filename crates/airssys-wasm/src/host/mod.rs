@@ -13,9 +13,9 @@ mod http;
 mod kv;
 mod misc;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use airssys_wasm_core::{
@@ -46,6 +46,9 @@ pub struct HostSettings {
     pub log_rate: u32,
     /// Largest log message, in bytes. Default 8 KiB.
     pub log_max_message: usize,
+    /// Largest file `filesystem.read` returns, in bytes; a larger file is
+    /// `error::limit`. Default 16 MiB.
+    pub fs_max_read: u64,
 }
 
 impl Default for HostSettings {
@@ -56,11 +59,13 @@ impl Default for HostSettings {
             http_max_response: 10 << 20,
             log_rate: 100,
             log_max_message: 8 << 10,
+            fs_max_read: 16 << 20,
         }
     }
 }
 
-/// What the host knows about one component (by name).
+/// What the host knows about one loaded component: handed to its
+/// instances as their [`airssys_wasm_core::HostData`].
 #[derive(Debug)]
 pub(crate) struct ComponentHost {
     pub config: BTreeMap<String, String>,
@@ -91,44 +96,21 @@ pub(crate) struct HostState {
     pub settings: HostSettings,
     pub kv: kv::Store,
     pub started: Instant,
-    components: RwLock<HashMap<Arc<str>, Arc<ComponentHost>>>,
-    unknown: Arc<ComponentHost>,
+    /// For callers that carry no host data (instances made outside the
+    /// runtime): no config, denials as errors, no timeout.
+    unknown: ComponentHost,
 }
 
 impl HostState {
     pub fn new(settings: HostSettings) -> Result<Self> {
         let kv = kv::Store::open(settings.kv_path.as_deref())?;
-        let unknown = Arc::new(ComponentHost::new(
-            BTreeMap::new(),
-            OnDenied::Error,
-            None,
-            settings.log_rate,
-        ));
+        let unknown = ComponentHost::new(BTreeMap::new(), OnDenied::Error, None, settings.log_rate);
         Ok(Self {
             settings,
             kv,
             started: Instant::now(),
-            components: RwLock::new(HashMap::new()),
             unknown,
         })
-    }
-
-    /// Records what the host needs to know of a component; a later load
-    /// of the same name replaces it.
-    pub fn register(&self, name: Arc<str>, host: ComponentHost) {
-        self.components
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name, Arc::new(host));
-    }
-
-    fn component(&self, name: &str) -> Arc<ComponentHost> {
-        self.components
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| self.unknown.clone())
     }
 }
 
@@ -194,6 +176,17 @@ pub(crate) fn gate(
     host: &ComponentHost,
     request: Request<'_>,
 ) -> Result<Option<Value>, HostError> {
+    gate_as(cx, host, request, &request.to_string())
+}
+
+/// [`gate`], where a denial shows the guest `shown` instead of the request
+/// (so that, say, a write denial reads the same whether the file exists).
+pub(crate) fn gate_as(
+    cx: &CallContext<'_>,
+    host: &ComponentHost,
+    request: Request<'_>,
+    shown: &str,
+) -> Result<Option<Value>, HostError> {
     let outcome = match host.on_denied {
         OnDenied::Error => "the guest gets error::denied",
         OnDenied::Trap => "the call traps",
@@ -203,9 +196,9 @@ pub(crate) fn gate(
         Decision::Denied => match host.on_denied {
             OnDenied::Trap => Err(HostError::Denied {
                 capability: request.kind(),
-                request: request.to_string(),
+                request: shown.to_owned(),
             }),
-            OnDenied::Error => Ok(Some(err("denied", request.to_string()))),
+            OnDenied::Error => Ok(Some(err("denied", shown.to_owned()))),
         },
     }
 }
@@ -240,8 +233,8 @@ pub(crate) fn func<F>(
 {
     let state = state.clone();
     table.define(iface(interface), function, move |cx, args, results| {
-        let host = state.component(cx.component());
-        results[0] = body(cx, &state, &host, args)?;
+        let host = cx.host_data::<ComponentHost>().unwrap_or(&state.unknown);
+        results[0] = body(cx, &state, host, args)?;
         Ok(())
     });
 }

@@ -20,5 +20,7 @@ pub use config::{ConfigError, Located, Position};
 pub use manifest::Manifest;
 pub use policy::{Evaluation, OnDenied, Policy, PolicyError, Row};
 
-pub use chain::{ChainConfig, ChainedLog, FullPolicy, VerifyError, VerifyReport};
+pub use chain::{
+    Cadence, ChainConfig, ChainedLog, FullPolicy, VerifyError, VerifyOptions, VerifyReport,
+};
 pub use jsonl::JsonLinesSink;

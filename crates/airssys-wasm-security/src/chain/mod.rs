@@ -1,38 +1,126 @@
-//! A tamper-evident audit log: JSON lines chained by blake3 hashes.
+//! A tamper-evident audit log: JSON lines chained by blake3 hashes, with an
+//! authenticated end and optional signed checkpoints.
 //!
-//! Each line is one [`AuditEvent`] plus three fields:
+//! Each line is one [`AuditEvent`] plus four fields:
 //!
+//! - `v`: the line format, 2 (lines written before it existed have none);
 //! - `seq`: 1, 2, 3, ... with no gaps;
 //! - `prev`: the `hash` of the line before (64 zeros for the first);
 //! - `hash`: blake3 of `prev` and the line's other fields (keyed blake3 when
-//!   the log has a key).
+//!   the log has a chain key, [`ChainConfig::key`]).
 //!
-//! Editing a field breaks that line's `hash`; deleting, inserting or swapping
-//! lines breaks `seq` and `prev`; cutting lines off the end disagrees with the
-//! head file (`<log>.head`, rewritten atomically after every write) that
-//! records the last sequence number and hash. Without a key, someone who can
-//! rewrite the log AND its head file can forge a consistent history; with a
-//! key (kept away from the log) they cannot. [`verify`] names the first bad
-//! line.
+//! With a signing key ([`ChainConfig::signing_key`], an Ed25519 host key as
+//! `airssys-wasm keygen` writes it) some lines are [`Checkpoint`]s instead:
+//! part of the chain like any line, they carry a signature over the hash of
+//! everything before them. The writer adds one every
+//! [`Cadence::records`] events and after [`Cadence::interval`] (the defaults
+//! are 1000 events and 60 seconds), when it reopens a log with records no
+//! checkpoint covers (after a crash), and when the log is closed
+//! ([`ChainedLog::close`], or drop): a cleanly closed log ends with a
+//! closing checkpoint. A log is signed from its first line or not at all:
+//! an unsigned log is not continued with a signing key, nor a signed one
+//! without it.
 //!
-//! Encoding, hashing and writing happen on a writer thread fed by a bounded
-//! queue, so the caller only pays for a channel send. When the queue is full the
-//! [`FullPolicy`] decides: block the caller, or fail its operation — events
-//! are never dropped silently. [`AuditSink::flush`] waits until every event
-//! recorded before it is written and fsync'd; that is the acknowledgement a
-//! caller can rely on after a crash. On open, an existing log is checked and
-//! continued; a torn last line (from a crash mid-write) is cut off first.
+//! The head file (`<log>.head`), rewritten atomically after every batch of
+//! lines, names the last line: its `seq` and `hash`, a MAC of both under a
+//! key derived from the chain key (when there is one) and an Ed25519
+//! signature of both (with a signing key).
+//!
+//! [`verify_with`] names the first bad line. What it detects, against
+//! someone who can edit the log's files but holds neither key:
+//!
+//! - Always: an edited, deleted, inserted or moved line when the rest is
+//!   left alone; a missing head file ([`VerifyOptions::allow_missing_head`]
+//!   accepts that, and then a cut tail goes unnoticed); a head that names
+//!   an earlier or later record than the log's last (a cut tail, unless the
+//!   head was rewritten to match).
+//! - No key: nothing more. Anyone can recompute the hashes, so rewriting
+//!   the log and its head together forges any history; the head only
+//!   catches accidental truncation.
+//! - Chain key (`verify_with` given it): lines and heads cannot be forged,
+//!   so a cut tail is caught unless an older genuine head file, copied
+//!   earlier, is put back with the log cut to match it.
+//! - Signing key (`verify_with` given its public key): the same, verifiable
+//!   by anyone with the public key; without a chain key, records covered by
+//!   a checkpoint or by the signed head cannot be changed, and removing a
+//!   checkpoint breaks the next signature (and the cadence it promised).
+//!   Putting back an older signed head with the log cut to match shows as a
+//!   log that was not closed ([`VerifyReport::closed`];
+//!   [`VerifyOptions::require_closed`] makes it a failure).
+//!
+//! No file-local scheme detects the log and its head being put back
+//! together to a state they really had earlier (say, a copy taken at an
+//! earlier clean close), or both being deleted: compare the last checkpoint
+//! with a copy kept elsewhere for that. Old logs (no `v`, no MAC, no
+//! checkpoints) still verify when their head is present and current; a
+//! chain key then cannot authenticate the head of a log cut back to lines
+//! written before head MACs existed.
+//!
+//! Encoding, hashing, signing and writing happen on a writer thread fed by
+//! a bounded queue, so the caller only pays for a channel send. When the
+//! queue is full the [`FullPolicy`] decides: block the caller, or fail its
+//! operation — events are never dropped silently. [`AuditSink::flush`]
+//! waits until every event recorded before it is written and fsync'd; that
+//! is the acknowledgement a caller can rely on after a crash. On open, an
+//! existing log is checked and continued; a torn last line (from a crash
+//! mid-write) is cut off first. A log whose head is missing or stale is not
+//! continued: the error says how to proceed.
+//!
+//! ```
+//! use airssys_wasm_core::{AuditEvent, AuditKind, AuditSink};
+//! use airssys_wasm_security::chain::{verify_with, VerifyOptions};
+//! use airssys_wasm_security::signing::KeyPair;
+//! use airssys_wasm_security::{ChainConfig, ChainedLog};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("audit.jsonl");
+//! let host_key = KeyPair::from_seed([9; 32]);
+//! let config = ChainConfig {
+//!     key: Some([7; 32]),
+//!     signing_key: Some(host_key.clone()),
+//!     ..ChainConfig::default()
+//! };
+//! let log = ChainedLog::open(&path, config).unwrap();
+//! log.record(AuditEvent::new("demo", AuditKind::Instantiated { instance: 1 })).unwrap();
+//! log.close().unwrap();
+//!
+//! let options = VerifyOptions {
+//!     key: Some([7; 32]),
+//!     public_key: Some(host_key.public_key()),
+//!     ..VerifyOptions::default()
+//! };
+//! let report = verify_with(&path, &options).unwrap();
+//! assert_eq!((report.records, report.checkpoints), (2, 1));
+//! assert!(report.closed);
+//! ```
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+mod checkpoint;
+mod head;
+mod verify;
+mod writer;
+
+use std::fs::OpenOptions;
+use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use airssys_wasm_core::{AuditError, AuditEvent, AuditSink};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
+
+use crate::signing::KeyPair;
+pub use checkpoint::Checkpoint;
+use head::head_path;
+pub use verify::{
+    Entry, HeadState, VerifyError, VerifyOptions, VerifyReport, read_events, read_records, verify,
+    verify_with,
+};
+use writer::{Msg, Signer, Writer};
+
+/// The line format this writer produces (the `v` field).
+const FORMAT: u64 = 2;
 
 /// What [`ChainedLog::record`] does when the writer's queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -45,15 +133,42 @@ pub enum FullPolicy {
     Fail,
 }
 
-/// Settings of a [`ChainedLog`].
-#[derive(Clone, Debug)]
+/// When the writer adds a signed checkpoint (with a signing key): after
+/// `records` events since the last one, or once `interval` has passed
+/// since it while some event is not yet covered — whichever comes first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cadence {
+    /// Events between checkpoints. Default 1000. Each checkpoint records
+    /// it, and [`verify_with`] fails a log that goes longer without one.
+    pub records: Option<NonZeroU64>,
+    /// Longest time an event waits for a checkpoint. Default 60 s.
+    pub interval: Option<Duration>,
+}
+
+impl Default for Cadence {
+    fn default() -> Self {
+        Self {
+            records: NonZeroU64::new(1000),
+            interval: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// Settings of a [`ChainedLog`]. Its `Debug` form hides the keys' secrets.
+#[derive(Clone)]
 pub struct ChainConfig {
     /// Events that may wait for the writer. Default 4096.
     pub queue: usize,
     /// What to do when the queue is full.
     pub when_full: FullPolicy,
-    /// Key for keyed blake3 hashes; `None` uses plain blake3.
+    /// Key for keyed blake3 hashes and the head's MAC; `None` uses plain
+    /// blake3 and leaves the head unauthenticated.
     pub key: Option<[u8; 32]>,
+    /// The host key that signs checkpoints and the head; `None` writes
+    /// neither signature.
+    pub signing_key: Option<KeyPair>,
+    /// When checkpoints are written (with a signing key).
+    pub checkpoints: Cadence,
 }
 
 impl Default for ChainConfig {
@@ -62,35 +177,30 @@ impl Default for ChainConfig {
             queue: 4096,
             when_full: FullPolicy::Block,
             key: None,
+            signing_key: None,
+            checkpoints: Cadence::default(),
         }
+    }
+}
+
+impl std::fmt::Debug for ChainConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainConfig")
+            .field("queue", &self.queue)
+            .field("when_full", &self.when_full)
+            .field("key", &self.key.map(|_| "<secret>"))
+            .field("signing_key", &self.signing_key)
+            .field("checkpoints", &self.checkpoints)
+            .finish()
     }
 }
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The head file: the last sequence number and hash written.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-struct Head {
-    seq: u64,
-    hash: String,
-}
-
-fn head_path(log: &Path) -> PathBuf {
-    let mut p = log.as_os_str().to_owned();
-    p.push(".head");
-    PathBuf::from(p)
-}
-
-enum Msg {
-    /// An event, encoded by the writer thread: the caller only queues it.
-    Line(Box<AuditEvent>),
-    Flush(SyncSender<Result<(), String>>),
-}
-
 /// The chained JSON-lines audit sink.
 pub struct ChainedLog {
     tx: Mutex<Option<SyncSender<Msg>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    writer: Mutex<Option<JoinHandle<Result<(), String>>>>,
     when_full: FullPolicy,
     path: PathBuf,
 }
@@ -98,34 +208,80 @@ pub struct ChainedLog {
 impl ChainedLog {
     /// Opens (or creates) the log at `path` and continues its chain.
     ///
-    /// Fails if the existing log does not verify: a broken history is not
-    /// extended silently.
+    /// Fails if the existing log does not verify with the config's keys
+    /// (with a signing key, its head must be signed by it), if its head file
+    /// is missing or stale, if its log file is gone while its head is there,
+    /// or if it has signed checkpoints and `config` no signing key: a broken
+    /// or weakened history is not extended silently.
     pub fn open(path: impl AsRef<Path>, config: ChainConfig) -> Result<Self, AuditError> {
         let path = path.as_ref().to_owned();
+        if config.checkpoints.interval == Some(Duration::ZERO) {
+            return Err(AuditError(
+                "the checkpoint interval must be longer than zero".into(),
+            ));
+        }
         repair_torn_tail(&path)?;
-        let state = match verify(&path, config.key.as_ref()) {
-            Ok(report) => report.last,
-            Err(VerifyError::Missing) => (0, GENESIS.to_owned()),
-            Err(e) => {
-                return Err(AuditError(format!(
-                    "{}: the existing audit log does not verify ({e}); move it aside to start a new one",
-                    path.display()
-                )));
-            }
+        let options = VerifyOptions {
+            key: config.key,
+            public_key: config.signing_key.as_ref().map(KeyPair::public_key),
+            ..VerifyOptions::default()
         };
+        let found = match verify_with(&path, &options) {
+            Ok(report) => Some(report),
+            Err(VerifyError::Missing) => None,
+            Err(e) => return Err(refusal(&path, &e, config.signing_key.is_some())),
+        };
+        if found.as_ref().is_some_and(|r| r.checkpoints > 0) && config.signing_key.is_none() {
+            return Err(AuditError(format!(
+                "{}: the log has signed checkpoints; continue it with its signing key (`ChainConfig::signing_key`, `run --audit-sign-key`) so it stays signed, or move it aside to start a new one",
+                path.display()
+            )));
+        }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(|e| AuditError(format!("opening {}: {e}", path.display())))?;
-        let (tx, rx) = sync_channel(config.queue.max(1));
-        let writer = Writer {
-            out: BufWriter::new(file),
+        let every = config.checkpoints.records;
+        let signer = config.signing_key.map(|key| Signer {
+            key,
+            every,
+            interval: config.checkpoints.interval,
+            since: 0,
+            last: Instant::now(),
+            closed: found.as_ref().is_some_and(|r| r.closed),
+        });
+        let (seq, prev) = found
+            .as_ref()
+            .map_or((0, GENESIS.to_owned()), |r| r.last.clone());
+        let mut writer = Writer {
+            file,
             head: head_path(&path),
-            seq: state.0,
-            prev: state.1,
+            seq,
+            prev,
             key: config.key,
+            signer,
+            pending: Vec::new(),
         };
+        // Sign what no checkpoint covers yet (a crash's tail, which the
+        // verified head signature covered), and start a new cadence with a
+        // checkpoint that promises it.
+        if let Some(report) = &found
+            && writer.signer.is_some()
+        {
+            let promised = report.last_checkpoint.as_ref().and_then(|c| c.every);
+            if report.after_last_checkpoint > 0
+                || (report.last_checkpoint.is_some() && promised != every.map(NonZeroU64::get))
+            {
+                writer.checkpoint(false);
+            }
+        }
+        // The head goes out now, so a new or upgraded log verifies (and
+        // carries its MAC and signature) even if nothing else is written.
+        writer
+            .commit(true)
+            .map_err(|e| AuditError(format!("{}: {e}", path.display())))?;
+        let (tx, rx) = sync_channel(config.queue.max(1));
         let handle = std::thread::Builder::new()
             .name("airssys-wasm-audit".into())
             .spawn(move || writer.run(rx))
@@ -143,6 +299,35 @@ impl ChainedLog {
         &self.path
     }
 
+    /// Closes the log: waits for every event recorded before, writes a
+    /// closing checkpoint (with a signing key) and syncs the log and its
+    /// head. Later records fail. Dropping the log does the same but cannot
+    /// report a failure; closing twice is a no-op.
+    pub fn close(&self) -> Result<(), AuditError> {
+        let tx = self
+            .tx
+            .lock()
+            .map_err(|_| AuditError("audit sender lock poisoned".into()))?
+            .take();
+        if tx.is_none() {
+            return Ok(());
+        }
+        // The writer closes once every sender is gone, so an event queued by
+        // a record call still in flight is written before the closing
+        // checkpoint.
+        drop(tx);
+        let handle = self
+            .writer
+            .lock()
+            .map_err(|_| AuditError("audit writer lock poisoned".into()))?
+            .take();
+        match handle.map(JoinHandle::join) {
+            Some(Ok(result)) => result.map_err(AuditError),
+            Some(Err(_)) => Err(AuditError("the audit writer panicked".into())),
+            None => Ok(()),
+        }
+    }
+
     fn sender(&self) -> Result<SyncSender<Msg>, AuditError> {
         self.tx
             .lock()
@@ -150,6 +335,33 @@ impl ChainedLog {
             .clone()
             .ok_or_else(|| AuditError("the audit log is closed".into()))
     }
+}
+
+/// Why an existing log is not continued, and what to do.
+fn refusal(path: &Path, e: &VerifyError, signing: bool) -> AuditError {
+    let log = path.display();
+    let head = head_path(path);
+    let head = head.display();
+    let next = match e {
+        VerifyError::HeadMissing { .. } => format!(
+            "restore {head}, or check the log with `airssys-wasm audit verify --allow-missing-head {log}` and move it aside to start a new one"
+        ),
+        VerifyError::StaleHead { .. } => format!(
+            "if the host was killed, the records after the head were never acknowledged; check the log with `airssys-wasm audit verify {log}` and move it and {head} aside to start a new one"
+        ),
+        // An unsigned head cannot be told from one rewritten by someone
+        // without the key, so a signing key never adopts an unsigned log.
+        VerifyError::Head(problem) if signing && problem.starts_with("it is not signed") => {
+            "a signing key signs a log from its first line: continue this one without a signing key, or move it aside to start a signed one".into()
+        }
+        VerifyError::Deleted { .. } => {
+            format!("restore the log, or move {head} aside to start a new one")
+        }
+        _ => "move it aside to start a new one".into(),
+    };
+    AuditError(format!(
+        "{log}: the existing audit log does not verify ({e}); {next}"
+    ))
 }
 
 impl AuditSink for ChainedLog {
@@ -183,92 +395,7 @@ impl AuditSink for ChainedLog {
 
 impl Drop for ChainedLog {
     fn drop(&mut self) {
-        let _ = self.flush();
-        if let Ok(mut tx) = self.tx.lock() {
-            tx.take();
-        }
-        if let Ok(mut w) = self.writer.lock()
-            && let Some(handle) = w.take()
-        {
-            let _ = handle.join();
-        }
-    }
-}
-
-struct Writer {
-    out: BufWriter<File>,
-    head: PathBuf,
-    seq: u64,
-    prev: String,
-    key: Option<[u8; 32]>,
-}
-
-impl Writer {
-    fn run(mut self, rx: Receiver<Msg>) {
-        let mut failed: Option<String> = None;
-        while let Ok(first) = rx.recv() {
-            // Write everything already queued, then update the head once.
-            let mut next = Some(first);
-            while let Some(msg) = next.take() {
-                match msg {
-                    Msg::Line(event) => {
-                        if failed.is_none() {
-                            failed = self.write(&event).err();
-                        }
-                    }
-                    Msg::Flush(done) => {
-                        let r = match &failed {
-                            Some(e) => Err(e.clone()),
-                            None => self.sync_head(true),
-                        };
-                        let _ = done.send(r);
-                    }
-                }
-                next = rx.try_recv().ok();
-            }
-            if failed.is_none() {
-                failed = self.sync_head(false).err();
-            }
-        }
-    }
-
-    fn write(&mut self, event: &AuditEvent) -> Result<(), String> {
-        let json = serde_json::to_value(event).map_err(|e| format!("encoding an event: {e}"))?;
-        let Json::Object(mut body) = json else {
-            return Err("an audit event did not encode as an object".into());
-        };
-        self.seq += 1;
-        body.insert("seq".into(), Json::from(self.seq));
-        body.insert("prev".into(), Json::from(self.prev.clone()));
-        let hash = record_hash(&body, self.key.as_ref());
-        body.insert("hash".into(), Json::from(hash.clone()));
-        let mut line = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
-        line.push(b'\n');
-        self.out
-            .write_all(&line)
-            .map_err(|e| format!("writing the audit log: {e}"))?;
-        self.prev = hash;
-        Ok(())
-    }
-
-    fn sync_head(&mut self, fsync: bool) -> Result<(), String> {
-        self.out
-            .flush()
-            .map_err(|e| format!("writing the audit log: {e}"))?;
-        if fsync {
-            self.out
-                .get_ref()
-                .sync_data()
-                .map_err(|e| format!("syncing the audit log: {e}"))?;
-        }
-        let head = Head {
-            seq: self.seq,
-            hash: self.prev.clone(),
-        };
-        let tmp = self.head.with_extension("head.tmp");
-        std::fs::write(&tmp, serde_json::to_vec(&head).map_err(|e| e.to_string())?)
-            .and_then(|()| std::fs::rename(&tmp, &self.head))
-            .map_err(|e| format!("writing {}: {e}", self.head.display()))
+        let _ = self.close();
     }
 }
 
@@ -304,141 +431,4 @@ fn repair_torn_tail(path: &Path) -> Result<(), AuditError> {
             path.display()
         ))
     })
-}
-
-/// What [`verify`] found in a good log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifyReport {
-    /// How many records the log holds.
-    pub records: u64,
-    /// The last sequence number and hash.
-    last: (u64, String),
-}
-
-/// Why a log does not verify; [`VerifyError::line`] names the first bad line.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum VerifyError {
-    /// The log file does not exist.
-    #[error("the audit log does not exist")]
-    Missing,
-    /// Reading failed.
-    #[error("cannot read the audit log: {0}")]
-    Io(String),
-    /// A line is wrong.
-    #[error("line {line}: {problem}")]
-    BadLine {
-        /// 1-based line number.
-        line: u64,
-        /// What is wrong with it.
-        problem: String,
-    },
-    /// The log ends before the last record the head file names.
-    #[error("truncated: the head file says {expected} records were written, the log has {found}")]
-    Truncated {
-        /// Records the head file names.
-        expected: u64,
-        /// Records in the log.
-        found: u64,
-    },
-}
-
-impl VerifyError {
-    /// The first bad line, when one is to blame.
-    pub fn line(&self) -> Option<u64> {
-        match self {
-            Self::BadLine { line, .. } => Some(*line),
-            Self::Truncated { found, .. } => Some(found + 1),
-            _ => None,
-        }
-    }
-}
-
-/// Checks a chained log: every line's hash, sequence and link, and the end
-/// against the head file (when there is one).
-pub fn verify(path: &Path, key: Option<&[u8; 32]>) -> Result<VerifyReport, VerifyError> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(VerifyError::Missing),
-        Err(e) => return Err(VerifyError::Io(e.to_string())),
-    };
-    let mut prev = GENESIS.to_owned();
-    let mut n: u64 = 0;
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(|e| VerifyError::Io(e.to_string()))?;
-        n += 1;
-        let bad = |problem: String| VerifyError::BadLine { line: n, problem };
-        let Ok(Json::Object(mut body)) = serde_json::from_str::<Json>(&line) else {
-            return Err(bad("not a JSON object".into()));
-        };
-        let Some(Json::String(hash)) = body.remove("hash") else {
-            return Err(bad("no `hash` field".into()));
-        };
-        match body.get("seq").and_then(Json::as_u64) {
-            Some(seq) if seq == n => {}
-            Some(seq) => {
-                return Err(bad(format!(
-                    "sequence number {seq} where {n} was expected (a line was deleted, inserted or moved)"
-                )));
-            }
-            None => return Err(bad("no `seq` field".into())),
-        }
-        match body.get("prev").and_then(Json::as_str) {
-            Some(p) if p == prev => {}
-            Some(_) => {
-                return Err(bad(
-                    "`prev` does not match the hash of the line before (a line was deleted, inserted or moved)"
-                        .into(),
-                ));
-            }
-            None => return Err(bad("no `prev` field".into())),
-        }
-        if record_hash(&body, key) != hash {
-            return Err(bad(
-                "the hash does not match the contents (the line was edited, or the key is wrong)"
-                    .into(),
-            ));
-        }
-        if serde_json::from_value::<AuditEvent>(Json::Object(body)).is_err() {
-            return Err(bad("not an audit event".into()));
-        }
-        prev = hash;
-    }
-    if let Ok(head) = std::fs::read(head_path(path)) {
-        let head: Head = serde_json::from_slice(&head)
-            .map_err(|e| VerifyError::Io(format!("reading the head file: {e}")))?;
-        if head.seq > n {
-            return Err(VerifyError::Truncated {
-                expected: head.seq,
-                found: n,
-            });
-        }
-        if head.seq == n && head.hash != prev {
-            return Err(VerifyError::BadLine {
-                line: n,
-                problem: "the last line differs from the one the head file names".into(),
-            });
-        }
-    }
-    Ok(VerifyReport {
-        records: n,
-        last: (n, prev),
-    })
-}
-
-/// Reads the events of a log (chain fields left out), for display.
-pub fn read_events(path: &Path) -> Result<Vec<(u64, AuditEvent)>, VerifyError> {
-    let file = File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => VerifyError::Missing,
-        _ => VerifyError::Io(e.to_string()),
-    })?;
-    let mut out = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| VerifyError::Io(e.to_string()))?;
-        let event: AuditEvent = serde_json::from_str(&line).map_err(|e| VerifyError::BadLine {
-            line: i as u64 + 1,
-            problem: e.to_string(),
-        })?;
-        out.push((i as u64 + 1, event));
-    }
-    Ok(out)
 }

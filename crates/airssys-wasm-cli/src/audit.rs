@@ -1,10 +1,13 @@
 //! `airssys-wasm audit verify | show`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use airssys_wasm::security::VerifyError;
-use airssys_wasm::security::chain::{read_events, verify};
+use airssys_wasm::security::chain::{
+    Checkpoint, Entry, HeadState, VerifyOptions, VerifyReport, read_records, verify_with,
+};
+use airssys_wasm::security::signing::KeyPair;
 use airssys_wasm::{AuditKind, Error, Result};
 
 /// Arguments of `audit`.
@@ -14,6 +17,21 @@ pub enum AuditCommand {
     Verify {
         /// The log written by `run --audit FILE`.
         file: PathBuf,
+        /// The chain key it was written with (`run --audit-key FILE`).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// The public key (NAME.pub) of the host key that signed it (`run --audit-sign-key
+        /// NAME.key`): every checkpoint and the head must carry its signature.
+        #[arg(long, value_name = "FILE")]
+        pubkey: Option<PathBuf>,
+        /// Accept the log when FILE.head is missing. This gives up detecting records cut off
+        /// the end of the log.
+        #[arg(long)]
+        allow_missing_head: bool,
+        /// Fail unless the log ends with a closing checkpoint, as a signed log whose run has
+        /// ended does.
+        #[arg(long)]
+        require_closed: bool,
     },
     /// Print a log's events readably, optionally filtered.
     Show {
@@ -28,33 +46,111 @@ pub enum AuditCommand {
     },
 }
 
-fn io(file: &std::path::Path, e: VerifyError) -> Error {
+fn io(file: &Path, e: VerifyError) -> Error {
     Error::Io {
         path: file.display().to_string(),
         source: std::io::Error::other(e.to_string()),
     }
 }
 
+fn bad_key(file: &Path, what: &str) -> Error {
+    Error::Io {
+        path: file.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned()),
+    }
+}
+
+fn read_text(file: &Path) -> Result<String> {
+    Ok(String::from_utf8(crate::read_input(file)?).unwrap_or_default())
+}
+
+/// Reads a chain key: 64 hex digits (32 random bytes, e.g. from `openssl rand -hex 32`).
+pub fn read_chain_key(file: &Path) -> Result<[u8; 32]> {
+    KeyPair::public_from_hex(&read_text(file)?).ok_or_else(|| {
+        bad_key(
+            file,
+            "not a chain key (64 hex digits, e.g. `openssl rand -hex 32`)",
+        )
+    })
+}
+
+/// Reads a secret key written by `keygen` (NAME.key).
+pub fn read_signing_key(file: &Path) -> Result<KeyPair> {
+    KeyPair::from_hex(&read_text(file)?).ok_or_else(|| {
+        bad_key(
+            file,
+            "not a secret key (64 hex digits written by `airssys-wasm keygen` as NAME.key)",
+        )
+    })
+}
+
+/// Reads a public key written by `keygen` (NAME.pub).
+fn read_public_key(file: &Path) -> Result<[u8; 32]> {
+    KeyPair::public_from_hex(&read_text(file)?).ok_or_else(|| {
+        bad_key(
+            file,
+            "not a public key (64 hex digits written by `airssys-wasm keygen` as NAME.pub)",
+        )
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
     match cmd {
-        AuditCommand::Verify { file } => match verify(&file, None) {
-            Ok(report) => {
-                println!("OK: {} records, chain intact", report.records);
-                Ok(ExitCode::SUCCESS)
+        AuditCommand::Verify {
+            file,
+            key,
+            pubkey,
+            allow_missing_head,
+            require_closed,
+        } => {
+            let options = VerifyOptions {
+                key: key.as_deref().map(read_chain_key).transpose()?,
+                public_key: pubkey.as_deref().map(read_public_key).transpose()?,
+                allow_missing_head,
+                require_closed,
+            };
+            match verify_with(&file, &options) {
+                Ok(report) => {
+                    print_report(&file, &report, &options);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e @ (VerifyError::Missing | VerifyError::Io(_))) => Err(io(&file, e)),
+                Err(e) => {
+                    println!("FAILED: {}: {e}", file.display());
+                    if matches!(e, VerifyError::HeadMissing { .. }) {
+                        println!(
+                            "  (--allow-missing-head accepts a log without its head, giving up the detection of a cut tail)"
+                        );
+                    }
+                    Ok(ExitCode::from(1))
+                }
             }
-            Err(e @ (VerifyError::BadLine { .. } | VerifyError::Truncated { .. })) => {
-                println!("FAILED: {}: {e}", file.display());
-                Ok(ExitCode::from(1))
-            }
-            Err(e) => Err(io(&file, e)),
-        },
+        }
         AuditCommand::Show {
             file,
             component,
             denied,
         } => {
-            let events = read_events(&file).map_err(|e| io(&file, e))?;
-            for (line, e) in events {
+            let records = read_records(&file).map_err(|e| io(&file, e))?;
+            let filtered = component.is_some() || denied;
+            for (line, entry) in records {
+                let e = match entry {
+                    Entry::Event(e) => e,
+                    Entry::Checkpoint(c) if !filtered => {
+                        let time = humantime::format_rfc3339_millis(c.time);
+                        println!(
+                            "{line:>6} {time} {:<14} {}",
+                            "(checkpoint)",
+                            describe_checkpoint(&c)
+                        );
+                        continue;
+                    }
+                    Entry::Checkpoint(_) => continue,
+                };
                 if component.as_deref().is_some_and(|c| c != &*e.component) {
                     continue;
                 }
@@ -74,6 +170,74 @@ pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The lines after `OK:`: what the keys established, and what is not covered.
+fn print_report(file: &Path, report: &VerifyReport, options: &VerifyOptions) {
+    println!("OK: {} records, chain intact", report.records);
+    if options.key.is_some() {
+        if report.head_mac {
+            println!("head: authenticated by the chain key");
+        } else {
+            println!("head: no MAC (the log's last line predates head MACs)");
+        }
+    }
+    let head_missing = report.head == HeadState::MissingAccepted;
+    if report.signatures_checked {
+        let key = options.public_key.map(|k| hex(&k)).unwrap_or_default();
+        let head = if head_missing { "" } else { " and the head" };
+        println!(
+            "signatures: {} checkpoints{head} verify with key {key}",
+            report.checkpoints
+        );
+    } else if report.checkpoints > 0 {
+        println!(
+            "note: {} checkpoint signatures were not checked (give --pubkey NAME.pub)",
+            report.checkpoints
+        );
+    }
+    if report.checkpoints > 0 || report.signatures_checked {
+        if let Some(c) = &report.last_checkpoint {
+            println!(
+                "last checkpoint: line {} at {}{}",
+                c.seq,
+                humantime::format_rfc3339_millis(c.time),
+                if c.closing { " (closing)" } else { "" }
+            );
+        }
+        if report.after_last_checkpoint > 0 {
+            let by = if head_missing || !report.signatures_checked {
+                "no signature"
+            } else {
+                "the head's signature only"
+            };
+            println!(
+                "{} records after the last checkpoint are covered by {by}",
+                report.after_last_checkpoint
+            );
+        }
+        if !report.closed {
+            println!(
+                "WARNING: the log does not end with a closing checkpoint: its writer is still running or was killed, or the log and its head were put back to an earlier state"
+            );
+        }
+    }
+    if head_missing {
+        println!(
+            "WARNING: {}.head is missing; accepted because of --allow-missing-head: records cut off the end of the log are not detected",
+            file.display()
+        );
+    }
+}
+
+fn describe_checkpoint(c: &Checkpoint) -> String {
+    let key = hex(&c.key);
+    format!(
+        "signed checkpoint over lines 1-{} by key {}…{}",
+        c.seq - 1,
+        &key[..16],
+        if c.closing { ", closing" } else { "" }
+    )
 }
 
 fn describe(kind: &AuditKind) -> String {

@@ -45,6 +45,16 @@ pub struct RunArgs {
     /// Default: denials, traps and limit hits on stderr.
     #[arg(long, value_name = "FILE")]
     audit: Option<PathBuf>,
+    /// Chain key of --audit: a file of 64 hex digits (e.g. from `openssl rand -hex 32`), kept
+    /// away from the log. Line hashes and the head are keyed with it, so nobody without it can
+    /// forge them; `audit verify --key FILE` needs it.
+    #[arg(long, value_name = "FILE", requires = "audit")]
+    audit_key: Option<PathBuf>,
+    /// Host key (NAME.key from `keygen`) that signs checkpoints of --audit (every 1000 events,
+    /// every 60 s, and when the run ends) and its head; `audit verify --pubkey NAME.pub`
+    /// checks them.
+    #[arg(long, value_name = "FILE", requires = "audit")]
+    audit_sign_key: Option<PathBuf>,
     /// Keep airssys:host key-value data in FILE (a redb database; it survives runs).
     /// Default: in memory, gone when the run ends.
     #[arg(long, value_name = "FILE")]
@@ -153,22 +163,43 @@ fn capabilities(args: &RunArgs) -> std::result::Result<Vec<Capability>, Error> {
 }
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let audit: Arc<dyn AuditSink> =
-        match &args.audit {
-            Some(path) => Arc::new(ChainedLog::open(path, ChainConfig::default()).map_err(
-                |e| Error::Io {
-                    path: path.display().to_string(),
-                    source: std::io::Error::other(e.0),
-                },
-            )?),
-            None => Arc::new(TracingSink),
-        };
+    let chained = match &args.audit {
+        Some(path) => {
+            let config = ChainConfig {
+                key: args
+                    .audit_key
+                    .as_deref()
+                    .map(crate::audit::read_chain_key)
+                    .transpose()?,
+                signing_key: args
+                    .audit_sign_key
+                    .as_deref()
+                    .map(crate::audit::read_signing_key)
+                    .transpose()?,
+                ..ChainConfig::default()
+            };
+            let log = ChainedLog::open(path, config).map_err(|e| Error::Io {
+                path: path.display().to_string(),
+                source: std::io::Error::other(e.0),
+            })?;
+            Some(Arc::new(log))
+        }
+        None => None,
+    };
+    let audit: Arc<dyn AuditSink> = match &chained {
+        Some(log) => log.clone(),
+        None => Arc::new(TracingSink),
+    };
     // Every path out of a run, failures included, waits for the audit log
-    // to be written: the events of a failed run matter most.
+    // to be written: the events of a failed run matter most. A chained log
+    // is then closed, which signs its end when it has a signing key.
     let outcome = run_with(&args, audit.clone());
     let flushed = audit.flush();
+    drop(audit);
+    let closed = chained.map_or(Ok(()), |log| log.close());
     let code = outcome?;
     flushed?;
+    closed?;
     Ok(code)
 }
 

@@ -20,5 +20,7 @@ pub use config::{ConfigError, Located, Position, parse_size};
 pub use manifest::Manifest;
 pub use policy::{Evaluation, OnDenied, Policy, PolicyError, Row, Subject};
 
-pub use chain::{ChainConfig, ChainedLog, FullPolicy, VerifyError, VerifyReport};
+pub use chain::{
+    Cadence, ChainConfig, ChainedLog, FullPolicy, VerifyError, VerifyOptions, VerifyReport,
+};
 pub use jsonl::JsonLinesSink;

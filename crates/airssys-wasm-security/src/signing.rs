@@ -36,7 +36,7 @@ use crate::policy::{Policy, TrustedKey};
 
 const DOMAIN: &[u8] = b"airssys-wasm component signature v1\0";
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -104,8 +104,18 @@ pub enum SignatureError {
     },
 }
 
-/// An Ed25519 key pair for signing components.
+/// An Ed25519 key pair for signing components, and the host key that signs
+/// audit-log checkpoints. Its `Debug` form shows the public key only.
+#[derive(Clone)]
 pub struct KeyPair(SigningKey);
+
+impl std::fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyPair")
+            .field("public", &self.public_hex())
+            .finish_non_exhaustive()
+    }
+}
 
 impl KeyPair {
     /// A new key from the operating system's entropy.
@@ -145,6 +155,11 @@ impl KeyPair {
         hex(&self.public_key())
     }
 
+    /// Signs `message` (already domain-separated by the caller).
+    pub(crate) fn sign_raw(&self, message: &[u8]) -> [u8; 64] {
+        self.0.sign(message).to_bytes()
+    }
+
     /// Signs a component's bytes as `signer`.
     pub fn sign(&self, signer: &str, component: &[u8]) -> Signature {
         let digest = blake3::hash(component);
@@ -157,6 +172,15 @@ impl KeyPair {
             signature: hex(&signature.to_bytes()),
         }
     }
+}
+
+/// Whether `signature` is `public`'s signature of `message` (strict
+/// verification: no malleable or small-order encodings).
+pub(crate) fn verify_raw(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
+    VerifyingKey::from_bytes(public).is_ok_and(|key| {
+        key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature))
+            .is_ok()
+    })
 }
 
 /// A detached component signature (the `.sig` file).

@@ -226,6 +226,11 @@ pub(crate) struct Cx<'a, 'b> {
     /// Guest handles lent for the duration of the call (borrows into an
     /// instance that does not define the resource), dropped after it.
     pub lent: Vec<(RuntimeComponentInstanceIndex, u32)>,
+    /// For a host call's arguments: the bytes of strings and lists that may
+    /// still be copied out of the guest. Checked before each copy.
+    pub budget: Option<u64>,
+    /// Set when lifting stopped because the budget ran out.
+    pub over_budget: bool,
 }
 
 /// The canonical options of a function that its calls need.
@@ -253,6 +258,28 @@ impl<'a, 'b> Cx<'a, 'b> {
             realloc: options.realloc,
             utf16: options.utf16,
             lent,
+            budget: None,
+            over_budget: false,
+        }
+    }
+
+    /// Takes `bytes` from the budget before they are copied.
+    fn spend(&mut self, bytes: u64) -> R<()> {
+        let Some(left) = self.budget else {
+            return Ok(());
+        };
+        match left.checked_sub(bytes) {
+            Some(rest) => {
+                self.budget = Some(rest);
+                Ok(())
+            }
+            None => {
+                self.over_budget = true;
+                Err(format!(
+                    "its arguments hold more than the host takes in one call ({bytes} more bytes \
+                     with {left} left)"
+                ))
+            }
         }
     }
 }
@@ -433,7 +460,8 @@ impl Cx<'_, '_> {
         })
     }
 
-    fn lift_string(&self, ptr: u32, len: u32) -> R<String> {
+    fn lift_string(&mut self, ptr: u32, len: u32) -> R<String> {
+        self.spend(u64::from(len) * if self.utf16 { 2 } else { 1 })?;
         if self.utf16 {
             if !ptr.is_multiple_of(2) {
                 return Err(format!("utf-16 string pointer {ptr} is not aligned to 2"));
@@ -454,11 +482,13 @@ impl Cx<'_, '_> {
 
     fn lift_list(&mut self, ety: &InterfaceType, evty: &ValueType, ptr: u32, len: u32) -> R<Value> {
         if matches!(ety, InterfaceType::U8) {
-            let bytes = self.bytes(ptr, len)?;
-            return Ok(Value::List(bytes.iter().map(|b| Value::U8(*b)).collect()));
+            self.spend(u64::from(len))?;
+            // One copy, one byte per element.
+            return Ok(Value::Bytes(self.bytes(ptr, len)?.to_vec()));
         }
         let abi = self.types.canonical_abi(ety);
         let (size, align) = (abi.size32, abi.align32);
+        self.spend(u64::from(len) * u64::from(size))?;
         if !ptr.is_multiple_of(align) {
             return Err(format!("list pointer {ptr} is not aligned to {align}"));
         }
@@ -648,6 +678,10 @@ impl Cx<'_, '_> {
                 let ptr = self.lower_list(&types[*i].element, evty, items)?;
                 out.extend([Val::I32(ptr as i32), Val::I32(items.len() as i32)]);
             }
+            (I::List(i), Value::Bytes(bytes)) if matches!(types[*i].element, I::U8) => {
+                let ptr = self.lower_bytes(bytes)?;
+                out.extend([Val::I32(ptr as i32), Val::I32(bytes.len() as i32)]);
+            }
             (I::Record(i), Value::Record(fields)) => {
                 let ValueType::Record(vfields) = vty else {
                     return Err(mismatch(vty, v));
@@ -713,6 +747,13 @@ impl Cx<'_, '_> {
         Ok((ptr, len32(s.len())?))
     }
 
+    /// Copies a byte list into the guest in one piece.
+    fn lower_bytes(&mut self, bytes: &[u8]) -> R<u32> {
+        let ptr = self.alloc(1, len32(bytes.len())?)?;
+        self.write(ptr, bytes)?;
+        Ok(ptr)
+    }
+
     fn lower_list(&mut self, ety: &InterfaceType, evty: &ValueType, items: &[Value]) -> R<u32> {
         let abi = self.types.canonical_abi(ety);
         let (size, align) = (abi.size32, abi.align32);
@@ -772,6 +813,11 @@ impl Cx<'_, '_> {
                 let p = self.lower_list(&types[*i].element, evty, items)?;
                 self.write(ptr, &p.to_le_bytes())?;
                 self.write(ptr + 4, &(items.len() as u32).to_le_bytes())
+            }
+            (I::List(i), Value::Bytes(bytes)) if matches!(types[*i].element, I::U8) => {
+                let p = self.lower_bytes(bytes)?;
+                self.write(ptr, &p.to_le_bytes())?;
+                self.write(ptr + 4, &len32(bytes.len())?.to_le_bytes())
             }
             (I::Record(i), Value::Record(fields)) => {
                 let ValueType::Record(vfields) = vty else {

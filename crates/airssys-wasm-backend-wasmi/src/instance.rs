@@ -40,6 +40,7 @@ pub(crate) struct StoreData {
     capabilities: Arc<CapabilitySet>,
     audit: Arc<dyn AuditSink>,
     host_data: Option<HostData>,
+    max_call_data: u64,
     limiter: Limiter,
     fuel: FuelMeter,
     pub(crate) resources: Resources,
@@ -243,6 +244,7 @@ impl WasmiInstance {
             capabilities: config.capabilities,
             audit: config.audit,
             host_data: config.host_data,
+            max_call_data: config.max_call_data,
             limiter: Limiter {
                 growth: GrowthLimiter::new(&limits),
                 exceeded: None,
@@ -1026,21 +1028,36 @@ fn host_call(
     let vparams = import.func_type.params.iter().map(|(_, t)| t);
     let options = options_of(caller.data(), &plan, options);
     let mut ctx = caller.as_context_mut();
+    let max_call_data = ctx.data().max_call_data;
     let mut cx = Cx::new(&mut ctx, &plan.types, options, Vec::new());
+    cx.budget = Some(max_call_data);
     let violation =
         |m: String| wasmi::Error::host(AbiViolation(format!("calling `{}`: {m}", import.name)));
     let flat_params = flat.params;
-    let args = if flat_params > MAX_FLAT_PARAMS {
+    let lifted = if flat_params > MAX_FLAT_PARAMS {
         let ptr = i32_param(params, 0)? as u32;
-        load_tuple(&mut cx, ptys, vparams, ptr).map_err(violation)?
+        load_tuple(&mut cx, ptys, vparams, ptr)
     } else {
         let mut src = params.iter();
         ptys.iter()
             .zip(vparams)
             .map(|(t, vt)| cx.lift_flat(t, vt, &mut src))
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(violation)?
     };
+    let args = match lifted {
+        Ok(args) => args,
+        // Refused before anything was copied out of the guest.
+        Err(_) if cx.over_budget => {
+            let data = cx.store.data();
+            let hcx = CallContext::new(&data.component, &data.capabilities, &*data.audit);
+            return Err(wasmi::Error::host(HostCallFailed {
+                function: import.name.clone(),
+                error: airssys_wasm_core::over_call_data(&hcx, &import.name, max_call_data),
+            }));
+        }
+        Err(m) => return Err(violation(m)),
+    };
+    cx.budget = None;
     let outs = match &import.func {
         Provider::Wasi(f) => {
             let data = cx.store.data_mut();

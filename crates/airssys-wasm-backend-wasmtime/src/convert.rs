@@ -32,6 +32,7 @@ impl HandleTable {
 /// of `handles` (the callee now owns them); borrowed ones stay.
 pub(crate) fn to_val(v: &Value, ty: &ValueType, handles: &mut HandleTable) -> Result<Val, String> {
     Ok(match (v, ty) {
+        (Value::Bytes(bytes), ValueType::List(_)) => byte_list(bytes),
         (Value::List(items), ValueType::List(elem)) => Val::List(
             items
                 .iter()
@@ -102,6 +103,7 @@ pub(crate) fn to_val(v: &Value, ty: &ValueType, handles: &mut HandleTable) -> Re
 /// Converts a `Val` of type `ty` to a core value, registering resources.
 pub(crate) fn from_val(v: Val, ty: &ValueType, handles: &mut HandleTable) -> Result<Value, String> {
     Ok(match (v, ty) {
+        (Val::List(items), ValueType::List(elem)) if **elem == ValueType::U8 => bytes_of(&items)?,
         (Val::List(items), ValueType::List(elem)) => Value::List(
             items
                 .into_iter()
@@ -153,7 +155,7 @@ pub(crate) fn from_val(v: Val, ty: &ValueType, handles: &mut HandleTable) -> Res
             index: handles.insert(res),
             ty: r.clone(),
         }),
-        (v, _) => val_to_value(v)?,
+        (v, _) => val_to_value(&v)?,
     })
 }
 
@@ -187,6 +189,7 @@ pub(crate) fn value_to_val(v: &Value) -> Result<Val, String> {
     };
     Ok(match v {
         Value::List(items) => Val::List(items.iter().map(value_to_val).collect::<Result<_, _>>()?),
+        Value::Bytes(bytes) => byte_list(bytes),
         Value::Record(fields) => Val::Record(
             fields
                 .iter()
@@ -207,50 +210,65 @@ pub(crate) fn value_to_val(v: &Value) -> Result<Val, String> {
     })
 }
 
-/// Structural conversion, for host functions (no resources).
-pub(crate) fn val_to_value(v: Val) -> Result<Value, String> {
-    let boxed = |x: Option<Box<Val>>| -> Result<Option<Box<Value>>, String> {
-        x.map(|x| val_to_value(*x).map(Box::new)).transpose()
+/// Structural conversion, for host functions (no resources). Takes the
+/// value by reference: a host call's arguments are converted where
+/// wasmtime lifted them, never cloned first, and a byte list becomes
+/// [`Value::Bytes`].
+pub(crate) fn val_to_value(v: &Val) -> Result<Value, String> {
+    let boxed = |x: &Option<Box<Val>>| -> Result<Option<Box<Value>>, String> {
+        x.as_deref()
+            .map(|x| val_to_value(x).map(Box::new))
+            .transpose()
     };
     Ok(match v {
-        Val::Bool(x) => Value::Bool(x),
-        Val::S8(x) => Value::S8(x),
-        Val::S16(x) => Value::S16(x),
-        Val::S32(x) => Value::S32(x),
-        Val::S64(x) => Value::S64(x),
-        Val::U8(x) => Value::U8(x),
-        Val::U16(x) => Value::U16(x),
-        Val::U32(x) => Value::U32(x),
-        Val::U64(x) => Value::U64(x),
-        Val::Float32(x) => Value::F32(x),
-        Val::Float64(x) => Value::F64(x),
-        Val::Char(x) => Value::Char(x),
-        Val::String(x) => Value::String(x),
-        Val::Enum(x) => Value::Enum(x),
-        Val::Flags(x) => Value::Flags(x),
-        Val::List(items) => Value::List(
-            items
-                .into_iter()
-                .map(val_to_value)
-                .collect::<Result<_, _>>()?,
-        ),
+        Val::Bool(x) => Value::Bool(*x),
+        Val::S8(x) => Value::S8(*x),
+        Val::S16(x) => Value::S16(*x),
+        Val::S32(x) => Value::S32(*x),
+        Val::S64(x) => Value::S64(*x),
+        Val::U8(x) => Value::U8(*x),
+        Val::U16(x) => Value::U16(*x),
+        Val::U32(x) => Value::U32(*x),
+        Val::U64(x) => Value::U64(*x),
+        Val::Float32(x) => Value::F32(*x),
+        Val::Float64(x) => Value::F64(*x),
+        Val::Char(x) => Value::Char(*x),
+        Val::String(x) => Value::String(x.clone()),
+        Val::Enum(x) => Value::Enum(x.clone()),
+        Val::Flags(x) => Value::Flags(x.clone()),
+        Val::List(items) if matches!(items.first(), Some(Val::U8(_))) => bytes_of(items)?,
+        Val::List(items) => Value::List(items.iter().map(val_to_value).collect::<Result<_, _>>()?),
         Val::Record(fields) => Value::Record(
             fields
-                .into_iter()
-                .map(|(n, x)| Ok((n, val_to_value(x)?)))
+                .iter()
+                .map(|(n, x)| Ok((n.clone(), val_to_value(x)?)))
                 .collect::<Result<_, String>>()?,
         ),
-        Val::Tuple(items) => Value::Tuple(
-            items
-                .into_iter()
-                .map(val_to_value)
-                .collect::<Result<_, _>>()?,
-        ),
-        Val::Variant(case, payload) => Value::Variant(case, boxed(payload)?),
+        Val::Tuple(items) => {
+            Value::Tuple(items.iter().map(val_to_value).collect::<Result<_, _>>()?)
+        }
+        Val::Variant(case, payload) => Value::Variant(case.clone(), boxed(payload)?),
         Val::Option(x) => Value::Option(boxed(x)?),
         Val::Result(Ok(x)) => Value::Result(Ok(boxed(x)?)),
         Val::Result(Err(x)) => Value::Result(Err(boxed(x)?)),
         Val::Resource(_) => return Err("resource handles cannot cross a host function".into()),
         other => return Err(format!("unsupported value {other:?}")),
     })
+}
+
+/// A `list<u8>` for wasmtime.
+fn byte_list(bytes: &[u8]) -> Val {
+    Val::List(bytes.iter().map(|b| Val::U8(*b)).collect())
+}
+
+/// The bytes of a lifted `list<u8>`.
+fn bytes_of(items: &[Val]) -> Result<Value, String> {
+    items
+        .iter()
+        .map(|v| match v {
+            Val::U8(b) => Ok(*b),
+            other => Err(format!("a byte list holds {other:?}")),
+        })
+        .collect::<Result<Vec<u8>, _>>()
+        .map(Value::Bytes)
 }

@@ -34,6 +34,7 @@ pub(crate) struct StoreData {
     capabilities: Arc<CapabilitySet>,
     audit: Arc<dyn AuditSink>,
     host_data: Option<HostData>,
+    max_call_data: u64,
     /// The running call's deadline and the frozen clock's timers.
     waits: crate::blocking::Waits,
 }
@@ -125,11 +126,19 @@ pub(crate) fn define_host_func(
             .into()
         }
     };
+    let called = full.clone();
     inst.func_new(name, move |mut store, _ty, params, results| {
         let data = store.data_mut();
+        if params.iter().map(call_data).sum::<u64>() > data.max_call_data {
+            let cx = CallContext::new(&data.component, &data.capabilities, &*data.audit);
+            return Err(fail(airssys_wasm_core::over_call_data(
+                &cx,
+                &called,
+                data.max_call_data,
+            )));
+        }
         let args = params
             .iter()
-            .cloned()
             .map(convert::val_to_value)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|m| fail(HostError::Failed(m)))?;
@@ -152,6 +161,31 @@ pub(crate) fn define_host_func(
         }
     })
     .map_err(|e| Error::Backend(format!("linking host function {full}: {e:#}")))
+}
+
+/// wasmtime's hostcall fuel for `max` bytes of guest data: it charges a
+/// `Val` for each list element and a byte for each string byte.
+fn hostcall_fuel(max: u64) -> usize {
+    usize::try_from(max)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(std::mem::size_of::<Val>())
+}
+
+/// The bytes of strings and lists a lifted argument holds (each element by
+/// its size in the guest).
+fn call_data(v: &Val) -> u64 {
+    match v {
+        Val::String(s) => s.len() as u64,
+        Val::List(items) | Val::Tuple(items) => items.iter().map(call_data).sum(),
+        Val::Record(fields) => fields.iter().map(|(_, v)| call_data(v)).sum(),
+        Val::Variant(_, Some(v)) | Val::Option(Some(v)) => call_data(v),
+        Val::Result(Ok(Some(v)) | Err(Some(v))) => call_data(v),
+        Val::Bool(_) | Val::S8(_) | Val::U8(_) => 1,
+        Val::S16(_) | Val::U16(_) => 2,
+        Val::S32(_) | Val::U32(_) | Val::Float32(_) | Val::Char(_) => 4,
+        Val::S64(_) | Val::U64(_) | Val::Float64(_) => 8,
+        _ => 0,
+    }
 }
 
 fn panic_message(p: &(dyn Any + Send)) -> &str {
@@ -211,8 +245,13 @@ impl WasmtimeInstance {
             },
             audit: config.audit,
             host_data: config.host_data,
+            max_call_data: config.max_call_data,
         };
         let mut store = Store::new(&c.engine, data);
+        // wasmtime lifts a host call's arguments into its own values before
+        // the host sees them; its hostcall fuel bounds that before it is
+        // allocated (it counts a `Val` per list element).
+        store.set_hostcall_fuel(hostcall_fuel(config.max_call_data));
         store.limiter(|d| &mut d.limiter);
         store.epoch_deadline_trap();
         // A deadline that never comes holds for every call without a
@@ -380,6 +419,16 @@ fn classify(
     }
     if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return Error::Exit { code: exit.0 };
+    }
+    // wasmtime's own bound on what a host call copies out of the guest
+    // (set from the same limit) stopped it before the host saw it.
+    if format!("{e:#}").contains("fuel allocated for hostcalls has been exhausted") {
+        return Error::HostFailed {
+            function,
+            message: "the arguments hold more bytes of strings and lists than the host takes \
+                      in one call (HostSettings::max_call_data)"
+                .into(),
+        };
     }
     match e.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => Error::OutOfFuel {

@@ -72,6 +72,11 @@ pub struct InstanceConfig {
     /// What the host functions keep for this load (handed to every
     /// [`crate::CallContext`] of the instance), if anything.
     pub host_data: Option<crate::host::HostData>,
+    /// The most bytes of strings and lists one host call's arguments may
+    /// hold ([`crate::DEFAULT_MAX_CALL_DATA`] by default). Checked before the
+    /// backend copies them out of the guest: a call over it fails (a
+    /// `host-limit` event) and the host allocates nothing for it.
+    pub max_call_data: u64,
 }
 
 /// A callable export, resolved once by [`BackendInstance::func`].

@@ -146,6 +146,27 @@ impl<'a> CallContext<'a> {
     }
 }
 
+/// The most guest data one host call takes by default: 4 MiB of strings
+/// and lists (see [`crate::InstanceConfig::max_call_data`]).
+pub const DEFAULT_MAX_CALL_DATA: u64 = 4 << 20;
+
+/// A host call's arguments hold more than `max` bytes of strings and lists:
+/// records a `host-limit` event and gives the error that fails the call.
+/// Backends check it before they copy the arguments out of the guest.
+pub fn over_call_data(cx: &CallContext<'_>, function: &str, max: u64) -> HostError {
+    let limit = format!(
+        "the arguments hold more than {max} bytes of strings and lists, the most one host \
+         call takes (HostSettings::max_call_data)"
+    );
+    if let Err(e) = cx.record(AuditKind::HostLimit {
+        function: function.to_owned(),
+        limit: limit.clone(),
+    }) {
+        return e;
+    }
+    HostError::Failed(limit)
+}
+
 /// Why a host function did not complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

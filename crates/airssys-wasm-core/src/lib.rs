@@ -41,7 +41,9 @@ pub use backend::{
 pub use capability::{Capability, CapabilityKind, CapabilitySet, Decision, Request};
 pub use component::{ComponentInfo, Digest, Item, ItemKind, interface_mismatches};
 pub use error::{Error, ErrorClass, Result};
-pub use host::{CallContext, HostData, HostError, HostFn, HostFunctions};
+pub use host::{
+    CallContext, DEFAULT_MAX_CALL_DATA, HostData, HostError, HostFn, HostFunctions, over_call_data,
+};
 pub use limits::{GrowthLimiter, LimitExceeded, LimitKind, Limits, MIB, Usage};
 pub use value::{
     Case, ConversionError, Field, FuncType, ResourceHandle, ResourceType, Value, ValueType,

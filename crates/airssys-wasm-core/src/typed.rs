@@ -455,6 +455,10 @@ impl<T: ComponentType> ComponentType for Vec<T> {
     fn from_value(value: Value) -> std::result::Result<Self, String> {
         match value {
             Value::List(items) => items.into_iter().map(T::from_value).collect(),
+            Value::Bytes(bytes) => bytes
+                .into_iter()
+                .map(|b| T::from_value(Value::U8(b)))
+                .collect(),
             other => Err(expected::<Self>(&other)),
         }
     }

@@ -261,7 +261,12 @@ pub struct ResourceHandle {
 /// with the `From` conversions (`Value::from(3u32)`, `Value::from("text")`,
 /// `Value::from(vec![1u8, 2])`, `Value::from(Some(1u8))`) or the constructors,
 /// and read them back with `TryFrom` or the `as_*` accessors.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// A `list<u8>` may be held as [`Value::Bytes`] (one byte per element, as
+/// backends lift byte lists) or as a [`Value::List`] of [`Value::U8`]: the
+/// two are equal when their bytes are, and read alike with
+/// [`Value::as_bytes`].
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Value {
     /// `bool`
@@ -292,6 +297,8 @@ pub enum Value {
     String(String),
     /// `list<T>`
     List(Vec<Value>),
+    /// `list<u8>`, held as its bytes.
+    Bytes(Vec<u8>),
     /// `record { .. }`: fields in declaration order.
     Record(Vec<(String, Value)>),
     /// `tuple<..>`
@@ -357,7 +364,7 @@ impl Value {
             Self::F64(_) => "f64",
             Self::Char(_) => "char",
             Self::String(_) => "string",
-            Self::List(_) => "list",
+            Self::List(_) | Self::Bytes(_) => "list",
             Self::Record(_) => "record",
             Self::Tuple(_) => "tuple",
             Self::Variant(..) => "variant",
@@ -377,12 +384,43 @@ impl Value {
         }
     }
 
-    /// The items, if this is a `list`.
+    /// The items, if this is a [`Value::List`] (a [`Value::Bytes`] has no
+    /// items as values: read it with [`Value::as_bytes`]).
     pub fn as_list(&self) -> Option<&[Value]> {
         match self {
             Self::List(items) => Some(items),
             _ => None,
         }
+    }
+
+    /// The bytes of a `list<u8>`, held either way: borrowed from a
+    /// [`Value::Bytes`], collected from a [`Value::List`] of `u8`s.
+    ///
+    /// ```
+    /// use airssys_wasm_core::Value;
+    /// assert_eq!(Value::bytes(vec![1, 2]).as_bytes().as_deref(), Some(&[1u8, 2][..]));
+    /// assert_eq!(Value::from(vec![1u8, 2]).as_bytes().as_deref(), Some(&[1u8, 2][..]));
+    /// assert_eq!(Value::bytes(vec![1, 2]), Value::from(vec![1u8, 2]));
+    /// assert!(Value::from(vec![1u32]).as_bytes().is_none());
+    /// ```
+    pub fn as_bytes(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+        match self {
+            Self::Bytes(b) => Some(std::borrow::Cow::Borrowed(b)),
+            Self::List(items) => items
+                .iter()
+                .map(|v| match v {
+                    Self::U8(b) => Some(*b),
+                    _ => None,
+                })
+                .collect::<Option<Vec<u8>>>()
+                .map(std::borrow::Cow::Owned),
+            _ => None,
+        }
+    }
+
+    /// A `list<u8>` of these bytes, held as bytes.
+    pub fn bytes(bytes: impl Into<Vec<u8>>) -> Self {
+        Self::Bytes(bytes.into())
     }
 
     /// The field named `name`, if this is a record that has it.
@@ -426,6 +464,7 @@ impl Value {
                 .iter()
                 .enumerate()
                 .try_for_each(|(i, v)| at(&|| format!("[{i}]"), v.check_type(elem))),
+            (Self::Bytes(_), ValueType::List(elem)) if **elem == ValueType::U8 => Ok(()),
             (Self::Record(fields), ValueType::Record(tys)) => {
                 if fields.len() != tys.len() {
                     return Err(format!(
@@ -570,6 +609,10 @@ impl<T: TryFrom<Value, Error = ConversionError>> TryFrom<Value> for Vec<T> {
     fn try_from(v: Value) -> Result<Self, ConversionError> {
         match v {
             Value::List(items) => items.into_iter().map(T::try_from).collect(),
+            Value::Bytes(bytes) => bytes
+                .into_iter()
+                .map(|b| T::try_from(Value::U8(b)))
+                .collect(),
             other => Err(ConversionError::new("Vec", &other)),
         }
     }
@@ -597,6 +640,47 @@ where
             Value::Result(Ok(Some(x))) => T::try_from(*x).map(Ok),
             Value::Result(Err(Some(e))) => E::try_from(*e).map(Err),
             other => Err(ConversionError::new("Result with payloads", &other)),
+        }
+    }
+}
+
+impl PartialEq for Value {
+    /// Structural equality; a [`Value::Bytes`] equals a [`Value::List`] of
+    /// the same `u8`s.
+    fn eq(&self, other: &Self) -> bool {
+        use Value as V;
+        match (self, other) {
+            (V::Bool(a), V::Bool(b)) => a == b,
+            (V::S8(a), V::S8(b)) => a == b,
+            (V::S16(a), V::S16(b)) => a == b,
+            (V::S32(a), V::S32(b)) => a == b,
+            (V::S64(a), V::S64(b)) => a == b,
+            (V::U8(a), V::U8(b)) => a == b,
+            (V::U16(a), V::U16(b)) => a == b,
+            (V::U32(a), V::U32(b)) => a == b,
+            (V::U64(a), V::U64(b)) => a == b,
+            (V::F32(a), V::F32(b)) => a == b,
+            (V::F64(a), V::F64(b)) => a == b,
+            (V::Char(a), V::Char(b)) => a == b,
+            (V::String(a), V::String(b)) => a == b,
+            (V::List(a), V::List(b)) => a == b,
+            (V::Bytes(a), V::Bytes(b)) => a == b,
+            (V::Bytes(bytes), V::List(items)) | (V::List(items), V::Bytes(bytes)) => {
+                bytes.len() == items.len()
+                    && items
+                        .iter()
+                        .zip(bytes)
+                        .all(|(v, b)| matches!(v, V::U8(x) if x == b))
+            }
+            (V::Record(a), V::Record(b)) => a == b,
+            (V::Tuple(a), V::Tuple(b)) => a == b,
+            (V::Variant(a, x), V::Variant(b, y)) => a == b && x == y,
+            (V::Enum(a), V::Enum(b)) => a == b,
+            (V::Option(a), V::Option(b)) => a == b,
+            (V::Result(a), V::Result(b)) => a == b,
+            (V::Flags(a), V::Flags(b)) => a == b,
+            (V::Resource(a), V::Resource(b)) => a == b,
+            _ => false,
         }
     }
 }

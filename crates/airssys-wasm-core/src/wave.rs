@@ -264,7 +264,7 @@ impl WasmValue for Value {
             Value::F64(_) => WasmTypeKind::F64,
             Value::Char(_) => WasmTypeKind::Char,
             Value::String(_) => WasmTypeKind::String,
-            Value::List(_) => WasmTypeKind::List,
+            Value::List(_) | Value::Bytes(_) => WasmTypeKind::List,
             Value::Record(_) => WasmTypeKind::Record,
             Value::Tuple(_) => WasmTypeKind::Tuple,
             Value::Variant(..) => WasmTypeKind::Variant,
@@ -489,6 +489,7 @@ impl WasmValue for Value {
     fn unwrap_list(&self) -> Box<dyn Iterator<Item = Cow<'_, Self>> + '_> {
         match self {
             Value::List(vs) => Box::new(vs.iter().map(Cow::Borrowed)),
+            Value::Bytes(bs) => Box::new(bs.iter().map(|b| Cow::Owned(Value::U8(*b)))),
             _ => Box::new(std::iter::empty()),
         }
     }

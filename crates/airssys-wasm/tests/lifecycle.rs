@@ -294,6 +294,7 @@ fn wasmi_meters_fuel_only_for_the_limits_that_need_it() {
         stdio: Stdio::default(),
         args: Vec::new(),
         host_data: None,
+        max_call_data: airssys_wasm::core::DEFAULT_MAX_CALL_DATA,
     };
     let fuel_used = |limits: Limits| {
         let compiled = backend.compile(&bytes, &info, &host, &limits).unwrap();

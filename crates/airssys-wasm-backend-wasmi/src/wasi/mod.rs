@@ -236,17 +236,10 @@ fn str_arg(args: &[Value], k: usize) -> Result<&str, Stop> {
     }
 }
 
-fn bytes_arg(args: &[Value], k: usize) -> Result<Vec<u8>, Stop> {
-    match arg(args, k)? {
-        Value::List(items) => items
-            .iter()
-            .map(|b| match b {
-                Value::U8(b) => Ok(*b),
-                other => Err(Stop::Trap(format!("expected a byte, got {other:?}"))),
-            })
-            .collect(),
-        other => Err(Stop::Trap(format!("expected a list<u8>, got {other:?}"))),
-    }
+fn bytes_arg(args: &[Value], k: usize) -> Result<std::borrow::Cow<'_, [u8]>, Stop> {
+    let v = arg(args, k)?;
+    v.as_bytes()
+        .ok_or_else(|| Stop::Trap(format!("expected a list<u8>, got {}", v.kind_name())))
 }
 
 fn flags_arg(args: &[Value], k: usize) -> Result<&[String], Stop> {
@@ -265,7 +258,7 @@ fn err(v: Value) -> Out {
 }
 
 fn bytes(b: Vec<u8>) -> Value {
-    Value::List(b.into_iter().map(Value::U8).collect())
+    Value::Bytes(b)
 }
 
 fn code(c: &str) -> Value {

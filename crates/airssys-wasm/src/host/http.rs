@@ -82,7 +82,7 @@ pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
                 builder = builder.header(k, v);
             }
             let body = match field(request, "body") {
-                Some(Value::Option(Some(b))) => bytes(b)?,
+                Some(Value::Option(Some(b))) => bytes(b)?.into_owned(),
                 _ => Vec::new(),
             };
             let built = match builder.body(body) {

@@ -49,6 +49,12 @@ pub struct HostSettings {
     /// Largest file `filesystem.read` returns, in bytes; a larger file is
     /// `error::limit`. Default 16 MiB.
     pub fs_max_read: u64,
+    /// The most bytes of strings and lists the arguments of one host call
+    /// may hold, for every host function (`airssys:host` and the
+    /// embedder's). Checked before the arguments are copied out of the
+    /// guest; a call over it fails (`HostFailed`) and is audited as a
+    /// `host-limit`. Default 4 MiB ([`airssys_wasm_core::DEFAULT_MAX_CALL_DATA`]).
+    pub max_call_data: u64,
 }
 
 impl Default for HostSettings {
@@ -60,6 +66,7 @@ impl Default for HostSettings {
             log_rate: 100,
             log_max_message: 8 << 10,
             fs_max_read: 16 << 20,
+            max_call_data: airssys_wasm_core::DEFAULT_MAX_CALL_DATA,
         }
     }
 }
@@ -151,21 +158,15 @@ pub(crate) fn string(args: &[Value], i: usize) -> Result<&str, HostError> {
         .ok_or_else(|| HostError::Failed(format!("argument {i} is not a string")))
 }
 
-/// A `list<u8>` argument.
-pub(crate) fn bytes(v: &Value) -> Result<Vec<u8>, HostError> {
-    v.as_list()
-        .ok_or_else(|| HostError::Failed("expected list<u8>".into()))?
-        .iter()
-        .map(|b| match b {
-            Value::U8(b) => Ok(*b),
-            _ => Err(HostError::Failed("expected list<u8>".into())),
-        })
-        .collect()
+/// A `list<u8>` argument, as bytes (a backend lifts byte lists as bytes).
+pub(crate) fn bytes(v: &Value) -> Result<std::borrow::Cow<'_, [u8]>, HostError> {
+    v.as_bytes()
+        .ok_or_else(|| HostError::Failed("expected list<u8>".into()))
 }
 
-/// A `list<u8>` value.
+/// A `list<u8>` value, held as bytes.
 pub(crate) fn bytes_value(data: Vec<u8>) -> Value {
-    Value::List(data.into_iter().map(Value::U8).collect())
+    Value::Bytes(data)
 }
 
 /// Checks and audits a request. `Ok(None)`: allowed, go on. `Ok(Some(e))`:

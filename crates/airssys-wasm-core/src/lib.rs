@@ -16,7 +16,7 @@
 //! - [`Error`]: the typed error of every layer.
 #![deny(missing_docs)]
 
-mod audit;
+pub mod audit;
 mod backend;
 pub mod capability;
 mod component;

@@ -37,6 +37,8 @@ mod link;
 mod runtime;
 pub mod typed;
 
+/// Audit events, their text caps and display escaping.
+pub use airssys_wasm_core::audit;
 pub use airssys_wasm_core::{
     AuditError, AuditEvent, AuditKind, AuditSink, Capability, CapabilityKind, CapabilitySet,
     CaptureBuffer, ComponentInfo, Decision, Digest, Error, ErrorClass, FuncType, HostError,

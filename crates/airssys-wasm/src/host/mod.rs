@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use airssys_wasm_core::audit::capped;
 use airssys_wasm_core::{
     AuditKind, CallContext, Decision, Error, HostError, HostFunctions, Request, Result, Value,
 };
@@ -203,20 +204,23 @@ pub(crate) fn gate(
         Decision::Denied => match host.on_denied {
             OnDenied::Trap => Err(HostError::Denied {
                 capability: request.kind(),
-                request: request.to_string(),
+                request: capped(request),
             }),
-            OnDenied::Error => Ok(Some(err("denied", request.to_string()))),
+            OnDenied::Error => Ok(Some(err("denied", capped(request)))),
         },
     }
 }
 
 /// A host limit refused the call: audit it and return `error::limit`.
+/// `what` is formatted [`capped`]: a limit's text names what the guest
+/// sent (a namespace, a URL), which may be huge. Pass `format_args!`
+/// rather than a `String` built whole.
 pub(crate) fn limit(
     cx: &CallContext<'_>,
     function: &str,
-    what: impl Into<String>,
+    what: impl std::fmt::Display,
 ) -> Result<Value, HostError> {
-    let what = what.into();
+    let what = capped(what);
     cx.record(AuditKind::HostLimit {
         function: function.to_owned(),
         limit: what.clone(),

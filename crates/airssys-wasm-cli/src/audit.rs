@@ -22,7 +22,8 @@ pub enum AuditCommand {
         /// Only events of this component.
         #[arg(long)]
         component: Option<String>,
-        /// Only refusals: denied capabilities, host limits and refused loads.
+        /// Only refusals: denied capabilities, host limits, refused loads and counts of
+        /// suppressed refusals.
         #[arg(long)]
         denied: bool,
     },
@@ -64,6 +65,7 @@ pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
                         AuditKind::CapabilityDenied { .. }
                             | AuditKind::HostLimit { .. }
                             | AuditKind::LoadRejected { .. }
+                            | AuditKind::Suppressed { .. }
                     )
                 {
                     continue;
@@ -125,6 +127,16 @@ fn describe(kind: &AuditKind) -> String {
             function,
             outcome,
         } => format!("linked call {callee} {function}: {outcome}"),
+        AuditKind::Suppressed {
+            of,
+            count,
+            from,
+            to,
+        } => format!(
+            "SUPPRESSED {count} more {of} events from {} to {}",
+            humantime::format_rfc3339_millis(*from),
+            humantime::format_rfc3339_millis(*to)
+        ),
         other => format!("{other:?}"),
     }
 }

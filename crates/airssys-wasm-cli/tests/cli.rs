@@ -973,3 +973,37 @@ fn every_example_runs_the_same_with_backend_wasmi() {
         assert_eq!(head(&wasmi.2), head(&wasmtime.2), "error of {case:?}");
     }
 }
+
+#[test]
+fn audit_show_prints_a_suppressed_count_among_the_refusals() {
+    use airssys_wasm::audit::DenialThrottle;
+    use airssys_wasm::{AuditEvent, AuditKind, AuditSink, CapabilityKind, ChainConfig, ChainedLog};
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    {
+        let log = ChainedLog::open(&audit, ChainConfig::default()).unwrap();
+        let sink = DenialThrottle::new(log);
+        for _ in 0..150 {
+            sink.record(AuditEvent::new(
+                "flooder",
+                AuditKind::CapabilityDenied {
+                    capability: CapabilityKind::Random,
+                    request: "random".into(),
+                    outcome: "the guest gets error::denied".into(),
+                },
+            ))
+            .unwrap();
+        }
+        sink.flush().unwrap();
+    }
+    let audit_s = audit.display().to_string();
+    expect(&["audit", "verify", &audit_s], 0);
+    let o = expect(&["audit", "show", &audit_s, "--denied"], 0);
+    let shown = stdout(&o);
+    assert_eq!(shown.lines().count(), 101, "{shown}");
+    let last = shown.lines().last().unwrap();
+    assert!(
+        last.contains("flooder        SUPPRESSED 50 more capability-denied events from 20"),
+        "{last}"
+    );
+}

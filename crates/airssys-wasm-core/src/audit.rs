@@ -17,8 +17,9 @@
 //! ```
 //!
 //! What an event records is bounded: every string in it is capped at
-//! [`MAX_AUDIT_TEXT`] bytes, marked where it was cut ([`text`]). Text shown
-//! on a terminal is escaped with [`Escaped`].
+//! [`MAX_AUDIT_TEXT`] bytes, marked where it was cut ([`text`]), and a
+//! [`DenialThrottle`] keeps a flood of refusals to a burst and a count
+//! ([`throttle`]). Text shown on a terminal is escaped with [`Escaped`].
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -26,8 +27,10 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 pub mod text;
+pub mod throttle;
 
 pub use text::{Escaped, Escaper, MAX_AUDIT_TEXT, cap, capped};
+pub use throttle::{DENIAL_BURST, DENIAL_WINDOW, DenialThrottle};
 
 use crate::capability::CapabilityKind;
 use crate::error::ErrorClass;
@@ -126,6 +129,7 @@ impl AuditKind {
                 cap_string(function);
                 cap_string(limit);
             }
+            Self::Suppressed { of, .. } => cap_string(of),
         }
     }
 }
@@ -300,6 +304,23 @@ pub enum AuditKind {
         /// Which limit, and by how much.
         limit: String,
     },
+    /// Refusals of one kind by this component beyond the burst a
+    /// [`DenialThrottle`] records per window (the runtime's audit layer:
+    /// [`DENIAL_BURST`] per [`DENIAL_WINDOW`]) were counted, not recorded
+    /// one by one. The guest was refused every time all the same.
+    Suppressed {
+        /// The kind of the events not recorded: `capability-denied` or
+        /// `host-limit`.
+        of: String,
+        /// How many were not recorded.
+        count: u64,
+        /// When the first of them happened.
+        #[serde(with = "rfc3339")]
+        from: SystemTime,
+        /// When the last of them happened.
+        #[serde(with = "rfc3339")]
+        to: SystemTime,
+    },
 }
 
 /// A sink could not record an event.
@@ -385,7 +406,7 @@ impl AuditSink for MemorySink {
 }
 
 /// Emits each event as a `tracing` event at target `airssys_wasm::audit`
-/// (denials and traps at WARN, the rest at INFO).
+/// (denials, traps and suppressed counts at WARN, the rest at INFO).
 ///
 /// The fields are escaped ([`Escaped`]): whatever subscriber prints them,
 /// a guest's text cannot start a line of its own or send a terminal
@@ -403,7 +424,8 @@ impl AuditSink for TracingSink {
             | AuditKind::Trapped { .. }
             | AuditKind::LimitHit { .. }
             | AuditKind::LoadRejected { .. }
-            | AuditKind::InstantiationFailed { .. } => {
+            | AuditKind::InstantiationFailed { .. }
+            | AuditKind::Suppressed { .. } => {
                 tracing::warn!(target: "airssys_wasm::audit", component = %component, event = %kind)
             }
             _ => {

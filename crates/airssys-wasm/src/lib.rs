@@ -37,7 +37,8 @@ mod link;
 mod runtime;
 pub mod typed;
 
-/// Audit events, their text caps and display escaping.
+/// Audit events, their text caps and display escaping, and the denial
+/// throttle.
 pub use airssys_wasm_core::audit;
 pub use airssys_wasm_core::{
     AuditError, AuditEvent, AuditKind, AuditSink, Capability, CapabilityKind, CapabilitySet,

@@ -13,6 +13,7 @@ use crate::host::{ComponentHost, HostSettings, HostState};
 use crate::typed::{TypedParams, TypedResults};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use airssys_wasm_core::audit::DenialThrottle;
 use airssys_wasm_core::{
     AuditClock, AuditEvent, AuditKind, AuditSink, Backend, BackendInstance, Capability,
     CapabilitySet, CompiledComponent, ComponentInfo, Error, FuncRef, FuncType, HostFunctions,
@@ -307,6 +308,14 @@ pub struct RuntimeBuilder {
 
 impl RuntimeBuilder {
     /// Where audit events go. Default: [`TracingSink`].
+    ///
+    /// The runtime records into the sink through a
+    /// [`DenialThrottle`](airssys_wasm_core::audit::DenialThrottle): at most
+    /// [`DENIAL_BURST`](airssys_wasm_core::audit::DENIAL_BURST) denials
+    /// (and as many host-limit refusals) per component per second are
+    /// recorded one by one, the rest as a count in a `suppressed` event.
+    /// Every string of an event is capped at
+    /// [`MAX_AUDIT_TEXT`](airssys_wasm_core::audit::MAX_AUDIT_TEXT) bytes.
     pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
         self.audit = Some(sink);
         self
@@ -380,7 +389,12 @@ impl RuntimeBuilder {
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 backend,
-                audit: self.audit.unwrap_or_else(|| Arc::new(TracingSink)),
+                // The throttle is put around every sink, the caller's
+                // included: the host-function layer and WASI's hooks all
+                // record through it.
+                audit: Arc::new(DenialThrottle::new(
+                    self.audit.unwrap_or_else(|| Arc::new(TracingSink)),
+                )),
                 host: Arc::new(self.host),
                 host_state,
                 next_instance: AtomicU64::new(1),
@@ -475,6 +489,14 @@ impl Runtime {
                 Err(e)
             }
         }
+    }
+
+    /// Records what the audit layer still holds (the counts of suppressed
+    /// refusals) and flushes the audit sink. Dropping the last handle of the
+    /// runtime (and of its components and instances) does the same, except
+    /// the sink's own flush.
+    pub fn flush_audit(&self) -> Result<()> {
+        self.inner.audit.flush().map_err(Error::from)
     }
 
     /// Links `app`'s imported `interface` (reserved with

@@ -1,9 +1,12 @@
 //! What the runtime records is bounded: a guest's huge request is recorded
-//! capped and marked.
+//! capped and marked, a flood of denials is recorded as a burst and a
+//! count (the guest is denied every time all the same).
 
 mod common;
 
-use airssys_wasm::audit::MAX_AUDIT_TEXT;
+use std::time::Instant;
+
+use airssys_wasm::audit::{DENIAL_BURST, MAX_AUDIT_TEXT};
 use airssys_wasm::{AuditKind, Limits, LoadOptions, Value};
 
 fn err_text(v: &Value) -> String {
@@ -55,4 +58,98 @@ fn a_50_mib_namespace_is_recorded_capped_and_marked() {
         assert_eq!(marker, format!("[cut {cut} bytes]"));
         assert!(cut > (50 << 20) - MAX_AUDIT_TEXT);
     });
+}
+
+#[test]
+fn ten_thousand_denials_are_a_burst_and_a_count() {
+    common::each_backend(|_| {
+        let (rt, audit) = common::runtime();
+        let mut i = common::load(&rt, "host-probe", LoadOptions::new())
+            .instantiate()
+            .unwrap();
+        let started = Instant::now();
+        for n in 0..10_000 {
+            let out = i
+                .call("kv-get", &[Value::from("secret"), Value::from("k")])
+                .unwrap()
+                .remove(0);
+            assert_eq!(err_text(&out), "denied: kv secret", "call {n}");
+        }
+        let elapsed = started.elapsed();
+        drop(i);
+        // Whatever is still counted is recorded on flush.
+        rt.flush_audit().unwrap();
+        let events = audit.events();
+        let denials = events
+            .iter()
+            .filter(|e| matches!(e.kind, AuditKind::CapabilityDenied { .. }))
+            .count() as u64;
+        let counts: Vec<u64> = events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                AuditKind::Suppressed {
+                    of,
+                    count,
+                    from,
+                    to,
+                } => {
+                    assert_eq!(of, "capability-denied");
+                    assert!(from <= to);
+                    assert_eq!(&*e.component, "host-probe");
+                    Some(*count)
+                }
+                _ => None,
+            })
+            .collect();
+        // Every denial is accounted for: recorded, or counted.
+        assert_eq!(denials + counts.iter().sum::<u64>(), 10_000, "{counts:?}");
+        assert!(!counts.is_empty());
+        // Each window records at most a burst; a window that suppressed
+        // some ended with its count, and the last may have none.
+        assert!(
+            denials <= u64::from(DENIAL_BURST) * (counts.len() as u64 + 1),
+            "{denials} denials recorded in {} windows",
+            counts.len()
+        );
+        let windows = elapsed.as_secs() + 1;
+        assert!(
+            denials <= u64::from(DENIAL_BURST) * (windows + 1),
+            "{denials} denials recorded in {elapsed:?}"
+        );
+        // The calls themselves are all recorded.
+        let calls = events
+            .iter()
+            .filter(|e| matches!(e.kind, AuditKind::Called { .. }))
+            .count();
+        assert_eq!(calls, 10_000);
+    });
+}
+
+#[test]
+fn a_count_still_held_is_recorded_when_the_runtime_goes() {
+    let (rt, audit) = common::runtime();
+    let mut i = common::load(&rt, "host-probe", LoadOptions::new())
+        .instantiate()
+        .unwrap();
+    for _ in 0..DENIAL_BURST + 5 {
+        i.call("kv-get", &[Value::from("secret"), Value::from("k")])
+            .unwrap();
+    }
+    drop(i);
+    drop(rt);
+    let suppressed: u64 = audit
+        .events()
+        .iter()
+        .filter_map(|e| match e.kind {
+            AuditKind::Suppressed { count, .. } => Some(count),
+            _ => None,
+        })
+        .sum();
+    let denials = audit
+        .events()
+        .iter()
+        .filter(|e| matches!(e.kind, AuditKind::CapabilityDenied { .. }))
+        .count() as u64;
+    assert_eq!(denials + suppressed, u64::from(DENIAL_BURST) + 5);
+    assert!(suppressed > 0 || denials == u64::from(DENIAL_BURST) + 5);
 }

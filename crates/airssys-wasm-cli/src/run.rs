@@ -52,7 +52,9 @@ pub struct RunArgs {
     /// Cache compiled components in DIR (a second run skips compilation).
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
-    /// The component's name in audit records (default: the file stem).
+    /// The component's name in audit records and the policy's [grant.NAME]: 1-64 characters of
+    /// A-Z a-z 0-9 - _ . beginning with a letter or digit (default: the manifest's name, else the
+    /// file stem with other characters replaced by _).
     #[arg(long)]
     name: Option<String>,
     #[command(flatten)]

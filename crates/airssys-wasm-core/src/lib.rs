@@ -13,6 +13,7 @@
 //!   every backend.
 //! - [`typed`]: the Rust types of typed calls, on every backend.
 //! - [`Backend`]: what an engine implements.
+//! - [`check_name`]: the character set of component names.
 //! - [`Error`]: the typed error of every layer.
 #![deny(missing_docs)]
 
@@ -23,6 +24,7 @@ mod component;
 mod error;
 mod host;
 mod limits;
+mod name;
 pub mod typed;
 mod value;
 pub mod wasi;
@@ -40,6 +42,7 @@ pub use component::{ComponentInfo, Digest, Item, ItemKind, interface_mismatches}
 pub use error::{Error, ErrorClass, Result};
 pub use host::{CallContext, HostError, HostFn, HostFunctions};
 pub use limits::{GrowthLimiter, LimitExceeded, LimitKind, Limits, MIB, Usage};
+pub use name::{MAX_NAME_LEN, NAME_RULE, NameError, check_name, name_from_file_stem};
 pub use value::{
     Case, ConversionError, Field, FuncType, ResourceHandle, ResourceType, Value, ValueType,
 };

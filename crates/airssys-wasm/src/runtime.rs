@@ -13,12 +13,12 @@ use crate::host::{ComponentHost, HostSettings, HostState};
 use crate::typed::{TypedParams, TypedResults};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use airssys_wasm_core::audit::DenialThrottle;
 use airssys_wasm_core::{
     AuditClock, AuditEvent, AuditKind, AuditSink, Backend, BackendInstance, Capability,
     CapabilitySet, CompiledComponent, ComponentInfo, Error, FuncRef, FuncType, HostFunctions,
     InstanceConfig, Limits, Result, Stdio, TracingSink, Usage, Value,
 };
+use airssys_wasm_core::{audit::DenialThrottle, check_name, name_from_file_stem};
 
 /// Where a component's bytes come from.
 #[derive(Clone, Debug)]
@@ -95,13 +95,25 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
-    /// Nothing granted, default [`Limits`], no name (the file stem or the
-    /// digest is used).
+    /// Nothing granted, default [`Limits`], no name (the manifest's name,
+    /// else the file stem, else `component`).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The component's name: its identity in audit records.
+    /// The component's name: its identity in audit records and the key of
+    /// its policy grants. It must be 1-64 characters of `A-Z a-z 0-9 - _ .`
+    /// beginning with a letter or digit ([`airssys_wasm_core::check_name`]);
+    /// [`Runtime::load`] refuses any other with [`Error::InvalidName`]
+    /// (audited as `load-rejected` under the identity
+    /// [`Runtime::INVALID_NAME`]).
+    ///
+    /// ```
+    /// use airssys_wasm::{Error, LoadOptions, Runtime};
+    /// let runtime = Runtime::new().unwrap();
+    /// let refused = runtime.load(b"\0asm".to_vec(), LoadOptions::new().name("evil\nFAKE LINE"));
+    /// assert!(matches!(refused, Err(Error::InvalidName(_))));
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -462,20 +474,43 @@ impl Runtime {
 
     /// Reads, validates and compiles a component.
     ///
-    /// Refusals (unreadable file, invalid bytes, missing imports) are
-    /// audited as `load-rejected` and returned as typed errors.
+    /// Refusals (unreadable file, invalid bytes, missing imports, a name
+    /// outside the character set of [`LoadOptions::name`]) are audited as
+    /// `load-rejected` and returned as typed errors. Without a name given
+    /// or in the manifest, a file's stem is the name, with every character
+    /// outside the set replaced by `_`
+    /// ([`airssys_wasm_core::name_from_file_stem`]): a file name never puts
+    /// control characters into an audit identity.
     pub fn load(&self, source: impl Into<Source>, options: LoadOptions) -> Result<Component> {
         let source = source.into();
-        let name: Arc<str> = options
+        let chosen = options
             .name
             .clone()
-            .or_else(|| options.manifest.as_ref().map(|m| m.name.clone()))
-            .or_else(|| match &source {
-                Source::Path(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()),
-                Source::Bytes(_) => None,
-            })
-            .unwrap_or_else(|| "component".into())
-            .into();
+            .or_else(|| options.manifest.as_ref().map(|m| m.name.clone()));
+        let name: Arc<str> = match chosen {
+            Some(name) => {
+                if let Err(e) = check_name(&name) {
+                    let e = Error::InvalidName(e);
+                    self.inner.record(
+                        &Self::INVALID_NAME.into(),
+                        AuditKind::LoadRejected {
+                            reason: e.to_string(),
+                            class: e.class(),
+                        },
+                    )?;
+                    return Err(e);
+                }
+                name.into()
+            }
+            None => match &source {
+                Source::Path(p) => p.file_stem().map_or_else(
+                    || "component".into(),
+                    |s| name_from_file_stem(&s.to_string_lossy()),
+                ),
+                Source::Bytes(_) => "component".into(),
+            }
+            .into(),
+        };
         match self.load_inner(&source, &name, options) {
             Ok(c) => Ok(c),
             Err(e) => {
@@ -490,6 +525,12 @@ impl Runtime {
             }
         }
     }
+
+    /// The audit identity of a load refused because the name it was given
+    /// is not a component name: no component can have it (`<` is not in
+    /// the names' character set), so the refusal is never attributed to a
+    /// real component. The event's reason shows the name, escaped.
+    pub const INVALID_NAME: &'static str = "<invalid-name>";
 
     /// Records what the audit layer still holds (the counts of suppressed
     /// refusals) and flushes the audit sink. Dropping the last handle of the

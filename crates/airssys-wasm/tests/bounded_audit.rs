@@ -1,13 +1,14 @@
 //! What the runtime records is bounded: a guest's huge request is recorded
 //! capped and marked, a flood of denials is recorded as a burst and a
-//! count (the guest is denied every time all the same).
+//! count (the guest is denied every time all the same), and a component
+//! name is never anything but plain characters.
 
 mod common;
 
 use std::time::Instant;
 
 use airssys_wasm::audit::{DENIAL_BURST, MAX_AUDIT_TEXT};
-use airssys_wasm::{AuditKind, Limits, LoadOptions, Value};
+use airssys_wasm::{AuditKind, Error, Limits, LoadOptions, Runtime, Value};
 
 fn err_text(v: &Value) -> String {
     match v {
@@ -152,4 +153,56 @@ fn a_count_still_held_is_recorded_when_the_runtime_goes() {
         .count() as u64;
     assert_eq!(denials + suppressed, u64::from(DENIAL_BURST) + 5);
     assert!(suppressed > 0 || denials == u64::from(DENIAL_BURST) + 5);
+}
+
+#[test]
+fn a_name_outside_the_character_set_is_refused_at_load() {
+    let (rt, audit) = common::runtime();
+    for bad in ["evil\nFAKE LINE", "two words", "\u{1b}[2J", ""] {
+        let Err(e) = rt.load(common::guest("hello"), LoadOptions::new().name(bad)) else {
+            panic!("{bad:?} was accepted")
+        };
+        let Error::InvalidName(name) = &e else {
+            panic!("{bad:?}: {e}")
+        };
+        assert_eq!(e.class(), airssys_wasm::ErrorClass::Policy);
+        assert!(!e.to_string().contains(['\n', '\u{1b}']), "{e}");
+        assert!(!name.why.is_empty());
+    }
+    let events = audit.events();
+    assert_eq!(events.len(), 4);
+    for e in &events {
+        assert_eq!(&*e.component, Runtime::INVALID_NAME);
+        let AuditKind::LoadRejected { reason, .. } = &e.kind else {
+            panic!("{:?}", e.kind)
+        };
+        assert!(reason.starts_with("invalid component name `"), "{reason}");
+    }
+    let AuditKind::LoadRejected { reason, .. } = &events[0].kind else {
+        unreachable!()
+    };
+    assert!(reason.contains(r"`evil\nFAKE LINE`"), "{reason}");
+    // A good name loads.
+    rt.load(
+        common::guest("hello"),
+        LoadOptions::new().name("hello.v2_x-y"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_file_stem_becomes_a_name_of_plain_characters() {
+    let (rt, audit) = common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = dir.path().join("\u{1b}[2J\nroot me.wasm");
+    std::fs::copy(common::guest("hello"), &hostile).unwrap();
+    let c = rt.load(hostile.as_path(), LoadOptions::new()).unwrap();
+    assert_eq!(c.name(), "2J_root_me");
+    assert!(audit.events().iter().all(|e| &*e.component == "2J_root_me"));
+    let plain = dir.path().join("plain-name.wasm");
+    std::fs::copy(common::guest("hello"), &plain).unwrap();
+    assert_eq!(
+        rt.load(plain.as_path(), LoadOptions::new()).unwrap().name(),
+        "plain-name"
+    );
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use airssys_wasm::audit::Escaped;
 use airssys_wasm::security::VerifyError;
 use airssys_wasm::security::chain::{read_events, verify};
 use airssys_wasm::{AuditKind, Error, Result};
@@ -15,7 +16,8 @@ pub enum AuditCommand {
         /// The log written by `run --audit FILE`.
         file: PathBuf,
     },
-    /// Print a log's events readably, optionally filtered.
+    /// Print a log's events readably, optionally filtered. Control characters in the events'
+    /// text (a guest's request, error or name) are shown escaped, as \n or \u{1b}.
     Show {
         /// The log written by `run --audit FILE`.
         file: PathBuf,
@@ -44,7 +46,7 @@ pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             Err(e @ (VerifyError::BadLine { .. } | VerifyError::Truncated { .. })) => {
-                println!("FAILED: {}: {e}", file.display());
+                println!("FAILED: {}: {}", file.display(), Escaped(&e));
                 Ok(ExitCode::from(1))
             }
             Err(e) => Err(io(&file, e)),
@@ -71,7 +73,13 @@ pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
                     continue;
                 }
                 let time = humantime::format_rfc3339_millis(e.time);
-                println!("{line:>6} {time} {:<14} {}", e.component, describe(&e.kind));
+                // Whatever the log holds (a guest wrote much of it), one
+                // event is one line of plain text.
+                println!(
+                    "{line:>6} {time} {:<14} {}",
+                    Escaped(&*e.component),
+                    Escaped(describe(&e.kind))
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use airssys_wasm::audit::Escaped;
 use airssys_wasm::{
     AuditSink, BackendKind, Capability, ChainConfig, ChainedLog, Error, HostSettings, Limits,
     LoadOptions, Result, Runtime, TracingSink, WaveCall,
@@ -183,7 +184,7 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
     } else if let Some(m) = &manifest {
         eprintln!(
             "warning: {} is not applied without --policy: nothing is granted beyond the flags",
-            m.file().display()
+            Escaped(m.file().display())
         );
     }
     for cap in capabilities(args)? {
@@ -195,7 +196,7 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
     let component = runtime.load(args.component.as_path(), options)?;
     if let Some(e) = component.evaluation() {
         for w in &e.warnings {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", Escaped(w));
         }
     }
     let mut instance = component.instantiate()?;

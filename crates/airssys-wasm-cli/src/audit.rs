@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use airssys_wasm::audit::Escaped;
 use airssys_wasm::security::VerifyError;
 use airssys_wasm::security::chain::{
     Checkpoint, Entry, HeadState, VerifyOptions, VerifyReport, read_records, verify_with,
@@ -33,14 +34,16 @@ pub enum AuditCommand {
         #[arg(long)]
         require_closed: bool,
     },
-    /// Print a log's events readably, optionally filtered.
+    /// Print a log's events readably, optionally filtered. Control characters in the events'
+    /// text (a guest's request, error or name) are shown escaped, as \n or \u{1b}.
     Show {
         /// The log written by `run --audit FILE`.
         file: PathBuf,
         /// Only events of this component.
         #[arg(long)]
         component: Option<String>,
-        /// Only refusals: denied capabilities, host limits and refused loads.
+        /// Only refusals: denied capabilities, host limits, refused loads and counts of
+        /// suppressed refusals.
         #[arg(long)]
         denied: bool,
     },
@@ -120,7 +123,7 @@ pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
                 }
                 Err(e @ (VerifyError::Missing | VerifyError::Io(_))) => Err(io(&file, e)),
                 Err(e) => {
-                    println!("FAILED: {}: {e}", file.display());
+                    println!("FAILED: {}: {}", file.display(), Escaped(&e));
                     if matches!(e, VerifyError::HeadMissing { .. }) {
                         println!(
                             "  (--allow-missing-head accepts a log without its head, giving up the detection of a cut tail)"
@@ -160,12 +163,19 @@ pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
                         AuditKind::CapabilityDenied { .. }
                             | AuditKind::HostLimit { .. }
                             | AuditKind::LoadRejected { .. }
+                            | AuditKind::Suppressed { .. }
                     )
                 {
                     continue;
                 }
                 let time = humantime::format_rfc3339_millis(e.time);
-                println!("{line:>6} {time} {:<14} {}", e.component, describe(&e.kind));
+                // Whatever the log holds (a guest wrote much of it), one
+                // event is one line of plain text.
+                println!(
+                    "{line:>6} {time} {:<14} {}",
+                    Escaped(&*e.component),
+                    Escaped(describe(&e.kind))
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -289,6 +299,16 @@ fn describe(kind: &AuditKind) -> String {
             function,
             outcome,
         } => format!("linked call {callee} {function}: {outcome}"),
+        AuditKind::Suppressed {
+            of,
+            count,
+            from,
+            to,
+        } => format!(
+            "SUPPRESSED {count} more {of} events from {} to {}",
+            humantime::format_rfc3339_millis(*from),
+            humantime::format_rfc3339_millis(*to)
+        ),
         other => format!("{other:?}"),
     }
 }

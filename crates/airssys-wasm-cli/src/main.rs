@@ -13,6 +13,7 @@ mod sign;
 use std::process::ExitCode;
 
 use airssys_wasm::ErrorClass;
+use airssys_wasm::audit::{Escaped, Escaper};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -86,7 +87,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            // An error can quote a guest (a request, a trap message): its
+            // control characters are shown escaped.
+            eprintln!("error: {}", Escaped(&e));
             ExitCode::from(e.class().exit_code())
         }
     }
@@ -95,14 +98,38 @@ fn main() -> ExitCode {
 /// Audit events go to stderr through `tracing` unless `--audit FILE` is
 /// given; by default only denials, traps and limit hits are shown.
 /// `AIRSSYS_WASM_LOG` (tracing's filter syntax) changes that.
+///
+/// Every field is written escaped ([`Escaper`]): a guest's log message or
+/// request cannot print a line of its own or a terminal control sequence,
+/// whoever emitted the event.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("AIRSSYS_WASM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
+        .fmt_fields(escaped_fields())
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(true)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .init();
+}
+
+/// The field formatter of stderr lines: tracing's default layout (the
+/// message, then `name=value` pairs), every value escaped.
+fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> {
+    use std::fmt::Write as _;
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(
+        |w: &mut tracing_subscriber::fmt::format::Writer<'_>,
+         field: &tracing::field::Field,
+         value: &dyn std::fmt::Debug| {
+            if field.name() == "message" {
+                write!(Escaper(w), "{value:?}")
+            } else {
+                write!(Escaper(w), "{field}={value:?}")
+            }
+        },
+    )
+    .delimited(" ")
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use airssys_wasm::audit::Escaped;
 use airssys_wasm::{
     AuditSink, BackendKind, Capability, ChainConfig, ChainedLog, Error, HostSettings, Limits,
     LoadOptions, Result, Runtime, TracingSink, WaveCall,
@@ -62,7 +63,9 @@ pub struct RunArgs {
     /// Cache compiled components in DIR (a second run skips compilation).
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
-    /// The component's name in audit records (default: the file stem).
+    /// The component's name in audit records and the policy's [grant.NAME]: 1-64 characters of
+    /// A-Z a-z 0-9 - _ . beginning with a letter or digit (default: the manifest's name, else the
+    /// file stem with other characters replaced by _).
     #[arg(long)]
     name: Option<String>,
     #[command(flatten)]
@@ -237,7 +240,7 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
     } else if let Some(m) = &manifest {
         eprintln!(
             "warning: {} is not applied without --policy: nothing is granted beyond the flags",
-            m.file().display()
+            Escaped(m.file().display())
         );
     }
     for cap in capabilities(args)? {
@@ -249,7 +252,7 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
     let component = runtime.load(args.component.as_path(), options)?;
     if let Some(e) = component.evaluation() {
         for w in &e.warnings {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", Escaped(w));
         }
     }
     let mut instance = component.instantiate()?;

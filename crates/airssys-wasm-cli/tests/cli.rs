@@ -1068,3 +1068,198 @@ fn host_paths_and_sizes_on_the_command_line_are_checked() {
     );
     assert!(stderr(&o).contains("too large"), "{}", stderr(&o));
 }
+
+/// No line of `text` is forged: none starts with `FAKE`, none holds ESC.
+fn assert_no_forged_line(text: &str) {
+    assert!(!text.contains('\u{1b}'), "a raw ESC: {text:?}");
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with("FAKE")),
+        "a forged line: {text}"
+    );
+}
+
+#[test]
+fn audit_show_escapes_what_the_guest_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let audit_s = audit.display().to_string();
+    let o = expect(
+        &[
+            "run",
+            "--audit",
+            &audit_s,
+            &guest("host-probe"),
+            "--invoke",
+            r#"kv-get("\u{1b}[2J\nFAKE LINE", "k")"#,
+        ],
+        0,
+    );
+    assert!(stdout(&o).starts_with("err("), "{}", stdout(&o));
+    // The log itself keeps the exact text, as JSON escapes it.
+    let log = std::fs::read_to_string(&audit).unwrap();
+    assert!(
+        log.contains(r#""request":"kv \u001b[2J\nFAKE LINE""#),
+        "{log}"
+    );
+
+    let o = expect(&["audit", "show", &audit_s], 0);
+    let shown = stdout(&o);
+    assert_no_forged_line(&shown);
+    assert_eq!(shown.lines().count(), log.lines().count(), "{shown}");
+    assert!(
+        shown.contains(r"DENIED kv \u{1b}[2J\nFAKE LINE: the guest gets error::denied"),
+        "{shown}"
+    );
+    let o = expect(&["audit", "show", &audit_s, "--denied"], 0);
+    assert_no_forged_line(&stdout(&o));
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
+}
+
+#[test]
+fn stderr_lines_escape_guest_text() {
+    // A guest's log message and its denied request, on stderr through tracing.
+    let o = Command::new(env!("CARGO_BIN_EXE_airssys-wasm"))
+        .args([
+            "run",
+            &guest("host-probe"),
+            "--invoke",
+            r#"log-many(1, "hello\u{1b}[2J\nFAKE LINE\u{202e}")"#,
+        ])
+        .env("AIRSSYS_WASM_LOG", "info")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains(r"hello\u{1b}[2J\nFAKE LINE\u{202e}"), "{err}");
+    assert!(!err.contains('\u{202e}'), "{err:?}");
+    assert_no_forged_line(&err);
+
+    let o = expect(
+        &[
+            "run",
+            &guest("host-probe"),
+            "--invoke",
+            r#"kv-get("x\u{1b}]0;owned\u{7}\nFAKE LINE", "k")"#,
+        ],
+        0,
+    );
+    let err = stderr(&o);
+    assert!(err.contains("CapabilityDenied"), "{err}");
+    assert!(!err.contains('\u{7}'), "{err:?}");
+    assert_no_forged_line(&err);
+
+    // An error quoting the guest: a denial that traps.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "on-denied = \"trap\"\n").unwrap();
+    let o = expect(
+        &[
+            "run",
+            "--policy",
+            &policy.display().to_string(),
+            &guest("host-probe"),
+            "--invoke",
+            r#"kv-get("x\u{1b}[2J\nFAKE LINE", "k")"#,
+        ],
+        88,
+    );
+    assert_no_forged_line(&stderr(&o));
+    assert!(
+        error_line(&o).starts_with(r"error: capability denied: `kv x\u{1b}[2J\nFAKE LINE`"),
+        "{}",
+        error_line(&o)
+    );
+}
+
+#[test]
+fn a_name_outside_the_character_set_is_refused() {
+    let tools = guest("text-tools");
+    let o = expect(
+        &[
+            "run",
+            "--name",
+            "evil\nFAKE LINE",
+            &tools,
+            "--invoke",
+            r#"greet("x")"#,
+        ],
+        91,
+    );
+    assert_eq!(
+        error_line(&o),
+        "error: invalid component name `evil\\nFAKE LINE`: it contains the control \
+         character '\\n'; a component name is 1-64 characters of A-Z a-z 0-9 - _ . beginning \
+         with a letter or digit, e.g. `text-tools`"
+    );
+    assert_no_forged_line(&stderr(&o));
+    assert!(stdout(&o).is_empty());
+    // Audited as a refused load, under an identity no component can have.
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let audit_s = audit.display().to_string();
+    expect(
+        &[
+            "run",
+            "--audit",
+            &audit_s,
+            "--name",
+            "a b",
+            &tools,
+            "--invoke",
+            r#"greet("x")"#,
+        ],
+        91,
+    );
+    let o = expect(&["audit", "show", &audit_s, "--denied"], 0);
+    assert!(
+        stdout(&o).contains("<invalid-name> LOAD REJECTED: invalid component name `a b`"),
+        "{}",
+        stdout(&o)
+    );
+    let o = expect(
+        &[
+            "run",
+            "--name",
+            "text-tools.v2",
+            &tools,
+            "--invoke",
+            r#"greet("x")"#,
+        ],
+        0,
+    );
+    assert_eq!(stdout(&o), "\"Hello, x!\"\n");
+}
+
+#[test]
+fn audit_show_prints_a_suppressed_count_among_the_refusals() {
+    use airssys_wasm::audit::DenialThrottle;
+    use airssys_wasm::{AuditEvent, AuditKind, AuditSink, CapabilityKind, ChainConfig, ChainedLog};
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    {
+        let log = ChainedLog::open(&audit, ChainConfig::default()).unwrap();
+        let sink = DenialThrottle::new(log);
+        for _ in 0..150 {
+            sink.record(AuditEvent::new(
+                "flooder",
+                AuditKind::CapabilityDenied {
+                    capability: CapabilityKind::Random,
+                    request: "random".into(),
+                    outcome: "the guest gets error::denied".into(),
+                },
+            ))
+            .unwrap();
+        }
+        sink.flush().unwrap();
+    }
+    let audit_s = audit.display().to_string();
+    expect(&["audit", "verify", &audit_s], 0);
+    let o = expect(&["audit", "show", &audit_s, "--denied"], 0);
+    let shown = stdout(&o);
+    assert_eq!(shown.lines().count(), 101, "{shown}");
+    let last = shown.lines().last().unwrap();
+    assert!(
+        last.contains("flooder        SUPPRESSED 50 more capability-denied events from 20"),
+        "{last}"
+    );
+}

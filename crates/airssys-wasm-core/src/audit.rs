@@ -15,11 +15,22 @@
 //! )).unwrap();
 //! assert_eq!(sink.events().len(), 1);
 //! ```
+//!
+//! What an event records is bounded: every string in it is capped at
+//! [`MAX_AUDIT_TEXT`] bytes, marked where it was cut ([`text`]), and a
+//! [`DenialThrottle`] keeps a flood of refusals to a burst and a count
+//! ([`throttle`]). Text shown on a terminal is escaped with [`Escaped`].
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
+
+pub mod text;
+pub mod throttle;
+
+pub use text::{Escaped, Escaper, MAX_AUDIT_TEXT, cap, capped};
+pub use throttle::{DENIAL_BURST, DENIAL_WINDOW, DenialThrottle};
 
 use crate::capability::CapabilityKind;
 use crate::error::ErrorClass;
@@ -46,11 +57,79 @@ impl AuditEvent {
 
     /// An event of `kind` for `component`, stamped `time` (from an
     /// [`AuditClock`], say).
-    pub fn at(time: SystemTime, component: impl Into<Arc<str>>, kind: AuditKind) -> Self {
+    ///
+    /// Every string of the event (the component's name included) longer
+    /// than [`MAX_AUDIT_TEXT`] bytes is cut to it and marked (see
+    /// [`cap`]); format large values with [`capped`] instead of building
+    /// them whole first.
+    pub fn at(time: SystemTime, component: impl Into<Arc<str>>, mut kind: AuditKind) -> Self {
+        let mut component = component.into();
+        cap_arc(&mut component);
+        kind.cap_text();
         Self {
             time,
-            component: component.into(),
+            component,
             kind,
+        }
+    }
+}
+
+fn cap_string(s: &mut String) {
+    if text::over(s) {
+        *s = cap(std::mem::take(s));
+    }
+}
+
+fn cap_arc(s: &mut Arc<str>) {
+    if text::over(s) {
+        *s = cap(s.to_string()).into();
+    }
+}
+
+impl AuditKind {
+    /// Caps every string of the event at [`MAX_AUDIT_TEXT`].
+    fn cap_text(&mut self) {
+        match self {
+            Self::Loaded {
+                digest, backend, ..
+            } => {
+                cap_string(digest);
+                cap_string(backend);
+            }
+            Self::LoadRejected { reason, .. } => cap_string(reason),
+            Self::InstantiationFailed { error, .. } => cap_string(error),
+            Self::Instantiated { .. } | Self::Dropped { .. } => {}
+            Self::Called { function, .. } | Self::Returned { function, .. } => cap_arc(function),
+            Self::Trapped {
+                function, error, ..
+            }
+            | Self::LimitHit {
+                function, error, ..
+            } => {
+                cap_arc(function);
+                cap_string(error);
+            }
+            Self::CapabilityAllowed { request, .. } => cap_string(request),
+            Self::CapabilityDenied {
+                request, outcome, ..
+            } => {
+                cap_string(request);
+                cap_string(outcome);
+            }
+            Self::LinkCall {
+                callee,
+                function,
+                outcome,
+            } => {
+                cap_string(callee);
+                cap_string(function);
+                cap_string(outcome);
+            }
+            Self::HostLimit { function, limit } => {
+                cap_string(function);
+                cap_string(limit);
+            }
+            Self::Suppressed { of, .. } => cap_string(of),
         }
     }
 }
@@ -225,6 +304,23 @@ pub enum AuditKind {
         /// Which limit, and by how much.
         limit: String,
     },
+    /// Refusals of one kind by this component beyond the burst a
+    /// [`DenialThrottle`] records per window (the runtime's audit layer:
+    /// [`DENIAL_BURST`] per [`DENIAL_WINDOW`]) were counted, not recorded
+    /// one by one. The guest was refused every time all the same.
+    Suppressed {
+        /// The kind of the events not recorded: `capability-denied` or
+        /// `host-limit`.
+        of: String,
+        /// How many were not recorded.
+        count: u64,
+        /// When the first of them happened.
+        #[serde(with = "rfc3339")]
+        from: SystemTime,
+        /// When the last of them happened.
+        #[serde(with = "rfc3339")]
+        to: SystemTime,
+    },
 }
 
 /// A sink could not record an event.
@@ -310,29 +406,46 @@ impl AuditSink for MemorySink {
 }
 
 /// Emits each event as a `tracing` event at target `airssys_wasm::audit`
-/// (denials and traps at WARN, the rest at INFO).
+/// (denials, traps and suppressed counts at WARN, the rest at INFO).
+///
+/// The fields are escaped ([`Escaped`]): whatever subscriber prints them,
+/// a guest's text cannot start a line of its own or send a terminal
+/// control sequence.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TracingSink;
 
 impl AuditSink for TracingSink {
     fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
-        let component = &*event.component;
+        let component = Escaped(&*event.component);
+        let kind = Escaped(AsDebug(&event.kind));
         match &event.kind {
             AuditKind::CapabilityDenied { .. }
             | AuditKind::HostLimit { .. }
             | AuditKind::Trapped { .. }
             | AuditKind::LimitHit { .. }
             | AuditKind::LoadRejected { .. }
-            | AuditKind::InstantiationFailed { .. } => {
-                tracing::warn!(target: "airssys_wasm::audit", component, event = ?event.kind)
+            | AuditKind::InstantiationFailed { .. }
+            | AuditKind::Suppressed { .. } => {
+                tracing::warn!(target: "airssys_wasm::audit", component = %component, event = %kind)
             }
-            _ => tracing::info!(target: "airssys_wasm::audit", component, event = ?event.kind),
+            _ => {
+                tracing::info!(target: "airssys_wasm::audit", component = %component, event = %kind)
+            }
         }
         Ok(())
     }
 
     fn records_calls(&self) -> bool {
         tracing::enabled!(target: "airssys_wasm::audit", tracing::Level::INFO)
+    }
+}
+
+/// Displays a value by its `Debug` form.
+struct AsDebug<'a, T>(&'a T);
+
+impl<T: std::fmt::Debug> std::fmt::Display for AsDebug<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.0, f)
     }
 }
 
@@ -360,6 +473,46 @@ mod tests {
         // Sinks that store events keep every call.
         assert!(MemorySink::new().records_calls());
         assert!(Arc::new(MemorySink::new()).records_calls());
+    }
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_tracing_sink_writes_guest_text_escaped() {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            TracingSink
+                .record(AuditEvent::new(
+                    "evil\nFAKE LINE",
+                    AuditKind::CapabilityDenied {
+                        capability: CapabilityKind::KeyValue,
+                        request: "kv \u{1b}[2J\u{202e}\nFAKE LINE".into(),
+                        outcome: "denied".into(),
+                    },
+                ))
+                .unwrap();
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(!text.contains(['\u{1b}', '\u{202e}']), "{text:?}");
+        assert!(text.contains(r"component=evil\nFAKE LINE"), "{text}");
+        assert!(text.contains(r"kv \u{1b}[2J\u{202e}\nFAKE LINE"), "{text}");
     }
 
     #[test]

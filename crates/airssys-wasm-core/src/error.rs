@@ -156,6 +156,12 @@ pub enum Error {
     #[error("{0}")]
     Policy(String),
 
+    /// A component name (`LoadOptions::name`, the CLI's `--name`) is not
+    /// one: see [`crate::check_name`] for the character set. The message
+    /// shows the name escaped.
+    #[error(transparent)]
+    InvalidName(#[from] crate::NameError),
+
     /// Components could not be composed (a plug that satisfies nothing,
     /// an interface whose types differ); the message says which and why.
     #[error("{0}")]
@@ -193,7 +199,8 @@ pub enum ErrorClass {
     HostError,
     /// File or audit I/O, or the backend itself.
     Io,
-    /// An invalid manifest or policy, or a refusal by policy.
+    /// An invalid manifest, policy or component name, or a refusal by
+    /// policy.
     Policy,
     /// Components could not be composed.
     Composition,
@@ -251,7 +258,7 @@ impl ErrorClass {
             Self::HostError => "a host function failed",
             Self::Io => "reading an input or writing the audit log failed",
             Self::Policy => {
-                "a manifest or policy is invalid, or the policy refused the component (forbidden capability, signature)"
+                "a manifest, policy or component name is invalid, or the policy refused the component (forbidden capability, signature)"
             }
             Self::Composition => "components could not be composed (nothing plugged, types differ)",
         }
@@ -346,7 +353,7 @@ impl Error {
             Self::HostDenied { .. } => ErrorClass::CapabilityDenied,
             Self::HostFailed { .. } => ErrorClass::HostError,
             Self::Io { .. } | Self::Audit(_) | Self::Backend(_) => ErrorClass::Io,
-            Self::Policy(_) => ErrorClass::Policy,
+            Self::Policy(_) | Self::InvalidName(_) => ErrorClass::Policy,
             Self::Composition(_) => ErrorClass::Composition,
         }
     }

@@ -25,7 +25,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::audit::{AuditError, AuditEvent, AuditKind, AuditSink};
+use crate::audit::{AuditError, AuditEvent, AuditKind, AuditSink, capped};
 use crate::capability::{CapabilityKind, CapabilitySet, Decision, Request};
 use crate::value::Value;
 
@@ -119,23 +119,27 @@ impl<'a> CallContext<'a> {
                 Decision::Allowed => Ok(()),
                 Decision::Denied => Err(HostError::Denied {
                     capability: request.kind(),
-                    request: request.to_string(),
+                    request: capped(request),
                 }),
             })
     }
 
     /// Checks `request`, records the decision, and returns it. `outcome` says
-    /// in the audit record what the guest gets when it is denied.
+    /// in the audit record what the guest gets when it is denied. The
+    /// request is recorded as [`capped`] text: however long a path or
+    /// namespace the guest sends, the record holds at most
+    /// [`crate::audit::MAX_AUDIT_TEXT`] bytes, and formatting it never
+    /// builds more.
     pub fn decide(&self, request: Request<'_>, outcome: &str) -> Result<Decision, HostError> {
         let decision = self.capabilities.allows(&request);
         let kind = match decision {
             Decision::Allowed => AuditKind::CapabilityAllowed {
                 capability: request.kind(),
-                request: request.to_string(),
+                request: capped(request),
             },
             Decision::Denied => AuditKind::CapabilityDenied {
                 capability: request.kind(),
-                request: request.to_string(),
+                request: capped(request),
                 outcome: outcome.to_owned(),
             },
         };

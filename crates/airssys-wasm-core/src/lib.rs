@@ -15,10 +15,11 @@
 //! - [`files`]: host files resolved beneath directory handles, at the
 //!   moment of use.
 //! - [`Backend`]: what an engine implements.
+//! - [`check_name`]: the character set of component names.
 //! - [`Error`]: the typed error of every layer.
 #![deny(missing_docs)]
 
-mod audit;
+pub mod audit;
 mod backend;
 pub mod capability;
 mod component;
@@ -26,6 +27,7 @@ mod error;
 pub mod files;
 mod host;
 mod limits;
+mod name;
 pub mod typed;
 mod value;
 pub mod wasi;
@@ -45,6 +47,7 @@ pub use host::{
     CallContext, DEFAULT_MAX_CALL_DATA, HostData, HostError, HostFn, HostFunctions, over_call_data,
 };
 pub use limits::{GrowthLimiter, LimitExceeded, LimitKind, Limits, MIB, Usage};
+pub use name::{MAX_NAME_LEN, NAME_RULE, NameError, check_name, name_from_file_stem};
 pub use value::{
     Case, ConversionError, Field, FuncType, ResourceHandle, ResourceType, Value, ValueType,
 };

@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use toml::Spanned;
 
 use crate::config::{CapabilityTable, ConfigError, LimitTable, Located, Source};
 
@@ -52,7 +53,7 @@ struct Raw {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Meta {
-    name: String,
+    name: Spanned<String>,
     version: Option<String>,
     description: Option<String>,
 }
@@ -66,7 +67,10 @@ struct SignatureTable {
 /// A parsed, checked component manifest.
 #[derive(Debug)]
 pub struct Manifest {
-    /// The component's name (its identity in policy and audit records).
+    /// The component's name (its identity in policy and audit records):
+    /// 1-64 characters of `A-Z a-z 0-9 - _ .` beginning with a letter or
+    /// digit ([`airssys_wasm_core::check_name`]); any other `name` is an
+    /// error naming its line and column.
     pub name: String,
     /// Its version, if given.
     pub version: Option<String>,
@@ -100,17 +104,13 @@ impl Manifest {
 
     fn from_source(source: Source) -> Result<Self, ConfigError> {
         let raw: Raw = source.parse()?;
-        if raw.component.name.trim().is_empty() || raw.component.name.contains(char::is_whitespace)
-        {
-            return Err(ConfigError::Invalid {
-                at: source.position(source.text.find("name").unwrap_or(0)),
-                message: "the component name is one word, e.g. `text-tools`".into(),
-            });
-        }
+        let name = &raw.component.name;
+        airssys_wasm_core::check_name(name.get_ref())
+            .map_err(|e| source.error(name.span(), format!("[component] name: {e}")))?;
         raw.capabilities.no_signer(&source, "[capabilities]")?;
         let requested = raw.capabilities.capabilities(&source)?;
         Ok(Self {
-            name: raw.component.name,
+            name: raw.component.name.into_inner(),
             version: raw.component.version,
             description: raw.component.description,
             requested,

@@ -47,6 +47,11 @@
 //! `[grant."*"]` applies, with a warning saying why. `[config.NAME]`
 //! follows the same rule.
 //!
+//! The `NAME` of `[grant.NAME]` and `[config.NAME]` is a component name:
+//! 1-64 characters of `A-Z a-z 0-9 - _ .` beginning with a letter or digit
+//! ([`airssys_wasm_core::check_name`]), or `"*"` for a grant to every
+//! component. Any other key is an error naming its line and column.
+//!
 //! [`Policy::evaluate`] computes what a component gets: requested ∩
 //! granted − forbidden, and its limits clamped to the maxima.
 
@@ -87,9 +92,9 @@ struct Raw {
     #[serde(default)]
     forbid: CapabilityTable,
     #[serde(default)]
-    grant: BTreeMap<String, CapabilityTable>,
+    grant: BTreeMap<Spanned<String>, CapabilityTable>,
     #[serde(default)]
-    config: BTreeMap<String, BTreeMap<String, String>>,
+    config: BTreeMap<Spanned<String>, BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -182,6 +187,21 @@ impl<'a> Subject<'a> {
     }
 }
 
+/// The key of `[grant.NAME]` or `[config.NAME]`: `*` (for `[grant."*"]`)
+/// or a component name (see [`airssys_wasm_core::check_name`]).
+fn component_key(
+    source: &Source,
+    key: &Spanned<String>,
+    table: &str,
+) -> Result<String, ConfigError> {
+    let name = key.get_ref();
+    if !(table == "grant" && name == "*") {
+        airssys_wasm_core::check_name(name)
+            .map_err(|e| source.error(key.span(), format!("[{table}.NAME]: {e}")))?;
+    }
+    Ok(name.clone())
+}
+
 impl Policy {
     /// Reads and checks a policy file.
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
@@ -221,7 +241,8 @@ impl Policy {
         let forbidden = raw.forbid.capabilities(&source)?;
         let mut grants = BTreeMap::new();
         let mut signers = BTreeMap::new();
-        for (name, table) in &raw.grant {
+        for (key, table) in &raw.grant {
+            let name = component_key(&source, key, "grant")?;
             if let Some(signer) = table.signer() {
                 if name == "*" {
                     return Err(source.error(
@@ -242,7 +263,11 @@ impl Policy {
                 }
                 signers.insert(name.clone(), signer.get_ref().clone());
             }
-            grants.insert(name.clone(), table.capabilities(&source)?);
+            grants.insert(name, table.capabilities(&source)?);
+        }
+        let mut config = BTreeMap::new();
+        for (name, values) in raw.config {
+            config.insert(component_key(&source, &name, "config")?, values);
         }
         Ok(Self {
             require_signed: raw.require_signed,
@@ -251,7 +276,7 @@ impl Policy {
             forbidden,
             grants,
             signers,
-            config: raw.config,
+            config,
             default_limits: raw.limits.default,
             max_limits: raw.limits.max,
             source,

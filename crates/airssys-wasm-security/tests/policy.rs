@@ -566,3 +566,68 @@ fn forbidden_rules_travel_with_the_effective_capabilities() {
     assert!(!caps.allows(&connect("169.254.169.254")).is_allowed());
     let _ = HostPattern::new("x:1").unwrap();
 }
+
+#[test]
+fn component_names_outside_the_character_set_are_errors_at_their_position() {
+    let manifest = |name: &str| {
+        Manifest::parse(
+            "M.toml",
+            format!("# a comment\n[component]\nname = {name}\n"),
+        )
+    };
+    for (name, why) in [
+        (r#""two words""#, "it contains a space"),
+        (
+            r#""evil\nFAKE LINE""#,
+            r"it contains the control character '\n'",
+        ),
+        (
+            r#""\u001b[2J""#,
+            r"it contains the control character '\u{1b}'",
+        ),
+        (r#""""#, "it is empty"),
+        (r#"".hidden""#, "it begins with `.`"),
+    ] {
+        let e = config_error(manifest(name));
+        assert!(
+            e.starts_with("M.toml:3:8: [component] name: invalid component name"),
+            "{e}"
+        );
+        assert!(e.contains(why), "{name}: {e}");
+        // The message shows the name escaped: one line, no control characters.
+        assert!(!e.contains(['\n', '\u{1b}']), "{e:?}");
+    }
+    assert_eq!(
+        manifest(r#""text-tools.v2_x""#).unwrap().name,
+        "text-tools.v2_x"
+    );
+
+    let e = config_error(Policy::parse(
+        "P.toml",
+        "[grant.\"*\"]\nclocks = true\n\n[grant.\"bad name\"]\nstdio = true\n",
+    ));
+    assert!(
+        e.starts_with(
+            "P.toml:4:8: [grant.NAME]: invalid component name `bad name`: it contains a space"
+        ),
+        "{e}"
+    );
+    let e = config_error(Policy::parse(
+        "P.toml",
+        "[config.\"x\\u001b[31m\"]\ngreeting = \"hi\"\n",
+    ));
+    assert!(
+        e.starts_with("P.toml:1:9: [config.NAME]: invalid component name `x\\u{1b}[31m`"),
+        "{e}"
+    );
+    // `*` is the grant to every component, not a config key.
+    let e = config_error(Policy::parse("P.toml", "[config.\"*\"]\na = \"b\"\n"));
+    assert!(e.contains("it contains `*`"), "{e}");
+    assert!(
+        Policy::parse(
+            "P.toml",
+            "[grant.\"*\"]\nclocks = true\n[grant.\"a-b_c.d\"]\nstdio = true\n"
+        )
+        .is_ok()
+    );
+}

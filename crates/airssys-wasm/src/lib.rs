@@ -37,11 +37,14 @@ mod link;
 mod runtime;
 pub mod typed;
 
+/// Audit events, their text caps and display escaping, and the denial
+/// throttle.
+pub use airssys_wasm_core::audit;
 pub use airssys_wasm_core::{
     AuditError, AuditEvent, AuditKind, AuditSink, Capability, CapabilityKind, CapabilitySet,
     CaptureBuffer, ComponentInfo, Decision, Digest, Error, ErrorClass, FuncType, HostError,
-    HostFunctions, Item, ItemKind, LimitKind, Limits, MIB, MemorySink, OutputTarget, Request,
-    Result, Stdio, TracingSink, Usage, Value, ValueType, WaveCall, WaveError,
+    HostFunctions, Item, ItemKind, LimitKind, Limits, MIB, MemorySink, NameError, OutputTarget,
+    Request, Result, Stdio, TracingSink, Usage, Value, ValueType, WaveCall, WaveError, check_name,
 };
 pub use airssys_wasm_security::{ChainConfig, ChainedLog, FullPolicy, JsonLinesSink};
 

@@ -71,7 +71,7 @@ pub(crate) fn define_forwarders(
                 function: call_name.clone(),
                 outcome: match &outcome {
                     Ok(()) => "ok".into(),
-                    Err(e) => e.to_string(),
+                    Err(e) => airssys_wasm_core::audit::capped(e),
                 },
             })?;
             outcome.map_err(|e| {

@@ -18,6 +18,7 @@ use airssys_wasm_core::{
     CapabilitySet, CompiledComponent, ComponentInfo, Error, FuncRef, FuncType, HostData,
     HostFunctions, InstanceConfig, Limits, Result, Stdio, TracingSink, Usage, Value,
 };
+use airssys_wasm_core::{audit::DenialThrottle, check_name, name_from_file_stem};
 
 /// Where a component's bytes come from.
 #[derive(Clone, Debug)]
@@ -94,13 +95,25 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
-    /// Nothing granted, default [`Limits`], no name (the file stem or the
-    /// digest is used).
+    /// Nothing granted, default [`Limits`], no name (the manifest's name,
+    /// else the file stem, else `component`).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The component's name: its identity in audit records.
+    /// The component's name: its identity in audit records and the key of
+    /// its policy grants. It must be 1-64 characters of `A-Z a-z 0-9 - _ .`
+    /// beginning with a letter or digit ([`airssys_wasm_core::check_name`]);
+    /// [`Runtime::load`] refuses any other with [`Error::InvalidName`]
+    /// (audited as `load-rejected` under the identity
+    /// [`Runtime::INVALID_NAME`]).
+    ///
+    /// ```
+    /// use airssys_wasm::{Error, LoadOptions, Runtime};
+    /// let runtime = Runtime::new().unwrap();
+    /// let refused = runtime.load(b"\0asm".to_vec(), LoadOptions::new().name("evil\nFAKE LINE"));
+    /// assert!(matches!(refused, Err(Error::InvalidName(_))));
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -307,6 +320,14 @@ pub struct RuntimeBuilder {
 
 impl RuntimeBuilder {
     /// Where audit events go. Default: [`TracingSink`].
+    ///
+    /// The runtime records into the sink through a
+    /// [`DenialThrottle`](airssys_wasm_core::audit::DenialThrottle): at most
+    /// [`DENIAL_BURST`](airssys_wasm_core::audit::DENIAL_BURST) denials
+    /// (and as many host-limit refusals) per component per second are
+    /// recorded one by one, the rest as a count in a `suppressed` event.
+    /// Every string of an event is capped at
+    /// [`MAX_AUDIT_TEXT`](airssys_wasm_core::audit::MAX_AUDIT_TEXT) bytes.
     pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
         self.audit = Some(sink);
         self
@@ -380,7 +401,12 @@ impl RuntimeBuilder {
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 backend,
-                audit: self.audit.unwrap_or_else(|| Arc::new(TracingSink)),
+                // The throttle is put around every sink, the caller's
+                // included: the host-function layer and WASI's hooks all
+                // record through it.
+                audit: Arc::new(DenialThrottle::new(
+                    self.audit.unwrap_or_else(|| Arc::new(TracingSink)),
+                )),
                 host: Arc::new(self.host),
                 host_state,
                 next_instance: AtomicU64::new(1),
@@ -448,23 +474,44 @@ impl Runtime {
 
     /// Reads, validates and compiles a component.
     ///
-    /// Refusals (unreadable file, invalid bytes, missing imports) are
-    /// audited as `load-rejected` and returned as typed errors.
+    /// Refusals (unreadable file, invalid bytes, missing imports, a name
+    /// outside the character set of [`LoadOptions::name`]) are audited as
+    /// `load-rejected` and returned as typed errors. Without a name given
+    /// or in the manifest, a file's stem is the name, with every character
+    /// outside the set replaced by `_`
+    /// ([`airssys_wasm_core::name_from_file_stem`]): a file name never puts
+    /// control characters into an audit identity.
     pub fn load(&self, source: impl Into<Source>, options: LoadOptions) -> Result<Component> {
         let source = source.into();
-        let (name, named_by_operator) = match (&options.name, &options.manifest) {
-            (Some(n), _) => (n.clone(), true),
-            (None, Some(m)) => (m.name.clone(), false),
-            (None, None) => (
-                match &source {
-                    Source::Path(p) => p.file_stem().map(|s| s.to_string_lossy().into_owned()),
-                    Source::Bytes(_) => None,
+        let named_by_operator = options.name.is_some();
+        let chosen = options
+            .name
+            .clone()
+            .or_else(|| options.manifest.as_ref().map(|m| m.name.clone()));
+        let name: Arc<str> = match chosen {
+            Some(name) => {
+                if let Err(e) = check_name(&name) {
+                    let e = Error::InvalidName(e);
+                    self.inner.record(
+                        &Self::INVALID_NAME.into(),
+                        AuditKind::LoadRejected {
+                            reason: e.to_string(),
+                            class: e.class(),
+                        },
+                    )?;
+                    return Err(e);
                 }
-                .unwrap_or_else(|| "component".into()),
-                false,
-            ),
+                name.into()
+            }
+            None => match &source {
+                Source::Path(p) => p.file_stem().map_or_else(
+                    || "component".into(),
+                    |s| name_from_file_stem(&s.to_string_lossy()),
+                ),
+                Source::Bytes(_) => "component".into(),
+            }
+            .into(),
         };
-        let name: Arc<str> = name.into();
         match self.load_inner(&source, &name, named_by_operator, options) {
             Ok(c) => Ok(c),
             Err(e) => {
@@ -478,6 +525,20 @@ impl Runtime {
                 Err(e)
             }
         }
+    }
+
+    /// The audit identity of a load refused because the name it was given
+    /// is not a component name: no component can have it (`<` is not in
+    /// the names' character set), so the refusal is never attributed to a
+    /// real component. The event's reason shows the name, escaped.
+    pub const INVALID_NAME: &'static str = "<invalid-name>";
+
+    /// Records what the audit layer still holds (the counts of suppressed
+    /// refusals) and flushes the audit sink. Dropping the last handle of the
+    /// runtime (and of its components and instances) does the same, except
+    /// the sink's own flush.
+    pub fn flush_audit(&self) -> Result<()> {
+        self.inner.audit.flush().map_err(Error::from)
     }
 
     /// Links `app`'s imported `interface` (reserved with

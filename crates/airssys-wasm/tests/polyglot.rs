@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use airssys_wasm::audit::Escaped;
 use airssys_wasm::capability::CapabilityKind;
 use airssys_wasm::wasmtime_backend::WasmtimeConfig;
 use airssys_wasm::{AuditKind, Capability, HostSettings, LoadOptions, MemorySink, Runtime, Value};
@@ -240,9 +241,13 @@ fn check_greeter(rt: &Runtime, audit: &MemorySink, log: &GuestLog, lang: &str) {
             vec![Value::from(format!("Hello, {who}!"))],
             "{at}: greet({who:?})"
         );
+        // The message reaches tracing exactly, but with control
+        // characters escaped (the NUL as `\u{0}`): a guest's log record
+        // never writes raw control characters to a terminal.
+        let message = format!("greeting {who} lang=\"{lang}\"");
         assert_eq!(
             log.take(),
-            vec![(name.clone(), format!("greeting {who} lang=\"{lang}\""))],
+            vec![(name.clone(), Escaped(&message).to_string())],
             "{at}: the log record of greet({who:?})"
         );
     }

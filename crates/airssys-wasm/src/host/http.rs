@@ -92,7 +92,7 @@ pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
             let mut response = match agent.run(built) {
                 Ok(r) => r,
                 Err(ureq::Error::Timeout(_)) => {
-                    return limit(cx, F, format!("timed out after {timeout:?} ({url})"));
+                    return limit(cx, F, format_args!("timed out after {timeout:?} ({url})"));
                 }
                 Err(e) => return Ok(err("failed", format!("{url}: {e}"))),
             };
@@ -100,10 +100,14 @@ pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
             let body = match response.body_mut().with_config().limit(max).read_to_vec() {
                 Ok(b) => b,
                 Err(ureq::Error::BodyExceedsLimit(_)) => {
-                    return limit(cx, F, format!("response body over {max} bytes ({url})"));
+                    return limit(
+                        cx,
+                        F,
+                        format_args!("response body over {max} bytes ({url})"),
+                    );
                 }
                 Err(ureq::Error::Timeout(_)) => {
-                    return limit(cx, F, format!("timed out after {timeout:?} ({url})"));
+                    return limit(cx, F, format_args!("timed out after {timeout:?} ({url})"));
                 }
                 Err(e) => return Ok(err("failed", format!("{url}: reading the body: {e}"))),
             };

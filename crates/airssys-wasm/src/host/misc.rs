@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use airssys_wasm_core::audit::Escaped;
 use airssys_wasm_core::{HostError, HostFunctions, Request, Value};
 
 use super::{HostState, bytes_value, err, func, gate, limit, ok, string};
@@ -93,10 +94,14 @@ pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
                 _ => None,
             })
             .collect();
-        let component = cx.component();
+        // The guest's text is escaped before any subscriber sees it: a
+        // message cannot start a line of its own on the operator's
+        // terminal, nor send it control sequences.
+        let component = Escaped(cx.component());
+        let (message, fields) = (Escaped(message), Escaped(&fields));
         macro_rules! emit {
             ($lvl:ident) => {
-                tracing::$lvl!(target: "airssys_wasm::guest", component, "{message}{fields}")
+                tracing::$lvl!(target: "airssys_wasm::guest", component = %component, "{message}{fields}")
             };
         }
         match level {

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use airssys_wasm_core::audit::capped;
 use airssys_wasm_core::{
     AuditKind, CallContext, Decision, Error, HostError, HostFunctions, Request, Result, Value,
 };
@@ -177,7 +178,7 @@ pub(crate) fn gate(
     host: &ComponentHost,
     request: Request<'_>,
 ) -> Result<Option<Value>, HostError> {
-    gate_as(cx, host, request, &request.to_string())
+    gate_as(cx, host, request, &capped(request))
 }
 
 /// [`gate`], where a denial shows the guest `shown` instead of the request
@@ -197,20 +198,23 @@ pub(crate) fn gate_as(
         Decision::Denied => match host.on_denied {
             OnDenied::Trap => Err(HostError::Denied {
                 capability: request.kind(),
-                request: shown.to_owned(),
+                request: capped(shown),
             }),
-            OnDenied::Error => Ok(Some(err("denied", shown.to_owned()))),
+            OnDenied::Error => Ok(Some(err("denied", capped(shown)))),
         },
     }
 }
 
 /// A host limit refused the call: audit it and return `error::limit`.
+/// `what` is formatted [`capped`]: a limit's text names what the guest
+/// sent (a namespace, a URL), which may be huge. Pass `format_args!`
+/// rather than a `String` built whole.
 pub(crate) fn limit(
     cx: &CallContext<'_>,
     function: &str,
-    what: impl Into<String>,
+    what: impl std::fmt::Display,
 ) -> Result<Value, HostError> {
-    let what = what.into();
+    let what = capped(what);
     cx.record(AuditKind::HostLimit {
         function: function.to_owned(),
         limit: what.clone(),

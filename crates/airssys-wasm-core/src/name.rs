@@ -1,0 +1,138 @@
+//! Component names: the audit identity and the key of policy grants.
+//!
+//! A component name is 1 to [`MAX_NAME_LEN`] characters from the ASCII
+//! letters `A-Z` `a-z`, the digits `0-9`, `-`, `_` and `.`, and begins with
+//! a letter or a digit: `text-tools`, `billing_v2`, `acme.thumbnailer`.
+//! Nothing else: no spaces, no control characters, no other Unicode, no
+//! leading `.` or `-`. A name therefore prints as itself in any terminal or
+//! log line and works as a file name, a TOML key and a metric label.
+//!
+//! ```
+//! use airssys_wasm_core::{check_name, name_from_file_stem};
+//!
+//! assert!(check_name("text-tools").is_ok());
+//! assert!(check_name("two words").is_err());
+//! assert!(check_name("evil\nFAKE LINE").is_err());
+//! assert_eq!(name_from_file_stem("my plugin (v2)"), "my_plugin__v2_");
+//! ```
+
+use crate::audit::Escaped;
+
+/// The longest component name, in characters (and bytes: names are ASCII).
+pub const MAX_NAME_LEN: usize = 64;
+
+/// The rule, as error messages state it.
+pub const NAME_RULE: &str = "a component name is 1-64 characters of A-Z a-z 0-9 - _ . \
+                             beginning with a letter or digit, e.g. `text-tools`";
+
+/// Why a string is not a component name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid component name `{shown}`: {why}; {NAME_RULE}")]
+pub struct NameError {
+    /// The name as given, escaped for display (control characters as
+    /// `\n`, `\u{1b}`) and cut to 128 characters.
+    pub shown: String,
+    /// What is wrong with it.
+    pub why: String,
+}
+
+fn allowed(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
+/// Checks that `name` is a component name (see the [module
+/// documentation](self)).
+pub fn check_name(name: &str) -> Result<(), NameError> {
+    let error = |why: String| {
+        let shown: String = Escaped(name).to_string().chars().take(128).collect();
+        Err(NameError { shown, why })
+    };
+    let Some(first) = name.chars().next() else {
+        return error("it is empty".into());
+    };
+    if let Some(c) = name.chars().find(|&c| !allowed(c)) {
+        return error(format!("it contains {}", describe(c)));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return error(format!("it is {} characters long", name.len()));
+    }
+    if !first.is_ascii_alphanumeric() {
+        return error(format!("it begins with `{first}`"));
+    }
+    Ok(())
+}
+
+fn describe(c: char) -> String {
+    match c {
+        ' ' => "a space".into(),
+        c if c.is_control() => format!("the control character {:?}", c),
+        c => format!("`{}` ({:?})", Escaped(c), c),
+    }
+}
+
+/// A component name made from a file's stem, for components loaded from
+/// a file without a name: every character outside the name's set becomes
+/// `_`, leading characters other than letters and digits are dropped, and
+/// the result is cut to [`MAX_NAME_LEN`]. A stem with no letter or digit
+/// at all gives `component`.
+pub fn name_from_file_stem(stem: &str) -> String {
+    let mapped: String = stem
+        .chars()
+        .map(|c| if allowed(c) { c } else { '_' })
+        .skip_while(|c| !c.is_ascii_alphanumeric())
+        .take(MAX_NAME_LEN)
+        .collect();
+    if mapped.is_empty() {
+        "component".into()
+    } else {
+        mapped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_character_set() {
+        for good in [
+            "a",
+            "A9",
+            "text-tools",
+            "billing_v2",
+            "acme.thumb",
+            "0",
+            &"x".repeat(64),
+        ] {
+            assert_eq!(check_name(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("", "it is empty"),
+            ("two words", "it contains a space"),
+            ("evil\nFAKE", "it contains the control character '\\n'"),
+            ("\u{1b}[2J", "it contains the control character '\\u{1b}'"),
+            ("caf\u{e9}", "it contains `\u{e9}` ('\u{e9}')"),
+            ("a\u{202e}b", "it contains `\\u{202e}` ('\\u{202e}')"),
+            ("a/b", "it contains `/` ('/')"),
+            (".hidden", "it begins with `.`"),
+            ("-flag", "it begins with `-`"),
+            (&"x".repeat(65), "it is 65 characters long"),
+        ] {
+            let e = check_name(bad).unwrap_err();
+            assert_eq!(e.why, why, "{bad:?}");
+            assert!(!e.to_string().contains(['\n', '\u{1b}', '\u{202e}']), "{e}");
+        }
+    }
+
+    #[test]
+    fn file_stems_become_names() {
+        assert_eq!(name_from_file_stem("greeter"), "greeter");
+        assert_eq!(name_from_file_stem("\u{1b}[2J\nroot"), "2J_root");
+        assert_eq!(name_from_file_stem("..."), "component");
+        assert_eq!(name_from_file_stem(""), "component");
+        assert_eq!(name_from_file_stem(&"y".repeat(100)).len(), MAX_NAME_LEN);
+        for stem in ["\u{1b}[2J\nroot", "my plugin", "é-ü", "---x"] {
+            assert_eq!(check_name(&name_from_file_stem(stem)), Ok(()), "{stem:?}");
+        }
+    }
+}

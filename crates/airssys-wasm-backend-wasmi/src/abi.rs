@@ -342,9 +342,11 @@ impl Cx<'_, '_> {
             Val::I32(size as i32),
         ];
         crate::instance::refuel(self.store);
-        realloc
-            .call(self.store.as_context_mut(), &args, &mut out)
-            .map_err(|e| format!("the guest's realloc failed: {e}"))?;
+        // `realloc` runs with may-leave cleared: it cannot call imports.
+        self.store.data_mut().may_not_leave += 1;
+        let called = realloc.call(self.store.as_context_mut(), &args, &mut out);
+        self.store.data_mut().may_not_leave -= 1;
+        called.map_err(|e| format!("the guest's realloc failed: {e}"))?;
         let Val::I32(ptr) = out[0] else {
             return Err("the guest's realloc returned a non-i32".into());
         };

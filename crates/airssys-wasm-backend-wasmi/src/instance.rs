@@ -41,6 +41,10 @@ pub(crate) struct StoreData {
     audit: Arc<dyn AuditSink>,
     host_data: Option<HostData>,
     max_call_data: u64,
+    /// Nonzero while the guest runs its `realloc` or `post-return`, which
+    /// may not call out of the component (the canonical ABI clears
+    /// `may-leave` for them).
+    pub(crate) may_not_leave: u32,
     limiter: Limiter,
     fuel: FuelMeter,
     pub(crate) resources: Resources,
@@ -156,11 +160,11 @@ impl wasmi::ResourceLimiter for Limiter {
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> std::result::Result<bool, wasmi_core::LimiterError> {
-        let r = self.growth.table_growing(desired);
+        let r = self.growth.table_growing(current, desired, maximum);
         self.check(r)
     }
 
@@ -245,6 +249,7 @@ impl WasmiInstance {
             audit: config.audit,
             host_data: config.host_data,
             max_call_data: config.max_call_data,
+            may_not_leave: 0,
             limiter: Limiter {
                 growth: GrowthLimiter::new(&limits),
                 exceeded: None,
@@ -424,7 +429,10 @@ impl WasmiInstance {
         };
         if let Some(post) = post_return {
             refuel(&mut self.store);
-            if let Err(e) = post.call(&mut self.store, raw, &mut []) {
+            self.store.data_mut().may_not_leave += 1;
+            let done = post.call(&mut self.store, raw, &mut []);
+            self.store.data_mut().may_not_leave -= 1;
+            if let Err(e) = done {
                 return Err(self.fail(&e, name, start.elapsed()));
             }
         }
@@ -1022,6 +1030,12 @@ fn host_call(
     params: &[Val],
     results: &mut [Val],
 ) -> std::result::Result<(), wasmi::Error> {
+    if caller.data().may_not_leave > 0 {
+        // What wasmtime says, for the same guest.
+        return Err(wasmi::Error::host(AbiViolation(
+            "cannot leave component instance".into(),
+        )));
+    }
     let plan = caller.data().plan.clone();
     let import = &plan.lowered[lowered];
     let (ptys, rtys) = func_types(&plan, lower_ty);

@@ -81,11 +81,11 @@ impl ResourceLimiter for Limiter {
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
-        _maximum: Option<usize>,
+        maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(self.0.table_growing(desired)?)
+        Ok(self.0.table_growing(current, desired, maximum)?)
     }
 }
 

@@ -144,7 +144,11 @@ impl ComponentInfo {
             ));
         };
         let world = &resolve.worlds[world_id];
-        let conv = Converter { resolve: &resolve };
+        let conv = Converter {
+            resolve: &resolve,
+            types: Default::default(),
+            sizes: Default::default(),
+        };
         let items = |map: &wit_parser::IndexMap<WorldKey, WorldItem>| -> Result<Vec<Item>> {
             map.iter()
                 .map(|(key, item)| conv.item(&resolve.name_world_key(key), item))
@@ -295,8 +299,19 @@ pub fn interface_mismatches(
         .collect()
 }
 
+/// The most parts one function's type may have, written out (every use of
+/// a shared type counted again): a small file can name a type of 2^64
+/// parts by nesting tuples of the type before, and every display, check
+/// and layout of it would take that long. A larger type refuses the
+/// component.
+pub const MAX_TYPE_PARTS: u64 = 1 << 16;
+
 struct Converter<'a> {
     resolve: &'a Resolve,
+    /// Each named type converted once: its uses share it.
+    types: std::cell::RefCell<std::collections::HashMap<wit_parser::TypeId, ValueType>>,
+    /// Each type's size written out, computed once.
+    sizes: std::cell::RefCell<std::collections::HashMap<wit_parser::TypeId, u64>>,
 }
 
 impl Converter<'_> {
@@ -322,6 +337,19 @@ impl Converter<'_> {
     }
 
     fn func(&self, f: &wit_parser::Function) -> Result<FuncType> {
+        let parts = f
+            .params
+            .iter()
+            .map(|p| &p.ty)
+            .chain(&f.result)
+            .fold(0u64, |n, t| n.saturating_add(self.size(t)));
+        if parts > MAX_TYPE_PARTS {
+            return Err(Error::InvalidComponent(format!(
+                "function `{}`: its type has more than {MAX_TYPE_PARTS} parts when written out \
+                 ({parts}); such a component is refused",
+                f.name
+            )));
+        }
         Ok(FuncType {
             params: f
                 .params
@@ -354,8 +382,42 @@ impl Converter<'_> {
             Type::Char => ValueType::Char,
             Type::String => ValueType::String,
             Type::ErrorContext => return Err(unsupported("error-context")),
-            Type::Id(id) => self.def(&self.resolve.types[*id].kind)?,
+            Type::Id(id) => {
+                if let Some(t) = self.types.borrow().get(id) {
+                    return Ok(t.clone());
+                }
+                let t = self.def(&self.resolve.types[*id].kind)?;
+                self.types.borrow_mut().insert(*id, t.clone());
+                t
+            }
         })
+    }
+
+    /// How many parts `ty` has written out (saturating).
+    fn size(&self, ty: &Type) -> u64 {
+        let Type::Id(id) = ty else {
+            return 1;
+        };
+        if let Some(n) = self.sizes.borrow().get(id) {
+            return *n;
+        }
+        let sum = |types: &mut dyn Iterator<Item = &Type>| {
+            types.fold(1u64, |n, t| n.saturating_add(self.size(t)))
+        };
+        let n = match &self.resolve.types[*id].kind {
+            TypeDefKind::Type(t) | TypeDefKind::Option(t) | TypeDefKind::List(t) => {
+                1u64.saturating_add(self.size(t))
+            }
+            TypeDefKind::Record(r) => sum(&mut r.fields.iter().map(|f| &f.ty)),
+            TypeDefKind::Tuple(t) => sum(&mut t.types.iter()),
+            TypeDefKind::Variant(v) => sum(&mut v.cases.iter().filter_map(|c| c.ty.as_ref())),
+            TypeDefKind::Result(r) => sum(&mut r.ok.iter().chain(r.err.iter())),
+            TypeDefKind::Enum(e) => e.cases.len() as u64 + 1,
+            TypeDefKind::Flags(f) => f.flags.len() as u64 + 1,
+            _ => 1,
+        };
+        self.sizes.borrow_mut().insert(*id, n);
+        n
     }
 
     fn def(&self, kind: &TypeDefKind) -> Result<ValueType> {

@@ -192,6 +192,7 @@ pub struct GrowthLimiter {
     table_limit: Option<u64>,
     memory_total: u64,
     memory_peak: u64,
+    table_total: u64,
 }
 
 /// A growth that would pass a limit; the backend stops the guest with
@@ -244,6 +245,7 @@ impl GrowthLimiter {
             table_limit: limits.table_elements,
             memory_total: 0,
             memory_peak: 0,
+            table_total: 0,
         }
     }
 
@@ -275,16 +277,32 @@ impl GrowthLimiter {
         Ok(true)
     }
 
-    /// A table grows to `desired` elements.
-    pub fn table_growing(&mut self, desired: usize) -> Result<bool, LimitExceeded> {
-        match self.table_limit {
-            Some(limit) if desired as u64 > limit => Err(LimitExceeded {
+    /// A table grows from `current` to `desired` elements (a new table
+    /// from 0). `Ok(false)` when `desired` passes the table's own `maximum`
+    /// (`table.grow` returns -1); an error when the instance's tables
+    /// together would hold more elements than the table limit, which is per
+    /// instance, like the memory limit.
+    pub fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> Result<bool, LimitExceeded> {
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
+        let total = self.table_total - (current as u64).min(self.table_total) + desired as u64;
+        if let Some(limit) = self.table_limit
+            && total > limit
+        {
+            return Err(LimitExceeded {
                 kind: LimitKind::TableElements,
                 limit,
-                requested: desired as u64,
-            }),
-            _ => Ok(true),
+                requested: total,
+            });
         }
+        self.table_total = total;
+        Ok(true)
     }
 
     /// The most linear memory the instance has held.

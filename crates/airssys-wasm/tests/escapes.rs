@@ -368,3 +368,196 @@ fn without_clocks_a_timer_never_fires_and_a_sleep_fails_at_once() {
         );
     });
 }
+
+/// The table limit holds for an instance's tables together, as documented
+/// (before, each table was held to it alone).
+#[test]
+fn the_table_limit_is_per_instance() {
+    let tables = |n: usize, size: u32| {
+        let decls: String = (0..n).map(|_| format!("(table {size} funcref)")).collect();
+        common::component_of(
+            "package test:t; world t { export grow: func(n: u32) -> s32; }",
+            "t",
+            format!(
+                r#"(module {decls}
+                    (func (export "grow") (param i32) (result i32)
+                      ref.null func local.get 0 table.grow 0))"#
+            ),
+        )
+    };
+    common::each_backend(|kind| {
+        let (rt, audit) = common::runtime();
+        let limits = Limits::default().with_table_elements(10_000);
+        let load = |bytes: Vec<u8>| rt.load(bytes, LoadOptions::new().limits(limits)).unwrap();
+        // Two tables of 6 000: 12 000 elements in one instance.
+        let e = load(tables(2, 6_000)).instantiate().err().expect("refused");
+        assert!(matches!(e, Error::TableLimit { .. }), "on {kind}: {e}");
+        assert!(
+            audit
+                .events()
+                .iter()
+                .any(|e| matches!(e.kind, AuditKind::InstantiationFailed { .. })),
+            "on {kind}: audited"
+        );
+        // One table of 6 000 fits, and grows to the limit of the instance.
+        let mut i = load(tables(1, 6_000)).instantiate().unwrap();
+        assert_eq!(
+            i.call("grow", &[Value::U32(4_000)]).unwrap(),
+            vec![Value::S32(6_000)]
+        );
+        let e = i.call("grow", &[Value::U32(1)]).unwrap_err();
+        assert!(matches!(e, Error::TableLimit { .. }), "on {kind}: {e}");
+    });
+}
+
+/// A namespace and a key never spell another namespace's entry (with a
+/// separator byte, `a` + `b\0c` and `a\0b` + `c` were one entry).
+#[test]
+fn key_value_entries_of_two_namespaces_never_collide() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let with = |ns: &str| {
+            rt.load(
+                common::guest("host-probe"),
+                LoadOptions::new().grant(Capability::key_value(ns, KvQuota::default())),
+            )
+            .unwrap()
+            .instantiate()
+            .unwrap()
+        };
+        let mut a = with("a");
+        assert_eq!(
+            a.call("kv-set", &[s("a"), s("b\0c"), s("a's secret")])
+                .unwrap(),
+            vec![Value::Result(Ok(None))]
+        );
+        let mut b = with("a\0b");
+        assert_eq!(
+            b.call("kv-get", &[s("a\0b"), s("c")]).unwrap(),
+            vec![Value::Result(Ok(Some(Box::new(Value::Option(None)))))],
+            "another namespace's entry must not be readable"
+        );
+        assert_eq!(
+            b.call("kv-keys", &[s("a\0b")]).unwrap(),
+            vec![Value::Result(Ok(Some(Box::new(Value::List(vec![])))))]
+        );
+    });
+}
+
+/// A store written by an earlier version is carried over when opened.
+#[test]
+fn a_key_value_store_of_the_earlier_format_is_moved_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kv.redb");
+    {
+        let db = redb::Database::create(&file).unwrap();
+        let old: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("kv");
+        let tx = db.begin_write().unwrap();
+        tx.open_table(old)
+            .unwrap()
+            .insert(b"notes\0a".as_slice(), b"kept".as_slice())
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    let rt = airssys_wasm::Runtime::builder()
+        .host_settings(airssys_wasm::HostSettings {
+            kv_path: Some(file),
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let mut i = rt
+        .load(
+            common::guest("host-probe"),
+            LoadOptions::new().grant(Capability::key_value("notes", KvQuota::default())),
+        )
+        .unwrap()
+        .instantiate()
+        .unwrap();
+    assert_eq!(
+        i.call("kv-get", &[s("notes"), s("a")]).unwrap(),
+        vec![Value::Result(Ok(Some(Box::new(Value::Option(Some(
+            Box::new(s("kept"))
+        ))))))]
+    );
+}
+
+/// A guest's `realloc` runs while the host lowers into it, and may not call
+/// out of the component (`may-leave` is cleared), on both backends.
+#[test]
+fn a_guest_realloc_cannot_call_imports() {
+    let bytes = common::component_of(
+        "package test:r; world r { import ping: func(); export take: func(s: string) -> u32; }",
+        "r",
+        r#"(module
+            (import "$root" "ping" (func $ping))
+            (memory (export "memory") 1)
+            (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+              call $ping
+              i32.const 1024)
+            (func (export "take") (param i32 i32) (result i32) local.get 1))"#,
+    );
+    common::each_backend(|kind| {
+        let mut host = airssys_wasm::HostFunctions::new();
+        let pinged = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = pinged.clone();
+        host.define("", "ping", move |_, _, _| {
+            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        });
+        let (rt, _) = common::runtime_with_host(host);
+        let mut i = rt
+            .load(bytes.clone(), LoadOptions::new())
+            .unwrap()
+            .instantiate()
+            .unwrap();
+        let e = i.call("take", &[s("hello")]).unwrap_err();
+        assert!(
+            e.to_string().contains("cannot leave component instance"),
+            "on {kind}: {e}"
+        );
+        assert!(
+            !pinged.load(std::sync::atomic::Ordering::SeqCst),
+            "on {kind}"
+        );
+    });
+}
+
+/// Describing a component's types is bounded: a small file whose types nest
+/// a shared type (each level a tuple of two of the one before) would write
+/// out to about 2^17 parts per use (under the engine's own limit of 10^6);
+/// it is refused at load, quickly, on both backends.
+#[test]
+fn a_type_that_writes_out_too_large_is_refused_at_load() {
+    let mut wit = String::from("package test:big; interface t { type t0 = tuple<u8, u8>;\n");
+    for k in 1..=15 {
+        wit.push_str(&format!("type t{k} = tuple<t{j}, t{j}>;\n", j = k - 1));
+    }
+    wit.push_str("} world big { use t.{t15}; export f: func(x: t15); }");
+    let bytes = common::component_of(
+        &wit,
+        "big",
+        r#"(module
+            (memory (export "memory") 1)
+            (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) i32.const 0)
+            (func (export "f") (param i32)))"#,
+    );
+    common::each_backend(|kind| {
+        let (rt, audit) = common::runtime();
+        let start = Instant::now();
+        let e = rt
+            .load(bytes.clone(), LoadOptions::new())
+            .err()
+            .expect("refused");
+        assert!(matches!(e, Error::InvalidComponent(_)), "on {kind}: {e}");
+        assert!(e.to_string().contains("parts"), "on {kind}: {e}");
+        assert!(start.elapsed() < Duration::from_secs(5), "on {kind}");
+        assert!(
+            audit
+                .events()
+                .iter()
+                .any(|e| matches!(e.kind, AuditKind::LoadRejected { .. })),
+            "on {kind}"
+        );
+    });
+}

@@ -1,8 +1,12 @@
 //! `key-value`: namespaces in one redb file per host, with quotas.
 //!
-//! Keys are stored as `namespace \0 key` in one table; a second table
-//! holds each namespace's usage (the bytes of its keys and values), which a
-//! `set` checks against the namespace's quota in the same transaction.
+//! Keys are stored as the namespace's length (4 bytes, big-endian), the
+//! namespace, then the key, in one table: no namespace and key can spell
+//! another pair's entry (a separator byte could: `a` + `b\0c` and `a\0b` +
+//! `c`). A second table holds each namespace's usage (the bytes of its keys
+//! and values), which a `set` checks against the namespace's quota in the
+//! same transaction. A store written by an earlier version (`namespace \0
+//! key` in table `kv`) is moved to this form when it is opened.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +16,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{HostState, bytes, bytes_value, err, func, gate, limit, ok, string};
 
-const DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
+const DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv2");
+/// The table of earlier versions, keyed `namespace \0 key`.
+const OLD_DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
 const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage");
 
 /// The store.
@@ -30,8 +36,19 @@ fn failed(e: impl std::fmt::Display) -> KvError {
     KvError::Failed(format!("key-value store: {e}"))
 }
 
+/// The stored key of `key` in `namespace`.
 fn full_key(namespace: &str, key: &str) -> Vec<u8> {
-    [namespace.as_bytes(), &[0], key.as_bytes()].concat()
+    let mut k = prefix(namespace);
+    k.extend_from_slice(key.as_bytes());
+    k
+}
+
+/// What every stored key of `namespace` starts with.
+fn prefix(namespace: &str) -> Vec<u8> {
+    let mut p = Vec::with_capacity(4 + namespace.len());
+    p.extend_from_slice(&(namespace.len() as u32).to_be_bytes());
+    p.extend_from_slice(namespace.as_bytes());
+    p
 }
 
 impl Store {
@@ -46,10 +63,31 @@ impl Store {
                 .create_with_backend(redb::backends::InMemoryBackend::new())
                 .map_err(|e| open_error(&e))?,
         };
-        // Create the tables so readers always find them.
+        // Create the tables so readers always find them, and move entries of
+        // an earlier version's table into this one.
         let tx = db.begin_write().map_err(|e| open_error(&e))?;
-        tx.open_table(DATA).map_err(|e| open_error(&e))?;
-        tx.open_table(USAGE).map_err(|e| open_error(&e))?;
+        {
+            let mut data = tx.open_table(DATA).map_err(|e| open_error(&e))?;
+            tx.open_table(USAGE).map_err(|e| open_error(&e))?;
+            let mut old = tx.open_table(OLD_DATA).map_err(|e| open_error(&e))?;
+            let mut moved = Vec::new();
+            for entry in old.iter().map_err(|e| open_error(&e))? {
+                let (k, v) = entry.map_err(|e| open_error(&e))?;
+                let k = k.value();
+                let split = k.iter().position(|b| *b == 0).unwrap_or(k.len());
+                let (ns, key) = (&k[..split], k.get(split + 1..).unwrap_or_default());
+                let mut new = (ns.len() as u32).to_be_bytes().to_vec();
+                new.extend_from_slice(ns);
+                new.extend_from_slice(key);
+                moved.push((new, v.value().to_vec()));
+            }
+            for (k, v) in &moved {
+                data.insert(k.as_slice(), v.as_slice())
+                    .map_err(|e| open_error(&e))?;
+            }
+            old.retain(|_, _| false).map_err(|e| open_error(&e))?;
+        }
+        tx.delete_table(OLD_DATA).map_err(|e| open_error(&e))?;
         tx.commit().map_err(|e| open_error(&e))?;
         Ok(Self { db })
     }
@@ -139,15 +177,13 @@ impl Store {
     fn keys(&self, namespace: &str) -> Result<Vec<String>, KvError> {
         let tx = self.db.begin_read().map_err(failed)?;
         let table = tx.open_table(DATA).map_err(failed)?;
-        let start = [namespace.as_bytes(), &[0]].concat();
-        let end = [namespace.as_bytes(), &[1]].concat();
+        let start = prefix(namespace);
         let mut keys = Vec::new();
-        for entry in table
-            .range(start.as_slice()..end.as_slice())
-            .map_err(failed)?
-        {
+        for entry in table.range(start.as_slice()..).map_err(failed)? {
             let (k, _) = entry.map_err(failed)?;
-            let k = &k.value()[start.len()..];
+            let Some(k) = k.value().strip_prefix(start.as_slice()) else {
+                break;
+            };
             keys.push(String::from_utf8_lossy(k).into_owned());
         }
         Ok(keys)

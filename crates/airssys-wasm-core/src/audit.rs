@@ -130,6 +130,16 @@ pub enum AuditKind {
         /// The backend that compiled it.
         backend: String,
     },
+    /// The backend refused the compiled artifact its cache held for a
+    /// component and compiled the component from its bytes instead (the
+    /// load went on; a [`AuditKind::Loaded`] event follows). Something
+    /// wrote to the cache that should not have: the artifact failed its
+    /// authentication, was a symbolic link, or the engine refused it.
+    CacheRefused {
+        /// What was refused and why, as the backend says it (the
+        /// artifact's path, the cause, whether it was replaced).
+        reason: String,
+    },
     /// A component was refused at load.
     LoadRejected {
         /// Why, as the error says it.
@@ -323,6 +333,7 @@ impl AuditSink for TracingSink {
             | AuditKind::Trapped { .. }
             | AuditKind::LimitHit { .. }
             | AuditKind::LoadRejected { .. }
+            | AuditKind::CacheRefused { .. }
             | AuditKind::InstantiationFailed { .. } => {
                 tracing::warn!(target: "airssys_wasm::audit", component, event = ?event.kind)
             }
@@ -360,6 +371,22 @@ mod tests {
         // Sinks that store events keep every call.
         assert!(MemorySink::new().records_calls());
         assert!(Arc::new(MemorySink::new()).records_calls());
+    }
+
+    #[test]
+    fn a_refused_cache_artifact_is_a_cache_refused_event_in_json() {
+        let event = AuditEvent::at(
+            UNIX_EPOCH,
+            "victim",
+            AuditKind::CacheRefused {
+                reason: "cached artifact `x.cwasm`: tag mismatch".into(),
+            },
+        );
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["event"], "cache-refused");
+        assert_eq!(json["reason"], "cached artifact `x.cwasm`: tag mismatch");
+        let back: AuditEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(back, event);
     }
 
     #[test]

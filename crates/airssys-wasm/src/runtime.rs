@@ -449,7 +449,10 @@ impl Runtime {
     /// Reads, validates and compiles a component.
     ///
     /// Refusals (unreadable file, invalid bytes, missing imports) are
-    /// audited as `load-rejected` and returned as typed errors.
+    /// audited as `load-rejected` and returned as typed errors. A compiled
+    /// artifact the backend's cache refused (see the README, "Embedding")
+    /// is audited as `cache-refused`; the load goes on with the component
+    /// compiled from its bytes.
     pub fn load(&self, source: impl Into<Source>, options: LoadOptions) -> Result<Component> {
         let source = source.into();
         let name: Arc<str> = options
@@ -584,6 +587,16 @@ impl Runtime {
                 .backend
                 .compile(&bytes, &info, &Arc::new(table), &limits)?
         };
+        // The backend compiled the component itself because its cache held
+        // an artifact it would not trust: someone wrote to the cache.
+        if let Some(reason) = compiled.cache_refusal() {
+            self.inner.record(
+                name,
+                AuditKind::CacheRefused {
+                    reason: reason.to_owned(),
+                },
+            )?;
+        }
         let mut config = evaluation
             .as_ref()
             .map(|e| e.config.clone())

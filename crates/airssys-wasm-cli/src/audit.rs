@@ -22,7 +22,7 @@ pub enum AuditCommand {
         /// Only events of this component.
         #[arg(long)]
         component: Option<String>,
-        /// Only refusals: denied capabilities, host limits and refused loads.
+        /// Only refusals: denied capabilities, host limits, refused loads and refused cached artifacts.
         #[arg(long)]
         denied: bool,
     },
@@ -64,6 +64,7 @@ pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
                         AuditKind::CapabilityDenied { .. }
                             | AuditKind::HostLimit { .. }
                             | AuditKind::LoadRejected { .. }
+                            | AuditKind::CacheRefused { .. }
                     )
                 {
                     continue;
@@ -86,6 +87,7 @@ fn describe(kind: &AuditKind) -> String {
             format!("loaded {digest} ({size} bytes) on {backend}")
         }
         AuditKind::LoadRejected { reason, .. } => format!("LOAD REJECTED: {reason}"),
+        AuditKind::CacheRefused { reason } => format!("CACHE REFUSED: {reason}"),
         AuditKind::Instantiated { instance } => format!("instance {instance} created"),
         AuditKind::InstantiationFailed { error, .. } => format!("INSTANTIATION FAILED: {error}"),
         AuditKind::Dropped { instance } => format!("instance {instance} dropped"),

@@ -5,7 +5,8 @@
 //! - `ours-compile`: `Runtime::load` without an artifact cache (parse,
 //!   validate, digest, compile, link);
 //! - `ours-cached`: `Runtime::load` with a cache that holds the artifact
-//!   (parse, validate, digest, map the artifact, link);
+//!   (parse, validate, digest, read the artifact into memory and check its
+//!   MAC, deserialise the checked bytes, link);
 //! - `raw-wasmtime-compile`: wasmtime's `Component::new`;
 //! - `raw-wasmtime-deserialize`: wasmtime's `Component::deserialize` of
 //!   the artifact in memory.

@@ -26,9 +26,45 @@
 //!   microseconds.
 //! - **Compiled-artifact cache**: with [`WasmtimeConfig::cache_dir`], compiled
 //!   components are stored on disk keyed by the component's blake3 digest and
-//!   the engine's compatibility hash, so a second load skips compilation. The
-//!   directory must be writable only by the host's own user: artifacts are
-//!   native code and are loaded without re-validation.
+//!   the engine's compatibility hash, so a later load (in this process or
+//!   the next) skips compilation. An artifact is native code that wasmtime
+//!   runs without validating it again, so the cache trusts only what it
+//!   wrote itself:
+//!   - **Authenticated.** Each artifact starts with a keyed blake3 hash (a
+//!     MAC) over a domain-separation string, the component's digest, the
+//!     engine's compatibility hash, this crate's version and the artifact.
+//!     The key is a per-host secret, 32 random bytes in `cache.key` inside
+//!     the cache directory, created once with mode 0600 (linked into place
+//!     whole, so concurrent starts agree on one key) and never replaced;
+//!     an existing key that is a symbolic link, not a regular file of this
+//!     user, readable or writable by group or others, or not 32 bytes is
+//!     refused.
+//!   - **Checked before use.** A load opens the artifact without following
+//!     a symbolic link, reads it into memory, checks the MAC and
+//!     deserialises exactly the bytes it checked. An artifact that fails
+//!     (another component's artifact planted under this one's name, a
+//!     changed or truncated file, one made with another host's key, a link,
+//!     a FIFO) is refused: the component is compiled from its bytes, the
+//!     file replaced, and the refusal reported by
+//!     [`CompiledComponent::cache_refusal`], which the runtime audits as
+//!     `cache-refused`.
+//!   - **A private directory.** The directory is created with mode 0700 if
+//!     it is missing. One that is a symbolic link, owned by another user or
+//!     writable by group or others fails [`WasmtimeBackend::with_config`]
+//!     with [`Error::Io`] naming the path and the cause, rather than running
+//!     without the cache: a directory's mode and owner are the operator's
+//!     configuration (nobody else can change them), so the mistake is
+//!     reported once where it is made, instead of every load quietly
+//!     compiling again (seconds for a JavaScript or Python component). The
+//!     check is made once; what holds at each load is the MAC, with the key
+//!     in memory, whatever happens to the directory later.
+//!   - **No predictable temporary files.** An artifact is written to a file
+//!     of a random name created with `O_EXCL` and mode 0600, then renamed
+//!     into place (replacing a link there, not what it points to). A crash
+//!     halfway leaves a file whose MAC fails, never a wrong artifact.
+//!
+//!   The checks use Unix owners and modes; on other platforms a cache
+//!   directory is refused.
 //! - **WASI p2** through `wasmtime-wasi`, with a context built only from the
 //!   instance's capability set (see the `wasi` module docs in the source and
 //!   the README): nothing is granted by default.
@@ -75,6 +111,9 @@ pub struct WasmtimeConfig {
     /// reserved up front). `None` (the default) allocates on demand.
     pub pooling: Option<PoolingConfig>,
     /// Where compiled artifacts are cached; `None` disables the cache.
+    /// The directory must belong to this process's user and be writable
+    /// by nobody else (it is made with mode 0700 if missing); it holds the
+    /// cache's key, `cache.key`. See the crate docs.
     pub cache_dir: Option<PathBuf>,
     /// Bytes of native stack WebAssembly may use before a stack overflow
     /// trap. Default 512 KiB.
@@ -122,6 +161,9 @@ impl Default for PoolingConfig {
 /// The wasmtime backend. Cheap to share (`Arc`); one per process is typical.
 pub struct WasmtimeBackend {
     config: WasmtimeConfig,
+    /// The artifact cache's directory and key, checked at construction and
+    /// shared by every engine's cache.
+    cache_dir: Option<Arc<cache::CacheDir>>,
     /// Fuel metering and epochs: components loaded with a fuel limit.
     metered: Flavor,
     /// Made on first use: epochs only (a timeout, no fuel limit), and
@@ -163,7 +205,11 @@ impl Metering {
 }
 
 impl Flavor {
-    fn new(config: &WasmtimeConfig, metering: Metering) -> Result<Self> {
+    fn new(
+        config: &WasmtimeConfig,
+        cache_dir: Option<&Arc<cache::CacheDir>>,
+        metering: Metering,
+    ) -> Result<Self> {
         let mut c = Config::new();
         c.wasm_component_model(true)
             .consume_fuel(metering == Metering::FuelAndEpochs)
@@ -190,11 +236,7 @@ impl Flavor {
             .map_err(|e| Error::Backend(format!("linking bounded WASI waits: {e:#}")))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
             .map_err(|e| Error::Backend(format!("linking wasi:http: {e:#}")))?;
-        let cache = config
-            .cache_dir
-            .clone()
-            .map(|dir| cache::ArtifactCache::new(dir, &engine))
-            .transpose()?;
+        let cache = cache_dir.map(|dir| cache::ArtifactCache::new(dir.clone(), &engine));
         Ok(Self {
             metering,
             engine,
@@ -211,14 +253,25 @@ impl WasmtimeBackend {
     }
 
     /// A backend with the given settings.
+    ///
+    /// With [`WasmtimeConfig::cache_dir`], the directory is checked (and
+    /// made, and given a key) here: one that is not private to this user
+    /// fails with [`Error::Io`] naming it and the cause (see the crate
+    /// docs).
     pub fn with_config(config: WasmtimeConfig) -> Result<Self> {
-        let metered = Flavor::new(&config, Metering::FuelAndEpochs)?;
+        let cache_dir = config
+            .cache_dir
+            .clone()
+            .map(|dir| cache::CacheDir::open(dir).map(Arc::new))
+            .transpose()?;
+        let metered = Flavor::new(&config, cache_dir.as_ref(), Metering::FuelAndEpochs)?;
         let others = Arc::new([OnceLock::new(), OnceLock::new()]);
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(metered.engine.clone(), others.clone(), ticker_stop.clone());
         Ok(Self {
             pool_size: config.pooling.as_ref().map(|p| p.total_component_instances),
             config,
+            cache_dir,
             metered,
             others,
             ticker_stop,
@@ -247,7 +300,7 @@ impl WasmtimeBackend {
         if let Some(f) = slot.get() {
             return Ok(f);
         }
-        let made = Flavor::new(&self.config, metering)?;
+        let made = Flavor::new(&self.config, self.cache_dir.as_ref(), metering)?;
         // Two threads may both make one; the first stored is kept.
         Ok(slot.get_or_init(|| made))
     }
@@ -257,11 +310,15 @@ impl WasmtimeBackend {
         flavor: &Flavor,
         bytes: &[u8],
         info: &ComponentInfo,
-    ) -> Result<(Component, bool)> {
+    ) -> Result<cache::Loaded> {
         match &flavor.cache {
             Some(cache) => cache.load_or_compile(&flavor.engine, bytes, info.digest()),
             None => Component::new(&flavor.engine, bytes)
-                .map(|c| (c, false))
+                .map(|component| cache::Loaded {
+                    component,
+                    from_cache: false,
+                    refusal: None,
+                })
                 .map_err(|e| Error::InvalidComponent(format!("{e:#}"))),
         }
     }
@@ -351,7 +408,11 @@ impl Backend for WasmtimeBackend {
     ) -> Result<Arc<dyn CompiledComponent>> {
         let flavor = self.flavor(limits)?;
         let metering = flavor.metering;
-        let (component, from_cache) = self.component(flavor, bytes, info)?;
+        let cache::Loaded {
+            component,
+            from_cache,
+            refusal,
+        } = self.component(flavor, bytes, info)?;
         tracing::debug!(digest = %info.digest(), from_cache, ?metering, "compiled component");
         let linker = self.link_host(flavor, info, host)?;
         let pre = linker
@@ -381,6 +442,7 @@ impl Backend for WasmtimeBackend {
             export_names: info.export_names(),
             needed,
             from_cache,
+            cache_refusal: refusal,
             pool_size: self.pool_size,
         }))
     }
@@ -413,6 +475,8 @@ pub(crate) struct Compiled {
     export_names: String,
     needed: Vec<CapabilityKind>,
     from_cache: bool,
+    /// Why the cache's artifact was refused, if it was.
+    cache_refusal: Option<String>,
     pool_size: Option<u32>,
 }
 
@@ -427,5 +491,9 @@ impl CompiledComponent for Compiled {
 
     fn loaded_from_cache(&self) -> bool {
         self.from_cache
+    }
+
+    fn cache_refusal(&self) -> Option<&str> {
+        self.cache_refusal.as_deref()
     }
 }

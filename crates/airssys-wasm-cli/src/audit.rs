@@ -42,8 +42,8 @@ pub enum AuditCommand {
         /// Only events of this component.
         #[arg(long)]
         component: Option<String>,
-        /// Only refusals: denied capabilities, host limits, refused loads and counts of
-        /// suppressed refusals.
+        /// Only refusals: denied capabilities, host limits, refused loads, refused cached
+        /// artifacts and counts of suppressed refusals.
         #[arg(long)]
         denied: bool,
     },
@@ -164,6 +164,7 @@ pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
                             | AuditKind::HostLimit { .. }
                             | AuditKind::LoadRejected { .. }
                             | AuditKind::Suppressed { .. }
+                            | AuditKind::CacheRefused { .. }
                     )
                 {
                     continue;
@@ -260,6 +261,7 @@ fn describe(kind: &AuditKind) -> String {
             format!("loaded {digest} ({size} bytes) on {backend}")
         }
         AuditKind::LoadRejected { reason, .. } => format!("LOAD REJECTED: {reason}"),
+        AuditKind::CacheRefused { reason } => format!("CACHE REFUSED: {reason}"),
         AuditKind::Instantiated { instance } => format!("instance {instance} created"),
         AuditKind::InstantiationFailed { error, .. } => format!("INSTANTIATION FAILED: {error}"),
         AuditKind::Dropped { instance } => format!("instance {instance} dropped"),

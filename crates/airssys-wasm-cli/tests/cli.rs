@@ -1263,3 +1263,61 @@ fn audit_show_prints_a_suppressed_count_among_the_refusals() {
         "{last}"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn the_cache_dir_must_be_private_and_a_planted_artifact_is_refused_and_audited() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let cache_s = cache.display().to_string();
+    let artifacts = || -> std::collections::BTreeSet<PathBuf> {
+        std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+            .collect()
+    };
+    let values = guest("values");
+    let add = ["--invoke", "add(1, 2)"];
+    let run = |component: &str, audit: Option<&str>, code: i32| {
+        let mut args = vec!["run", "--cache-dir", &cache_s];
+        if let Some(a) = audit {
+            args.extend(["--audit", a]);
+        }
+        args.push(component);
+        if component == values {
+            args.extend(add);
+        } else {
+            args.extend(["--invoke", r#"greet("x")"#]);
+        }
+        expect(&args, code)
+    };
+    run(&guest("text-tools"), None, 0);
+    let attackers = artifacts();
+    run(&values, None, 0);
+    let victim = artifacts().difference(&attackers).next().unwrap().clone();
+    std::fs::copy(attackers.iter().next().unwrap(), &victim).unwrap();
+
+    let audit = dir.path().join("audit.jsonl");
+    let audit_s = audit.display().to_string();
+    let o = run(&values, Some(&audit_s), 0);
+    assert_eq!(stdout(&o), "3\n", "the victim's own code ran");
+    let o = expect(&["audit", "show", &audit_s, "--denied"], 0);
+    let shown = stdout(&o);
+    assert!(
+        shown.contains("CACHE REFUSED")
+            && shown.contains(&victim.display().to_string())
+            && shown.contains("authentication tag does not match"),
+        "{shown}"
+    );
+
+    // Writable by others: refused before anything runs, naming the cause.
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = run(&values, None, 90);
+    let line = error_line(&o);
+    assert!(
+        line.contains(&cache_s) && line.contains("writable by group or others (mode 0777)"),
+        "{line}"
+    );
+}

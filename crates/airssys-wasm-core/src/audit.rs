@@ -209,6 +209,16 @@ pub enum AuditKind {
         /// The backend that compiled it.
         backend: String,
     },
+    /// The backend refused the compiled artifact its cache held for a
+    /// component and compiled the component from its bytes instead (the
+    /// load went on; a [`AuditKind::Loaded`] event follows). Something
+    /// wrote to the cache that should not have: the artifact failed its
+    /// authentication, was a symbolic link, or the engine refused it.
+    CacheRefused {
+        /// What was refused and why, as the backend says it (the
+        /// artifact's path, the cause, whether it was replaced).
+        reason: String,
+    },
     /// A component was refused at load.
     LoadRejected {
         /// Why, as the error says it.
@@ -424,6 +434,7 @@ impl AuditSink for TracingSink {
             | AuditKind::Trapped { .. }
             | AuditKind::LimitHit { .. }
             | AuditKind::LoadRejected { .. }
+            | AuditKind::CacheRefused { .. }
             | AuditKind::InstantiationFailed { .. }
             | AuditKind::Suppressed { .. } => {
                 tracing::warn!(target: "airssys_wasm::audit", component = %component, event = %kind)
@@ -513,6 +524,22 @@ mod tests {
         assert!(!text.contains(['\u{1b}', '\u{202e}']), "{text:?}");
         assert!(text.contains(r"component=evil\nFAKE LINE"), "{text}");
         assert!(text.contains(r"kv \u{1b}[2J\u{202e}\nFAKE LINE"), "{text}");
+    }
+
+    #[test]
+    fn a_refused_cache_artifact_is_a_cache_refused_event_in_json() {
+        let event = AuditEvent::at(
+            UNIX_EPOCH,
+            "victim",
+            AuditKind::CacheRefused {
+                reason: "cached artifact `x.cwasm`: tag mismatch".into(),
+            },
+        );
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["event"], "cache-refused");
+        assert_eq!(json["reason"], "cached artifact `x.cwasm`: tag mismatch");
+        let back: AuditEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(back, event);
     }
 
     #[test]

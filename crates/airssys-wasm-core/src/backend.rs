@@ -50,6 +50,19 @@ pub trait CompiledComponent: Send + Sync {
     fn loaded_from_cache(&self) -> bool {
         false
     }
+
+    /// Why the backend refused the compiled artifact it found in its cache
+    /// for this component (and compiled it from its bytes instead), when it
+    /// did: an artifact that fails its authentication (planted, altered,
+    /// truncated, made with another host's key), a symbolic link, or one
+    /// the engine would not load. `None` when there was nothing to refuse,
+    /// which is every backend without a cache.
+    ///
+    /// Backends have no audit sink; the runtime records this at load as
+    /// [`crate::AuditKind::CacheRefused`].
+    fn cache_refusal(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Everything an instance is created with.

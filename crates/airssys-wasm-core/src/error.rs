@@ -256,7 +256,9 @@ impl ErrorClass {
             Self::ResourceLimit => "the memory, table or instance limit was exceeded",
             Self::CapabilityDenied => "a host function refused an ungranted capability",
             Self::HostError => "a host function failed",
-            Self::Io => "reading an input or writing the audit log failed",
+            Self::Io => {
+                "reading an input or writing the audit log failed, or the cache directory (--cache-dir) or its key is not private"
+            }
             Self::Policy => {
                 "a manifest, policy or component name is invalid, or the policy refused the component (forbidden capability, signature)"
             }

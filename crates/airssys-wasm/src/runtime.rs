@@ -481,6 +481,9 @@ impl Runtime {
     /// outside the set replaced by `_`
     /// ([`airssys_wasm_core::name_from_file_stem`]): a file name never puts
     /// control characters into an audit identity.
+    /// A compiled artifact the backend's cache refused (see the README,
+    /// "Embedding") is audited as `cache-refused`; the load goes on with
+    /// the component compiled from its bytes.
     pub fn load(&self, source: impl Into<Source>, options: LoadOptions) -> Result<Component> {
         let source = source.into();
         let named_by_operator = options.name.is_some();
@@ -665,6 +668,16 @@ impl Runtime {
                 .backend
                 .compile(&bytes, &info, &Arc::new(table), &limits)?
         };
+        // The backend compiled the component itself because its cache held
+        // an artifact it would not trust: someone wrote to the cache.
+        if let Some(reason) = compiled.cache_refusal() {
+            self.inner.record(
+                name,
+                AuditKind::CacheRefused {
+                    reason: reason.to_owned(),
+                },
+            )?;
+        }
         let mut config = evaluation
             .as_ref()
             .map(|e| e.config.clone())

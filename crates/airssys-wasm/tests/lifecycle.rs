@@ -6,6 +6,8 @@ use airssys_wasm::{
     AuditError, AuditEvent, AuditKind, AuditSink, Error, Limits, LoadOptions, MemorySink, Runtime,
     Value,
 };
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -113,6 +115,121 @@ fn usage_is_reported_per_call() {
     });
 }
 
+/// The compiled artifacts in a cache directory (beside them is its key).
+fn artifacts(dir: &Path) -> BTreeSet<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect()
+}
+
+/// A wasmtime runtime caching compiled code in `dir`, auditing to `audit`.
+fn caching_runtime(dir: &Path, audit: &Arc<MemorySink>) -> airssys_wasm::Result<Runtime> {
+    Runtime::builder()
+        .audit(audit.clone())
+        .wasmtime_config(airssys_wasm::wasmtime_backend::WasmtimeConfig {
+            cache_dir: Some(dir.to_owned()),
+            ..Default::default()
+        })
+        .build()
+}
+
+#[test]
+fn another_components_artifact_planted_in_the_cache_is_refused_recompiled_and_audited() {
+    let cache = tempfile::tempdir().unwrap();
+    let audit = Arc::new(MemorySink::new());
+    let load = |guest: &str, name: &str| {
+        caching_runtime(cache.path(), &audit)
+            .unwrap()
+            .load(common::guest(guest), LoadOptions::new().name(name))
+            .unwrap()
+    };
+    // Whoever can write the cache directory copies the compiled code of
+    // another component (valid, with a valid tag) under the victim's name.
+    load("text-tools", "attacker");
+    let attackers = artifacts(cache.path());
+    load("values", "victim");
+    let victims: Vec<_> = artifacts(cache.path())
+        .difference(&attackers)
+        .cloned()
+        .collect();
+    let [victim_file] = &victims[..] else {
+        panic!("one artifact for the victim: {victims:?}")
+    };
+    let [attacker_file] = &attackers.iter().collect::<Vec<_>>()[..] else {
+        unreachable!()
+    };
+    std::fs::copy(attacker_file, victim_file).unwrap();
+    audit.take();
+
+    let victim = load("values", "victim");
+    assert!(!victim.loaded_from_cache(), "the planted code is not used");
+    // The victim is itself: compiled from its own bytes.
+    let mut i = victim.instantiate().unwrap();
+    assert_eq!(
+        i.call("add", &[Value::from(1u32), Value::from(2u32)])
+            .unwrap(),
+        vec![Value::from(3u32)]
+    );
+    drop(i);
+    let events = audit.take();
+    let refusals: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            AuditKind::CacheRefused { reason } => Some((&*e.component, reason.as_str())),
+            _ => None,
+        })
+        .collect();
+    let [("victim", reason)] = refusals[..] else {
+        panic!("one cache refusal, the victim's: {events:?}")
+    };
+    assert!(
+        reason.contains(&victim_file.display().to_string())
+            && reason.contains("authentication tag does not match")
+            && reason.contains("replaced the file"),
+        "{reason}"
+    );
+    assert!(
+        matches!(events[1].kind, AuditKind::Loaded { .. }),
+        "{events:?}"
+    );
+
+    // The file was replaced: the next load takes the victim's code from it.
+    let again = load("values", "victim");
+    assert!(again.loaded_from_cache());
+    assert!(
+        !audit
+            .events()
+            .iter()
+            .any(|e| matches!(e.kind, AuditKind::CacheRefused { .. }))
+    );
+    let mut i = again.instantiate().unwrap();
+    assert_eq!(
+        i.call("add", &[Value::from(2u32), Value::from(2u32)])
+            .unwrap(),
+        vec![Value::from(4u32)]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_cache_directory_others_can_write_is_refused_when_the_runtime_is_built() {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let err = caching_runtime(cache.path(), &Arc::new(MemorySink::new()))
+        .err()
+        .expect("the runtime is refused");
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&cache.path().display().to_string())
+            && text.contains("writable by group or others (mode 0777)"),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_second_load_uses_the_artifact_cache() {
     common::each_backend(|_| {
@@ -132,7 +249,7 @@ fn a_second_load_uses_the_artifact_cache() {
         };
         let first = load();
         assert!(!first.loaded_from_cache());
-        assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 1);
+        assert_eq!(artifacts(cache.path()).len(), 1);
         let second = load();
         assert!(
             second.loaded_from_cache(),
@@ -267,7 +384,7 @@ fn fuel_and_epoch_checks_are_compiled_in_only_for_the_limits_that_need_them() {
     let timed = load(Limits::default().with_timeout(Duration::from_secs(5)));
     assert!(!timed.loaded_from_cache());
     assert_eq!(fuel_used(&timed), None);
-    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 3);
+    assert_eq!(artifacts(cache.path()).len(), 3);
     assert!(load(Limits::default()).loaded_from_cache());
     assert!(load(Limits::default().with_fuel(1)).loaded_from_cache());
     assert!(load(Limits::default().with_timeout(Duration::from_secs(1))).loaded_from_cache());

@@ -110,6 +110,7 @@ pub fn event_names(audit: &MemorySink) -> Vec<&'static str> {
         .map(|e| match e.kind {
             AuditKind::Loaded { .. } => "loaded",
             AuditKind::LoadRejected { .. } => "load-rejected",
+            AuditKind::CacheRefused { .. } => "cache-refused",
             AuditKind::Instantiated { .. } => "instantiated",
             AuditKind::InstantiationFailed { .. } => "instantiation-failed",
             AuditKind::Dropped { .. } => "dropped",

@@ -6,14 +6,15 @@
 //! in `http.rs`. Individual WASI filesystem calls are not audited one by
 //! one; `airssys:host/filesystem` is the audited path.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use airssys_wasm_core::capability::NetKind;
+use airssys_wasm_core::capability::{NetKind, canonical_ip};
 use airssys_wasm_core::wasi::{self, FIXED_RANDOM, WasiGrants};
 use airssys_wasm_core::{
-    AuditSink, CallContext, CapabilityKind, CapabilitySet, CaptureBuffer, InstanceConfig,
+    AuditKind, AuditSink, CallContext, CapabilityKind, CapabilitySet, CaptureBuffer, InstanceConfig,
     OutputTarget, Request,
 };
 use wasmtime_wasi::p2::pipe::{ClosedInputStream, MemoryInputPipe};
@@ -94,26 +95,50 @@ pub(crate) fn build(config: &InstanceConfig, program: &str) -> wasmtime::Result<
     let grants = config.capabilities.clone();
     let audit = config.audit.clone();
     b.socket_addr_check(move |addr, usage| {
-        let ephemeral_bind = matches!(usage, SocketAddrUse::TcpBind | SocketAddrUse::UdpBind)
-            && addr.port() == 0
-            && addr.ip().is_unspecified();
-        let allowed = ephemeral_bind || {
-            let cx = CallContext::new(&component, &grants, &*audit);
-            let ip = addr.ip().to_string();
-            let request = Request::Connect {
-                host: &ip,
-                port: addr.port(),
-                kind: NetKind::Socket,
-            };
-            cx.decide(request, "the socket operation fails")
-                .is_ok_and(|d| d.is_allowed())
-        };
+        let cx = CallContext::new(&component, &grants, &*audit);
+        let allowed = socket_allowed(&cx, addr, usage);
         Box::pin(async move { allowed })
     });
     b.allow_tcp(wasi_grants.sockets);
     b.allow_udp(wasi_grants.sockets);
     b.allow_ip_name_lookup(false);
     Ok(b.build())
+}
+
+/// May the guest use `addr` for `usage`? Checked and audited as a
+/// `socket` network request on the address in its canonical form
+/// ([`canonical_ip`]: an IPv4-mapped IPv6 address, which the system
+/// connects to over IPv4, is checked as that IPv4 address, so grants and
+/// forbids of IPv4 hold for it). An IPv4-compatible IPv6 address
+/// (`::a.b.c.d`) would be checked as `a.b.c.d` but connected to as IPv6:
+/// it is refused. A client socket first binds an ephemeral port (port 0
+/// of the unspecified address): that is part of connecting and is not
+/// checked on its own.
+pub(crate) fn socket_allowed(cx: &CallContext<'_>, addr: SocketAddr, usage: SocketAddrUse) -> bool {
+    let ephemeral_bind = matches!(usage, SocketAddrUse::TcpBind | SocketAddrUse::UdpBind)
+        && addr.port() == 0
+        && addr.ip().is_unspecified();
+    if ephemeral_bind {
+        return true;
+    }
+    let ip = canonical_ip(addr.ip());
+    let text = ip.to_string();
+    let request = Request::Connect {
+        host: &text,
+        port: addr.port(),
+        kind: NetKind::Socket,
+    };
+    let outcome = "the socket operation fails";
+    let compatible = matches!(addr.ip(), IpAddr::V6(v6) if ip.is_ipv4() && v6.to_ipv4_mapped().is_none());
+    if compatible {
+        let _ = cx.record(AuditKind::CapabilityDenied {
+            capability: CapabilityKind::Network,
+            request: format!("socket {addr} (an IPv4-compatible IPv6 address)"),
+            outcome: outcome.to_owned(),
+        });
+        return false;
+    }
+    cx.decide(request, outcome).is_ok_and(|d| d.is_allowed())
 }
 
 struct FrozenClock;
@@ -248,4 +273,60 @@ impl OutputStream for DeniedOutput {
 #[wasmtime_wasi::async_trait]
 impl Pollable for DeniedOutput {
     async fn ready(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airssys_wasm_core::capability::HostPattern;
+    use airssys_wasm_core::{Capability, MemorySink};
+
+    fn sock(pattern: &str) -> Capability {
+        Capability::network(HostPattern::new(pattern).unwrap(), NetKind::Socket)
+    }
+
+    fn requests(audit: &MemorySink, allowed: bool) -> Vec<String> {
+        audit
+            .events()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                AuditKind::CapabilityAllowed { request, .. } if allowed => Some(request),
+                AuditKind::CapabilityDenied { request, .. } if !allowed => Some(request),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The system connects to an IPv4-mapped IPv6 address over IPv4, so it
+    /// is checked as that IPv4 address: forbids and grants of IPv4 hold.
+    #[test]
+    fn a_mapped_ipv6_address_is_checked_as_its_ipv4_address() {
+        let mut caps = CapabilitySet::new()
+            .with(sock("*:*"))
+            .with(sock("10.0.0.0/8:5432"));
+        caps.forbid(sock("169.254.169.254:*"));
+        let audit = MemorySink::new();
+        let component: Arc<str> = "probe".into();
+        let cx = CallContext::new(&component, &caps, &audit);
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let connect = SocketAddrUse::TcpConnect;
+        assert!(!socket_allowed(&cx, addr("[::ffff:169.254.169.254]:80"), connect));
+        assert!(!socket_allowed(&cx, addr("[::ffff:a9fe:a9fe]:80"), connect));
+        assert!(!socket_allowed(&cx, addr("169.254.169.254:80"), connect));
+        assert!(socket_allowed(&cx, addr("[::ffff:10.1.2.3]:5432"), connect));
+        // Checked as IPv4 but connected to as IPv6: refused.
+        assert!(!socket_allowed(&cx, addr("[::10.1.2.3]:5432"), connect));
+        // The ephemeral bind before a connection is not a request.
+        assert!(socket_allowed(&cx, addr("[::]:0"), SocketAddrUse::TcpBind));
+        assert_eq!(
+            requests(&audit, false),
+            [
+                "socket 169.254.169.254:80",
+                "socket 169.254.169.254:80",
+                "socket 169.254.169.254:80",
+                "socket [::10.1.2.3]:5432 (an IPv4-compatible IPv6 address)",
+            ]
+        );
+        assert_eq!(requests(&audit, true), ["socket 10.1.2.3:5432"]);
+    }
 }

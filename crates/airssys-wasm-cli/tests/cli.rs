@@ -1321,3 +1321,69 @@ fn the_cache_dir_must_be_private_and_a_planted_artifact_is_refused_and_audited()
         "{line}"
     );
 }
+
+/// The HTTP client connects to the address it checked, never through a
+/// proxy the environment names (a proxy would resolve and contact the
+/// host itself, past every check).
+#[test]
+fn http_requests_ignore_proxy_variables_and_go_to_the_checked_address() {
+    use std::io::{Read, Write};
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    proxy.set_nonblocking(true).unwrap();
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.local_addr().unwrap().port());
+    let serving = std::thread::spawn(move || {
+        let (mut stream, _) = server.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let n = stream.read(&mut buf).unwrap();
+        let body = "direct";
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!("[grant.host-probe]\nnetwork = [\"127.0.0.1:{port}\"]\n"),
+    )
+    .unwrap();
+    let manifest = dir.path().join("m.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "[component]\nname = \"host-probe\"\n[capabilities]\nnetwork = [\"127.0.0.1:{port}\"]\n"
+        ),
+    )
+    .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_airssys-wasm"));
+    command
+        .args([
+            "run",
+            "--name",
+            "host-probe",
+            "--policy",
+            &policy.display().to_string(),
+            "--manifest",
+            &manifest.display().to_string(),
+            &guest("host-probe"),
+            "--invoke",
+            &format!(r#"http-get("http://127.0.0.1:{port}/")"#),
+        ])
+        .env_remove("AIRSSYS_WASM_LOG")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy");
+    for var in ["ALL_PROXY", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY"] {
+        command.env(var, &proxy_url);
+    }
+    let o = command.output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "ok((200, \"direct\"))\n");
+    assert!(serving.join().unwrap().starts_with("GET / HTTP/1.1"));
+    assert!(proxy.accept().is_err(), "the request went to the proxy");
+}

@@ -22,11 +22,12 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::audit::{AuditError, AuditEvent, AuditKind, AuditSink, capped};
-use crate::capability::{CapabilityKind, CapabilitySet, Decision, Request};
+use crate::capability::{CapabilityKind, CapabilitySet, Decision, Request, canonical_ip};
 use crate::value::Value;
 
 /// Per-load data of the host functions ([`InstanceConfig::host_data`]):
@@ -148,6 +149,38 @@ impl<'a> CallContext<'a> {
             .map_err(HostError::Audit)?;
         Ok(decision)
     }
+
+    /// Checks at connect time that `request` (a [`Request::Connect`],
+    /// already allowed by [`CallContext::decide`]) may connect to `addr`,
+    /// an address its host resolved to, and records the decision with the
+    /// address in the request text (`http api.example.com:443 resolved to
+    /// 93.184.216.34`). See [`CapabilitySet::allows_connection`]. A caller
+    /// connects only to addresses allowed here; a host written as an
+    /// address is its own resolution and needs no second check.
+    pub fn decide_connection(
+        &self,
+        request: Request<'_>,
+        addr: IpAddr,
+        outcome: &str,
+    ) -> Result<Decision, HostError> {
+        let decision = self.capabilities.allows_connection(&request, addr);
+        let text = capped(format_args!("{request} resolved to {}", canonical_ip(addr)));
+        let kind = match decision {
+            Decision::Allowed => AuditKind::CapabilityAllowed {
+                capability: request.kind(),
+                request: text,
+            },
+            Decision::Denied => AuditKind::CapabilityDenied {
+                capability: request.kind(),
+                request: text,
+                outcome: outcome.to_owned(),
+            },
+        };
+        self.audit
+            .record(AuditEvent::new(self.component.clone(), kind))
+            .map_err(HostError::Audit)?;
+        Ok(decision)
+    }
 }
 
 /// The most guest data one host call takes by default: 4 MiB of strings
@@ -186,6 +219,12 @@ pub enum HostError {
     /// The function failed for another reason.
     #[error("{0}")]
     Failed(String),
+    /// The call's deadline ([`CallContext::deadline`]) came while the host
+    /// function waited (for the network, say). The backend fails the
+    /// guest's call with [`crate::Error::Timeout`], as when guest code runs
+    /// past it.
+    #[error("the call's deadline came while the host function waited")]
+    Timeout,
     /// The audit sink could not record the decision.
     #[error(transparent)]
     Audit(#[from] AuditError),

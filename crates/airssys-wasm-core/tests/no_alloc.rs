@@ -1,9 +1,11 @@
 //! `CapabilitySet::allows` must not allocate: it runs on every host call.
 //! A counting global allocator proves it for every request kind, allowed
-//! and denied, including paths that need normalising.
+//! and denied, including paths that need normalising. Allocations are
+//! counted per thread, so tests running beside each other do not count
+//! each other's.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
 use airssys_wasm_core::capability::{
     FileOp, FileRights, HostPattern, KvQuota, NetKind, PathGlob, TopicPattern,
@@ -12,19 +14,18 @@ use airssys_wasm_core::{Capability, CapabilitySet, Request};
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
-    /// Only the measuring thread counts: the test harness's own threads
-    /// allocate when they like (a loaded machine makes them report slow
-    /// tests, say).
-    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn count() {
-    if COUNTING.with(|c| c.get()) {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-    }
+    // Not during the thread's teardown, when the counter is gone.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+/// Allocations made by this thread so far.
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
 }
 
 unsafe impl GlobalAlloc for Counting {
@@ -119,16 +120,62 @@ fn allows_does_not_allocate() {
             true, true, false, true, true, false, false, true, true, false, true, true, true, false
         ]
     );
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
-    COUNTING.with(|c| c.set(true));
+    let before = allocations();
     let mut allowed = 0;
     for _ in 0..100 {
         for r in &requests {
             allowed += usize::from(caps.allows(r).is_allowed());
         }
     }
-    COUNTING.with(|c| c.set(false));
-    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    let after = allocations();
     assert_eq!(allowed, 900);
     assert_eq!(after - before, 0, "allows() allocated");
+}
+
+#[test]
+fn numeric_spellings_and_connect_checks_do_not_allocate() {
+    let mut caps = CapabilitySet::new()
+        .with(Capability::network(
+            HostPattern::new("*:80").unwrap(),
+            NetKind::Http,
+        ))
+        .with(Capability::network(
+            HostPattern::new("localhost:*").unwrap(),
+            NetKind::Http,
+        ));
+    caps.forbid(Capability::network(
+        HostPattern::new("169.254.0.0/16:*").unwrap(),
+        NetKind::Http,
+    ));
+    let hosts = [
+        "2852039166",
+        "0xa9fea9fe",
+        "0251.0376.0251.0376",
+        "169.254.43518",
+        "[::ffff:169.254.169.254]",
+        "::ffff:a9fe:a9fe",
+        "example.com.",
+    ];
+    let addr: std::net::IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+    let local = Request::Connect {
+        host: "localhost",
+        port: 8080,
+        kind: NetKind::Http,
+    };
+    let before = allocations();
+    let mut allowed = 0;
+    for _ in 0..100 {
+        for host in hosts {
+            let r = Request::Connect {
+                host,
+                port: 80,
+                kind: NetKind::Http,
+            };
+            allowed += usize::from(caps.allows(&r).is_allowed());
+        }
+        allowed += usize::from(caps.allows_connection(&local, addr).is_allowed());
+    }
+    let after = allocations();
+    assert_eq!(allowed, 200);
+    assert_eq!(after - before, 0, "the checks allocated");
 }

@@ -631,3 +631,70 @@ fn component_names_outside_the_character_set_are_errors_at_their_position() {
         .is_ok()
     );
 }
+
+/// A manifest cannot reach a forbidden address by spelling it another way:
+/// every spelling the system resolver accepts is the address, so it
+/// overlaps the forbid and refuses the load.
+#[test]
+fn every_spelling_of_a_forbidden_address_is_refused_at_load() {
+    let p = Policy::parse(
+        "policy.toml",
+        r#"
+[forbid]
+network = [{ host = "169.254.169.254:*", use = "http" }]
+[grant."*"]
+network = ["*:80"]
+"#,
+    )
+    .unwrap();
+    for spelling in [
+        "2852039166",
+        "0xa9fea9fe",
+        "0251.0376.0251.0376",
+        "169.254.43518",
+        "[::ffff:169.254.169.254]",
+        "[::ffff:a9fe:a9fe]",
+        "169.254.169.254.",
+    ] {
+        let m = manifest(&format!(
+            "[capabilities]\nnetwork = [\"{spelling}:80\"]\n"
+        ));
+        let err = p
+            .evaluate(
+                &Subject::named("reporter"),
+                Some(&m),
+                &[],
+                &Limits::unlimited(),
+            )
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "requests `http 169.254.169.254:80`, forbidden by `http 169.254.169.254:*`"
+            ),
+            "{spelling}: {err}"
+        );
+    }
+    // A name is not refused at load: it is checked on the addresses it
+    // resolves to when it connects, with the forbid in the effective set.
+    let m = manifest("[capabilities]\nnetwork = [\"metadata.example:80\"]\n");
+    let e = p
+        .evaluate(
+            &Subject::named("reporter"),
+            Some(&m),
+            &[],
+            &Limits::unlimited(),
+        )
+        .unwrap();
+    let request = airssys_wasm_core::Request::Connect {
+        host: "metadata.example",
+        port: 80,
+        kind: NetKind::Http,
+    };
+    let metadata: std::net::IpAddr = "169.254.169.254".parse().unwrap();
+    assert!(e.capabilities.allows(&request).is_allowed());
+    assert!(
+        !e.capabilities
+            .allows_connection(&request, metadata)
+            .is_allowed()
+    );
+}

@@ -693,7 +693,6 @@ impl Runtime {
         let host_data: HostData = Arc::new(ComponentHost::new(
             config,
             on_denied,
-            limits.timeout,
             self.inner.host_state.settings.log_rate,
         ));
         self.inner.record(

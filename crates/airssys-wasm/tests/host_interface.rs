@@ -6,6 +6,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use airssys_wasm::capability::{FileOp, FileRights, HostPattern, KvQuota, NetKind, PathGlob};
 use airssys_wasm::{
@@ -562,6 +563,181 @@ fn a_silent_server_hits_the_http_timeout() {
             started.elapsed()
         );
         assert_eq!(host_limits(&audit).len(), 1);
+        server.join().unwrap();
+    });
+}
+
+/// A listener on 127.0.0.1 that must not be contacted: `untouched` is
+/// `true` when nothing connected to it.
+fn quiet_listener() -> (u16, impl Fn() -> bool) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (port, move || listener.accept().is_err())
+}
+
+fn net(pattern: &str) -> Capability {
+    Capability::network(HostPattern::new(pattern).unwrap(), NetKind::Http)
+}
+
+/// A grant of every host on a port, with a forbid carried along as
+/// policy's forbids are.
+fn granting_forbidding(grant: &str, forbid: &str) -> LoadOptions {
+    let mut caps = airssys_wasm::CapabilitySet::new().with(net(grant));
+    caps.forbid(net(forbid));
+    LoadOptions::new().capabilities_set(caps)
+}
+
+/// Every way of spelling an address the system resolver accepts (decimal,
+/// hexadecimal, octal, fewer parts, IPv4-mapped IPv6 in both forms) is
+/// that address: a forbid of it holds against a grant of `*:PORT`, at
+/// request time, before anything is contacted.
+#[test]
+fn every_spelling_of_a_forbidden_address_is_denied_at_request_time() {
+    common::each_backend(|_| {
+        let (port, untouched) = quiet_listener();
+        let (rt, audit) = runtime_with(HostSettings {
+            http_timeout: Duration::from_secs(2),
+            ..HostSettings::default()
+        });
+        let mut i = probe(
+            &rt,
+            granting_forbidding(&format!("*:{port}"), "127.0.0.0/8:*"),
+        );
+        let spellings = [
+            "2130706433",
+            "0x7f000001",
+            "0177.0.0.1",
+            "127.1",
+            "0x7f.0.1",
+            "[::ffff:127.0.0.1]",
+            "[::ffff:7f00:1]",
+            "127.0.0.1.",
+        ];
+        for spelling in spellings {
+            let e = err_text(&call(
+                &mut i,
+                "http-get",
+                &[s(&format!("http://{spelling}:{port}/"))],
+            ));
+            assert_eq!(e, format!("denied: http {spelling}:{port}"));
+        }
+        assert_eq!(denied_requests(&audit).len(), spellings.len());
+        assert!(untouched(), "a forbidden address was contacted");
+    });
+}
+
+/// A name grant does not reach a forbidden address: `localhost` is
+/// resolved, each address checked, and the request denied (and audited
+/// with the address) before it connects.
+#[test]
+fn a_granted_name_that_resolves_to_a_forbidden_address_is_denied_at_connect() {
+    common::each_backend(|_| {
+        let (port, untouched) = quiet_listener();
+        let (rt, audit) = runtime_with(HostSettings {
+            http_timeout: Duration::from_secs(1),
+            ..HostSettings::default()
+        });
+        let mut i = probe(
+            &rt,
+            granting_forbidding(&format!("localhost:{port}"), "127.0.0.0/8:*"),
+        );
+        let e = err_text(&call(
+            &mut i,
+            "http-get",
+            &[s(&format!("http://localhost:{port}/"))],
+        ));
+        assert_eq!(
+            e,
+            format!(
+                "denied: http localhost:{port} (it resolves to an address that is not allowed)"
+            )
+        );
+        assert_eq!(
+            denied_requests(&audit),
+            [format!("http localhost:{port} resolved to 127.0.0.1")]
+        );
+        assert!(untouched(), "the forbidden address was contacted");
+    });
+}
+
+/// Without the forbid, the name's addresses are checked, audited, and the
+/// request goes to them.
+#[test]
+fn a_granted_name_reaches_its_checked_addresses() {
+    common::each_backend(|_| {
+        let (port, server) = common::serve(vec![common::response("200 OK", "", "by name")]);
+        let (rt, audit) = runtime_with(HostSettings::default());
+        let mut i = probe(
+            &rt,
+            LoadOptions::new().grant(net(&format!("localhost:{port}"))),
+        );
+        let got = call(
+            &mut i,
+            "http-get",
+            &[s(&format!("http://localhost:{port}/"))],
+        );
+        assert_eq!(
+            got,
+            Value::Result(Ok(Some(Box::new(Value::Tuple(vec![
+                Value::U16(200),
+                s("by name")
+            ])))))
+        );
+        assert!(server.join().unwrap()[0].starts_with("GET / HTTP/1.1"));
+        let allowed: Vec<String> = audit
+            .events()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                AuditKind::CapabilityAllowed { request, .. } => Some(request),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            allowed.contains(&format!("http localhost:{port} resolved to 127.0.0.1")),
+            "{allowed:?}"
+        );
+    });
+}
+
+/// The call's deadline bounds the request: a silent server under a call
+/// timeout of 300 ms fails the call with a timeout, soon after it.
+#[test]
+fn a_silent_server_under_a_call_timeout_fails_the_call_with_a_timeout() {
+    common::each_backend(|_| {
+        use std::time::Instant;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_secs(2));
+            drop(stream);
+        });
+        // The host's own timeout is long; the call's is short.
+        let (rt, audit) = runtime_with(HostSettings::default());
+        let limits = airssys_wasm::Limits {
+            timeout: Some(Duration::from_millis(300)),
+            ..airssys_wasm::Limits::default()
+        };
+        let mut i = probe(
+            &rt,
+            LoadOptions::new()
+                .limits(limits)
+                .grant(net(&format!("127.0.0.1:{port}"))),
+        );
+        let started = Instant::now();
+        let e = i
+            .call("http-get", &[s(&format!("http://127.0.0.1:{port}/"))])
+            .unwrap_err();
+        let took = started.elapsed();
+        assert!(matches!(e, Error::Timeout { .. }), "{e}");
+        assert!(took < Duration::from_millis(1200), "{took:?}");
+        assert!(
+            common::event_names(&audit).contains(&"limit-hit"),
+            "{:?}",
+            common::event_names(&audit)
+        );
+        assert!(host_limits(&audit).is_empty(), "not a host limit");
         server.join().unwrap();
     });
 }

@@ -375,6 +375,76 @@ fn wasi_http_reaches_only_granted_hosts_and_each_request_is_audited() {
     assert!(seen[0].starts_with("GET /hello HTTP/1.1"), "{}", seen[0]);
 }
 
+/// wasi:http checks the addresses a name resolves to, at connect time,
+/// and connects only to checked ones: a granted name that resolves to a
+/// forbidden address is refused with HTTP-request-denied, audited with the
+/// address, and nothing is contacted; without the forbid the request goes
+/// to the checked address.
+#[test]
+fn wasi_http_checks_the_resolved_address_of_a_granted_name() {
+    use airssys_wasm::capability::{HostPattern, NetKind};
+    let net = |p: &str| Capability::network(HostPattern::new(p).unwrap(), NetKind::Http);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let authority = format!("localhost:{port}");
+    let (rt, audit) = common::runtime();
+    let mut caps = airssys_wasm::CapabilitySet::new().with(net(&authority));
+    caps.forbid(net("127.0.0.0/8:*"));
+    let c = common::load(&rt, "wasi-probe", LoadOptions::new().capabilities_set(caps));
+    let mut i = c.instantiate().unwrap();
+    let refused = i
+        .call(
+            "http-get",
+            &[Value::from(authority.as_str()), Value::from("/")],
+        )
+        .unwrap()
+        .remove(0);
+    assert!(
+        err_string(&refused).is_some_and(|e| e.contains("HttpRequestDenied")),
+        "{refused:?}"
+    );
+    assert!(listener.accept().is_err(), "the forbidden address was contacted");
+    let denied: Vec<String> = audit
+        .events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            AuditKind::CapabilityDenied { request, .. } => Some(request),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        denied,
+        [format!("http {authority} resolved to 127.0.0.1")]
+    );
+
+    let (port, server) = common::serve(vec![common::response("200 OK", "", "by name")]);
+    let authority = format!("localhost:{port}");
+    let c = common::load(&rt, "wasi-probe", common::granting(vec![net(&authority)]));
+    let mut i = c.instantiate().unwrap();
+    let ok = i
+        .call(
+            "http-get",
+            &[Value::from(authority.as_str()), Value::from("/by-name")],
+        )
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        ok,
+        Value::Result(Ok(Some(Box::new(Value::Tuple(vec![
+            Value::U16(200),
+            Value::from("by name"),
+        ])))))
+    );
+    let seen = server.join().unwrap();
+    assert!(seen[0].starts_with("GET /by-name HTTP/1.1"), "{}", seen[0]);
+    assert!(
+        seen[0].to_ascii_lowercase().contains(&format!("host: {authority}")),
+        "{}",
+        seen[0]
+    );
+}
+
 #[test]
 fn wasi_outside_the_wasmi_subset_is_refused_at_load_naming_the_import() {
     common::each_backend(|kind| {

@@ -99,11 +99,12 @@ pub(crate) fn tokens(s: &str, sep: u8) -> impl Iterator<Item = &str> {
 }
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use net::{HostPattern, NetKind};
+pub use net::{HostPattern, NetKind, canonical_ip, host_address};
 pub use path::{
     FileOp, FileRights, MAX_PATH, PathGlob, at_or_below, is_normal, normal_path, normalise,
 };
@@ -451,6 +452,34 @@ impl Capability {
                 },
                 Request::Subscribe(t),
             ) => topic.matches(t),
+            _ => false,
+        }
+    }
+
+    /// At connect time: does this grant allow the connection `request`
+    /// (a [`Request::Connect`]) to make to the resolved address `addr`? It
+    /// must allow the request itself, and vouch for the address: a grant
+    /// by name (`api.example.com`, `*.example.com`, `*`) vouches for every
+    /// address the name resolves to, a grant of an address or block only
+    /// for the addresses in it. Allocation-free.
+    pub fn allows_connection(&self, request: &Request<'_>, addr: IpAddr) -> bool {
+        match (self, request) {
+            (Self::Network { host, .. }, Request::Connect { port, .. }) => {
+                self.allows_other(request)
+                    && (host.is_by_name() || host.matches_address(addr, *port))
+            }
+            _ => false,
+        }
+    }
+
+    /// At connect time: does this forbidden capability refuse the
+    /// connection `request` to the resolved address `addr`? It does when it
+    /// matches the request as written, or the address. Allocation-free.
+    pub fn forbids_connection(&self, request: &Request<'_>, addr: IpAddr) -> bool {
+        match (self, request) {
+            (Self::Network { host, net }, Request::Connect { port, kind, .. }) => {
+                net == kind && (host.matches_address(addr, *port) || self.allows_other(request))
+            }
             _ => false,
         }
     }
@@ -1070,6 +1099,53 @@ impl CapabilitySet {
                     && !self.forbidden.iter().any(|f| f.allows_other(request))
             }
         };
+        if allowed {
+            Decision::Allowed
+        } else {
+            Decision::Denied
+        }
+    }
+
+    /// Answers a connection at connect time: may `request` (a
+    /// [`Request::Connect`], host as the guest wrote it) connect to `addr`,
+    /// an address its host resolved to? Does not allocate.
+    ///
+    /// Allowed when a grant allows the request and vouches for the address
+    /// (see [`Capability::allows_connection`]: a name grant for any address
+    /// of the name, an address or block grant only for its own), and no
+    /// forbidden capability matches the request or the address. The
+    /// address is compared in its canonical form ([`canonical_ip`]: an
+    /// IPv4-mapped IPv6 address is its IPv4 address). A host written as an
+    /// address connects only to that address: any other `addr` is denied.
+    ///
+    /// ```
+    /// use std::net::IpAddr;
+    /// use airssys_wasm_core::capability::{HostPattern, NetKind};
+    /// use airssys_wasm_core::{Capability, CapabilitySet, Request};
+    /// let mut caps = CapabilitySet::new();
+    /// caps.grant(Capability::network(HostPattern::new("*:80").unwrap(), NetKind::Http));
+    /// caps.forbid(Capability::network(HostPattern::new("169.254.0.0/16:*").unwrap(), NetKind::Http));
+    /// let request = Request::Connect { host: "metadata.example", port: 80, kind: NetKind::Http };
+    /// let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    /// assert!(caps.allows(&request).is_allowed()); // the name, as written
+    /// assert!(caps.allows_connection(&request, ip("93.184.216.34")).is_allowed());
+    /// assert!(!caps.allows_connection(&request, ip("169.254.169.254")).is_allowed());
+    /// assert!(!caps.allows_connection(&request, ip("::ffff:169.254.169.254")).is_allowed());
+    /// ```
+    pub fn allows_connection(&self, request: &Request<'_>, addr: IpAddr) -> Decision {
+        let Request::Connect { host, .. } = request else {
+            return Decision::Denied;
+        };
+        let addr = canonical_ip(addr);
+        let allowed = host_address(host).is_none_or(|own| own == addr)
+            && self
+                .grants
+                .iter()
+                .any(|g| g.allows_connection(request, addr))
+            && !self
+                .forbidden
+                .iter()
+                .any(|f| f.forbids_connection(request, addr));
         if allowed {
             Decision::Allowed
         } else {

@@ -1,17 +1,192 @@
 //! `http-client`: outgoing requests to granted hosts, with ureq.
 //!
 //! The URL's host and port (80 / 443 by default) are checked as an `http`
-//! network request. Redirects are returned, not followed (each target would
-//! need its own grant). The timeout is the host's, capped by the
-//! component's wall-clock limit; bodies over the size limit are refused.
+//! network request, as written (a host spelled as a number is its
+//! address: see [`HostPattern`]). Then the host is resolved, within the
+//! time the call has left, and every address it resolves to is checked
+//! again ([`CallContext::decide_connection`]): a name grant never reaches
+//! a forbidden address, and a name that resolves to one is denied whole.
+//! ureq connects only to the checked addresses, through a resolver that
+//! returns them ([`Checked`]); no proxy is used (a proxy would contact the
+//! host itself). Redirects are returned, not followed (each target would
+//! need its own grant).
+//!
+//! The timeout is the host's ([`HostSettings::http_timeout`]), capped by
+//! the time left until the call's deadline; when the deadline is what ends
+//! the request, the call fails with [`airssys_wasm_core::Error::Timeout`].
+//! Bodies over the size limit are refused.
+//!
+//! [`HostPattern`]: airssys_wasm_core::capability::HostPattern
+//! [`HostSettings::http_timeout`]: super::HostSettings::http_timeout
 
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use airssys_wasm_core::capability::NetKind;
-use airssys_wasm_core::{HostFunctions, Request, Value};
+use airssys_wasm_core::capability::{NetKind, canonical_ip, host_address};
+use airssys_wasm_core::{CallContext, HostError, HostFunctions, Request, Value};
 use ureq::http;
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-use super::{HostState, bytes, bytes_value, err, func, gate, limit, ok};
+use super::{
+    ComponentHost, HostState, bytes, bytes_value, err, func, gate, gate_connection, limit, ok,
+};
+
+const F: &str = "airssys:host/http-client#send";
+
+/// How long a request may take: the host's timeout, or less when the
+/// call's deadline comes first.
+struct Budget {
+    end: Instant,
+    by_deadline: bool,
+    host_timeout: Duration,
+}
+
+impl Budget {
+    fn new(host_timeout: Duration, deadline: Option<Instant>) -> Self {
+        let host_end = Instant::now() + host_timeout;
+        match deadline {
+            Some(d) if d <= host_end => Self {
+                end: d,
+                by_deadline: true,
+                host_timeout,
+            },
+            _ => Self {
+                end: host_end,
+                by_deadline: false,
+                host_timeout,
+            },
+        }
+    }
+
+    fn left(&self) -> Duration {
+        self.end.saturating_duration_since(Instant::now())
+    }
+
+    /// The request ran out of time: the call's deadline fails the call,
+    /// the host's timeout is `error::limit`.
+    fn timed_out(&self, cx: &CallContext<'_>, url: &str) -> Result<Value, HostError> {
+        if self.by_deadline {
+            Err(HostError::Timeout)
+        } else {
+            limit(
+                cx,
+                F,
+                format!("timed out after {:?} ({url})", self.host_timeout),
+            )
+        }
+    }
+}
+
+/// Why a host has no addresses.
+enum Lookup {
+    /// The resolver did not answer in time.
+    TimedOut,
+    /// The resolver answered with an error or no address.
+    Failed(String),
+}
+
+/// The addresses of `host`, canonical ([`canonical_ip`]). A host spelled
+/// as a number is its own address and is never looked up; a name is
+/// resolved by the system resolver, waiting at most `wait` (a lookup still
+/// running then is left to finish on its own thread, unused).
+fn resolve(host: &str, port: u16, wait: Duration) -> Result<Vec<IpAddr>, Lookup> {
+    if let Some(ip) = host_address(host) {
+        return Ok(vec![ip]);
+    }
+    let (tx, rx) = mpsc::sync_channel(1);
+    let name = host.to_owned();
+    std::thread::Builder::new()
+        .name("airssys-resolve".into())
+        .spawn(move || {
+            let found = (name.as_str(), port)
+                .to_socket_addrs()
+                .map(|addrs| addrs.map(|a| canonical_ip(a.ip())).collect::<Vec<_>>());
+            let _ = tx.send(found);
+        })
+        .map_err(|e| Lookup::Failed(format!("cannot start the lookup: {e}")))?;
+    match rx.recv_timeout(wait) {
+        Ok(Ok(addrs)) if !addrs.is_empty() => {
+            let mut unique = Vec::with_capacity(addrs.len());
+            for a in addrs {
+                if !unique.contains(&a) {
+                    unique.push(a);
+                }
+            }
+            Ok(unique)
+        }
+        Ok(Ok(_)) => Err(Lookup::Failed("no address".into())),
+        Ok(Err(e)) => Err(Lookup::Failed(e.to_string())),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(Lookup::TimedOut),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err(Lookup::Failed("the lookup ended without an answer".into()))
+        }
+    }
+}
+
+/// ureq's resolver for one request: the addresses checked for its host,
+/// and nothing else. Any other URI (there is none: no proxy, no
+/// redirects) resolves to nothing.
+#[derive(Debug)]
+struct Checked {
+    host: String,
+    port: u16,
+    addrs: Vec<SocketAddr>,
+}
+
+impl Resolver for Checked {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        _config: &ureq::config::Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let default_port = if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
+            443
+        } else {
+            80
+        };
+        let same = uri.host() == Some(self.host.as_str())
+            && uri.port_u16().unwrap_or(default_port) == self.port;
+        let mut out = self.empty();
+        if same {
+            for a in self.addrs.iter().take(out.available()) {
+                out.push(*a);
+            }
+        }
+        if out.len() == 0 {
+            return Err(ureq::Error::HostNotFound);
+        }
+        Ok(out)
+    }
+}
+
+/// Checks each address `target` resolved to, at connect time (a host
+/// spelled as an address was checked as written already). `Ok(None)`:
+/// every address is allowed. Otherwise as [`gate`]: the first address that
+/// is not denies the whole request.
+fn check_addresses(
+    cx: &CallContext<'_>,
+    host: &ComponentHost,
+    connect: Request<'_>,
+    addrs: &[IpAddr],
+) -> Result<Option<Value>, HostError> {
+    let Request::Connect { host: target, .. } = connect else {
+        return Ok(None);
+    };
+    if host_address(target).is_some() {
+        return Ok(None);
+    }
+    let shown = format!("{connect} (it resolves to an address that is not allowed)");
+    for &ip in addrs {
+        if let Some(denied) = gate_connection(cx, host, connect, ip, &shown)? {
+            return Ok(Some(denied));
+        }
+    }
+    Ok(None)
+}
 
 fn field<'a>(record: &'a Value, name: &str) -> Option<&'a Value> {
     match record {
@@ -40,7 +215,6 @@ pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
         "http-client",
         "send",
         |cx, state, host, args| {
-            const F: &str = "airssys:host/http-client#send";
             let request = &args[0];
             let method = field(request, "method")
                 .and_then(Value::as_str)
@@ -68,15 +242,33 @@ pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
                 return Ok(denied);
             }
 
-            let timeout = host.timeout.map_or(state.settings.http_timeout, |t| {
-                t.min(state.settings.http_timeout)
-            });
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .timeout_global(Some(timeout))
+            let budget = Budget::new(state.settings.http_timeout, cx.deadline());
+            let addrs = match resolve(target, port, budget.left()) {
+                Ok(addrs) => addrs,
+                Err(Lookup::TimedOut) => return budget.timed_out(cx, url),
+                Err(Lookup::Failed(why)) => {
+                    return Ok(err("failed", format!("{url}: cannot resolve `{target}`: {why}")));
+                }
+            };
+            if let Some(denied) = check_addresses(cx, host, connect, &addrs)? {
+                return Ok(denied);
+            }
+            let left = budget.left();
+            if left.is_zero() {
+                return budget.timed_out(cx, url);
+            }
+            let config = ureq::Agent::config_builder()
+                .timeout_global(Some(left))
                 .max_redirects(0)
                 .http_status_as_error(false)
-                .build()
-                .into();
+                .proxy(None)
+                .build();
+            let resolver = Checked {
+                host: target.to_owned(),
+                port,
+                addrs: addrs.iter().map(|&ip| SocketAddr::new(ip, port)).collect(),
+            };
+            let agent = ureq::Agent::with_parts(config, DefaultConnector::default(), resolver);
             let mut builder = http::Request::builder().method(method).uri(&uri);
             for (k, v) in pairs(field(request, "headers")) {
                 builder = builder.header(k, v);
@@ -91,9 +283,7 @@ pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
             };
             let mut response = match agent.run(built) {
                 Ok(r) => r,
-                Err(ureq::Error::Timeout(_)) => {
-                    return limit(cx, F, format_args!("timed out after {timeout:?} ({url})"));
-                }
+                Err(ureq::Error::Timeout(_)) => return budget.timed_out(cx, url),
                 Err(e) => return Ok(err("failed", format!("{url}: {e}"))),
             };
             let max = state.settings.http_max_response;
@@ -106,9 +296,7 @@ pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
                         format_args!("response body over {max} bytes ({url})"),
                     );
                 }
-                Err(ureq::Error::Timeout(_)) => {
-                    return limit(cx, F, format_args!("timed out after {timeout:?} ({url})"));
-                }
+                Err(ureq::Error::Timeout(_)) => return budget.timed_out(cx, url),
                 Err(e) => return Ok(err("failed", format!("{url}: reading the body: {e}"))),
             };
             let headers = response

@@ -14,6 +14,7 @@ mod kv;
 mod misc;
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,8 +39,9 @@ pub struct HostSettings {
     /// The key-value store's file (one per host; data survives restarts).
     /// `None` keeps the store in memory, for this runtime only.
     pub kv_path: Option<PathBuf>,
-    /// Longest an HTTP request may take (also capped by the component's
-    /// wall-clock limit). Default 30 s.
+    /// Longest an HTTP request may take, name resolution included (also
+    /// capped by the time left until the call's deadline, which fails the
+    /// call when it comes first). Default 30 s.
     pub http_timeout: Duration,
     /// Largest HTTP response body. Default 10 MiB.
     pub http_max_response: u64,
@@ -78,21 +80,14 @@ impl Default for HostSettings {
 pub(crate) struct ComponentHost {
     pub config: BTreeMap<String, String>,
     pub on_denied: OnDenied,
-    pub timeout: Option<Duration>,
     pub log: Mutex<misc::LogBucket>,
 }
 
 impl ComponentHost {
-    pub fn new(
-        config: BTreeMap<String, String>,
-        on_denied: OnDenied,
-        timeout: Option<Duration>,
-        rate: u32,
-    ) -> Self {
+    pub fn new(config: BTreeMap<String, String>, on_denied: OnDenied, rate: u32) -> Self {
         Self {
             config,
             on_denied,
-            timeout,
             log: Mutex::new(misc::LogBucket::new(rate)),
         }
     }
@@ -112,7 +107,7 @@ pub(crate) struct HostState {
 impl HostState {
     pub fn new(settings: HostSettings) -> Result<Self> {
         let kv = kv::Store::open(settings.kv_path.as_deref())?;
-        let unknown = ComponentHost::new(BTreeMap::new(), OnDenied::Error, None, settings.log_rate);
+        let unknown = ComponentHost::new(BTreeMap::new(), OnDenied::Error, settings.log_rate);
         Ok(Self {
             settings,
             kv,
@@ -189,11 +184,39 @@ pub(crate) fn gate_as(
     request: Request<'_>,
     shown: &str,
 ) -> Result<Option<Value>, HostError> {
-    let outcome = match host.on_denied {
+    let decision = cx.decide(request, denied_outcome(host))?;
+    answer(host, request, shown, decision)
+}
+
+/// [`gate_as`] at connect time: may `request` connect to `addr`, an
+/// address its host resolved to? (See [`CallContext::decide_connection`].)
+pub(crate) fn gate_connection(
+    cx: &CallContext<'_>,
+    host: &ComponentHost,
+    request: Request<'_>,
+    addr: IpAddr,
+    shown: &str,
+) -> Result<Option<Value>, HostError> {
+    let decision = cx.decide_connection(request, addr, denied_outcome(host))?;
+    answer(host, request, shown, decision)
+}
+
+/// What the audit record says the guest gets for a denial.
+fn denied_outcome(host: &ComponentHost) -> &'static str {
+    match host.on_denied {
         OnDenied::Error => "the guest gets error::denied",
         OnDenied::Trap => "the call traps",
-    };
-    match cx.decide(request, outcome)? {
+    }
+}
+
+/// The guest's answer to a decision: go on, `error::denied`, or a trap.
+fn answer(
+    host: &ComponentHost,
+    request: Request<'_>,
+    shown: &str,
+    decision: Decision,
+) -> Result<Option<Value>, HostError> {
+    match decision {
         Decision::Allowed => Ok(None),
         Decision::Denied => match host.on_denied {
             OnDenied::Trap => Err(HostError::Denied {

@@ -46,28 +46,41 @@ pub fn check_wasmi_only() -> Result<()> {
     )
 }
 
-/// `cargo xtask fuzz`: the differential test of the facade
-/// (`crates/airssys-wasm/tests/differential.rs`) with `cases` modules, in
-/// release mode with both backends.
-pub fn fuzz(cases: u64) -> Result<()> {
-    println!("xtask: differential run of wasmtime and wasmi on {cases} generated modules");
+/// `cargo xtask fuzz`: the fuzz targets of the facade
+/// (`crates/airssys-wasm/tests/fuzz/`) and its differential test
+/// (`tests/differential.rs`), each with `cases` cases from seed `seed`, in
+/// release mode with both backends; `target` keeps the tests whose name
+/// contains it. Each target prints how many executions ran and what it
+/// found; a finding fails the run and keeps its input under
+/// `target/release/build/.../fuzz-findings` (the path is printed).
+pub fn fuzz(cases: u64, seed: u64, target: Option<&str>) -> Result<()> {
+    // The component target mutates the guests.
+    crate::guests::build_many(&[crate::guests::Lang::Rust])?;
+    println!(
+        "xtask: fuzz targets and the differential run, {cases} cases each from seed {seed}"
+    );
+    let mut args = vec![
+        "test",
+        "--release",
+        "-p",
+        "airssys-wasm",
+        "--features",
+        "wasmtime,wasmi",
+        "--test",
+        "fuzz",
+        "--test",
+        "differential",
+        "--",
+        "--nocapture",
+    ];
+    args.extend(target);
     run(
         cargo()
             .current_dir(root())
             .env("AIRSSYS_FUZZ_CASES", cases.to_string())
-            .args([
-                "test",
-                "--release",
-                "-p",
-                "airssys-wasm",
-                "--features",
-                "wasmtime,wasmi",
-                "--test",
-                "differential",
-                "--",
-                "--nocapture",
-            ]),
-        "the differential run (a failing case prints its module)",
+            .env("AIRSSYS_FUZZ_SEED", seed.to_string())
+            .args(args),
+        "the fuzz run (each finding prints its seed and where its input is kept)",
     )
 }
 

@@ -6,8 +6,9 @@
 //!   they need; `--report` measures the polyglot greeters.
 //! - `cargo xtask demo`: build the guests and tour the CLI.
 //! - `cargo xtask test [--all-guests]`: build the guests and run every test.
-//! - `cargo xtask fuzz [--cases N]`: a longer differential run of the two
-//!   backends on generated modules.
+//! - `cargo xtask fuzz [--cases N] [--seed S] [--target NAME]`: longer runs
+//!   of the fuzz targets (manifests and policy, WAVE, components, the
+//!   canonical ABI) and of the differential test of the two backends.
 //!
 //! Each step works on a machine with only rustup's toolchain: missing wasm
 //! targets are installed with `rustup target add`.
@@ -50,11 +51,19 @@ enum Command {
     },
     /// Build the guests and run a short scripted tour of the CLI.
     Demo,
-    /// Run the backends' differential test on N generated modules (release build).
+    /// Run every fuzz target and the backends' differential test with N
+    /// cases each (release build).
     Fuzz {
-        /// How many modules to generate.
+        /// How many cases each target runs.
         #[arg(long, default_value_t = 5000)]
         cases: u64,
+        /// The first seed (a run covers seeds S..S+N).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Only the targets whose test name contains this (`config`,
+        /// `wave`, `components`, `canonical_abi`, `generated_modules`).
+        #[arg(long)]
+        target: Option<String>,
     },
     /// Build the guests, then run fmt check, clippy and every test.
     Test {
@@ -83,6 +92,10 @@ fn main() -> anyhow::Result<()> {
             no_lint,
             all_guests,
         } => test::run_all(!no_lint, all_guests),
-        Command::Fuzz { cases } => backends::fuzz(cases),
+        Command::Fuzz {
+            cases,
+            seed,
+            target,
+        } => backends::fuzz(cases, seed, target.as_deref()),
     }
 }

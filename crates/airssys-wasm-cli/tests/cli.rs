@@ -1387,3 +1387,28 @@ fn http_requests_ignore_proxy_variables_and_go_to_the_checked_address() {
     assert!(serving.join().unwrap().starts_with("GET / HTTP/1.1"));
     assert!(proxy.accept().is_err(), "the request went to the proxy");
 }
+
+/// A function of an exported interface is called as `interface#function`,
+/// as the README says (the call parser once refused the `#`; found by the
+/// WAVE fuzz target).
+#[test]
+fn an_interface_function_is_invoked_by_its_qualified_name() {
+    let hello = guest("hello");
+    let o = expect(
+        &[
+            "run",
+            "--allow-stdio",
+            &hello,
+            "--invoke",
+            "wasi:cli/run@0.2.0#run()",
+        ],
+        0,
+    );
+    assert_eq!(stdout(&o), "hello from an airssys-wasm plugin\nok\n");
+    let o = expect(&["run", &hello, "--invoke", "two words()"], 82);
+    assert!(
+        error_line(&o).contains("the function name `two words` contains ' '"),
+        "{}",
+        error_line(&o)
+    );
+}

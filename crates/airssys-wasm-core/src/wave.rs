@@ -30,7 +30,7 @@ impl Value {
     /// Parses `text` in WAVE as a value of type `ty`.
     pub fn parse_wave(ty: &ValueType, text: &str) -> Result<Value, WaveError> {
         wasm_wave::from_str::<Value>(ty, text)
-            .map_err(|e| WaveError::new(describe_parse_error(text, &e)))
+            .map_err(|e| WaveError::new(describe_parse_error(text, 1, &e)))
     }
 
     /// Writes this value in WAVE.
@@ -56,9 +56,18 @@ impl Value {
 }
 
 /// A parsed call expression `name(arg, ...)`, as `airssys-wasm run --invoke` takes it.
+///
+/// The name is a plain export (`greet`, `%true` for a keyword) or a
+/// function of an exported interface (`airssys:test/resources@0.1.0#finish`);
+/// the arguments are WAVE.
 #[derive(Debug)]
 pub struct WaveCall {
-    source: String,
+    /// The function name (without a leading `%`).
+    name: String,
+    /// `f(args...)`: the arguments as a WAVE call of a plain name.
+    call: String,
+    /// Where `call`'s `(` is in the text as written.
+    offset: usize,
 }
 
 impl WaveCall {
@@ -71,32 +80,52 @@ impl WaveCall {
     /// assert_eq!(call.name(), "greet");
     /// let ty = FuncType { params: vec![("name".into(), ValueType::String)], result: None };
     /// assert_eq!(call.args(&ty).unwrap(), vec![Value::from("ada")]);
+    /// let call = WaveCall::parse("airssys:test/resources@0.1.0#finish()").unwrap();
+    /// assert_eq!(call.name(), "airssys:test/resources@0.1.0#finish");
+    /// assert!(WaveCall::parse("two words()").is_err());
     /// ```
     pub fn parse(text: &str) -> Result<Self, WaveError> {
-        wasm_wave::untyped::UntypedFuncCall::parse(text).map_err(|e| {
+        let fail = |why: String| {
             WaveError::new(format!(
-                "cannot read call `{text}`: {} (write it as name(arg, ...) with arguments in WAVE, e.g. add(1, 2) or greet(\"ada\"))",
-                describe_parse_error(text, &e)
+                "cannot read call `{text}`: {why} (write it as name(arg, ...) with arguments in WAVE, e.g. add(1, 2) or greet(\"ada\"))"
             ))
-        })?;
+        };
+        let Some(open) = text.find('(') else {
+            return Err(fail("no `(` after the function name".into()));
+        };
+        let written = text[..open].trim();
+        let name = written.strip_prefix('%').unwrap_or(written);
+        if name.is_empty() {
+            return Err(fail("no function name before `(`".into()));
+        }
+        if let Some(bad) = name
+            .chars()
+            .find(|&c| !c.is_ascii_graphic() || "(),\"'{}%".contains(c))
+        {
+            return Err(fail(format!(
+                "the function name `{written}` contains {bad:?}"
+            )));
+        }
+        let call = format!("f{}", &text[open..]);
+        let offset = open;
+        wasm_wave::untyped::UntypedFuncCall::parse(&call)
+            .map_err(|e| fail(describe_parse_error(&call, offset, &e)))?;
         Ok(Self {
-            source: text.to_owned(),
+            name: name.to_owned(),
+            call,
+            offset,
         })
     }
 
     fn untyped(&self) -> wasm_wave::untyped::UntypedFuncCall<'_> {
-        wasm_wave::untyped::UntypedFuncCall::parse(&self.source)
+        wasm_wave::untyped::UntypedFuncCall::parse(&self.call)
             .expect("parsed successfully in WaveCall::parse")
     }
 
-    /// The function name, as written (for example `greet` or
-    /// `airssys:test/resources@0.1.0#finish`).
+    /// The function name, as written without a leading `%` (for example
+    /// `greet` or `airssys:test/resources@0.1.0#finish`).
     pub fn name(&self) -> &str {
-        let call = self.untyped();
-        let name = call.name();
-        // `name` borrows from `call`, which borrows from `self.source`.
-        let start = name.as_ptr() as usize - self.source.as_ptr() as usize;
-        &self.source[start..start + name.len()]
+        &self.name
     }
 
     /// The arguments, parsed against the function's parameter types.
@@ -108,24 +137,27 @@ impl WaveCall {
                 WaveError::new(format!(
                     "bad arguments for `{}` (expects {ty}): {}",
                     self.name(),
-                    describe_parse_error(&self.source, &e)
+                    describe_parse_error(&self.call, self.offset, &e)
                 ))
             })
     }
 }
 
-fn describe_parse_error(text: &str, e: &wasm_wave::parser::ParserError) -> String {
+/// `e` at its place in `call` (`f(...)`), whose `(` is at `offset` in the
+/// text as written.
+fn describe_parse_error(call: &str, offset: usize, e: &wasm_wave::parser::ParserError) -> String {
     let span = e.span();
-    let snippet = text.get(span.clone()).unwrap_or("");
+    let snippet = call.get(span.clone()).unwrap_or("");
     let mut msg = e.kind().to_string();
     if let Some(detail) = e.detail() {
         msg.push_str(": ");
         msg.push_str(detail);
     }
+    let at = (span.start + offset).saturating_sub(1);
     if snippet.is_empty() {
-        format!("{msg} at offset {}", span.start)
+        format!("{msg} at offset {at}")
     } else {
-        format!("{msg} at `{snippet}` (offset {})", span.start)
+        format!("{msg} at `{snippet}` (offset {at})")
     }
 }
 

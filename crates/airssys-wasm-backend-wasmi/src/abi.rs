@@ -323,6 +323,16 @@ impl Cx<'_, '_> {
         Ok(())
     }
 
+    /// Checks that `size` bytes at `ptr`, aligned to `align`, are inside
+    /// linear memory, as the canonical ABI does for a result area before
+    /// reading any of it.
+    pub fn area(&self, ptr: u32, size: u32, align: u32) -> R<()> {
+        if !ptr.is_multiple_of(align) {
+            return Err(format!("pointer {ptr} is not aligned to {align}"));
+        }
+        self.bytes(ptr, size).map(|_| ())
+    }
+
     fn load<const N: usize>(&self, ptr: u32) -> R<[u8; N]> {
         let b = self.bytes(ptr, N as u32)?;
         Ok(b.try_into().expect("slice of length N"))

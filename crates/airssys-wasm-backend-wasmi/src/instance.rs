@@ -1180,7 +1180,10 @@ fn load_tuple<'v>(
     vtys: impl IntoIterator<Item = &'v ValueType>,
     ptr: u32,
 ) -> std::result::Result<Vec<Value>, String> {
-    let (offsets, _, _) = tuple_layout(cx.types, tys);
+    let (offsets, size, align) = tuple_layout(cx.types, tys);
+    // The whole area first: a value at its start must not be read when
+    // the rest is outside memory.
+    cx.area(ptr, size, align)?;
     tys.iter()
         .zip(vtys)
         .zip(offsets)

@@ -136,6 +136,26 @@ impl ComponentInfo {
             v.validate(&body).map_err(invalid)?;
             allocations = v.into_allocations();
         }
+        // The WIT decoder and printer are not written for hostile input:
+        // a panic in them (a component the validator accepts but they do
+        // not expect, such as plain functions imported under interface
+        // names) is contained and refuses the component.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Self::describe(bytes)))
+            .unwrap_or_else(|panic| {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("no message");
+                Err(Error::InvalidComponent(format!(
+                    "cannot read its WIT: the WIT decoder failed on it ({})",
+                    crate::audit::capped(why)
+                )))
+            })
+    }
+
+    /// The description of a valid component: its WIT, imports and exports.
+    fn describe(bytes: &[u8]) -> Result<Self> {
         let decoded = wit_parser::decoding::decode(bytes)
             .map_err(|e| Error::InvalidComponent(format!("cannot read its WIT: {e:#}")))?;
         let DecodedWasm::Component(resolve, world_id) = decoded else {

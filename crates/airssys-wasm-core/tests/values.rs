@@ -130,3 +130,26 @@ fn types_print_as_wit() {
     let ty = ValueType::tuple([ValueType::option(ValueType::Char), ValueType::String]);
     assert_eq!(ty.to_string(), "tuple<option<char>, string>");
 }
+
+/// A component the validator accepts but the WIT decoder was not written
+/// for (plain functions imported under interface names, from the
+/// Component Model's `validation/extern-names.wast`) is refused with a
+/// typed error, never a panic that would take the host down.
+#[test]
+fn a_component_that_breaks_the_wit_decoder_is_refused_not_a_panic() {
+    let bytes = wat::parse_str(
+        r#"(component
+            (import "wasi:http/types" (func))
+            (import "wasi:http/types@1.0.0" (func))
+            (import "a:b/c@0.0.0+abcd" (func))
+        )"#,
+    )
+    .unwrap();
+    match airssys_wasm_core::ComponentInfo::parse(&bytes) {
+        Ok(_) => {}
+        Err(airssys_wasm_core::Error::InvalidComponent(why)) => {
+            assert!(why.contains("cannot read its WIT"), "{why}")
+        }
+        Err(e) => panic!("not InvalidComponent: {e:?}"),
+    }
+}

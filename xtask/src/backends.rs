@@ -56,9 +56,7 @@ pub fn check_wasmi_only() -> Result<()> {
 pub fn fuzz(cases: u64, seed: u64, target: Option<&str>) -> Result<()> {
     // The component target mutates the guests.
     crate::guests::build_many(&[crate::guests::Lang::Rust])?;
-    println!(
-        "xtask: fuzz targets and the differential run, {cases} cases each from seed {seed}"
-    );
+    println!("xtask: fuzz targets and the differential run, {cases} cases each from seed {seed}");
     let mut args = vec![
         "test",
         "--release",

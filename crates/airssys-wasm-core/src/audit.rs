@@ -96,7 +96,7 @@ impl AuditKind {
                 cap_string(digest);
                 cap_string(backend);
             }
-            Self::LoadRejected { reason, .. } => cap_string(reason),
+            Self::LoadRejected { reason, .. } | Self::CacheRefused { reason } => cap_string(reason),
             Self::InstantiationFailed { error, .. } => cap_string(error),
             Self::Instantiated { .. } | Self::Dropped { .. } => {}
             Self::Called { function, .. } | Self::Returned { function, .. } => cap_arc(function),

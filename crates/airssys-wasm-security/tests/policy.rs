@@ -656,9 +656,7 @@ network = ["*:80"]
         "[::ffff:a9fe:a9fe]",
         "169.254.169.254.",
     ] {
-        let m = manifest(&format!(
-            "[capabilities]\nnetwork = [\"{spelling}:80\"]\n"
-        ));
+        let m = manifest(&format!("[capabilities]\nnetwork = [\"{spelling}:80\"]\n"));
         let err = p
             .evaluate(
                 &Subject::named("reporter"),

@@ -715,10 +715,7 @@ fn a_silent_server_under_a_call_timeout_fails_the_call_with_a_timeout() {
         });
         // The host's own timeout is long; the call's is short.
         let (rt, audit) = runtime_with(HostSettings::default());
-        let limits = airssys_wasm::Limits {
-            timeout: Some(Duration::from_millis(300)),
-            ..airssys_wasm::Limits::default()
-        };
+        let limits = airssys_wasm::Limits::default().with_timeout(Duration::from_millis(300));
         let mut i = probe(
             &rt,
             LoadOptions::new()

@@ -356,9 +356,7 @@ fn inet_aton(s: &str) -> Option<Ipv4Addr> {
         1 => a,
         2 if a <= 0xff && b <= 0xff_ffff => a << 24 | b,
         3 if a <= 0xff && b <= 0xff && c <= 0xffff => a << 24 | b << 16 | c,
-        4 if a <= 0xff && b <= 0xff && c <= 0xff && d <= 0xff => {
-            a << 24 | b << 16 | c << 8 | d
-        }
+        4 if a <= 0xff && b <= 0xff && c <= 0xff && d <= 0xff => a << 24 | b << 16 | c << 8 | d,
         _ => return None,
     };
     Some(Ipv4Addr::from(bits))

@@ -748,7 +748,10 @@ fn numeric_spellings_in_requests_are_matched_as_the_address() {
     let metadata = Capability::network(host("169.254.169.254:*"), NetKind::Http);
     let caps = CapabilitySet::new()
         .with(Capability::network(host("*:80"), NetKind::Http))
-        .with(Capability::network(host("api.example.com:80"), NetKind::Http));
+        .with(Capability::network(
+            host("api.example.com:80"),
+            NetKind::Http,
+        ));
     let mut forbidding = caps.clone();
     forbidding.forbid(metadata);
     for spelling in METADATA_SPELLINGS.iter().chain(&["169.254.169.254."]) {
@@ -773,7 +776,10 @@ fn connections_are_checked_on_the_resolved_address() {
         .with(Capability::network(host("*:80"), NetKind::Http));
     caps.forbid(Capability::network(host("127.0.0.0/8:*"), NetKind::Http));
     caps.forbid(Capability::network(host("[::1]:*"), NetKind::Http));
-    caps.forbid(Capability::network(host("169.254.169.254:*"), NetKind::Http));
+    caps.forbid(Capability::network(
+        host("169.254.169.254:*"),
+        NetKind::Http,
+    ));
     let cases = [
         // A name grant vouches for the name's addresses, not forbidden ones.
         (http("localhost", 8080), "192.0.2.1", true),
@@ -807,5 +813,9 @@ fn connections_are_checked_on_the_resolved_address() {
         kind: NetKind::Socket,
     };
     assert!(!caps.allows_connection(&sock, ip("192.0.2.1")).is_allowed());
-    assert!(!caps.allows_connection(&Request::Stdio, ip("192.0.2.1")).is_allowed());
+    assert!(
+        !caps
+            .allows_connection(&Request::Stdio, ip("192.0.2.1"))
+            .is_allowed()
+    );
 }

@@ -152,11 +152,13 @@ impl Resolver for Checked {
             && uri.port_u16().unwrap_or(default_port) == self.port;
         let mut out = self.empty();
         if same {
-            for a in self.addrs.iter().take(out.available()) {
-                out.push(*a);
+            for a in &self.addrs {
+                if out.try_push(*a).is_err() {
+                    break;
+                }
             }
         }
-        if out.len() == 0 {
+        if out.is_empty() {
             return Err(ureq::Error::HostNotFound);
         }
         Ok(out)
@@ -247,7 +249,10 @@ pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
                 Ok(addrs) => addrs,
                 Err(Lookup::TimedOut) => return budget.timed_out(cx, url),
                 Err(Lookup::Failed(why)) => {
-                    return Ok(err("failed", format!("{url}: cannot resolve `{target}`: {why}")));
+                    return Ok(err(
+                        "failed",
+                        format!("{url}: cannot resolve `{target}`: {why}"),
+                    ));
                 }
             };
             if let Some(denied) = check_addresses(cx, host, connect, &addrs)? {

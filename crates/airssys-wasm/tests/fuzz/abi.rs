@@ -36,8 +36,8 @@ world abi {
   record point { x: s32, y: s32, label: string }
   variant shape { dot(point), line(list<point>), blob(list<u8>), empty }
   flags small { a, b, c }
-  flags big { f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17,
-    f18, f19, f20, f21, f22, f23, f24, f25, f26, f27, f28, f29, f30, f31, f32, f33, f34, f35 }
+  flags big { g0, g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11, g12, g13, g14, g15, g16, g17,
+    g18, g19, g20, g21, g22, g23, g24, g25, g26, g27, g28, g29, g30, g31 }
   enum color { red, green, blue }
 
   export flat-char: func(data: list<u8>) -> char;
@@ -59,7 +59,13 @@ world abi {
 }
 "#;
 
-const FLAT_I32: &[&str] = &["flat-char", "flat-bool", "flat-u8", "flat-color", "flat-small"];
+const FLAT_I32: &[&str] = &[
+    "flat-char",
+    "flat-bool",
+    "flat-u8",
+    "flat-color",
+    "flat-small",
+];
 const MEM: &[&str] = &[
     "mem-string",
     "mem-bytes",
@@ -126,10 +132,7 @@ fn cases(ty: &ValueType) -> Vec<Option<ValueType>> {
         ValueType::Variant(cs) => cs.iter().map(|c| c.ty.clone()).collect(),
         ValueType::Enum(names) => vec![None; names.len()],
         ValueType::Option(t) => vec![None, Some((**t).clone())],
-        ValueType::Result { ok, err } => vec![
-            ok.as_deref().cloned(),
-            err.as_deref().cloned(),
-        ],
+        ValueType::Result { ok, err } => vec![ok.as_deref().cloned(), err.as_deref().cloned()],
         _ => Vec::new(),
     }
 }
@@ -150,7 +153,10 @@ fn layout(ty: &ValueType) -> (u32, u32) {
             9..=16 => (2, 2),
             n => (4 * n.div_ceil(32) as u32, 4),
         },
-        ValueType::Variant(_) | ValueType::Enum(_) | ValueType::Option(_) | ValueType::Result { .. } => {
+        ValueType::Variant(_)
+        | ValueType::Enum(_)
+        | ValueType::Option(_)
+        | ValueType::Result { .. } => {
             let (_, size, align) = variant_layout(ty);
             (size, align)
         }
@@ -260,9 +266,10 @@ impl Encoder {
             }
             _ => {
                 let (disc, payload) = match (ty, v) {
-                    (ValueType::Variant(cs), Value::Variant(name, p)) => {
-                        (cs.iter().position(|c| &c.name == name).unwrap(), p.as_deref())
-                    }
+                    (ValueType::Variant(cs), Value::Variant(name, p)) => (
+                        cs.iter().position(|c| &c.name == name).unwrap(),
+                        p.as_deref(),
+                    ),
                     (ValueType::Enum(names), Value::Enum(name)) => {
                         (names.iter().position(|n| n == name).unwrap(), None)
                     }
@@ -296,7 +303,9 @@ fn flat_word(ty: &ValueType, v: &Value) -> u32 {
         (_, Value::Bool(b)) => u32::from(*b),
         (_, Value::U8(x)) => u32::from(*x),
         (_, Value::F32(x)) => x.to_bits(),
-        (ValueType::Enum(names), Value::Enum(n)) => names.iter().position(|m| m == n).unwrap() as u32,
+        (ValueType::Enum(names), Value::Enum(n)) => {
+            names.iter().position(|m| m == n).unwrap() as u32
+        }
         (ValueType::Flags(names), Value::Flags(set)) => names
             .iter()
             .enumerate()
@@ -314,6 +323,7 @@ fn edge_word(rng: &mut Rng, data: &mut [u8]) {
     }
     let at = rng.below(data.len() / 4) * 4;
     let end = BASE + data.len() as u32;
+    let small = rng.below(64) as u32;
     let word: u32 = *rng.pick(&[
         0,
         1,
@@ -331,7 +341,7 @@ fn edge_word(rng: &mut Rng, data: &mut [u8]) {
         u32::MAX - 3,
         0x1_0000,
         0x4000_0000,
-        rng.below(64) as u32,
+        small,
     ]);
     data[at..at + 4].copy_from_slice(&word.to_le_bytes());
 }
@@ -394,7 +404,12 @@ impl Side {
 
     /// Calls on a fresh instance; after a failure, checks that the instance
     /// is poisoned. `Err` for a broken property.
-    fn call(&self, call: &Call, ty: &ValueType, outcomes: &mut Outcomes) -> Result<Option<Value>, String> {
+    fn call(
+        &self,
+        call: &Call,
+        ty: &ValueType,
+        outcomes: &mut Outcomes,
+    ) -> Result<Option<Value>, String> {
         let b = self.backend;
         let mut instance = self
             .component
@@ -405,10 +420,17 @@ impl Side {
                 outcomes.count(format!("{b}-returned"));
                 let v = match (values.pop(), values.is_empty()) {
                     (Some(v), true) => v,
-                    _ => return Err(format!("{b}: `{}` returned {} values", call.export, values.len() + 1)),
+                    _ => {
+                        return Err(format!(
+                            "{b}: `{}` returned {} values",
+                            call.export,
+                            values.len() + 1
+                        ));
+                    }
                 };
-                v.check_type(ty)
-                    .map_err(|e| format!("{b}: `{}` returned {v:?}, not a {ty}: {e}", call.export))?;
+                v.check_type(ty).map_err(|e| {
+                    format!("{b}: `{}` returned {v:?}, not a {ty}: {e}", call.export)
+                })?;
                 Ok(Some(v))
             }
             Err(e) if e.class() == ErrorClass::Trap => {
@@ -418,7 +440,9 @@ impl Side {
                     Err(again) => Err(format!(
                         "{b}: after the trap `{e}` the next call failed with `{again}`, not as poisoned"
                     )),
-                    Ok(v) => Err(format!("{b}: after the trap `{e}` the next call returned {v:?}")),
+                    Ok(v) => Err(format!(
+                        "{b}: after the trap `{e}` the next call returned {v:?}"
+                    )),
                 }
             }
             Err(e) => Err(format!(
@@ -441,7 +465,9 @@ fn the_canonical_abi_lifts_arbitrary_guest_memory() {
         .chain(MEM)
         .chain(&["flat-f32"])
         .map(|name| {
-            let f = info.export_function(name).unwrap_or_else(|| panic!("export {name}"));
+            let f = info
+                .export_function(name)
+                .unwrap_or_else(|| panic!("export {name}"));
             (*name, f.result.clone().expect("a result"))
         })
         .collect();

@@ -21,7 +21,9 @@
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use airssys_wasm::{BackendKind, ComponentInfo, Error, ErrorClass, Limits, LoadOptions, MIB, Runtime};
+use airssys_wasm::{
+    BackendKind, ComponentInfo, Error, ErrorClass, Limits, LoadOptions, MIB, Runtime,
+};
 
 use crate::common;
 use crate::harness::{self, Outcomes, Rng};
@@ -52,6 +54,9 @@ fn corpus() -> Vec<Vec<u8>> {
     ));
     out.push(common::component_of(RICH_WIT, "rich", RICH_MODULE));
     out.push(wat::parse_str(HAND_WRITTEN).unwrap());
+    // Valid, but the WIT decoder panics on it (contained as
+    // InvalidComponent): the Component Model's validation/extern-names.wast.
+    out.push(wat::parse_str(EXTERN_NAMES).unwrap());
     out
 }
 
@@ -86,7 +91,7 @@ const RICH_MODULE: &str = r#"(module
     i32.add
     global.set $heap
     local.get $p)
-  (func (export "pick") (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32) i32.const 64)
+  (func (export "pick") (param i32 i32 i32 i32 i32 i32 i32) (result i32) i32.const 64)
   (func (export "chars") (param i32 i32 i32) (result i32) i32.const 64)
 )"#;
 
@@ -102,6 +107,15 @@ const HAND_WRITTEN: &str = r#"(component
   )
   (instance $i (instantiate $inner (with "g" (func $c "f"))))
   (export "a:b/d" (instance $i))
+)"#;
+
+/// Plain functions imported under interface names.
+const EXTERN_NAMES: &str = r#"(component
+  (import "wasi:http/types" (func))
+  (import "wasi:http/types@1.0.0" (func))
+  (import "wasi:http/types@2.0.0" (func))
+  (import "a-b:c-d/e-f@123456.7890.488" (func))
+  (import "a:b/c@0.0.0-abcd.1.2+efg.4.ee.5" (func))
 )"#;
 
 /// The names an import or export may be given: each form the Component
@@ -294,12 +308,20 @@ fn class_name(e: &Error) -> String {
 
 /// Loads and instantiates `bytes` on `rt`: `Ok(true)` if it loaded,
 /// `Ok(false)` if refused with a typed error of the right class.
-fn load(rt: &Runtime, backend: &str, bytes: &[u8], outcomes: &mut Outcomes) -> Result<bool, String> {
+fn load(
+    rt: &Runtime,
+    backend: &str,
+    bytes: &[u8],
+    outcomes: &mut Outcomes,
+) -> Result<bool, String> {
     let limits = Limits::default()
         .with_fuel(1_000_000)
         .with_memory_bytes(64 * MIB)
         .with_timeout(std::time::Duration::from_secs(2));
-    let component = match rt.load(bytes.to_vec(), LoadOptions::new().name("fuzz").limits(limits)) {
+    let component = match rt.load(
+        bytes.to_vec(),
+        LoadOptions::new().name("fuzz").limits(limits),
+    ) {
         Ok(c) => c,
         Err(e) => {
             outcomes.count(format!("{backend}-load-{}", class_name(&e)));
@@ -334,7 +356,10 @@ fn components_parse_and_load_without_panics() {
         .backend(BackendKind::Wasmtime)
         .build()
         .unwrap();
-    let wasmi = Runtime::builder().backend(BackendKind::Wasmi).build().unwrap();
+    let wasmi = Runtime::builder()
+        .backend(BackendKind::Wasmi)
+        .build()
+        .unwrap();
     let outcomes = harness::run(
         "component",
         150,

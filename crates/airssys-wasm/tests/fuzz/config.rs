@@ -18,7 +18,7 @@ use airssys_wasm_core::capability::{FileOp, NetKind, is_normal};
 use airssys_wasm_core::check_name;
 use airssys_wasm_security::{ConfigError, Located, Manifest, Policy, Subject};
 
-use crate::harness::{self, Outcomes, Rng};
+use crate::harness::{self, Rng};
 
 const MANIFEST_FILE: &str = "fuzz/Component.toml";
 const POLICY_FILE: &str = "fuzz/policy.toml";
@@ -106,8 +106,31 @@ fn corpus() -> Vec<String> {
 
 /// Pieces of host paths: normal ones, `..` and `.`, globs, NUL, Unicode.
 const PATH_PARTS: &[&str] = &[
-    "srv", "data", "etc", "tmp", "..", ".", "", "**", "*", "?", "[ab]", "{a,b}", "{x/y}", "\0",
-    "é", "日本", "\u{202e}", "a\\b", "~", " ", "%2e%2e", "\u{feff}", "\u{10ffff}", "con:", "a b",
+    "srv",
+    "data",
+    "etc",
+    "tmp",
+    "..",
+    ".",
+    "",
+    "**",
+    "*",
+    "?",
+    "[ab]",
+    "{a,b}",
+    "{x/y}",
+    "\0",
+    "é",
+    "日本",
+    "\u{202e}",
+    "a\\b",
+    "~",
+    " ",
+    "%2e%2e",
+    "\u{feff}",
+    "\u{10ffff}",
+    "con:",
+    "a b",
 ];
 
 fn path(rng: &mut Rng) -> String {
@@ -128,7 +151,7 @@ fn path(rng: &mut Rng) -> String {
         if rng.one_in(30) {
             p.push_str(&"x".repeat(rng.range(250, 5000)));
         } else {
-            p.push_str(rng.pick(PATH_PARTS));
+            p.push_str(rng.word(PATH_PARTS));
         }
     }
     if rng.one_in(6) {
@@ -176,7 +199,16 @@ fn host(rng: &mut Rng) -> String {
         "0.0.0.0/0",
     ]);
     let port = rng.pick(&[
-        "443", "*", "0-65535", "8000-8999", "9-1", "65536", "", "-1", "99999999999", "80-",
+        "443",
+        "*",
+        "0-65535",
+        "8000-8999",
+        "9-1",
+        "65536",
+        "",
+        "-1",
+        "99999999999",
+        "80-",
     ]);
     if rng.one_in(10) {
         h.to_string()
@@ -219,7 +251,7 @@ fn size(rng: &mut Rng) -> String {
             ])
             .to_string();
     }
-    toml_str(rng.pick(&[
+    toml_str(rng.word(&[
         "64MiB",
         "1.5GiB",
         "99999999999GiB",
@@ -243,7 +275,7 @@ fn size(rng: &mut Rng) -> String {
 }
 
 fn duration(rng: &mut Rng) -> String {
-    toml_str(rng.pick(&[
+    toml_str(rng.word(&[
         "5s",
         "250ms",
         "99999999999999999999999s",
@@ -297,17 +329,14 @@ fn toml_str(s: &str) -> String {
 }
 
 fn bool_or_junk(rng: &mut Rng) -> String {
-    rng.pick(&["true", "false", "\"true\"", "1", "[]"]).to_string()
+    rng.pick(&["true", "false", "\"true\"", "1", "[]"])
+        .to_string()
 }
 
 fn rights(rng: &mut Rng) -> String {
     let n = rng.range(0, 3);
     let items: Vec<String> = (0..n)
-        .map(|_| {
-            toml_str(rng.pick(&[
-                "read", "write", "create", "delete", "READ", "", "exec",
-            ]))
-        })
+        .map(|_| toml_str(rng.word(&["read", "write", "create", "delete", "READ", "", "exec"])))
         .collect();
     format!("[{}]", items.join(", "))
 }
@@ -384,7 +413,7 @@ fn capability_lines(rng: &mut Rng, out: &mut String, allow_signer: bool) {
             ),
             9 => format!("custom = [{}]", toml_str(&name(rng))),
             10 if allow_signer || rng.one_in(4) => {
-                format!("signer = {}", toml_str(rng.pick(&["acme", "other", ""])))
+                format!("signer = {}", toml_str(rng.word(&["acme", "other", ""])))
             }
             _ => junk_line(rng),
         };
@@ -423,7 +452,11 @@ fn junk_line(rng: &mut Rng) -> String {
         3 => "[component]".to_owned(),
         4 => format!("unknown-{} = 1", rng.below(10)),
         5 => "\"\\u0000\" = \"\\u0000\"".to_owned(),
-        6 => format!("{} = \"\"\"\n{}\n\"\"\"", name(rng), path(rng).replace('\0', "")),
+        6 => format!(
+            "{} = \"\"\"\n{}\n\"\"\"",
+            name(rng),
+            path(rng).replace('\0', "")
+        ),
         _ => "é = 'é'".to_owned(),
     }
 }
@@ -454,7 +487,7 @@ fn generated_manifest(rng: &mut Rng) -> String {
     if rng.one_in(4) {
         t.push_str(&format!(
             "[signature]\nsigner = {}\n",
-            toml_str(rng.pick(&["acme", "", "é"]))
+            toml_str(rng.word(&["acme", "", "é"]))
         ));
     }
     if rng.one_in(4) {
@@ -475,7 +508,7 @@ fn generated_policy(rng: &mut Rng) -> String {
     if rng.one_in(3) {
         t.push_str(&format!(
             "on-denied = {}\n",
-            toml_str(rng.pick(&["error", "trap", "ignore"]))
+            toml_str(rng.word(&["error", "trap", "ignore"]))
         ));
     }
     for table in ["[limits.default]", "[limits.max]"] {
@@ -495,7 +528,7 @@ fn generated_policy(rng: &mut Rng) -> String {
         ]);
         t.push_str(&format!(
             "[[trusted-keys]]\nname = {}\npublic-key = {}\n",
-            toml_str(rng.pick(&["acme", "other", ""])),
+            toml_str(rng.word(&["acme", "other", ""])),
             toml_str(key)
         ));
     }
@@ -519,10 +552,51 @@ fn generated_policy(rng: &mut Rng) -> String {
 
 /// Tokens inserted by the text mutations.
 const TOKENS: &[&str] = &[
-    "[", "]", "[[", "]]", "=", "\"", "'", "'''", "\"\"\"", "\n", "..", "/", "\\u0000", "\\", "{",
-    "}", ",", ".", "#", "é", "\u{202e}", "\t", "\r\n", "\r", "0x", "1e9999", "-", "*", "**",
-    "name", "path", "host", "[grant.\"*\"]", "[forbid]", "[capabilities]", "[component]",
-    "[limits]", "[[trusted-keys]]", "rights", "signer", "= [", "= {", "true", "inf", "nan",
+    "[",
+    "]",
+    "[[",
+    "]]",
+    "=",
+    "\"",
+    "'",
+    "'''",
+    "\"\"\"",
+    "\n",
+    "..",
+    "/",
+    "\\u0000",
+    "\\",
+    "{",
+    "}",
+    ",",
+    ".",
+    "#",
+    "é",
+    "\u{202e}",
+    "\t",
+    "\r\n",
+    "\r",
+    "0x",
+    "1e9999",
+    "-",
+    "*",
+    "**",
+    "name",
+    "path",
+    "host",
+    "[grant.\"*\"]",
+    "[forbid]",
+    "[capabilities]",
+    "[component]",
+    "[limits]",
+    "[[trusted-keys]]",
+    "rights",
+    "signer",
+    "= [",
+    "= {",
+    "true",
+    "inf",
+    "nan",
 ];
 
 fn char_boundary(rng: &mut Rng, text: &str) -> usize {
@@ -537,7 +611,7 @@ fn mutate_text(rng: &mut Rng, text: &mut String, donor: &str) {
     match rng.below(6) {
         0 => {
             let at = char_boundary(rng, text);
-            text.insert_str(at, rng.pick(TOKENS));
+            text.insert_str(at, rng.word(TOKENS));
         }
         1 => {
             // Swap a line for one of another text.
@@ -620,7 +694,9 @@ fn check_error(err: &ConfigError, file: &str, text: &str) -> Result<(), String> 
     }
     let shown = err.to_string();
     if !shown.starts_with(&format!("{file}:{}:{}: ", at.line, at.column)) {
-        return Err(format!("the error does not begin with its position: {shown}"));
+        return Err(format!(
+            "the error does not begin with its position: {shown}"
+        ));
     }
     Ok(())
 }
@@ -643,7 +719,10 @@ fn check_capability(l: &Located, text: &str) -> Result<(), String> {
     };
     match &l.capability {
         Capability::Dir { host, guest, .. } => {
-            normal("the host path of", host.to_str().ok_or("a non-UTF-8 host path")?)?;
+            normal(
+                "the host path of",
+                host.to_str().ok_or("a non-UTF-8 host path")?,
+            )?;
             normal("the guest path of", guest)
         }
         Capability::Files { path, .. } => {
@@ -755,8 +834,9 @@ fn manifest_and_policy_parsing() {
                     Ok(e) => {
                         outcomes.count("evaluated");
                         for c in e.capabilities.iter() {
-                            c.validate()
-                                .map_err(|err| format!("effective `{c}` does not validate: {err}"))?;
+                            c.validate().map_err(|err| {
+                                format!("effective `{c}` does not validate: {err}")
+                            })?;
                         }
                         probe(&mut rng, &e.capabilities);
                     }

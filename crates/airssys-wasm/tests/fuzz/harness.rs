@@ -59,6 +59,11 @@ impl Rng {
         &items[self.below(items.len())]
     }
 
+    /// One of the strings `items`.
+    pub fn word<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+
     /// `n` random bytes.
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next() as u8).collect()

@@ -20,9 +20,9 @@ mod common;
 
 mod harness;
 
-mod config;
-mod wave;
-#[cfg(all(feature = "wasmtime", feature = "wasmi"))]
-mod component;
 #[cfg(all(feature = "wasmtime", feature = "wasmi"))]
 mod abi;
+#[cfg(all(feature = "wasmtime", feature = "wasmi"))]
+mod component;
+mod config;
+mod wave;

@@ -24,8 +24,21 @@ use crate::harness::{self, Outcomes, Rng};
 /// Labels for fields, cases and flags: plain ones, and WAVE keywords (which
 /// the writer escapes with `%` where it must).
 const LABELS: &[&str] = &[
-    "a", "b", "c-d", "x1", "long-name-here", "true", "false", "some", "none", "ok", "err", "inf",
-    "nan", "a-b-c", "q",
+    "a",
+    "b",
+    "c-d",
+    "x1",
+    "long-name-here",
+    "true",
+    "false",
+    "some",
+    "none",
+    "ok",
+    "err",
+    "inf",
+    "nan",
+    "a-b-c",
+    "q",
 ];
 
 fn labels(rng: &mut Rng, max: usize) -> Vec<String> {
@@ -111,8 +124,28 @@ pub fn ty(rng: &mut Rng, depth: usize) -> ValueType {
 }
 
 const CHARS: &[char] = &[
-    'a', 'Z', '\'', '\\', '"', '\n', '\t', '\r', '\0', '\u{7f}', '\u{1b}', 'é', '😀', '\u{10ffff}',
-    '\u{d7ff}', '\u{e000}', '\u{feff}', '\u{202e}', ' ', '{', '}', '%',
+    'a',
+    'Z',
+    '\'',
+    '\\',
+    '"',
+    '\n',
+    '\t',
+    '\r',
+    '\0',
+    '\u{7f}',
+    '\u{1b}',
+    'é',
+    '😀',
+    '\u{10ffff}',
+    '\u{d7ff}',
+    '\u{e000}',
+    '\u{feff}',
+    '\u{202e}',
+    ' ',
+    '{',
+    '}',
+    '%',
 ];
 
 fn char_of(rng: &mut Rng) -> char {
@@ -143,7 +176,16 @@ fn float_bits(rng: &mut Rng) -> u64 {
 fn int(rng: &mut Rng) -> u64 {
     match rng.below(3) {
         0 => rng.next(),
-        1 => *rng.pick(&[0, 1, u64::MAX, i64::MAX as u64, i64::MIN as u64, 127, 128, 255]),
+        1 => *rng.pick(&[
+            0,
+            1,
+            u64::MAX,
+            i64::MAX as u64,
+            i64::MIN as u64,
+            127,
+            128,
+            255,
+        ]),
         _ => rng.below(100) as u64,
     }
 }
@@ -209,13 +251,9 @@ pub fn value(rng: &mut Rng, ty: &ValueType) -> Option<Value> {
             };
             Value::Result(if is_ok { Ok(payload) } else { Err(payload) })
         }
-        ValueType::Flags(names) => Value::Flags(
-            names
-                .iter()
-                .filter(|_| rng.one_in(2))
-                .cloned()
-                .collect(),
-        ),
+        ValueType::Flags(names) => {
+            Value::Flags(names.iter().filter(|_| rng.one_in(2)).cloned().collect())
+        }
         _ => return None,
     })
 }
@@ -227,16 +265,14 @@ pub fn same(a: &Value, b: &Value) -> bool {
         (None, None) => true,
         _ => false,
     };
-    let all = |x: &[Value], y: &[Value]| x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b));
+    let all =
+        |x: &[Value], y: &[Value]| x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b));
     match (a, b) {
         (Value::F32(x), Value::F32(y)) => (x.is_nan() && y.is_nan()) || x.to_bits() == y.to_bits(),
         (Value::F64(x), Value::F64(y)) => (x.is_nan() && y.is_nan()) || x.to_bits() == y.to_bits(),
         (Value::List(x), Value::List(y)) | (Value::Tuple(x), Value::Tuple(y)) => all(x, y),
         (Value::Record(x), Value::Record(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y)
-                    .all(|((n, a), (m, b))| n == m && same(a, b))
+            x.len() == y.len() && x.iter().zip(y).all(|((n, a), (m, b))| n == m && same(a, b))
         }
         (Value::Variant(c, x), Value::Variant(d, y)) => c == d && opt(x, y),
         (Value::Option(x), Value::Option(y)) => opt(x, y),
@@ -247,10 +283,45 @@ pub fn same(a: &Value, b: &Value) -> bool {
 }
 
 const TOKENS: &[&str] = &[
-    "[", "]", "(", ")", "{", "}", ",", ":", "'", "\"", "\\", "\\u{", "\\u{110000}", "\\u{d800}",
-    "some(", "none", "ok(", "err(", "%", "-", "0x10", "1e308", "1e-400", "nan", "inf", "-inf",
-    "true", "\"\"\"", "\n", "é", "\u{0}", "99999999999999999999999", "-0", "{:}", "%true", "a-",
-    "-a", "#", "//",
+    "[",
+    "]",
+    "(",
+    ")",
+    "{",
+    "}",
+    ",",
+    ":",
+    "'",
+    "\"",
+    "\\",
+    "\\u{",
+    "\\u{110000}",
+    "\\u{d800}",
+    "some(",
+    "none",
+    "ok(",
+    "err(",
+    "%",
+    "-",
+    "0x10",
+    "1e308",
+    "1e-400",
+    "nan",
+    "inf",
+    "-inf",
+    "true",
+    "\"\"\"",
+    "\n",
+    "é",
+    "\u{0}",
+    "99999999999999999999999",
+    "-0",
+    "{:}",
+    "%true",
+    "a-",
+    "-a",
+    "#",
+    "//",
 ];
 
 fn mutate(rng: &mut Rng, text: &mut String) {
@@ -264,7 +335,7 @@ fn mutate(rng: &mut Rng, text: &mut String) {
     match rng.below(5) {
         0 | 1 => {
             let i = boundary(rng, text);
-            text.insert_str(i, rng.pick(TOKENS));
+            text.insert_str(i, rng.word(TOKENS));
         }
         2 => {
             let i = boundary(rng, text);
@@ -326,7 +397,8 @@ fn call_case(rng: &mut Rng) -> CallCase {
     let name = if !rng.one_in(8) {
         rng.pick(FUNC_NAMES).to_string()
     } else {
-        rng.pick(&["", "a b", "日本", "1f", "f-", "(", "f#"]).to_string()
+        rng.pick(&["", "a b", "日本", "1f", "f-", "(", "f#"])
+            .to_string()
     };
     let mut text = format!("{name}({})", texts.unwrap_or_default().join(", "));
     let mutated = rng.one_in(2);
@@ -356,7 +428,11 @@ fn generate(rng: &mut Rng) -> WaveCase {
         }
     }
     // Sometimes read against another type altogether.
-    let ty = if mutated && rng.one_in(4) { self::ty(rng, 4) } else { ty };
+    let ty = if mutated && rng.one_in(4) {
+        self::ty(rng, 4)
+    } else {
+        ty
+    };
     WaveCase {
         original: original.filter(|_| !mutated),
         ty,
@@ -380,9 +456,12 @@ fn check_value(c: &WaveCase, outcomes: &mut Outcomes) -> Result<(), String> {
         }
     };
     outcomes.count("value-parsed");
-    parsed
-        .check_type(&c.ty)
-        .map_err(|e| format!("`{}` parsed as {} to {parsed:?}, which is not of it: {e}", c.text, c.ty))?;
+    parsed.check_type(&c.ty).map_err(|e| {
+        format!(
+            "`{}` parsed as {} to {parsed:?}, which is not of it: {e}",
+            c.text, c.ty
+        )
+    })?;
     if let Some(original) = &c.original
         && !same(original, &parsed)
     {
@@ -425,7 +504,10 @@ fn check_call(c: &CallCase, outcomes: &mut Outcomes) -> Result<(), String> {
         Err(e) => {
             outcomes.count("call-args-refused");
             if c.expected.is_some() {
-                return Err(format!("the arguments of `{}` ({}) do not parse: {e}", c.text, c.ty));
+                return Err(format!(
+                    "the arguments of `{}` ({}) do not parse: {e}",
+                    c.text, c.ty
+                ));
             }
             return Ok(());
         }
@@ -440,14 +522,19 @@ fn check_call(c: &CallCase, outcomes: &mut Outcomes) -> Result<(), String> {
         ));
     }
     for (arg, (pname, pty)) in args.iter().zip(&c.ty.params) {
-        arg.check_type(pty)
-            .map_err(|e| format!("`{}`: argument `{pname}` {arg:?} is not a {pty}: {e}", c.text))?;
+        arg.check_type(pty).map_err(|e| {
+            format!(
+                "`{}`: argument `{pname}` {arg:?} is not a {pty}: {e}",
+                c.text
+            )
+        })?;
     }
     if let Some((want_name, want_args)) = &c.expected {
         if name != want_name {
             return Err(format!("`{}` gave the name `{name}`", c.text));
         }
-        if !(want_args.len() == args.len() && want_args.iter().zip(&args).all(|(a, b)| same(a, b))) {
+        if !(want_args.len() == args.len() && want_args.iter().zip(&args).all(|(a, b)| same(a, b)))
+        {
             return Err(format!("`{}` gave {args:?}, not {want_args:?}", c.text));
         }
     }

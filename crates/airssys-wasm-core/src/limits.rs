@@ -237,6 +237,32 @@ impl LimitExceeded {
     }
 }
 
+/// One memory or table of an instance grows from `current` to `desired`
+/// (its own `maximum` aside): `Ok(false)` past that maximum, an error when
+/// the instance's `total` would pass `limit`, else the total is updated.
+fn grow(
+    total: &mut u64,
+    limit: Option<u64>,
+    kind: LimitKind,
+    (current, desired, maximum): (usize, usize, Option<usize>),
+) -> Result<bool, LimitExceeded> {
+    if maximum.is_some_and(|max| desired > max) {
+        return Ok(false);
+    }
+    let grown = *total - (current as u64).min(*total) + desired as u64;
+    if let Some(limit) = limit
+        && grown > limit
+    {
+        return Err(LimitExceeded {
+            kind,
+            limit,
+            requested: grown,
+        });
+    }
+    *total = grown;
+    Ok(true)
+}
+
 impl GrowthLimiter {
     /// Accounting for an instance with these limits.
     pub fn new(limits: &Limits) -> Self {
@@ -259,22 +285,14 @@ impl GrowthLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> Result<bool, LimitExceeded> {
-        if maximum.is_some_and(|max| desired > max) {
-            return Ok(false);
-        }
-        let total = self.memory_total - (current as u64).min(self.memory_total) + desired as u64;
-        if let Some(limit) = self.memory_limit
-            && total > limit
-        {
-            return Err(LimitExceeded {
-                kind: LimitKind::Memory,
-                limit,
-                requested: total,
-            });
-        }
-        self.memory_total = total;
-        self.memory_peak = self.memory_peak.max(total);
-        Ok(true)
+        let grown = grow(
+            &mut self.memory_total,
+            self.memory_limit,
+            LimitKind::Memory,
+            (current, desired, maximum),
+        )?;
+        self.memory_peak = self.memory_peak.max(self.memory_total);
+        Ok(grown)
     }
 
     /// A table grows from `current` to `desired` elements (a new table
@@ -288,21 +306,12 @@ impl GrowthLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> Result<bool, LimitExceeded> {
-        if maximum.is_some_and(|max| desired > max) {
-            return Ok(false);
-        }
-        let total = self.table_total - (current as u64).min(self.table_total) + desired as u64;
-        if let Some(limit) = self.table_limit
-            && total > limit
-        {
-            return Err(LimitExceeded {
-                kind: LimitKind::TableElements,
-                limit,
-                requested: total,
-            });
-        }
-        self.table_total = total;
-        Ok(true)
+        grow(
+            &mut self.table_total,
+            self.table_limit,
+            LimitKind::TableElements,
+            (current, desired, maximum),
+        )
     }
 
     /// The most linear memory the instance has held.

@@ -204,5 +204,6 @@ fn describe(name: &str, kind: &ItemKind) -> String {
             if funcs.len() == 1 { "" } else { "s" }
         ),
         ItemKind::Type => format!("{name} (type)"),
+        ItemKind::Other(what) => format!("{name} ({what})"),
     }
 }

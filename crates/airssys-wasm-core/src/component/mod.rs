@@ -1,6 +1,9 @@
 //! What a component is: its digest and its WIT-level imports and exports,
 //! read from the binary with `wasmparser` and `wit-parser`'s decoder, without
-//! any engine.
+//! any engine; a component the decoder cannot read as a WIT world is
+//! described structurally (`structural`).
+
+mod structural;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -60,6 +63,10 @@ pub enum ItemKind {
     Interface(Vec<(String, Arc<FuncType>)>),
     /// A type (resources, records) the world shares.
     Type,
+    /// Something else a component can import or export (a core module, a
+    /// component, a value), named in words: only in components that are
+    /// not shaped like a WIT world.
+    Other(&'static str),
 }
 
 /// A component's identity and shape.
@@ -121,13 +128,40 @@ impl ComponentInfo {
         let mut parser = wasmparser::Parser::new(0);
         parser.set_features(*validator.features());
         let mut functions = Vec::new();
+        // The top-level import and export names, in order (nested modules
+        // and components have their own), and the top level's types.
+        let (mut imports, mut exports) = (Vec::new(), Vec::new());
+        let mut depth = 0usize;
+        let mut types = None;
         for payload in parser.parse_all(bytes) {
-            if let wasmparser::ValidPayload::Func(func, body) = validator
-                .payload(&payload.map_err(invalid)?)
-                .map_err(invalid)?
-                && bodies
-            {
-                functions.push((func, body));
+            let payload = payload.map_err(invalid)?;
+            match &payload {
+                wasmparser::Payload::ModuleSection { .. }
+                | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+                wasmparser::Payload::ComponentImportSection(s) if depth == 0 => {
+                    for import in s.clone() {
+                        imports.push(import.map_err(invalid)?.name.name.to_owned());
+                    }
+                }
+                wasmparser::Payload::ComponentExportSection(s) if depth == 0 => {
+                    for export in s.clone() {
+                        exports.push(export.map_err(invalid)?.name.name.to_owned());
+                    }
+                }
+                _ => {}
+            }
+            match validator.payload(&payload).map_err(invalid)? {
+                wasmparser::ValidPayload::Func(func, body) if bodies => {
+                    functions.push((func, body));
+                }
+                wasmparser::ValidPayload::End(t) => {
+                    if depth == 0 {
+                        types = Some(t);
+                    } else {
+                        depth -= 1;
+                    }
+                }
+                _ => {}
             }
         }
         let mut allocations = wasmparser::FuncValidatorAllocations::default();
@@ -140,24 +174,53 @@ impl ComponentInfo {
         // a panic in them (a component the validator accepts but they do
         // not expect, such as plain functions imported under interface
         // names) is contained and refuses the component.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Self::describe(bytes)))
-            .unwrap_or_else(|panic| {
-                let why = panic
-                    .downcast_ref::<String>()
-                    .map(String::as_str)
-                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                    .unwrap_or("no message");
-                Err(Error::InvalidComponent(format!(
-                    "cannot read its WIT: the WIT decoder failed on it ({})",
-                    crate::audit::capped(why)
-                )))
-            })
+        let described =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Self::describe(bytes)))
+                .unwrap_or_else(|panic| {
+                    let why = panic
+                        .downcast_ref::<String>()
+                        .map(String::as_str)
+                        .or_else(|| panic.downcast_ref::<&str>().copied())
+                        .unwrap_or("no message");
+                    Err(Error::InvalidComponent(format!(
+                        "{NOT_WIT_SHAPED} the WIT decoder failed on it ({})",
+                        crate::audit::capped(why)
+                    )))
+                });
+        // A valid component the decoder cannot read as a WIT world is
+        // described as the validator typed it; its types are bounded the
+        // same way.
+        match described {
+            Err(Error::InvalidComponent(why)) if why.starts_with(NOT_WIT_SHAPED) => {
+                let types = types.ok_or_else(|| {
+                    Error::InvalidComponent(format!("{why} (and it has no top-level types)"))
+                })?;
+                let shape = structural::Shape {
+                    imports: &imports,
+                    exports: &exports,
+                    types: types.as_ref(),
+                };
+                let reason = why
+                    .strip_prefix(NOT_WIT_SHAPED)
+                    .unwrap_or(&why)
+                    .trim_start();
+                let (imports, exports, wit) = structural::describe(&shape, reason)?;
+                Ok(Self {
+                    digest: Digest::of(bytes),
+                    size: bytes.len() as u64,
+                    imports,
+                    exports,
+                    wit,
+                })
+            }
+            other => other,
+        }
     }
 
     /// The description of a valid component: its WIT, imports and exports.
     fn describe(bytes: &[u8]) -> Result<Self> {
         let decoded = wit_parser::decoding::decode(bytes)
-            .map_err(|e| Error::InvalidComponent(format!("cannot read its WIT: {e:#}")))?;
+            .map_err(|e| Error::InvalidComponent(format!("{NOT_WIT_SHAPED} {e:#}")))?;
         let DecodedWasm::Component(resolve, world_id) = decoded else {
             return Err(Error::InvalidComponent(
                 "this is a WIT package encoded as WebAssembly, not a runnable component".into(),
@@ -183,7 +246,7 @@ impl ComponentInfo {
                 world.package.expect("decoded worlds have a package"),
                 &[],
             )
-            .map_err(|e| Error::InvalidComponent(format!("cannot print its WIT: {e:#}")))?;
+            .map_err(|e| Error::InvalidComponent(format!("{NOT_WIT_SHAPED} printing it: {e:#}")))?;
         Ok(Self {
             digest: Digest::of(bytes),
             size: bytes.len() as u64,
@@ -228,7 +291,7 @@ impl ComponentInfo {
                     .iter()
                     .map(|(f, ty)| (format!("{}#{f}", item.name), ty))
                     .collect(),
-                ItemKind::Type => Vec::new(),
+                ItemKind::Type | ItemKind::Other(_) => Vec::new(),
             };
             funcs
         })
@@ -318,6 +381,10 @@ pub fn interface_mismatches(
         )
         .collect()
 }
+
+/// How a failure to read a component as a WIT world begins; such a
+/// component is described structurally instead.
+const NOT_WIT_SHAPED: &str = "cannot read its WIT:";
 
 /// The most parts one function's type may have, written out (every use of
 /// a shared type counted again): a small file can name a type of 2^64
@@ -505,7 +572,7 @@ impl Converter<'_> {
     }
 }
 
-fn unsupported(what: &str) -> Error {
+pub(crate) fn unsupported(what: &str) -> Error {
     Error::InvalidComponent(format!(
         "uses the `{what}` type, which this version of airssys-wasm cannot call"
     ))

@@ -117,3 +117,34 @@ mod tests {
         assert_eq!(jit_crates(tree), vec!["wasmtime", "cranelift-codegen"]);
     }
 }
+
+/// `cargo xtask conformance`: the facade's `conformance` example on the
+/// `.wast` files under `suite`, on `backend` or on both. Prints pass, fail
+/// and skip per file with the reasons; fails when a directive failed.
+pub fn conformance(suite: &std::path::Path, backend: Option<&str>) -> Result<()> {
+    let suite = suite
+        .canonicalize()
+        .with_context(|| format!("the suite directory {}", suite.display()))?;
+    println!(
+        "xtask: the Component Model tests in {} through airssys-wasm",
+        suite.display()
+    );
+    let suite = suite.display().to_string();
+    // From the workspace root without `-p`: the workspace's feature
+    // resolution, so the build shares what `cargo test --workspace` built.
+    let mut args = vec![
+        "run",
+        "--quiet",
+        "--features",
+        "airssys-wasm/wasmtime,airssys-wasm/wasmi",
+        "--example",
+        "conformance",
+        "--",
+        &suite,
+    ];
+    args.extend(backend);
+    run(
+        cargo().current_dir(root()).args(args),
+        "the conformance run (each failing directive is listed above with its reason)",
+    )
+}

@@ -6,6 +6,8 @@
 //!   they need; `--report` measures the polyglot greeters.
 //! - `cargo xtask demo`: build the guests and tour the CLI.
 //! - `cargo xtask test [--all-guests]`: build the guests and run every test.
+//! - `cargo xtask conformance --suite DIR [--backend B]`: the Component
+//!   Model reference tests in DIR through the public API, per backend.
 //! - `cargo xtask fuzz [--cases N] [--seed S] [--target NAME]`: longer runs
 //!   of the fuzz targets (manifests and policy, WAVE, components, the
 //!   canonical ABI) and of the differential test of the two backends.
@@ -65,6 +67,16 @@ enum Command {
         #[arg(long)]
         target: Option<String>,
     },
+    /// Run a directory of Component Model `.wast` files (the reference
+    /// tests of WebAssembly/component-model, `test/`) on each backend.
+    Conformance {
+        /// The directory of `.wast` files (a checkout's `test/`).
+        #[arg(long)]
+        suite: std::path::PathBuf,
+        /// Only this backend (`wasmtime` or `wasmi`).
+        #[arg(long)]
+        backend: Option<String>,
+    },
     /// Build the guests, then run fmt check, clippy and every test.
     Test {
         /// Skip `cargo fmt --check` and clippy.
@@ -97,5 +109,8 @@ fn main() -> anyhow::Result<()> {
             seed,
             target,
         } => backends::fuzz(cases, seed, target.as_deref()),
+        Command::Conformance { suite, backend } => {
+            backends::conformance(&suite, backend.as_deref())
+        }
     }
 }

@@ -223,9 +223,6 @@ pub(crate) struct Cx<'a, 'b> {
     /// `true` when the canonical options say `string-encoding=utf16`
     /// (UTF-8 otherwise).
     pub utf16: bool,
-    /// Guest handles lent for the duration of the call (borrows into an
-    /// instance that does not define the resource), dropped after it.
-    pub lent: Vec<(RuntimeComponentInstanceIndex, u32)>,
     /// For a host call's arguments: the bytes of strings and lists that may
     /// still be copied out of the guest. Checked before each copy.
     pub budget: Option<u64>,
@@ -243,13 +240,11 @@ pub(crate) struct Options {
 }
 
 impl<'a, 'b> Cx<'a, 'b> {
-    /// A direction of a call with `options`, and the handles already lent
-    /// for it.
+    /// A direction of a call with `options`.
     pub fn new(
         store: &'a mut StoreContextMut<'b, StoreData>,
         types: &'a ComponentTypes,
         options: Options,
-        lent: Vec<(RuntimeComponentInstanceIndex, u32)>,
     ) -> Self {
         Cx {
             store,
@@ -257,7 +252,6 @@ impl<'a, 'b> Cx<'a, 'b> {
             memory: options.memory,
             realloc: options.realloc,
             utf16: options.utf16,
-            lent,
             budget: None,
             over_budget: false,
         }
@@ -626,7 +620,7 @@ impl Cx<'_, '_> {
             let slot = if r.owned {
                 data.resources.take_guest(instance, h, resource)?
             } else {
-                data.resources.get_guest(instance, h, resource)?
+                data.resources.lend_guest(instance, h, resource)?
             };
             return Ok(Value::Resource(ResourceHandle {
                 index: slot.rep(),
@@ -640,13 +634,7 @@ impl Cx<'_, '_> {
             ));
         }
         let data = self.store.data_mut();
-        let slot = data.resources.take_guest(instance, h, resource)?;
-        let Slot::Own { rep, .. } = slot else {
-            return Err(format!(
-                "handle {h} is a borrow, where an owned `{}` was expected",
-                r.name
-            ));
-        };
+        let rep = data.resources.take_guest(instance, h, resource)?.rep();
         let index = data.resources.insert_host(resource, rep);
         Ok(Value::Resource(ResourceHandle {
             index,
@@ -926,27 +914,20 @@ impl Cx<'_, '_> {
                     resource,
                 }
             };
-            let handle = data.resources.insert_guest(instance, slot);
-            if !owned {
-                self.lent.push((instance, handle));
-            }
-            return Ok(handle);
+            return data.resources.insert_guest(instance, slot);
         }
         if owned {
             let rep = data.resources.take_host(h.index, resource, &h.ty.name)?;
-            return Ok(data
+            return data
                 .resources
-                .insert_guest(instance, Slot::Own { rep, resource }));
+                .insert_guest(instance, Slot::Own { rep, resource });
         }
         let rep = data.resources.host_rep(h.index, resource, &h.ty.name)?;
         if defines {
             return Ok(rep);
         }
-        let handle = data
-            .resources
-            .insert_guest(instance, Slot::Borrow { rep, resource });
-        self.lent.push((instance, handle));
-        Ok(handle)
+        data.resources
+            .insert_guest(instance, Slot::Borrow { rep, resource })
     }
 }
 

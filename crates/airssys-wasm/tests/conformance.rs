@@ -1,0 +1,71 @@
+//! Conformance with the Component Model's reference tests, on every
+//! backend: the components of WebAssembly/component-model's `test/*.wast`
+//! (adapted, each file under `tests/conformance/` names where it comes
+//! from), run through the facade. The wasmi backend implements the
+//! canonical ABI itself, so these hold it to the spec and to wasmtime: the
+//! same results, the same traps, in wasmtime's words.
+
+mod common;
+
+use airssys_wasm::{Component, ErrorClass, LoadOptions, Runtime, Value};
+
+/// Loads a component written in WAT.
+fn load(rt: &Runtime, wat: &str) -> Component {
+    let bytes = wat::parse_str(wat).expect("the WAT parses");
+    rt.load(bytes, LoadOptions::new().name("conformance"))
+        .unwrap_or_else(|e| panic!("loading: {e}"))
+}
+
+/// Calls `export` on a fresh instance of `c` (as each `assert_*` of the
+/// reference tests does) and returns its results.
+fn call(c: &Component, export: &str, args: &[Value]) -> Vec<Value> {
+    let mut i = c.instantiate().unwrap();
+    i.call(export, args)
+        .unwrap_or_else(|e| panic!("calling `{export}`: {e}"))
+}
+
+/// Calls `export` on a fresh instance of `c`: it must trap, with a message
+/// that contains `want`.
+fn assert_trap(c: &Component, export: &str, args: &[Value], want: &str) {
+    let mut i = c.instantiate().unwrap();
+    let err = i.call(export, args).unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Trap, "`{export}`: {err:?}");
+    assert!(
+        err.to_string().contains(want),
+        "`{export}`: expected a trap saying {want:?}, got: {err}"
+    );
+}
+
+/// resources/borrows.wast, line 159 and 162: borrows of an owned handle
+/// leave it usable after the call; moving the handle into the call that
+/// borrows it traps.
+#[test]
+fn an_owned_handle_cannot_be_moved_while_it_is_lent() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = load(&rt, include_str!("conformance/borrows.wat"));
+        assert_eq!(call(&c, "run", &[]), vec![Value::U32(42)]);
+        assert_trap(
+            &c,
+            "lend-trap",
+            &[],
+            "cannot remove owned resource while borrowed",
+        );
+    });
+}
+
+/// A callee given a borrow handle must drop it before it returns.
+#[test]
+fn a_borrow_handle_kept_past_its_call_traps() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = load(&rt, include_str!("conformance/borrow-kept.wat"));
+        assert_eq!(call(&c, "lend-dropped", &[]), vec![Value::U32(1)]);
+        assert_trap(
+            &c,
+            "lend-kept",
+            &[],
+            "borrow handles still remain at the end of the call",
+        );
+    });
+}

@@ -80,33 +80,62 @@ struct Scope {
     borrows: u32,
 }
 
-/// The handle table of one component instance.
+/// Handles are below this bound (the canonical ABI's `Table.MAX_LENGTH`
+/// is 2^28 - 1), which keeps their upper bits free, as wasmtime does.
+const MAX_HANDLE: u32 = 1 << 28;
+
+/// The handle table of one component instance, as the canonical ABI's
+/// `Table`: handle `i + 1` is entry `i`; a freed entry is reused before a
+/// new one is made, the most recently freed first (a free list threaded
+/// through the free entries), so that handles are the same on every
+/// implementation and inserting costs the same however full the table is.
 #[derive(Default)]
 struct Table {
-    /// Entry `i` is handle `i + 1`; `None` is free.
-    entries: Vec<Option<Entry>>,
+    entries: Vec<Place>,
+    /// The first free entry; `entries.len()` when none is.
+    next: u32,
+}
+
+/// An entry of a [`Table`].
+#[derive(Clone, Copy, Debug)]
+enum Place {
+    /// Free; `next` is the free entry after this one.
+    Free {
+        next: u32,
+    },
+    Used(Entry),
 }
 
 impl Table {
-    fn insert(&mut self, entry: Entry) -> u32 {
-        if let Some(free) = self.entries.iter().position(Option::is_none) {
-            self.entries[free] = Some(entry);
-            return free as u32 + 1;
+    fn insert(&mut self, entry: Entry) -> R<u32> {
+        let at = self.next;
+        if at + 1 >= MAX_HANDLE {
+            return Err("cannot allocate another handle: index overflow".into());
         }
-        self.entries.push(Some(entry));
-        self.entries.len() as u32
+        if at as usize == self.entries.len() {
+            self.entries.push(Place::Free { next: at + 1 });
+        }
+        match std::mem::replace(&mut self.entries[at as usize], Place::Used(entry)) {
+            Place::Free { next } => self.next = next,
+            Place::Used(_) => unreachable!("the free list holds free entries only"),
+        }
+        Ok(at + 1)
     }
 
     fn get_mut(&mut self, handle: u32) -> R<&mut Entry> {
-        handle
+        match handle
             .checked_sub(1)
             .and_then(|i| self.entries.get_mut(i as usize))
-            .and_then(Option::as_mut)
-            .ok_or_else(|| format!("unknown resource handle {handle}"))
+        {
+            Some(Place::Used(entry)) => Ok(entry),
+            _ => Err(format!("unknown resource handle {handle}")),
+        }
     }
 
+    /// Frees the entry of `handle`, which is in use.
     fn remove(&mut self, handle: u32) {
-        self.entries[handle as usize - 1] = None;
+        self.entries[handle as usize - 1] = Place::Free { next: self.next };
+        self.next = handle - 1;
     }
 }
 
@@ -144,7 +173,7 @@ impl Resources {
                 }
             }
         };
-        Ok(self.guest.entry(instance).or_default().insert(entry))
+        self.guest.entry(instance).or_default().insert(entry)
     }
 
     fn entry(
@@ -360,6 +389,24 @@ mod tests {
                 .unwrap_err()
                 .contains("another resource type")
         );
+    }
+
+    #[test]
+    fn the_most_recently_freed_handle_is_reused_first() {
+        let mut r = Resources::default();
+        let hs: Vec<u32> = (0..3)
+            .map(|k| r.insert_guest(inst(0), own(k)).unwrap())
+            .collect();
+        assert_eq!(hs, [1, 2, 3]);
+        for h in [1, 2, 3] {
+            r.drop_guest(inst(0), h, res(0)).unwrap();
+        }
+        let again: Vec<u32> = (0..4)
+            .map(|k| r.insert_guest(inst(0), own(k)).unwrap())
+            .collect();
+        assert_eq!(again, [3, 2, 1, 4]);
+        // Other instances have tables of their own.
+        assert_eq!(r.insert_guest(inst(1), own(9)).unwrap(), 1);
     }
 
     #[test]

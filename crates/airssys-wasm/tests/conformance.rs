@@ -69,3 +69,26 @@ fn a_borrow_handle_kept_past_its_call_traps() {
         );
     });
 }
+
+/// resources/handle-table.wast, line 49: handles count from 1, and a freed
+/// handle is reused before a new one is made, the most recently freed
+/// first.
+#[test]
+fn freed_handles_are_reused_most_recent_first() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = load(&rt, include_str!("conformance/handle-table-order.wat"));
+        assert_eq!(call(&c, "run", &[]), vec![Value::U32(42)]);
+    });
+}
+
+/// resources/handle-table.wast, line 106: dropping a handle and moving it
+/// into a call both free its entry.
+#[test]
+fn a_drained_table_hands_out_handle_one_again() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = load(&rt, include_str!("conformance/handle-table-drained.wat"));
+        assert_eq!(call(&c, "run", &[]), vec![Value::U32(43)]);
+    });
+}

@@ -228,6 +228,17 @@ pub(crate) struct Cx<'a, 'b> {
     pub budget: Option<u64>,
     /// Set when lifting stopped because the budget ran out.
     pub over_budget: bool,
+    /// Set when the guest's `realloc` failed: the call fails as a trap of
+    /// the guest, not as bad data from the host.
+    pub fault: Option<Fault>,
+}
+
+/// How the guest's `realloc` failed.
+pub(crate) enum Fault {
+    /// It trapped, ran out of fuel, or was stopped.
+    Wasm(wasmi::Error),
+    /// It returned a pointer the allocation cannot be at (wasmtime's words).
+    Trap(String),
 }
 
 /// The canonical options of a function that its calls need.
@@ -254,6 +265,7 @@ impl<'a, 'b> Cx<'a, 'b> {
             utf16: options.utf16,
             budget: None,
             over_budget: false,
+            fault: None,
         }
     }
 
@@ -350,18 +362,30 @@ impl Cx<'_, '_> {
         self.store.data_mut().may_not_leave += 1;
         let called = realloc.call(self.store.as_context_mut(), &args, &mut out);
         self.store.data_mut().may_not_leave -= 1;
-        called.map_err(|e| format!("the guest's realloc failed: {e}"))?;
+        if let Err(e) = called {
+            let message = format!("the guest's realloc failed: {e}");
+            self.fault = Some(Fault::Wasm(e));
+            return Err(message);
+        }
         let Val::I32(ptr) = out[0] else {
             return Err("the guest's realloc returned a non-i32".into());
         };
         let ptr = ptr as u32;
-        if !ptr.is_multiple_of(align) {
-            return Err(format!(
-                "the guest's realloc returned {ptr}, not aligned to {align}"
-            ));
+        // Alignment first, then bounds (even of an empty allocation), in
+        // wasmtime's words.
+        let bad = if !ptr.is_multiple_of(align) {
+            Some(format!(
+                "realloc return: result not aligned ({ptr} is not a multiple of {align})"
+            ))
+        } else {
+            self.bytes(ptr, size)
+                .err()
+                .map(|why| format!("realloc return: beyond end of memory ({why})"))
+        };
+        if let Some(message) = bad {
+            self.fault = Some(Fault::Trap(message.clone()));
+            return Err(message);
         }
-        // Fails if out of bounds.
-        self.bytes(ptr, size)?;
         Ok(ptr)
     }
 

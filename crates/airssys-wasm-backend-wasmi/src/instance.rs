@@ -378,12 +378,27 @@ impl WasmiInstance {
         let mut ctx = self.store.as_context_mut();
         let mut cx = Cx::new(&mut ctx, &plan.types, options);
         let lowered = lower(&mut cx, ptys, export.flat.params);
+        let fault = cx.fault.take();
         let flat_args = match lowered {
             Ok(v) => v,
             Err(detail) => {
                 self.store.data_mut().resources.abandon_scopes(depth);
-                // A guest realloc that trapped or ran out of fuel poisons
-                // the instance like any trap.
+                // The guest's realloc failed: a trap of the guest, or the
+                // limit it ran into.
+                match fault {
+                    Some(abi::Fault::Wasm(e)) => return Err(self.fail(&e, name, start.elapsed())),
+                    Some(abi::Fault::Trap(message)) => {
+                        let err = Error::Trap {
+                            function: name.to_owned(),
+                            message,
+                        };
+                        self.poisoned = Some(err.to_string());
+                        return Err(err);
+                    }
+                    None => {}
+                }
+                // Bad arguments poison the instance too: lowering may have
+                // run guest code (its realloc) and moved handles into it.
                 let err = Error::InvalidArguments {
                     function: name.to_owned(),
                     detail,
@@ -1152,40 +1167,48 @@ fn host_call(
         .resources
         .exit_scope()
         .map_err(violation)?;
-    let bad_result = |m: String| {
-        wasmi::Error::host(HostCallFailed {
+    // A result the host function returned that does not fit its type, or
+    // the guest's realloc failing while the results are copied in (a trap
+    // of the guest, or the limit it ran into).
+    let bad_result = |cx: &mut Cx<'_, '_>, m: String| match cx.fault.take() {
+        Some(abi::Fault::Wasm(e)) => e,
+        Some(abi::Fault::Trap(m)) => wasmi::Error::host(AbiViolation(m)),
+        None => wasmi::Error::host(HostCallFailed {
             function: import.name.clone(),
             error: HostError::Failed(format!("returned a bad value: {m}")),
-        })
+        }),
     };
     let vresults = import.func_type.result.as_slice();
-    if outs.len() != vresults.len() {
-        return Err(bad_result(format!(
+    let lowered = if outs.len() != vresults.len() {
+        Err(format!(
             "{} result(s) where {} were expected",
             outs.len(),
             vresults.len()
-        )));
-    }
-    let flat_results = flat.results.len();
-    if flat_results > MAX_FLAT_RESULTS {
+        ))
+    } else if flat.results.len() > MAX_FLAT_RESULTS {
         let at = if flat_params > MAX_FLAT_PARAMS {
             1
         } else {
             flat_params
         };
         let retptr = i32_param(params, at)? as u32;
-        store_tuple(&mut cx, rtys, vresults, &outs, retptr).map_err(bad_result)?;
+        store_tuple(&mut cx, rtys, vresults, &outs, retptr)
     } else {
         let mut flat = Vec::with_capacity(1);
-        for ((t, vt), v) in rtys.iter().zip(vresults).zip(&outs) {
-            v.check_type(vt).map_err(bad_result)?;
-            cx.lower_flat(t, vt, v, &mut flat).map_err(bad_result)?;
-        }
+        let done = rtys
+            .iter()
+            .zip(vresults)
+            .zip(&outs)
+            .try_for_each(|((t, vt), v)| {
+                v.check_type(vt)?;
+                cx.lower_flat(t, vt, v, &mut flat)
+            });
         for (slot, v) in results.iter_mut().zip(flat) {
             *slot = v;
         }
-    }
-    Ok(())
+        done
+    };
+    lowered.map_err(|m| bad_result(&mut cx, m))
 }
 
 fn panic_message(p: &(dyn Any + Send)) -> &str {

@@ -92,3 +92,54 @@ fn a_drained_table_hands_out_handle_one_again() {
         assert_eq!(call(&c, "run", &[]), vec![Value::U32(43)]);
     });
 }
+
+/// values/realloc.wast, lines 109, 111 and 124: the pointer a guest's
+/// `realloc` returns while the host lowers arguments into it is checked,
+/// alignment first, then bounds (even of an empty list); a bad one is a
+/// trap of the guest, not a bad call of the host.
+#[test]
+fn a_bad_pointer_from_the_guests_realloc_is_a_trap() {
+    let list = |items: &[u32]| Value::List(items.iter().map(|&x| Value::U32(x)).collect());
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let oob = load(&rt, include_str!("conformance/realloc-host-oob.wat"));
+        for args in [list(&[1, 2]), list(&[])] {
+            assert_trap(&oob, "f", &[args], "realloc return: beyond end of memory");
+        }
+        let misaligned = load(&rt, include_str!("conformance/realloc-host-misaligned.wat"));
+        assert_trap(
+            &misaligned,
+            "f",
+            &[list(&[1, 2])],
+            "realloc return: result not aligned",
+        );
+    });
+}
+
+/// The same check when the host copies a host function's result into the
+/// guest: a bad pointer from the guest's `realloc` is the guest's trap, not
+/// a failure of the host function.
+#[test]
+fn a_bad_pointer_from_the_guests_realloc_for_a_host_result_is_a_trap() {
+    let bytes = common::component_of(
+        "package test:r; world r { import get: func() -> string; export run: func() -> u32; }",
+        "r",
+        r#"(module
+            (import "$root" "get" (func $get (param i32)))
+            (memory (export "memory") 1)
+            (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) i32.const -1)
+            (func (export "run") (result i32)
+              (call $get (i32.const 16))
+              (i32.load (i32.const 20))))"#,
+    );
+    common::each_backend(|_| {
+        let mut host = airssys_wasm::HostFunctions::new();
+        host.define("", "get", |_, _, r| {
+            r[0] = Value::from("hello");
+            Ok(())
+        });
+        let (rt, _) = common::runtime_with_host(host);
+        let c = rt.load(bytes.clone(), LoadOptions::new()).unwrap();
+        assert_trap(&c, "run", &[], "realloc return: beyond end of memory");
+    });
+}

@@ -258,7 +258,15 @@ impl WasmiInstance {
                 metered: crate::metered(&limits),
                 ..FuelMeter::default()
             },
-            resources: Resources::default(),
+            resources: Resources::new(
+                (0..plan.component.num_resources)
+                    .map(|r| {
+                        plan.component
+                            .defined_resource_index(ResourceIndex::from_u32(r))
+                            .is_none()
+                    })
+                    .collect(),
+            ),
             rt: Runtime {
                 memories: vec![None; plan.component.num_runtime_memories as usize],
                 reallocs: vec![None; plan.component.num_runtime_reallocs as usize],
@@ -999,11 +1007,38 @@ fn trampoline(store: &mut Store<StoreData>, plan: &Plan, index: TrampolineIndex)
                 Ok(())
             })
         }
+        // A fused adapter found bad data (an unaligned pointer, an invalid
+        // `char`, a discriminant out of range, a string or list outside
+        // memory): it traps with a code, said in wasmtime's words.
+        Trampoline::Trap => Func::new(&mut *store, ty, |_, params, _| {
+            let code = i32_param(params, 0)?;
+            Err(wasmi::Error::host(AbiViolation(adapter_trap(code))))
+        }),
+        // `plan::check_trampoline` refuses the others at load.
         _ => Func::new(&mut *store, ty, |_, _, _| {
             Err(wasmi::Error::new(
                 "the component called an intrinsic the wasmi backend does not provide",
             ))
         }),
+    }
+}
+
+/// The reason of a fused adapter's trap `code` (a
+/// `wasmtime_environ::Trap`), without wasmtime's "wasm trap: " prefix, as
+/// the wasmtime backend reports it.
+fn adapter_trap(code: i32) -> String {
+    match u8::try_from(code)
+        .ok()
+        .and_then(wasmtime_environ::Trap::from_u8)
+    {
+        Some(trap) => {
+            let text = trap.to_string();
+            match text.strip_prefix("wasm trap: ") {
+                Some(reason) => reason.to_owned(),
+                None => text,
+            }
+        }
+        None => format!("a fused adapter trapped with unknown code {code}"),
     }
 }
 

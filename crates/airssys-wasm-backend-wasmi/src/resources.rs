@@ -128,7 +128,7 @@ impl Table {
             .and_then(|i| self.entries.get_mut(i as usize))
         {
             Some(Place::Used(entry)) => Ok(entry),
-            _ => Err(format!("unknown resource handle {handle}")),
+            _ => Err(format!("unknown handle index {handle}")),
         }
     }
 
@@ -147,9 +147,29 @@ pub(crate) struct Resources {
     host: Vec<Option<(ResourceIndex, u32)>>,
     /// The calls under way, innermost last.
     scopes: Vec<Scope>,
+    /// By resource: whether the host defines it (a WASI resource) rather
+    /// than a component; for messages.
+    host_defined: Vec<bool>,
 }
 
 impl Resources {
+    /// The tables of a store whose resources are `host_defined` (by
+    /// resource index: whether the host, not a component, defines it).
+    pub fn new(host_defined: Vec<bool>) -> Self {
+        Self {
+            host_defined,
+            ..Self::default()
+        }
+    }
+
+    fn describe(&self, resource: ResourceIndex) -> &'static str {
+        if self.host_defined.get(resource.as_u32() as usize) == Some(&true) {
+            "host resource"
+        } else {
+            "guest-defined resource"
+        }
+    }
+
     /// Adds a handle to `instance`'s table and returns it. A borrow
     /// belongs to the current call, which must be under way.
     pub fn insert_guest(&mut self, instance: RuntimeComponentInstanceIndex, slot: Slot) -> R<u32> {
@@ -182,17 +202,30 @@ impl Resources {
         handle: u32,
         resource: ResourceIndex,
     ) -> R<&mut Entry> {
-        let entry = self
+        let found = self
             .guest
             .get_mut(&instance)
-            .ok_or_else(|| format!("unknown resource handle {handle}"))?
-            .get_mut(handle)?;
-        if entry.resource() != resource {
+            .ok_or_else(|| format!("unknown handle index {handle}"))?
+            .get_mut(handle)?
+            .resource();
+        if found != resource {
+            // wasmtime's words.
+            let (expected, found) = (self.describe(resource), self.describe(found));
+            let found = if expected == found {
+                format!("a different {found}")
+            } else {
+                found.to_owned()
+            };
             return Err(format!(
-                "resource handle {handle} is of another resource type"
+                "handle index {handle} used with the wrong type, expected {expected} but found \
+                 {found}"
             ));
         }
-        Ok(entry)
+        Ok(self
+            .guest
+            .get_mut(&instance)
+            .and_then(|t| t.get_mut(handle).ok())
+            .expect("the entry was just found"))
     }
 
     /// The entry behind a guest handle, checked against its type
@@ -377,18 +410,17 @@ mod tests {
         assert!(
             r.take_guest(inst(0), a, res(0))
                 .unwrap_err()
-                .contains("unknown resource handle 1")
+                .contains("unknown handle index 1")
         );
         assert_eq!(r.insert_guest(inst(0), own(12)).unwrap(), 1);
         assert!(
             r.get_guest(inst(0), 0, res(0)).is_err(),
             "handle 0 is never valid"
         );
-        assert!(
-            r.get_guest(inst(0), b, res(1))
-                .unwrap_err()
-                .contains("another resource type")
-        );
+        assert!(r.get_guest(inst(0), b, res(1)).unwrap_err().contains(
+            "handle index 2 used with the wrong type, expected guest-defined resource but \
+                     found a different guest-defined resource"
+        ));
     }
 
     #[test]

@@ -143,3 +143,68 @@ fn a_bad_pointer_from_the_guests_realloc_for_a_host_result_is_a_trap() {
         assert_trap(&c, "run", &[], "realloc return: beyond end of memory");
     });
 }
+
+/// values/realloc.wast, lines 67 and 94: a fused adapter between two
+/// components checks what the callee's `realloc` returned, and its trap
+/// keeps its reason.
+#[test]
+fn an_adapter_trap_on_a_bad_realloc_result_keeps_its_reason() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let oob = load(&rt, include_str!("conformance/realloc-adapter-oob.wat"));
+        assert_trap(&oob, "run", &[], "list content out-of-bounds");
+        let misaligned = load(
+            &rt,
+            include_str!("conformance/realloc-adapter-misaligned.wat"),
+        );
+        assert_trap(&misaligned, "run", &[], "unaligned pointer");
+    });
+}
+
+/// values/variants.wast, lines 73-79, and values/numerics.wast, lines
+/// 194-198: out-of-range discriminants and invalid `char`s crossing
+/// between two components trap with their reason.
+#[test]
+fn adapter_traps_on_bad_values_keep_their_reason() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = load(&rt, include_str!("conformance/bad-discriminant.wat"));
+        for export in [
+            "bad-variant-param",
+            "bad-variant-result",
+            "bad-enum-param",
+            "bad-enum-result",
+        ] {
+            assert_trap(&c, export, &[], "invalid variant discriminant");
+        }
+        let c = load(&rt, include_str!("conformance/bad-char.wat"));
+        for export in ["run-d800", "run-dfff", "run-too-big"] {
+            assert_trap(&c, export, &[], "invalid `char` bit pattern");
+        }
+    });
+}
+
+/// resources/handle-table.wast, lines 201-213 and 322: unknown handles and
+/// handles of another resource type trap, in wasmtime's words.
+#[test]
+fn bad_handles_trap_in_the_same_words() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = load(&rt, include_str!("conformance/handle-table-traps.wat"));
+        for (export, want) in [
+            ("drop-never-allocated", "unknown handle index 5"),
+            ("rep-never-allocated", "unknown handle index 5"),
+            ("double-drop", "unknown handle index 1"),
+            ("drop-zero", "unknown handle index 0"),
+            ("drop-max", "unknown handle index 4294967295"),
+            ("own-use-after-drop", "unknown handle index 1"),
+            ("borrow-never-valid", "unknown handle index 3"),
+        ] {
+            assert_trap(&c, export, &[], want);
+        }
+        let c = load(&rt, include_str!("conformance/handle-table-wrong-type.wat"));
+        let want = "handle index 1 used with the wrong type, expected guest-defined resource but \
+                    found a different guest-defined resource";
+        assert_trap(&c, "drop-R1-as-R2", &[], want);
+    });
+}

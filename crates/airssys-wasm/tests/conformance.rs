@@ -208,3 +208,76 @@ fn bad_handles_trap_in_the_same_words() {
         assert_trap(&c, "drop-R1-as-R2", &[], want);
     });
 }
+
+/// A component that imports an interface function and a root function and
+/// calls neither (no `canon lower` of them).
+const UNCALLED_IMPORTS: &str = r#"(component
+  (import "test:x/api" (instance (export "f" (func))))
+  (import "log" (func))
+  (core module $M (func (export "run") (result i32) (i32.const 1)))
+  (core instance $m (instantiate $M))
+  (func (export "run") (result u32) (canon lift (core func $m "run"))))"#;
+
+/// A case of [`imports_no_one_calls_must_still_be_provided`]: the host
+/// functions defined, the import named missing, what its hint says.
+type MissingCase = (
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    &'static str,
+);
+
+/// Imports the host does not provide refuse the component at load, named,
+/// even when the component never calls them, in the same words on every
+/// backend.
+#[test]
+fn imports_no_one_calls_must_still_be_provided() {
+    let define = |host: &mut airssys_wasm::HostFunctions, iface: &str, func: &str| {
+        host.define(iface, func, |_, _, _| Ok(()));
+    };
+    let cases: [MissingCase; 3] = [
+        (&[], "test:x/api", "no host function provides it"),
+        (
+            &[("test:x/api", "g")],
+            "test:x/api#f",
+            "the host defines this interface but not this function",
+        ),
+        (
+            &[("test:x/api", "f")],
+            "log",
+            "no host function provides it",
+        ),
+    ];
+    let mut words: Vec<Vec<String>> = Vec::new();
+    common::each_backend(|_| {
+        let mut seen = Vec::new();
+        for (defined, missing, hint_text) in cases {
+            let mut host = airssys_wasm::HostFunctions::new();
+            for (iface, func) in defined {
+                define(&mut host, iface, func);
+            }
+            let (rt, audit) = common::runtime_with_host(host);
+            let bytes = wat::parse_str(UNCALLED_IMPORTS).unwrap();
+            let err = rt.load(bytes, LoadOptions::new()).map(|_| ()).unwrap_err();
+            assert_eq!(err.class(), ErrorClass::MissingImport, "{err:?}");
+            let airssys_wasm::Error::MissingImport { name, hint } = &err else {
+                panic!("expected a missing import, got {err:?}");
+            };
+            assert_eq!(name, missing);
+            assert!(hint.contains(hint_text), "{hint}");
+            assert_eq!(common::event_names(&audit), vec!["load-rejected"]);
+            seen.push(err.to_string());
+        }
+        // With everything provided, the component loads and runs.
+        let mut host = airssys_wasm::HostFunctions::new();
+        define(&mut host, "test:x/api", "f");
+        define(&mut host, "", "log");
+        let (rt, _) = common::runtime_with_host(host);
+        let c = load(&rt, UNCALLED_IMPORTS);
+        assert_eq!(call(&c, "run", &[]), vec![Value::U32(1)]);
+        words.push(seen);
+    });
+    assert!(
+        words.windows(2).all(|w| w[0] == w[1]),
+        "the backends word it differently: {words:#?}"
+    );
+}

@@ -13,7 +13,7 @@ use airssys_wasm_core::{ComponentInfo, Error, FuncType, HostFn, HostFunctions, I
 use wasmtime_environ::component::{
     CanonicalOptions, Component, ComponentTypes, ComponentTypesBuilder, CoreDef, Export,
     GlobalInitializer, OptionsIndex, StaticModuleIndex, StringEncoding, Trampoline,
-    TrampolineIndex, Translator, TypeFuncIndex,
+    TrampolineIndex, Translator, TypeDef, TypeFuncIndex, TypeResourceTable,
 };
 use wasmtime_environ::{EntityIndex, PrimaryMap, ScopeVec, Tunables, WasmValType};
 
@@ -166,6 +166,7 @@ pub(crate) fn build(
     }
 
     check_host_imports(info, host)?;
+    check_imported_resources(&component, &types)?;
     let lowered = lowered_imports(&component, info, host)?;
     let exports = lifted_exports(&component, &types, info);
     let signatures = exports.iter().map(|(name, e)| (name.as_str(), e.ty)).chain(
@@ -309,6 +310,61 @@ fn check_host_imports(info: &ComponentInfo, host: &HostFunctions) -> Result<()> 
         }
     }
     Ok(())
+}
+
+/// Refuses a component that imports a resource type from anything but
+/// WASI: the host provides no resource types of its own (host functions
+/// with resources are refused). The wasmtime backend's linker refuses the
+/// same components, after the functions, naming the first import in the
+/// same words.
+fn check_imported_resources(component: &Component, types: &ComponentTypes) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for (name, ext) in component.import_types.values() {
+        let wasi = name.starts_with("wasi:");
+        if let Some(why) = missing_resource(component, types, &ext.ty, wasi, &mut seen) {
+            return Err(Error::MissingImport {
+                name: name.clone(),
+                hint: format!(
+                    "component imports {} `{name}`, but a matching implementation was not found \
+                     in the linker: {why}",
+                    ext.ty.desc()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Why `ty` (imported, from WASI if `wasi`) needs a resource no one
+/// provides, if it does; `seen` are the imported resources met so far
+/// (a later import may name one again, which needs nothing more).
+fn missing_resource(
+    component: &Component,
+    types: &ComponentTypes,
+    ty: &TypeDef,
+    wasi: bool,
+    seen: &mut std::collections::HashSet<wasmtime_environ::component::ResourceIndex>,
+) -> Option<String> {
+    match ty {
+        TypeDef::Resource(table) => {
+            let TypeResourceTable::Concrete { ty: resource, .. } = &types[*table] else {
+                return None;
+            };
+            let imported = component.defined_resource_index(*resource).is_none();
+            (imported && seen.insert(*resource) && !wasi)
+                .then(|| "resource implementation is missing".to_owned())
+        }
+        TypeDef::ComponentInstance(instance) => {
+            types[*instance].exports.iter().find_map(|(export, ext)| {
+                if matches!(ext.ty, TypeDef::Interface(_)) {
+                    return None;
+                }
+                missing_resource(component, types, &ext.ty, wasi, seen)
+                    .map(|why| format!("instance export `{export}` has the wrong type: {why}"))
+            })
+        }
+        _ => None,
+    }
 }
 
 /// Resolves each `LowerImport` initializer to a host function.

@@ -281,3 +281,37 @@ fn imports_no_one_calls_must_still_be_provided() {
         "the backends word it differently: {words:#?}"
     );
 }
+
+/// A resource type imported from an interface that is not WASI: the host
+/// provides none, so the component is refused at load, even when it never
+/// uses it, in the same words on every backend.
+#[test]
+fn an_imported_resource_type_no_one_provides_is_refused_at_load() {
+    let wat = r#"(component
+      (import "test:x/res" (instance (export "r" (type (sub resource)))))
+      (core module $M (func (export "run") (result i32) (i32.const 1)))
+      (core instance $m (instantiate $M))
+      (func (export "run") (result u32) (canon lift (core func $m "run"))))"#;
+    let mut words = Vec::new();
+    common::each_backend(|_| {
+        let (rt, audit) = common::runtime();
+        let bytes = wat::parse_str(wat).unwrap();
+        let err = rt.load(bytes, LoadOptions::new()).map(|_| ()).unwrap_err();
+        let airssys_wasm::Error::MissingImport { name, hint } = &err else {
+            panic!("expected a missing import, got {err:?}");
+        };
+        assert_eq!(name, "test:x/res");
+        assert!(
+            hint.contains(
+                "instance export `r` has the wrong type: resource implementation is missing"
+            ),
+            "{hint}"
+        );
+        assert_eq!(common::event_names(&audit), vec!["load-rejected"]);
+        words.push(err.to_string());
+    });
+    assert!(
+        words.windows(2).all(|w| w[0] == w[1]),
+        "the backends word it differently: {words:#?}"
+    );
+}

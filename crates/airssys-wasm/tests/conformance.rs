@@ -315,3 +315,28 @@ fn an_imported_resource_type_no_one_provides_is_refused_at_load() {
         "the backends word it differently: {words:#?}"
     );
 }
+
+/// A component given a borrow by the host must drop it before it returns,
+/// as between two components.
+#[test]
+fn a_borrow_from_the_host_kept_past_its_call_traps() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = load(&rt, include_str!("conformance/host-borrow-kept.wat"));
+        let mut i = c.instantiate().unwrap();
+        // An owned handle passed where the function takes a borrow lends it.
+        let handle = i.call("test:x/api#make", &[]).unwrap().remove(0);
+        assert!(matches!(handle, Value::Resource(_)), "{handle:?}");
+        for _ in 0..2 {
+            i.call("test:x/api#drop", std::slice::from_ref(&handle))
+                .unwrap();
+        }
+        let err = i.call("test:x/api#keep", &[handle]).unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Trap, "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("borrow handles still remain at the end of the call"),
+            "{err}"
+        );
+    });
+}

@@ -492,11 +492,17 @@ impl Cx<'_, '_> {
 
     fn lift_string(&mut self, ptr: u32, len: u32) -> R<String> {
         self.spend(u64::from(len) * if self.utf16 { 2 } else { 1 })?;
+        // wasmtime's words: alignment first, then bounds.
+        let oob = |why: String| format!("string pointer/length out of bounds of memory ({why})");
         if self.utf16 {
             if !ptr.is_multiple_of(2) {
-                return Err(format!("utf-16 string pointer {ptr} is not aligned to 2"));
+                return Err(format!("string pointer not aligned to 2 ({ptr})"));
             }
-            let bytes = self.bytes(ptr, len.checked_mul(2).ok_or("string too long")?)?;
+            let bytes = len
+                .checked_mul(2)
+                .ok_or_else(|| format!("{len} utf-16 code units"))
+                .and_then(|n| self.bytes(ptr, n))
+                .map_err(oob)?;
             let units = bytes
                 .chunks_exact(2)
                 .map(|c| u16::from_le_bytes([c[0], c[1]]));
@@ -504,28 +510,32 @@ impl Cx<'_, '_> {
                 .collect::<Result<String, _>>()
                 .map_err(|e| format!("invalid utf-16 string at {ptr}: {e}"));
         }
-        let bytes = self.bytes(ptr, len)?;
+        let bytes = self.bytes(ptr, len).map_err(oob)?;
         std::str::from_utf8(bytes)
             .map(str::to_owned)
             .map_err(|e| format!("invalid utf-8 string at {ptr}: {e}"))
     }
 
     fn lift_list(&mut self, ety: &InterfaceType, evty: &ValueType, ptr: u32, len: u32) -> R<Value> {
+        // wasmtime's words: bounds first, then alignment.
+        let oob = |why: String| format!("list pointer/length out of bounds of memory ({why})");
         if matches!(ety, InterfaceType::U8) {
             self.spend(u64::from(len))?;
             // One copy, one byte per element.
-            return Ok(Value::Bytes(self.bytes(ptr, len)?.to_vec()));
+            return Ok(Value::Bytes(self.bytes(ptr, len).map_err(oob)?.to_vec()));
         }
         let abi = self.types.canonical_abi(ety);
         let (size, align) = (abi.size32, abi.align32);
         self.spend(u64::from(len) * u64::from(size))?;
+        len.checked_mul(size)
+            .ok_or_else(|| format!("{len} elements of {size} bytes"))
+            .and_then(|total| self.bytes(ptr, total))
+            .map_err(oob)?;
         if !ptr.is_multiple_of(align) {
-            return Err(format!("list pointer {ptr} is not aligned to {align}"));
+            return Err(format!(
+                "list pointer is not aligned ({ptr} is not a multiple of {align})"
+            ));
         }
-        let total = len
-            .checked_mul(size)
-            .ok_or_else(|| format!("list of {len} elements overflows memory"))?;
-        self.bytes(ptr, total)?;
         let mut out = Vec::with_capacity(len as usize);
         for i in 0..len {
             out.push(self.load_value(ety, evty, ptr + i * size)?);
@@ -1199,6 +1209,9 @@ impl airssys_wasm_core::typed::Lifter for DirectLift<'_, '_, '_, '_> {
 
     fn bytes(&mut self) -> R<Vec<u8>> {
         let (ptr, len) = self.pointer_and_length()?;
-        self.cx.bytes(ptr, len).map(<[u8]>::to_vec)
+        self.cx
+            .bytes(ptr, len)
+            .map(<[u8]>::to_vec)
+            .map_err(|why| format!("list pointer/length out of bounds of memory ({why})"))
     }
 }

@@ -340,3 +340,33 @@ fn a_borrow_from_the_host_kept_past_its_call_traps() {
         );
     });
 }
+
+/// values/strings.wast, lines 69 and 135: a string result outside memory
+/// traps in wasmtime's words, even when it is empty; so do list results
+/// outside memory or misaligned.
+#[test]
+fn results_outside_memory_trap_in_the_same_words() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        for wat in [
+            include_str!("conformance/string-oob-empty.wat"),
+            include_str!("conformance/string-oob-end.wat"),
+        ] {
+            let c = load(&rt, wat);
+            assert_trap(
+                &c,
+                "f",
+                &[],
+                "string pointer/length out of bounds of memory",
+            );
+        }
+        let c = load(&rt, include_str!("conformance/list-result-bad.wat"));
+        assert_trap(
+            &c,
+            "oob",
+            &[],
+            "list pointer/length out of bounds of memory",
+        );
+        assert_trap(&c, "misaligned", &[], "list pointer is not aligned");
+    });
+}

@@ -223,14 +223,22 @@ pub(crate) struct Cx<'a, 'b> {
     /// `true` when the canonical options say `string-encoding=utf16`
     /// (UTF-8 otherwise).
     pub utf16: bool,
-    /// Guest handles lent for the duration of the call (borrows into an
-    /// instance that does not define the resource), dropped after it.
-    pub lent: Vec<(RuntimeComponentInstanceIndex, u32)>,
     /// For a host call's arguments: the bytes of strings and lists that may
     /// still be copied out of the guest. Checked before each copy.
     pub budget: Option<u64>,
     /// Set when lifting stopped because the budget ran out.
     pub over_budget: bool,
+    /// Set when the guest's `realloc` failed: the call fails as a trap of
+    /// the guest, not as bad data from the host.
+    pub fault: Option<Fault>,
+}
+
+/// How the guest's `realloc` failed.
+pub(crate) enum Fault {
+    /// It trapped, ran out of fuel, or was stopped.
+    Wasm(wasmi::Error),
+    /// It returned a pointer the allocation cannot be at (wasmtime's words).
+    Trap(String),
 }
 
 /// The canonical options of a function that its calls need.
@@ -243,13 +251,11 @@ pub(crate) struct Options {
 }
 
 impl<'a, 'b> Cx<'a, 'b> {
-    /// A direction of a call with `options`, and the handles already lent
-    /// for it.
+    /// A direction of a call with `options`.
     pub fn new(
         store: &'a mut StoreContextMut<'b, StoreData>,
         types: &'a ComponentTypes,
         options: Options,
-        lent: Vec<(RuntimeComponentInstanceIndex, u32)>,
     ) -> Self {
         Cx {
             store,
@@ -257,9 +263,9 @@ impl<'a, 'b> Cx<'a, 'b> {
             memory: options.memory,
             realloc: options.realloc,
             utf16: options.utf16,
-            lent,
             budget: None,
             over_budget: false,
+            fault: None,
         }
     }
 
@@ -356,18 +362,30 @@ impl Cx<'_, '_> {
         self.store.data_mut().may_not_leave += 1;
         let called = realloc.call(self.store.as_context_mut(), &args, &mut out);
         self.store.data_mut().may_not_leave -= 1;
-        called.map_err(|e| format!("the guest's realloc failed: {e}"))?;
+        if let Err(e) = called {
+            let message = format!("the guest's realloc failed: {e}");
+            self.fault = Some(Fault::Wasm(e));
+            return Err(message);
+        }
         let Val::I32(ptr) = out[0] else {
             return Err("the guest's realloc returned a non-i32".into());
         };
         let ptr = ptr as u32;
-        if !ptr.is_multiple_of(align) {
-            return Err(format!(
-                "the guest's realloc returned {ptr}, not aligned to {align}"
-            ));
+        // Alignment first, then bounds (even of an empty allocation), in
+        // wasmtime's words.
+        let bad = if !ptr.is_multiple_of(align) {
+            Some(format!(
+                "realloc return: result not aligned ({ptr} is not a multiple of {align})"
+            ))
+        } else {
+            self.bytes(ptr, size)
+                .err()
+                .map(|why| format!("realloc return: beyond end of memory ({why})"))
+        };
+        if let Some(message) = bad {
+            self.fault = Some(Fault::Trap(message.clone()));
+            return Err(message);
         }
-        // Fails if out of bounds.
-        self.bytes(ptr, size)?;
         Ok(ptr)
     }
 
@@ -474,11 +492,17 @@ impl Cx<'_, '_> {
 
     fn lift_string(&mut self, ptr: u32, len: u32) -> R<String> {
         self.spend(u64::from(len) * if self.utf16 { 2 } else { 1 })?;
+        // wasmtime's words: alignment first, then bounds.
+        let oob = |why: String| format!("string pointer/length out of bounds of memory ({why})");
         if self.utf16 {
             if !ptr.is_multiple_of(2) {
-                return Err(format!("utf-16 string pointer {ptr} is not aligned to 2"));
+                return Err(format!("string pointer not aligned to 2 ({ptr})"));
             }
-            let bytes = self.bytes(ptr, len.checked_mul(2).ok_or("string too long")?)?;
+            let bytes = len
+                .checked_mul(2)
+                .ok_or_else(|| format!("{len} utf-16 code units"))
+                .and_then(|n| self.bytes(ptr, n))
+                .map_err(oob)?;
             let units = bytes
                 .chunks_exact(2)
                 .map(|c| u16::from_le_bytes([c[0], c[1]]));
@@ -486,28 +510,32 @@ impl Cx<'_, '_> {
                 .collect::<Result<String, _>>()
                 .map_err(|e| format!("invalid utf-16 string at {ptr}: {e}"));
         }
-        let bytes = self.bytes(ptr, len)?;
+        let bytes = self.bytes(ptr, len).map_err(oob)?;
         std::str::from_utf8(bytes)
             .map(str::to_owned)
             .map_err(|e| format!("invalid utf-8 string at {ptr}: {e}"))
     }
 
     fn lift_list(&mut self, ety: &InterfaceType, evty: &ValueType, ptr: u32, len: u32) -> R<Value> {
+        // wasmtime's words: bounds first, then alignment.
+        let oob = |why: String| format!("list pointer/length out of bounds of memory ({why})");
         if matches!(ety, InterfaceType::U8) {
             self.spend(u64::from(len))?;
             // One copy, one byte per element.
-            return Ok(Value::Bytes(self.bytes(ptr, len)?.to_vec()));
+            return Ok(Value::Bytes(self.bytes(ptr, len).map_err(oob)?.to_vec()));
         }
         let abi = self.types.canonical_abi(ety);
         let (size, align) = (abi.size32, abi.align32);
         self.spend(u64::from(len) * u64::from(size))?;
+        len.checked_mul(size)
+            .ok_or_else(|| format!("{len} elements of {size} bytes"))
+            .and_then(|total| self.bytes(ptr, total))
+            .map_err(oob)?;
         if !ptr.is_multiple_of(align) {
-            return Err(format!("list pointer {ptr} is not aligned to {align}"));
+            return Err(format!(
+                "list pointer is not aligned ({ptr} is not a multiple of {align})"
+            ));
         }
-        let total = len
-            .checked_mul(size)
-            .ok_or_else(|| format!("list of {len} elements overflows memory"))?;
-        self.bytes(ptr, total)?;
         let mut out = Vec::with_capacity(len as usize);
         for i in 0..len {
             out.push(self.load_value(ety, evty, ptr + i * size)?);
@@ -626,7 +654,7 @@ impl Cx<'_, '_> {
             let slot = if r.owned {
                 data.resources.take_guest(instance, h, resource)?
             } else {
-                data.resources.get_guest(instance, h, resource)?
+                data.resources.lend_guest(instance, h, resource)?
             };
             return Ok(Value::Resource(ResourceHandle {
                 index: slot.rep(),
@@ -640,13 +668,7 @@ impl Cx<'_, '_> {
             ));
         }
         let data = self.store.data_mut();
-        let slot = data.resources.take_guest(instance, h, resource)?;
-        let Slot::Own { rep, .. } = slot else {
-            return Err(format!(
-                "handle {h} is a borrow, where an owned `{}` was expected",
-                r.name
-            ));
-        };
+        let rep = data.resources.take_guest(instance, h, resource)?.rep();
         let index = data.resources.insert_host(resource, rep);
         Ok(Value::Resource(ResourceHandle {
             index,
@@ -926,27 +948,20 @@ impl Cx<'_, '_> {
                     resource,
                 }
             };
-            let handle = data.resources.insert_guest(instance, slot);
-            if !owned {
-                self.lent.push((instance, handle));
-            }
-            return Ok(handle);
+            return data.resources.insert_guest(instance, slot);
         }
         if owned {
             let rep = data.resources.take_host(h.index, resource, &h.ty.name)?;
-            return Ok(data
+            return data
                 .resources
-                .insert_guest(instance, Slot::Own { rep, resource }));
+                .insert_guest(instance, Slot::Own { rep, resource });
         }
         let rep = data.resources.host_rep(h.index, resource, &h.ty.name)?;
         if defines {
             return Ok(rep);
         }
-        let handle = data
-            .resources
-            .insert_guest(instance, Slot::Borrow { rep, resource });
-        self.lent.push((instance, handle));
-        Ok(handle)
+        data.resources
+            .insert_guest(instance, Slot::Borrow { rep, resource })
     }
 }
 
@@ -1194,6 +1209,9 @@ impl airssys_wasm_core::typed::Lifter for DirectLift<'_, '_, '_, '_> {
 
     fn bytes(&mut self) -> R<Vec<u8>> {
         let (ptr, len) = self.pointer_and_length()?;
-        self.cx.bytes(ptr, len).map(<[u8]>::to_vec)
+        self.cx
+            .bytes(ptr, len)
+            .map(<[u8]>::to_vec)
+            .map_err(|why| format!("list pointer/length out of bounds of memory ({why})"))
     }
 }

@@ -258,7 +258,15 @@ impl WasmiInstance {
                 metered: crate::metered(&limits),
                 ..FuelMeter::default()
             },
-            resources: Resources::default(),
+            resources: Resources::new(
+                (0..plan.component.num_resources)
+                    .map(|r| {
+                        plan.component
+                            .defined_resource_index(ResourceIndex::from_u32(r))
+                            .is_none()
+                    })
+                    .collect(),
+            ),
             rt: Runtime {
                 memories: vec![None; plan.component.num_runtime_memories as usize],
                 reallocs: vec![None; plan.component.num_runtime_reallocs as usize],
@@ -344,9 +352,10 @@ impl WasmiInstance {
     /// One call of resolved export `index`: arms the limits, lowers the
     /// arguments with `lower` (given the parameter types and the number of
     /// flat parameters), runs the export, lifts what it returned with
-    /// `lift`, ends the borrows lent for the call, and runs the export's
-    /// post-return function. Bad arguments and invalid results poison the
-    /// instance like a trap.
+    /// `lift`, and runs the export's post-return function. The call is a
+    /// borrow scope: lends of the guest's handles end with it, and a borrow
+    /// handle given to the guest must be dropped before it returns. Bad
+    /// arguments and invalid results poison the instance like a trap.
     fn call_with<T>(
         &mut self,
         index: u32,
@@ -373,15 +382,31 @@ impl WasmiInstance {
             .and_then(|p| self.store.data().rt.post_returns[p.as_u32() as usize]);
 
         let start = arm(&mut self.store, &self.limits);
+        let depth = self.store.data_mut().resources.enter_scope();
         let mut ctx = self.store.as_context_mut();
-        let mut cx = Cx::new(&mut ctx, &plan.types, options, Vec::new());
+        let mut cx = Cx::new(&mut ctx, &plan.types, options);
         let lowered = lower(&mut cx, ptys, export.flat.params);
-        let lent = std::mem::take(&mut cx.lent);
+        let fault = cx.fault.take();
         let flat_args = match lowered {
             Ok(v) => v,
             Err(detail) => {
-                // A guest realloc that trapped or ran out of fuel poisons
-                // the instance like any trap.
+                self.store.data_mut().resources.abandon_scopes(depth);
+                // The guest's realloc failed: a trap of the guest, or the
+                // limit it ran into.
+                match fault {
+                    Some(abi::Fault::Wasm(e)) => return Err(self.fail(&e, name, start.elapsed())),
+                    Some(abi::Fault::Trap(message)) => {
+                        let err = Error::Trap {
+                            function: name.to_owned(),
+                            message,
+                        };
+                        self.poisoned = Some(err.to_string());
+                        return Err(err);
+                    }
+                    None => {}
+                }
+                // Bad arguments poison the instance too: lowering may have
+                // run guest code (its realloc) and moved handles into it.
                 let err = Error::InvalidArguments {
                     function: name.to_owned(),
                     detail,
@@ -402,10 +427,22 @@ impl WasmiInstance {
             None => &mut [],
         };
         if let Err(e) = self.run(func, &flat_args, raw) {
+            self.store.data_mut().resources.abandon_scopes(depth);
             return Err(self.fail(&e, name, start.elapsed()));
         }
+        // The borrows given to the guest must be dropped by now, as the
+        // canonical ABI (and wasmtime) check before lifting the results.
+        if let Err(message) = self.store.data_mut().resources.exit_scope() {
+            self.store.data_mut().resources.abandon_scopes(depth);
+            let err = Error::Trap {
+                function: name.to_owned(),
+                message,
+            };
+            self.poisoned = Some(err.to_string());
+            return Err(err);
+        }
         let mut ctx = self.store.as_context_mut();
-        let mut cx = Cx::new(&mut ctx, &plan.types, options, lent);
+        let mut cx = Cx::new(&mut ctx, &plan.types, options);
         let lifted = if result_flat.len() > MAX_FLAT_RESULTS {
             match raw[0] {
                 Val::I32(ptr) => lift(&mut cx, rtys, Results::Pointer(ptr as u32)),
@@ -414,11 +451,6 @@ impl WasmiInstance {
         } else {
             lift(&mut cx, rtys, Results::Flat(raw))
         };
-        let lent = std::mem::take(&mut cx.lent);
-        // Borrows lent for the call end with it.
-        for (inst, handle) in lent {
-            self.store.data_mut().resources.remove_guest(inst, handle);
-        }
         let out = match lifted {
             Ok(v) => v,
             Err(m) => {
@@ -825,7 +857,8 @@ fn trampoline(store: &mut Store<StoreData>, plan: &Plan, index: TrampolineIndex)
                 let h = caller
                     .data_mut()
                     .resources
-                    .insert_guest(instance, Slot::Own { rep, resource });
+                    .insert_guest(instance, Slot::Own { rep, resource })
+                    .map_err(|m| wasmi::Error::host(AbiViolation(m)))?;
                 results[0] = Val::I32(h as i32);
                 Ok(())
             })
@@ -850,14 +883,16 @@ fn trampoline(store: &mut Store<StoreData>, plan: &Plan, index: TrampolineIndex)
                 let slot = caller
                     .data_mut()
                     .resources
-                    .take_guest(instance, h, resource)
+                    .drop_guest(instance, h, resource)
                     .map_err(|m| wasmi::Error::host(AbiViolation(m)))?;
+                let Slot::Own { rep, .. } = slot else {
+                    // A borrow: nothing is destroyed.
+                    return Ok(());
+                };
                 if caller.data().defining_instance(resource).is_none() {
                     // A WASI resource: the host's entry goes.
-                    caller.data_mut().wasi.drop_rep(slot.rep());
-                } else if let Slot::Own { rep, .. } = slot
-                    && let Some(dtor) = caller.data().rt.dtors[resource.as_u32() as usize]
-                {
+                    caller.data_mut().wasi.drop_rep(rep);
+                } else if let Some(dtor) = caller.data().rt.dtors[resource.as_u32() as usize] {
                     refuel(&mut caller);
                     dtor.call(&mut caller, &[Val::I32(rep as i32)], &mut [])?;
                 }
@@ -905,11 +940,20 @@ fn trampoline(store: &mut Store<StoreData>, plan: &Plan, index: TrampolineIndex)
                 Ok(())
             })
         }
-        // Borrow scopes of synchronous calls between components: handles
-        // are checked when used, so entering and leaving need no work here.
-        Trampoline::EnterSyncCall | Trampoline::ExitSyncCall => {
-            Func::new(&mut *store, ty, |_, _, _| Ok(()))
-        }
+        // A synchronous call between two components begins (before its
+        // arguments are lifted) and ends (after the callee returned, before
+        // its results are lifted): the borrow scope of the call.
+        Trampoline::EnterSyncCall => Func::new(&mut *store, ty, |mut caller, _, _| {
+            caller.data_mut().resources.enter_scope();
+            Ok(())
+        }),
+        Trampoline::ExitSyncCall => Func::new(&mut *store, ty, |mut caller, _, _| {
+            caller
+                .data_mut()
+                .resources
+                .exit_scope()
+                .map_err(|m| wasmi::Error::host(AbiViolation(m)))
+        }),
         Trampoline::ResourceTransferOwn | Trampoline::ResourceTransferBorrow => {
             let own = matches!(&plan.trampolines[index], Trampoline::ResourceTransferOwn);
             Func::new(&mut *store, ty, move |mut caller, params, results| {
@@ -924,44 +968,77 @@ fn trampoline(store: &mut Store<StoreData>, plan: &Plan, index: TrampolineIndex)
                 });
                 let violation = |m: String| wasmi::Error::host(AbiViolation(m));
                 let data = caller.data_mut();
+                // Lifting an `own` moves it (never while it is lent);
+                // lifting a `borrow` lends it for the current call.
                 let out = if own {
                     let slot = data
                         .resources
                         .take_guest(src, handle, resource)
                         .map_err(violation)?;
-                    data.resources.insert_guest(
-                        dst,
-                        Slot::Own {
-                            rep: slot.rep(),
-                            resource,
-                        },
-                    )
-                } else {
-                    let slot = data
-                        .resources
-                        .get_guest(src, handle, resource)
-                        .map_err(violation)?;
-                    if data.defining_instance(resource) == Some(dst) {
-                        slot.rep()
-                    } else {
-                        data.resources.insert_guest(
+                    data.resources
+                        .insert_guest(
                             dst,
-                            Slot::Borrow {
+                            Slot::Own {
                                 rep: slot.rep(),
                                 resource,
                             },
                         )
+                        .map_err(violation)?
+                } else {
+                    let slot = data
+                        .resources
+                        .lend_guest(src, handle, resource)
+                        .map_err(violation)?;
+                    if data.defining_instance(resource) == Some(dst) {
+                        slot.rep()
+                    } else {
+                        data.resources
+                            .insert_guest(
+                                dst,
+                                Slot::Borrow {
+                                    rep: slot.rep(),
+                                    resource,
+                                },
+                            )
+                            .map_err(violation)?
                     }
                 };
                 results[0] = Val::I32(out as i32);
                 Ok(())
             })
         }
+        // A fused adapter found bad data (an unaligned pointer, an invalid
+        // `char`, a discriminant out of range, a string or list outside
+        // memory): it traps with a code, said in wasmtime's words.
+        Trampoline::Trap => Func::new(&mut *store, ty, |_, params, _| {
+            let code = i32_param(params, 0)?;
+            Err(wasmi::Error::host(AbiViolation(adapter_trap(code))))
+        }),
+        // `plan::check_trampoline` refuses the others at load.
         _ => Func::new(&mut *store, ty, |_, _, _| {
             Err(wasmi::Error::new(
                 "the component called an intrinsic the wasmi backend does not provide",
             ))
         }),
+    }
+}
+
+/// The reason of a fused adapter's trap `code` (a
+/// `wasmtime_environ::Trap`), without wasmtime's "wasm trap: " prefix, as
+/// the wasmtime backend reports it.
+fn adapter_trap(code: i32) -> String {
+    match u8::try_from(code)
+        .ok()
+        .and_then(wasmtime_environ::Trap::from_u8)
+    {
+        Some(trap) => {
+            let text = trap.to_string();
+            match text.strip_prefix("wasm trap: ") {
+                Some(reason) => reason.to_owned(),
+                None => text,
+            }
+        }
+        None => format!("a fused adapter trapped with unknown code {code}"),
     }
 }
 
@@ -1043,7 +1120,11 @@ fn host_call(
     let options = options_of(caller.data(), &plan, options);
     let mut ctx = caller.as_context_mut();
     let max_call_data = ctx.data().max_call_data;
-    let mut cx = Cx::new(&mut ctx, &plan.types, options, Vec::new());
+    // The call is a borrow scope: handles the guest lends it stay lent
+    // until it returns. (A failure ends the outer call, which drops the
+    // scope.)
+    ctx.data_mut().resources.enter_scope();
+    let mut cx = Cx::new(&mut ctx, &plan.types, options);
     cx.budget = Some(max_call_data);
     let violation =
         |m: String| wasmi::Error::host(AbiViolation(format!("calling `{}`: {m}", import.name)));
@@ -1116,40 +1197,53 @@ fn host_call(
             outs
         }
     };
-    let bad_result = |m: String| {
-        wasmi::Error::host(HostCallFailed {
+    cx.store
+        .data_mut()
+        .resources
+        .exit_scope()
+        .map_err(violation)?;
+    // A result the host function returned that does not fit its type, or
+    // the guest's realloc failing while the results are copied in (a trap
+    // of the guest, or the limit it ran into).
+    let bad_result = |cx: &mut Cx<'_, '_>, m: String| match cx.fault.take() {
+        Some(abi::Fault::Wasm(e)) => e,
+        Some(abi::Fault::Trap(m)) => wasmi::Error::host(AbiViolation(m)),
+        None => wasmi::Error::host(HostCallFailed {
             function: import.name.clone(),
             error: HostError::Failed(format!("returned a bad value: {m}")),
-        })
+        }),
     };
     let vresults = import.func_type.result.as_slice();
-    if outs.len() != vresults.len() {
-        return Err(bad_result(format!(
+    let lowered = if outs.len() != vresults.len() {
+        Err(format!(
             "{} result(s) where {} were expected",
             outs.len(),
             vresults.len()
-        )));
-    }
-    let flat_results = flat.results.len();
-    if flat_results > MAX_FLAT_RESULTS {
+        ))
+    } else if flat.results.len() > MAX_FLAT_RESULTS {
         let at = if flat_params > MAX_FLAT_PARAMS {
             1
         } else {
             flat_params
         };
         let retptr = i32_param(params, at)? as u32;
-        store_tuple(&mut cx, rtys, vresults, &outs, retptr).map_err(bad_result)?;
+        store_tuple(&mut cx, rtys, vresults, &outs, retptr)
     } else {
         let mut flat = Vec::with_capacity(1);
-        for ((t, vt), v) in rtys.iter().zip(vresults).zip(&outs) {
-            v.check_type(vt).map_err(bad_result)?;
-            cx.lower_flat(t, vt, v, &mut flat).map_err(bad_result)?;
-        }
+        let done = rtys
+            .iter()
+            .zip(vresults)
+            .zip(&outs)
+            .try_for_each(|((t, vt), v)| {
+                v.check_type(vt)?;
+                cx.lower_flat(t, vt, v, &mut flat)
+            });
         for (slot, v) in results.iter_mut().zip(flat) {
             *slot = v;
         }
-    }
-    Ok(())
+        done
+    };
+    lowered.map_err(|m| bad_result(&mut cx, m))
 }
 
 fn panic_message(p: &(dyn Any + Send)) -> &str {

@@ -13,7 +13,7 @@ use airssys_wasm_core::{ComponentInfo, Error, FuncType, HostFn, HostFunctions, I
 use wasmtime_environ::component::{
     CanonicalOptions, Component, ComponentTypes, ComponentTypesBuilder, CoreDef, Export,
     GlobalInitializer, OptionsIndex, StaticModuleIndex, StringEncoding, Trampoline,
-    TrampolineIndex, Translator, TypeFuncIndex,
+    TrampolineIndex, Translator, TypeDef, TypeFuncIndex, TypeResourceTable,
 };
 use wasmtime_environ::{EntityIndex, PrimaryMap, ScopeVec, Tunables, WasmValType};
 
@@ -165,6 +165,8 @@ pub(crate) fn build(
         check_options(options)?;
     }
 
+    check_host_imports(info, host)?;
+    check_imported_resources(&component, &types)?;
     let lowered = lowered_imports(&component, info, host)?;
     let exports = lifted_exports(&component, &types, info);
     let signatures = exports.iter().map(|(name, e)| (name.as_str(), e.ty)).chain(
@@ -281,6 +283,88 @@ fn check_options(o: &CanonicalOptions) -> Result<()> {
         return Err(unsupported("the GC data model"));
     }
     Ok(())
+}
+
+/// Refuses a component that imports a host function the host does not
+/// provide, whether or not the component calls it (lowers it), as the
+/// wasmtime backend does when it links the component, in the same order
+/// and words. WASI functions are checked where they are lowered: the
+/// wasmi backend provides a subset of WASI, and a component may import an
+/// interface of which it calls only what the subset has.
+fn check_host_imports(info: &ComponentInfo, host: &HostFunctions) -> Result<()> {
+    for import in info.imports() {
+        let name = import.name.as_str();
+        match &import.kind {
+            ItemKind::Interface(funcs) if !name.starts_with("wasi:") && !funcs.is_empty() => {
+                if !host.provides_interface(name) {
+                    return Err(crate::missing(name, false));
+                }
+                if let Some((func, _)) = funcs.iter().find(|(f, _)| host.get(name, f).is_none()) {
+                    return Err(crate::missing(&format!("{name}#{func}"), true));
+                }
+            }
+            ItemKind::Function(_) if host.get("", name).is_none() => {
+                return Err(crate::missing(name, false));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a component that imports a resource type from anything but
+/// WASI: the host provides no resource types of its own (host functions
+/// with resources are refused). The wasmtime backend's linker refuses the
+/// same components, after the functions, naming the first import in the
+/// same words.
+fn check_imported_resources(component: &Component, types: &ComponentTypes) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for (name, ext) in component.import_types.values() {
+        let wasi = name.starts_with("wasi:");
+        if let Some(why) = missing_resource(component, types, &ext.ty, wasi, &mut seen) {
+            return Err(Error::MissingImport {
+                name: name.clone(),
+                hint: format!(
+                    "component imports {} `{name}`, but a matching implementation was not found \
+                     in the linker: {why}",
+                    ext.ty.desc()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Why `ty` (imported, from WASI if `wasi`) needs a resource no one
+/// provides, if it does; `seen` are the imported resources met so far
+/// (a later import may name one again, which needs nothing more).
+fn missing_resource(
+    component: &Component,
+    types: &ComponentTypes,
+    ty: &TypeDef,
+    wasi: bool,
+    seen: &mut std::collections::HashSet<wasmtime_environ::component::ResourceIndex>,
+) -> Option<String> {
+    match ty {
+        TypeDef::Resource(table) => {
+            let TypeResourceTable::Concrete { ty: resource, .. } = &types[*table] else {
+                return None;
+            };
+            let imported = component.defined_resource_index(*resource).is_none();
+            (imported && seen.insert(*resource) && !wasi)
+                .then(|| "resource implementation is missing".to_owned())
+        }
+        TypeDef::ComponentInstance(instance) => {
+            types[*instance].exports.iter().find_map(|(export, ext)| {
+                if matches!(ext.ty, TypeDef::Interface(_)) {
+                    return None;
+                }
+                missing_resource(component, types, &ext.ty, wasi, seen)
+                    .map(|why| format!("instance export `{export}` has the wrong type: {why}"))
+            })
+        }
+        _ => None,
+    }
 }
 
 /// Resolves each `LowerImport` initializer to a host function.

@@ -1,0 +1,372 @@
+//! Conformance with the Component Model's reference tests, on every
+//! backend: the components of WebAssembly/component-model's `test/*.wast`
+//! (adapted, each file under `tests/conformance/` names where it comes
+//! from), run through the facade. The wasmi backend implements the
+//! canonical ABI itself, so these hold it to the spec and to wasmtime: the
+//! same results, the same traps, in wasmtime's words.
+
+mod common;
+
+use airssys_wasm::{Component, ErrorClass, LoadOptions, Runtime, Value};
+
+/// Loads a component written in WAT.
+fn load(rt: &Runtime, wat: &str) -> Component {
+    let bytes = wat::parse_str(wat).expect("the WAT parses");
+    rt.load(bytes, LoadOptions::new().name("conformance"))
+        .unwrap_or_else(|e| panic!("loading: {e}"))
+}
+
+/// Calls `export` on a fresh instance of `c` (as each `assert_*` of the
+/// reference tests does) and returns its results.
+fn call(c: &Component, export: &str, args: &[Value]) -> Vec<Value> {
+    let mut i = c.instantiate().unwrap();
+    i.call(export, args)
+        .unwrap_or_else(|e| panic!("calling `{export}`: {e}"))
+}
+
+/// Calls `export` on a fresh instance of `c`: it must trap, with a message
+/// that contains `want`.
+fn assert_trap(c: &Component, export: &str, args: &[Value], want: &str) {
+    let mut i = c.instantiate().unwrap();
+    let err = i.call(export, args).unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Trap, "`{export}`: {err:?}");
+    assert!(
+        err.to_string().contains(want),
+        "`{export}`: expected a trap saying {want:?}, got: {err}"
+    );
+}
+
+/// resources/borrows.wast, line 159 and 162: borrows of an owned handle
+/// leave it usable after the call; moving the handle into the call that
+/// borrows it traps.
+#[test]
+fn an_owned_handle_cannot_be_moved_while_it_is_lent() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = load(&rt, include_str!("conformance/borrows.wat"));
+        assert_eq!(call(&c, "run", &[]), vec![Value::U32(42)]);
+        assert_trap(
+            &c,
+            "lend-trap",
+            &[],
+            "cannot remove owned resource while borrowed",
+        );
+    });
+}
+
+/// A callee given a borrow handle must drop it before it returns.
+#[test]
+fn a_borrow_handle_kept_past_its_call_traps() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = load(&rt, include_str!("conformance/borrow-kept.wat"));
+        assert_eq!(call(&c, "lend-dropped", &[]), vec![Value::U32(1)]);
+        assert_trap(
+            &c,
+            "lend-kept",
+            &[],
+            "borrow handles still remain at the end of the call",
+        );
+    });
+}
+
+/// resources/handle-table.wast, line 49: handles count from 1, and a freed
+/// handle is reused before a new one is made, the most recently freed
+/// first.
+#[test]
+fn freed_handles_are_reused_most_recent_first() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = load(&rt, include_str!("conformance/handle-table-order.wat"));
+        assert_eq!(call(&c, "run", &[]), vec![Value::U32(42)]);
+    });
+}
+
+/// resources/handle-table.wast, line 106: dropping a handle and moving it
+/// into a call both free its entry.
+#[test]
+fn a_drained_table_hands_out_handle_one_again() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = load(&rt, include_str!("conformance/handle-table-drained.wat"));
+        assert_eq!(call(&c, "run", &[]), vec![Value::U32(43)]);
+    });
+}
+
+/// values/realloc.wast, lines 109, 111 and 124: the pointer a guest's
+/// `realloc` returns while the host lowers arguments into it is checked,
+/// alignment first, then bounds (even of an empty list); a bad one is a
+/// trap of the guest, not a bad call of the host.
+#[test]
+fn a_bad_pointer_from_the_guests_realloc_is_a_trap() {
+    let list = |items: &[u32]| Value::List(items.iter().map(|&x| Value::U32(x)).collect());
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let oob = load(&rt, include_str!("conformance/realloc-host-oob.wat"));
+        for args in [list(&[1, 2]), list(&[])] {
+            assert_trap(&oob, "f", &[args], "realloc return: beyond end of memory");
+        }
+        let misaligned = load(&rt, include_str!("conformance/realloc-host-misaligned.wat"));
+        assert_trap(
+            &misaligned,
+            "f",
+            &[list(&[1, 2])],
+            "realloc return: result not aligned",
+        );
+    });
+}
+
+/// The same check when the host copies a host function's result into the
+/// guest: a bad pointer from the guest's `realloc` is the guest's trap, not
+/// a failure of the host function.
+#[test]
+fn a_bad_pointer_from_the_guests_realloc_for_a_host_result_is_a_trap() {
+    let bytes = common::component_of(
+        "package test:r; world r { import get: func() -> string; export run: func() -> u32; }",
+        "r",
+        r#"(module
+            (import "$root" "get" (func $get (param i32)))
+            (memory (export "memory") 1)
+            (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) i32.const -1)
+            (func (export "run") (result i32)
+              (call $get (i32.const 16))
+              (i32.load (i32.const 20))))"#,
+    );
+    common::each_backend(|_| {
+        let mut host = airssys_wasm::HostFunctions::new();
+        host.define("", "get", |_, _, r| {
+            r[0] = Value::from("hello");
+            Ok(())
+        });
+        let (rt, _) = common::runtime_with_host(host);
+        let c = rt.load(bytes.clone(), LoadOptions::new()).unwrap();
+        assert_trap(&c, "run", &[], "realloc return: beyond end of memory");
+    });
+}
+
+/// values/realloc.wast, lines 67 and 94: a fused adapter between two
+/// components checks what the callee's `realloc` returned, and its trap
+/// keeps its reason.
+#[test]
+fn an_adapter_trap_on_a_bad_realloc_result_keeps_its_reason() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let oob = load(&rt, include_str!("conformance/realloc-adapter-oob.wat"));
+        assert_trap(&oob, "run", &[], "list content out-of-bounds");
+        let misaligned = load(
+            &rt,
+            include_str!("conformance/realloc-adapter-misaligned.wat"),
+        );
+        assert_trap(&misaligned, "run", &[], "unaligned pointer");
+    });
+}
+
+/// values/variants.wast, lines 73-79, and values/numerics.wast, lines
+/// 194-198: out-of-range discriminants and invalid `char`s crossing
+/// between two components trap with their reason.
+#[test]
+fn adapter_traps_on_bad_values_keep_their_reason() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = load(&rt, include_str!("conformance/bad-discriminant.wat"));
+        for export in [
+            "bad-variant-param",
+            "bad-variant-result",
+            "bad-enum-param",
+            "bad-enum-result",
+        ] {
+            assert_trap(&c, export, &[], "invalid variant discriminant");
+        }
+        let c = load(&rt, include_str!("conformance/bad-char.wat"));
+        for export in ["run-d800", "run-dfff", "run-too-big"] {
+            assert_trap(&c, export, &[], "invalid `char` bit pattern");
+        }
+    });
+}
+
+/// resources/handle-table.wast, lines 201-213 and 322: unknown handles and
+/// handles of another resource type trap, in wasmtime's words.
+#[test]
+fn bad_handles_trap_in_the_same_words() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = load(&rt, include_str!("conformance/handle-table-traps.wat"));
+        for (export, want) in [
+            ("drop-never-allocated", "unknown handle index 5"),
+            ("rep-never-allocated", "unknown handle index 5"),
+            ("double-drop", "unknown handle index 1"),
+            ("drop-zero", "unknown handle index 0"),
+            ("drop-max", "unknown handle index 4294967295"),
+            ("own-use-after-drop", "unknown handle index 1"),
+            ("borrow-never-valid", "unknown handle index 3"),
+        ] {
+            assert_trap(&c, export, &[], want);
+        }
+        let c = load(&rt, include_str!("conformance/handle-table-wrong-type.wat"));
+        let want = "handle index 1 used with the wrong type, expected guest-defined resource but \
+                    found a different guest-defined resource";
+        assert_trap(&c, "drop-R1-as-R2", &[], want);
+    });
+}
+
+/// A component that imports an interface function and a root function and
+/// calls neither (no `canon lower` of them).
+const UNCALLED_IMPORTS: &str = r#"(component
+  (import "test:x/api" (instance (export "f" (func))))
+  (import "log" (func))
+  (core module $M (func (export "run") (result i32) (i32.const 1)))
+  (core instance $m (instantiate $M))
+  (func (export "run") (result u32) (canon lift (core func $m "run"))))"#;
+
+/// A case of [`imports_no_one_calls_must_still_be_provided`]: the host
+/// functions defined, the import named missing, what its hint says.
+type MissingCase = (
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    &'static str,
+);
+
+/// Imports the host does not provide refuse the component at load, named,
+/// even when the component never calls them, in the same words on every
+/// backend.
+#[test]
+fn imports_no_one_calls_must_still_be_provided() {
+    let define = |host: &mut airssys_wasm::HostFunctions, iface: &str, func: &str| {
+        host.define(iface, func, |_, _, _| Ok(()));
+    };
+    let cases: [MissingCase; 3] = [
+        (&[], "test:x/api", "no host function provides it"),
+        (
+            &[("test:x/api", "g")],
+            "test:x/api#f",
+            "the host defines this interface but not this function",
+        ),
+        (
+            &[("test:x/api", "f")],
+            "log",
+            "no host function provides it",
+        ),
+    ];
+    let mut words: Vec<Vec<String>> = Vec::new();
+    common::each_backend(|_| {
+        let mut seen = Vec::new();
+        for (defined, missing, hint_text) in cases {
+            let mut host = airssys_wasm::HostFunctions::new();
+            for (iface, func) in defined {
+                define(&mut host, iface, func);
+            }
+            let (rt, audit) = common::runtime_with_host(host);
+            let bytes = wat::parse_str(UNCALLED_IMPORTS).unwrap();
+            let err = rt.load(bytes, LoadOptions::new()).map(|_| ()).unwrap_err();
+            assert_eq!(err.class(), ErrorClass::MissingImport, "{err:?}");
+            let airssys_wasm::Error::MissingImport { name, hint } = &err else {
+                panic!("expected a missing import, got {err:?}");
+            };
+            assert_eq!(name, missing);
+            assert!(hint.contains(hint_text), "{hint}");
+            assert_eq!(common::event_names(&audit), vec!["load-rejected"]);
+            seen.push(err.to_string());
+        }
+        // With everything provided, the component loads and runs.
+        let mut host = airssys_wasm::HostFunctions::new();
+        define(&mut host, "test:x/api", "f");
+        define(&mut host, "", "log");
+        let (rt, _) = common::runtime_with_host(host);
+        let c = load(&rt, UNCALLED_IMPORTS);
+        assert_eq!(call(&c, "run", &[]), vec![Value::U32(1)]);
+        words.push(seen);
+    });
+    assert!(
+        words.windows(2).all(|w| w[0] == w[1]),
+        "the backends word it differently: {words:#?}"
+    );
+}
+
+/// A resource type imported from an interface that is not WASI: the host
+/// provides none, so the component is refused at load, even when it never
+/// uses it, in the same words on every backend.
+#[test]
+fn an_imported_resource_type_no_one_provides_is_refused_at_load() {
+    let wat = r#"(component
+      (import "test:x/res" (instance (export "r" (type (sub resource)))))
+      (core module $M (func (export "run") (result i32) (i32.const 1)))
+      (core instance $m (instantiate $M))
+      (func (export "run") (result u32) (canon lift (core func $m "run"))))"#;
+    let mut words = Vec::new();
+    common::each_backend(|_| {
+        let (rt, audit) = common::runtime();
+        let bytes = wat::parse_str(wat).unwrap();
+        let err = rt.load(bytes, LoadOptions::new()).map(|_| ()).unwrap_err();
+        let airssys_wasm::Error::MissingImport { name, hint } = &err else {
+            panic!("expected a missing import, got {err:?}");
+        };
+        assert_eq!(name, "test:x/res");
+        assert!(
+            hint.contains(
+                "instance export `r` has the wrong type: resource implementation is missing"
+            ),
+            "{hint}"
+        );
+        assert_eq!(common::event_names(&audit), vec!["load-rejected"]);
+        words.push(err.to_string());
+    });
+    assert!(
+        words.windows(2).all(|w| w[0] == w[1]),
+        "the backends word it differently: {words:#?}"
+    );
+}
+
+/// A component given a borrow by the host must drop it before it returns,
+/// as between two components.
+#[test]
+fn a_borrow_from_the_host_kept_past_its_call_traps() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let c = load(&rt, include_str!("conformance/host-borrow-kept.wat"));
+        let mut i = c.instantiate().unwrap();
+        // An owned handle passed where the function takes a borrow lends it.
+        let handle = i.call("test:x/api#make", &[]).unwrap().remove(0);
+        assert!(matches!(handle, Value::Resource(_)), "{handle:?}");
+        for _ in 0..2 {
+            i.call("test:x/api#drop", std::slice::from_ref(&handle))
+                .unwrap();
+        }
+        let err = i.call("test:x/api#keep", &[handle]).unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Trap, "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("borrow handles still remain at the end of the call"),
+            "{err}"
+        );
+    });
+}
+
+/// values/strings.wast, lines 69 and 135: a string result outside memory
+/// traps in wasmtime's words, even when it is empty; so do list results
+/// outside memory or misaligned.
+#[test]
+fn results_outside_memory_trap_in_the_same_words() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        for wat in [
+            include_str!("conformance/string-oob-empty.wat"),
+            include_str!("conformance/string-oob-end.wat"),
+        ] {
+            let c = load(&rt, wat);
+            assert_trap(
+                &c,
+                "f",
+                &[],
+                "string pointer/length out of bounds of memory",
+            );
+        }
+        let c = load(&rt, include_str!("conformance/list-result-bad.wat"));
+        assert_trap(
+            &c,
+            "oob",
+            &[],
+            "list pointer/length out of bounds of memory",
+        );
+        assert_trap(&c, "misaligned", &[], "list pointer is not aligned");
+    });
+}

@@ -1024,20 +1024,14 @@ fn trampoline(store: &mut Store<StoreData>, plan: &Plan, index: TrampolineIndex)
 }
 
 /// The reason of a fused adapter's trap `code` (a
-/// `wasmtime_environ::Trap`), without wasmtime's "wasm trap: " prefix, as
+/// `wasmtime_environ::Trap`), as wasmtime words it ("wasm trap: ..."), as
 /// the wasmtime backend reports it.
 fn adapter_trap(code: i32) -> String {
     match u8::try_from(code)
         .ok()
         .and_then(wasmtime_environ::Trap::from_u8)
     {
-        Some(trap) => {
-            let text = trap.to_string();
-            match text.strip_prefix("wasm trap: ") {
-                Some(reason) => reason.to_owned(),
-                None => text,
-            }
-        }
+        Some(trap) => trap.to_string(),
         None => format!("a fused adapter trapped with unknown code {code}"),
     }
 }
@@ -1383,22 +1377,22 @@ fn instantiation_trap(e: &wasmi::Error) -> Option<&'static str> {
     }
 }
 
-/// The same words wasmtime uses for each trap, so messages match across
-/// backends.
+/// The same words wasmtime uses for each trap, its "wasm trap: " prefix
+/// included, so messages match across backends.
 fn trap_message(code: TrapCode) -> &'static str {
     match code {
-        TrapCode::UnreachableCodeReached => "wasm `unreachable` instruction executed",
-        TrapCode::MemoryOutOfBounds => "out of bounds memory access",
-        TrapCode::TableOutOfBounds => "undefined element: out of bounds table access",
-        TrapCode::IndirectCallToNull => "uninitialized element",
-        TrapCode::IntegerDivisionByZero => "integer divide by zero",
-        TrapCode::IntegerOverflow => "integer overflow",
-        TrapCode::BadConversionToInteger => "invalid conversion to integer",
-        TrapCode::StackOverflow => "call stack exhausted",
-        TrapCode::BadSignature => "indirect call type mismatch",
-        TrapCode::OutOfFuel => "all fuel consumed by WebAssembly",
-        TrapCode::GrowthOperationLimited => "growth operation limited",
-        TrapCode::OutOfSystemMemory => "out of system memory",
+        TrapCode::UnreachableCodeReached => "wasm trap: wasm `unreachable` instruction executed",
+        TrapCode::MemoryOutOfBounds => "wasm trap: out of bounds memory access",
+        TrapCode::TableOutOfBounds => "wasm trap: undefined element: out of bounds table access",
+        TrapCode::IndirectCallToNull => "wasm trap: uninitialized element",
+        TrapCode::IntegerDivisionByZero => "wasm trap: integer divide by zero",
+        TrapCode::IntegerOverflow => "wasm trap: integer overflow",
+        TrapCode::BadConversionToInteger => "wasm trap: invalid conversion to integer",
+        TrapCode::StackOverflow => "wasm trap: call stack exhausted",
+        TrapCode::BadSignature => "wasm trap: indirect call type mismatch",
+        TrapCode::OutOfFuel => "wasm trap: all fuel consumed by WebAssembly",
+        TrapCode::GrowthOperationLimited => "wasm trap: growth operation limited",
+        TrapCode::OutOfSystemMemory => "wasm trap: out of system memory",
     }
 }
 

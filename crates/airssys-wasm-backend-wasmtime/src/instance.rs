@@ -452,10 +452,11 @@ fn classify(
         Some(Trap::StackOverflow) => Error::StackOverflow { function },
         Some(trap) => {
             tracing::debug!(function, error = ?e, "guest trapped");
-            let text = trap.to_string();
+            // wasmtime's own words, "wasm trap: " included: what users of
+            // wasmtime and the Component Model's tests expect to read.
             Error::Trap {
                 function,
-                message: text.strip_prefix("wasm trap: ").unwrap_or(&text).to_owned(),
+                message: trap.to_string(),
             }
         }
         None => Error::Trap {

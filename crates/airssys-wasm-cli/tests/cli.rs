@@ -229,7 +229,7 @@ fn each_failure_class_has_its_own_exit_code() {
     let o = expect(&["run", &hostile, "--invoke", "crash()"], 83);
     assert_eq!(
         error_line(&o),
-        "error: trap in export `crash`: wasm `unreachable` instruction executed"
+        "error: trap in export `crash`: wasm trap: wasm `unreachable` instruction executed"
     );
     let o = expect(&["run", &hostile, "--invoke", "recurse(0)"], 84);
     assert_eq!(error_line(&o), "error: stack overflow in export `recurse`");

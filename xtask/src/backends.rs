@@ -105,19 +105,6 @@ fn jit_crates(tree: &str) -> Vec<&'static str> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jit_crates_are_found_by_exact_name() {
-        let tree = "airssys-wasm v0.1.0\nwasmtime-environ v48.0.8\ncranelift-entity v0.135.8\n";
-        assert!(jit_crates(tree).is_empty());
-        let tree = "airssys-wasm v0.1.0\nwasmtime v48.0.8\ncranelift-codegen v0.135.8 (*)\n";
-        assert_eq!(jit_crates(tree), vec!["wasmtime", "cranelift-codegen"]);
-    }
-}
-
 /// `cargo xtask conformance`: the facade's `conformance` example on the
 /// `.wast` files under `suite`, on `backend` or on both. Prints pass, fail
 /// and skip per file with the reasons; fails when a directive failed.
@@ -147,4 +134,17 @@ pub fn conformance(suite: &std::path::Path, backend: Option<&str>) -> Result<()>
         cargo().current_dir(root()).args(args),
         "the conformance run (each failing directive is listed above with its reason)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jit_crates_are_found_by_exact_name() {
+        let tree = "airssys-wasm v0.1.0\nwasmtime-environ v48.0.8\ncranelift-entity v0.135.8\n";
+        assert!(jit_crates(tree).is_empty());
+        let tree = "airssys-wasm v0.1.0\nwasmtime v48.0.8\ncranelift-codegen v0.135.8 (*)\n";
+        assert_eq!(jit_crates(tree), vec!["wasmtime", "cranelift-codegen"]);
+    }
 }

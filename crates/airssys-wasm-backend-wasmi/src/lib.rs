@@ -55,6 +55,7 @@ mod abi;
 mod instance;
 mod plan;
 mod resources;
+mod transcode;
 mod typed;
 mod wasi;
 

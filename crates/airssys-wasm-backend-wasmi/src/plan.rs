@@ -227,7 +227,8 @@ fn unsupported(what: &str) -> Error {
 }
 
 /// Refuses, at load, what this backend cannot run: async, streams,
-/// futures, threads, error contexts and string transcoding.
+/// futures, threads, error contexts and string transcoding with a
+/// 64-bit memory.
 fn check_trampoline(t: &Trampoline, component: &Component) -> Result<()> {
     match t {
         Trampoline::LowerImport { options, .. } => check_options(&component.options[*options]),
@@ -240,13 +241,12 @@ fn check_trampoline(t: &Trampoline, component: &Component) -> Result<()> {
         | Trampoline::ExitSyncCall
         | Trampoline::Trap => Ok(()),
         Trampoline::Transcoder {
-            op: wasmtime_environ::component::Transcode::Copy(_),
             from64: false,
             to64: false,
             ..
         } => Ok(()),
         Trampoline::Transcoder { op, .. } => Err(unsupported(&format!(
-            "string transcoding ({}) between components",
+            "string transcoding ({}) to or from a 64-bit memory",
             op.desc()
         ))),
         other => Err(unsupported(&format!(

@@ -370,3 +370,104 @@ fn results_outside_memory_trap_in_the_same_words() {
         assert_trap(&c, "misaligned", &[], "list pointer is not aligned");
     });
 }
+
+/// The echo component of `conformance/transcode-echo.wat` with the caller
+/// (`canon lower`) and callee (`canon lift`) string encodings filled in.
+fn transcode_echo(rt: &Runtime, caller: &str, callee: &str) -> Component {
+    let wat = include_str!("conformance/transcode-echo.wat")
+        .replace(
+            "string-encoding=CALLER",
+            &format!("string-encoding={caller}"),
+        )
+        .replace(
+            "string-encoding=CALLEE",
+            &format!("string-encoding={callee}"),
+        );
+    load(rt, &wat)
+}
+
+/// Strings that take every path of the transcoders: empty, ASCII, Latin-1
+/// only, wider than Latin-1 (in and beyond the BMP), long enough that a
+/// first guess of the destination size is too small, and Latin-1 for a
+/// long prefix before a wide character.
+fn transcode_samples() -> Vec<String> {
+    vec![
+        String::new(),
+        "ascii".into(),
+        "grün höla".into(),
+        "sn☃w".into(),
+        "🍰 cake".into(),
+        "ö".repeat(300),
+        format!(
+            "{}{}{}{}",
+            "x".repeat(300),
+            "ö".repeat(300),
+            "☃".repeat(300),
+            "🍰".repeat(100)
+        ),
+        format!("{}☃", "ö".repeat(200)),
+        format!("{}🍰", "a".repeat(200)),
+    ]
+}
+
+/// Calls `echo` with every sample on a component with encodings `caller`
+/// to `callee`: each string comes back intact.
+fn assert_echoes(rt: &Runtime, caller: &str, callee: &str) {
+    let c = transcode_echo(rt, caller, callee);
+    for s in transcode_samples() {
+        let got = call(&c, "echo", &[Value::String(s.clone())]);
+        assert_eq!(
+            got,
+            vec![Value::String(s.clone())],
+            "{caller} -> {callee}: {s:?}"
+        );
+    }
+}
+
+/// values/transcode.wast, lines 5-111 and 113-200: strings cross between
+/// a UTF-8 and a UTF-16 component both ways (utf8-to-utf16, utf16-to-utf8
+/// with its partial first pass and growth), and are copied between two of
+/// the same encoding.
+#[test]
+fn strings_are_transcoded_between_utf8_and_utf16_components() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        for (caller, callee) in [
+            ("utf8", "utf16"),
+            ("utf16", "utf8"),
+            ("utf8", "utf8"),
+            ("utf16", "utf16"),
+        ] {
+            assert_echoes(&rt, caller, callee);
+        }
+    });
+}
+
+/// values/transcode.wast, lines 202-300: strings cross to and from a
+/// latin1+utf16 component: utf8-to-latin1 then utf8-to-compact-utf16,
+/// utf16-to-latin1 then utf16-to-compact-utf16, and back latin1-to-utf8,
+/// latin1-to-utf16 or a UTF-16 copy, as the content decides.
+#[test]
+fn strings_are_transcoded_to_and_from_latin1_utf16_components() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        for caller in ["utf8", "utf16"] {
+            assert_echoes(&rt, caller, "latin1+utf16");
+        }
+    });
+}
+
+/// An invalid string (a lone UTF-8 lead byte, a lone surrogate) traps when
+/// a fused adapter copies or transcodes it, in wasmtime's words.
+#[test]
+fn invalid_strings_trap_when_copied_or_transcoded() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        for callee in ["utf8", "utf16", "latin1+utf16"] {
+            let c = transcode_echo(&rt, "utf8", callee);
+            assert_trap(&c, "bad-utf8", &[], "invalid utf8 encoding");
+            let c = transcode_echo(&rt, "utf16", callee);
+            assert_trap(&c, "bad-utf16", &[], "invalid utf16 encoding");
+        }
+    });
+}

@@ -1093,14 +1093,10 @@ fn options_of(data: &StoreData, plan: &Plan, options: OptionsIndex) -> abi::Opti
             .and_then(|r| data.rt.reallocs[r.as_u32() as usize]),
         wasmtime_environ::component::CanonicalOptionsDataModel::Gc {} => None,
     };
-    let utf16 = matches!(
-        o.string_encoding,
-        wasmtime_environ::component::StringEncoding::Utf16
-    );
     abi::Options {
         memory,
         realloc,
-        utf16,
+        encoding: o.string_encoding,
     }
 }
 

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use airssys_wasm_core::{ComponentInfo, Error, FuncType, HostFn, HostFunctions, ItemKind, Result};
 use wasmtime_environ::component::{
     CanonicalOptions, Component, ComponentTypes, ComponentTypesBuilder, CoreDef, Export,
-    GlobalInitializer, OptionsIndex, StaticModuleIndex, StringEncoding, Trampoline,
-    TrampolineIndex, Translator, TypeDef, TypeFuncIndex, TypeResourceTable,
+    GlobalInitializer, OptionsIndex, StaticModuleIndex, Trampoline, TrampolineIndex, Translator,
+    TypeDef, TypeFuncIndex, TypeResourceTable,
 };
 use wasmtime_environ::{EntityIndex, PrimaryMap, ScopeVec, Tunables, WasmValType};
 
@@ -270,10 +270,6 @@ fn check_options(o: &CanonicalOptions) -> Result<()> {
     if o.async_ {
         return Err(unsupported("an async canonical function"));
     }
-    match o.string_encoding {
-        StringEncoding::Utf8 | StringEncoding::Utf16 => Ok(()),
-        StringEncoding::CompactUtf16 => Err(unsupported("the latin1+utf16 string encoding")),
-    }?;
     if o.memory().is_none()
         && !matches!(
             o.data_model,

@@ -471,3 +471,94 @@ fn invalid_strings_trap_when_copied_or_transcoded() {
         }
     });
 }
+
+/// values/transcode.wast, lines 202-400, with the host on one side: a
+/// latin1+utf16 component takes strings from the host and gives them back
+/// (Latin-1 or tagged UTF-16, as the content decides), also through a
+/// second component of each encoding (utf16-to-compact-probably-utf16 and
+/// the Latin-1 copy between two latin1+utf16 components).
+#[test]
+fn latin1_utf16_components_exchange_strings_with_the_host() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        for callee in ["utf8", "utf16", "latin1+utf16"] {
+            assert_echoes(&rt, "latin1+utf16", callee);
+        }
+        // A lone surrogate behind a UTF-16-tagged length traps.
+        let c = transcode_echo(&rt, "latin1+utf16", "utf8");
+        assert_trap(&c, "bad-compact", &[], "invalid utf16 encoding");
+    });
+}
+
+/// The host lowers a string argument with wasmtime's allocations: UTF-8
+/// exactly; UTF-16 at two bytes per UTF-8 byte, then shrunk; latin1+utf16
+/// at one byte per UTF-8 byte, shrunk when Latin-1 suffices, else grown to
+/// two bytes per UTF-8 byte and shrunk to the code units (the length
+/// tagged).
+#[test]
+fn string_arguments_are_allocated_as_wasmtime_allocates_them() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let tag = 1u32 << 31;
+        // "ö☃": 5 UTF-8 bytes, 2 UTF-16 code units; "grün": 5 bytes, 4
+        // Latin-1 characters.
+        for (encoding, s, want) in [
+            ("utf8", "ö☃", [1, 5, 5, 5]),
+            ("utf16", "ö☃", [2, 10, 4, 2]),
+            ("utf16", "ab", [1, 4, 4, 2]),
+            ("latin1+utf16", "grün", [2, 5, 4, 4]),
+            ("latin1+utf16", "abc", [1, 3, 3, 3]),
+            ("latin1+utf16", "ö☃", [3, 5, 4, 2 | tag]),
+            ("latin1+utf16", "", [1, 0, 0, 0]),
+        ] {
+            let wat = include_str!("conformance/string-lower-reallocs.wat").replace(
+                "string-encoding=ENCODING",
+                &format!("string-encoding={encoding}"),
+            );
+            let c = load(&rt, &wat);
+            let got = call(&c, "take", &[Value::String(s.into())]);
+            let want = Value::Tuple(want.into_iter().map(Value::U32).collect());
+            assert_eq!(got, vec![want], "{encoding}: {s:?}");
+        }
+    });
+}
+
+/// A latin1+utf16 string the host lifts is 2-aligned even in its Latin-1
+/// form; a UTF-8 one need not be.
+#[test]
+fn a_latin1_utf16_string_result_must_be_2_aligned() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let wat = include_str!("conformance/string-lower-reallocs.wat");
+        let c = load(&rt, &wat.replace("ENCODING", "utf8"));
+        assert_eq!(call(&c, "give-odd", &[]), vec![Value::String("\0".into())]);
+        let c = load(&rt, &wat.replace("ENCODING", "latin1+utf16"));
+        assert_trap(&c, "give-odd", &[], "string pointer not aligned to 2");
+    });
+}
+
+/// A latin1+utf16 component calls a host function: the host lifts its
+/// argument and lowers its result in that encoding, Latin-1 or tagged
+/// UTF-16 as the content decides.
+#[test]
+fn a_latin1_utf16_component_calls_the_host_with_strings() {
+    common::each_backend(|_| {
+        let mut host = airssys_wasm::HostFunctions::new();
+        host.define("", "shout", |_, args, r| {
+            let Value::String(s) = &args[0] else {
+                panic!("expected a string, got {args:?}");
+            };
+            r[0] = Value::String(format!("{}!", s.to_uppercase()));
+            Ok(())
+        });
+        let (rt, _) = common::runtime_with_host(host);
+        let c = load(
+            &rt,
+            include_str!("conformance/host-import-latin1-utf16.wat"),
+        );
+        for (s, want) in [("grün", "GRÜN!"), ("sn☃w", "SN☃W!"), ("ÿ", "Ÿ!"), ("", "!")] {
+            let got = call(&c, "run", &[Value::String(s.into())]);
+            assert_eq!(got, vec![Value::String(want.into())], "{s:?}");
+        }
+    });
+}

@@ -245,6 +245,8 @@ fn check_trampoline(t: &Trampoline, component: &Component) -> Result<()> {
             to64: false,
             ..
         } => Ok(()),
+        // Unreachable while validation refuses 64-bit memories in canonical
+        // options (the `cm64` proposal is off); refused should it be on.
         Trampoline::Transcoder { op, .. } => Err(unsupported(&format!(
             "string transcoding ({}) to or from a 64-bit memory",
             op.desc()

@@ -18,6 +18,12 @@ use wasmtime_environ::component::{
 };
 
 use crate::instance::StoreData;
+use wasmtime_environ::component::StringEncoding;
+
+/// The tag of a latin1+utf16 string length saying "UTF-16 code units".
+const UTF16_TAG: u32 = 1 << 31;
+/// The longest string, in bytes, wasmtime copies into a guest.
+const MAX_STRING_BYTE_LENGTH: usize = (1 << 31) - 1;
 use crate::resources::Slot;
 
 /// At most this many flat parameters are passed directly; more go through
@@ -220,9 +226,8 @@ pub(crate) struct Cx<'a, 'b> {
     pub types: &'a ComponentTypes,
     pub memory: Option<Memory>,
     pub realloc: Option<Func>,
-    /// `true` when the canonical options say `string-encoding=utf16`
-    /// (UTF-8 otherwise).
-    pub utf16: bool,
+    /// The canonical options' `string-encoding`.
+    pub encoding: StringEncoding,
     /// For a host call's arguments: the bytes of strings and lists that may
     /// still be copied out of the guest. Checked before each copy.
     pub budget: Option<u64>,
@@ -246,8 +251,8 @@ pub(crate) enum Fault {
 pub(crate) struct Options {
     pub memory: Option<Memory>,
     pub realloc: Option<Func>,
-    /// `string-encoding=utf16` (UTF-8 otherwise).
-    pub utf16: bool,
+    /// `string-encoding`.
+    pub encoding: StringEncoding,
 }
 
 impl<'a, 'b> Cx<'a, 'b> {
@@ -262,7 +267,7 @@ impl<'a, 'b> Cx<'a, 'b> {
             types,
             memory: options.memory,
             realloc: options.realloc,
-            utf16: options.utf16,
+            encoding: options.encoding,
             budget: None,
             over_budget: false,
             fault: None,
@@ -347,13 +352,19 @@ impl Cx<'_, '_> {
     /// Allocates `size` bytes aligned to `align` in the guest with its
     /// `realloc`.
     pub fn alloc(&mut self, align: u32, size: u32) -> R<u32> {
+        self.realloc(0, 0, align, size)
+    }
+
+    /// Calls the guest's `realloc(old, old_size, align, size)`: moves (or
+    /// grows or shrinks) an allocation of this call.
+    fn realloc(&mut self, old: u32, old_size: u32, align: u32, size: u32) -> R<u32> {
         let realloc = self
             .realloc
             .ok_or("the function passes data through memory but has no realloc option")?;
         let mut out = [Val::I32(0)];
         let args = [
-            Val::I32(0),
-            Val::I32(0),
+            Val::I32(old as i32),
+            Val::I32(old_size as i32),
             Val::I32(align as i32),
             Val::I32(size as i32),
         ];
@@ -491,16 +502,24 @@ impl Cx<'_, '_> {
     }
 
     fn lift_string(&mut self, ptr: u32, len: u32) -> R<String> {
-        self.spend(u64::from(len) * if self.utf16 { 2 } else { 1 })?;
+        // The representation: UTF-8 bytes, UTF-16 code units, or for
+        // latin1+utf16 Latin-1 bytes or (length tagged) UTF-16 code units.
+        let (units, utf16, align) = match self.encoding {
+            StringEncoding::Utf8 => (len, false, 1),
+            StringEncoding::Utf16 => (len, true, 2),
+            StringEncoding::CompactUtf16 if len & UTF16_TAG == 0 => (len, false, 2),
+            StringEncoding::CompactUtf16 => (len ^ UTF16_TAG, true, 2),
+        };
+        self.spend(u64::from(units) * if utf16 { 2 } else { 1 })?;
         // wasmtime's words: alignment first, then bounds.
         let oob = |why: String| format!("string pointer/length out of bounds of memory ({why})");
-        if self.utf16 {
-            if !ptr.is_multiple_of(2) {
-                return Err(format!("string pointer not aligned to 2 ({ptr})"));
-            }
-            let bytes = len
+        if !ptr.is_multiple_of(align) {
+            return Err(format!("string pointer not aligned to {align} ({ptr})"));
+        }
+        if utf16 {
+            let bytes = units
                 .checked_mul(2)
-                .ok_or_else(|| format!("{len} utf-16 code units"))
+                .ok_or_else(|| format!("{units} utf-16 code units"))
                 .and_then(|n| self.bytes(ptr, n))
                 .map_err(oob)?;
             let units = bytes
@@ -510,7 +529,11 @@ impl Cx<'_, '_> {
                 .collect::<Result<String, _>>()
                 .map_err(|e| format!("invalid utf-16 string at {ptr}: {e}"));
         }
-        let bytes = self.bytes(ptr, len).map_err(oob)?;
+        let bytes = self.bytes(ptr, units).map_err(oob)?;
+        if matches!(self.encoding, StringEncoding::CompactUtf16) {
+            // Every byte is a Latin-1 character.
+            return Ok(bytes.iter().map(|b| char::from(*b)).collect());
+        }
         std::str::from_utf8(bytes)
             .map(str::to_owned)
             .map_err(|e| format!("invalid utf-8 string at {ptr}: {e}"))
@@ -768,17 +791,72 @@ impl Cx<'_, '_> {
     }
 
     /// Copies a string into the guest in its encoding; returns the pointer
-    /// and the length in code units.
+    /// and the length in code units (tagged for UTF-16 in latin1+utf16).
+    /// The allocations are wasmtime's: UTF-8 exactly; UTF-16 for the worst
+    /// case, shrunk to the code units written; latin1+utf16 one byte per
+    /// UTF-8 byte, grown to two per byte at the first character beyond
+    /// Latin-1, then shrunk to what was written.
     fn lower_string(&mut self, s: &str) -> R<(u32, u32)> {
-        if self.utf16 {
-            let units: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
-            let ptr = self.alloc(2, len32(units.len())?)?;
-            self.write(ptr, &units)?;
-            return Ok((ptr, len32(units.len() / 2)?));
+        let too_long = || format!("string length of {} too large to copy into wasm", s.len());
+        match self.encoding {
+            StringEncoding::Utf8 => {
+                if s.len() > MAX_STRING_BYTE_LENGTH {
+                    return Err(too_long());
+                }
+                let ptr = self.alloc(1, len32(s.len())?)?;
+                self.write(ptr, s.as_bytes())?;
+                Ok((ptr, len32(s.len())?))
+            }
+            StringEncoding::Utf16 => {
+                let size = s.len() * 2;
+                if size > MAX_STRING_BYTE_LENGTH {
+                    return Err(too_long());
+                }
+                let mut ptr = self.alloc(2, len32(size)?)?;
+                let units: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
+                self.write(ptr, &units)?;
+                if units.len() < size {
+                    ptr = self.realloc(ptr, len32(size)?, 2, len32(units.len())?)?;
+                }
+                Ok((ptr, len32(units.len() / 2)?))
+            }
+            StringEncoding::CompactUtf16 => {
+                // What wasmtime does (the canonical ABI's
+                // `store_string_to_latin1_or_utf16`).
+                let size = len32(s.len())?;
+                let mut ptr = self.alloc(2, size)?;
+                let latin1: Option<Vec<u8>> =
+                    s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
+                if let Some(bytes) = latin1 {
+                    self.write(ptr, &bytes)?;
+                    let written = len32(bytes.len())?;
+                    if written < size {
+                        ptr = self.realloc(ptr, size, 2, written)?;
+                    }
+                    return Ok((ptr, written));
+                }
+                // The Latin-1 prefix is written before the allocation grows.
+                let prefix = s
+                    .chars()
+                    .take_while(|c| u32::from(*c) <= 0xff)
+                    .map(|c| u32::from(c) as u8)
+                    .collect::<Vec<u8>>();
+                self.write(ptr, &prefix)?;
+                let worst = s.len().checked_mul(2).ok_or("byte length overflow")?;
+                if worst > MAX_STRING_BYTE_LENGTH {
+                    return Err("byte length too large".into());
+                }
+                let worst = len32(worst)?;
+                ptr = self.realloc(ptr, size, 2, worst)?;
+                let units: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
+                self.write(ptr, &units)?;
+                let written = len32(units.len())?;
+                if written < worst {
+                    ptr = self.realloc(ptr, worst, 2, written)?;
+                }
+                Ok((ptr, (written / 2) | UTF16_TAG))
+            }
         }
-        let ptr = self.alloc(1, len32(s.len())?)?;
-        self.write(ptr, s.as_bytes())?;
-        Ok((ptr, len32(s.len())?))
     }
 
     /// Copies a byte list into the guest in one piece.

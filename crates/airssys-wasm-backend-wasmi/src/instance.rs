@@ -899,45 +899,13 @@ fn trampoline(store: &mut Store<StoreData>, plan: &Plan, index: TrampolineIndex)
                 Ok(())
             })
         }
-        Trampoline::Transcoder {
-            op: wasmtime_environ::component::Transcode::Copy(encoding),
-            from,
-            to,
-            ..
-        } => {
-            // Copies a string between two components' memories (fused
-            // adapters of composed components); UTF-8 is validated.
-            let (from, to, encoding) = (from.as_u32() as usize, to.as_u32() as usize, *encoding);
-            Func::new(&mut *store, ty, move |mut caller, params, _results| {
-                let (src, len, dst) = (
-                    i32_param(params, 0)? as u32 as usize,
-                    i32_param(params, 1)? as u32 as usize,
-                    i32_param(params, 2)? as u32 as usize,
-                );
-                let bytes = len * usize::from(encoding.width());
-                let mems = &caller.data().rt.memories;
-                let (Some(src_mem), Some(dst_mem)) = (mems[from], mems[to]) else {
-                    return Err(wasmi::Error::new("a transcoder's memory is missing"));
-                };
-                let oob = || wasmi::Error::host(AbiViolation("string copy out of bounds".into()));
-                let data = src_mem
-                    .data(&caller)
-                    .get(src..src.checked_add(bytes).ok_or_else(oob)?)
-                    .ok_or_else(oob)?
-                    .to_vec();
-                if matches!(encoding, wasmtime_environ::component::FixedEncoding::Utf8)
-                    && std::str::from_utf8(&data).is_err()
-                {
-                    return Err(wasmi::Error::host(AbiViolation(
-                        "invalid utf8 encoding".into(),
-                    )));
-                }
-                dst_mem
-                    .data_mut(&mut caller)
-                    .get_mut(dst..dst.checked_add(bytes).ok_or_else(oob)?)
-                    .ok_or_else(oob)?
-                    .copy_from_slice(&data);
-                Ok(())
+        Trampoline::Transcoder { op, from, to, .. } => {
+            // Copies or transcodes a string between two components'
+            // memories (the fused adapters of composed components);
+            // `plan::check_trampoline` refuses 64-bit memories.
+            let (op, from, to) = (*op, from.as_u32() as usize, to.as_u32() as usize);
+            Func::new(&mut *store, ty, move |caller, params, results| {
+                transcode(caller, op, from, to, params, results)
             })
         }
         // A synchronous call between two components begins (before its
@@ -1023,6 +991,58 @@ fn trampoline(store: &mut Store<StoreData>, plan: &Plan, index: TrampolineIndex)
     }
 }
 
+/// Runs one transcoder call: reads its arguments, checks both regions
+/// against their memories, converts, and returns the sizes the adapter
+/// continues with.
+fn transcode(
+    mut caller: Caller<'_, StoreData>,
+    op: wasmtime_environ::component::Transcode,
+    from: usize,
+    to: usize,
+    params: &[Val],
+    results: &mut [Val],
+) -> std::result::Result<(), wasmi::Error> {
+    let arg = |k: usize| i32_param(params, k).map(|x| x as u32 as usize);
+    let (src, dst) = (arg(0)?, arg(2)?);
+    let lens = if crate::transcode::has_dst_len(op) {
+        crate::transcode::Lens {
+            src: arg(1)?,
+            dst: arg(3)?,
+            extra: arg(4)?,
+        }
+    } else {
+        let len = arg(1)?;
+        crate::transcode::Lens {
+            src: len,
+            dst: len,
+            extra: 0,
+        }
+    };
+    let violation = |m: &str| wasmi::Error::host(AbiViolation(m.to_owned()));
+    let oob = || violation("string transcode out of bounds of memory");
+    let (src_bytes, dst_bytes) = crate::transcode::byte_sizes(op, lens).ok_or_else(oob)?;
+    let mems = &caller.data().rt.memories;
+    let (Some(src_mem), Some(dst_mem)) = (mems[from], mems[to]) else {
+        return Err(wasmi::Error::new("a transcoder's memory is missing"));
+    };
+    // The source is copied out first: the destination may be in the same
+    // memory.
+    let data = src_mem
+        .data(&caller)
+        .get(src..src.checked_add(src_bytes).ok_or_else(oob)?)
+        .ok_or_else(oob)?
+        .to_vec();
+    let out = dst_mem
+        .data_mut(&mut caller)
+        .get_mut(dst..dst.checked_add(dst_bytes).ok_or_else(oob)?)
+        .ok_or_else(oob)?;
+    let sizes = crate::transcode::run(op, &data, out, lens).map_err(violation)?;
+    for (slot, size) in results.iter_mut().zip(sizes) {
+        *slot = Val::I32(size as u32 as i32);
+    }
+    Ok(())
+}
+
 /// The reason of a fused adapter's trap `code` (a
 /// `wasmtime_environ::Trap`), as wasmtime words it ("wasm trap: ..."), as
 /// the wasmtime backend reports it.
@@ -1073,14 +1093,10 @@ fn options_of(data: &StoreData, plan: &Plan, options: OptionsIndex) -> abi::Opti
             .and_then(|r| data.rt.reallocs[r.as_u32() as usize]),
         wasmtime_environ::component::CanonicalOptionsDataModel::Gc {} => None,
     };
-    let utf16 = matches!(
-        o.string_encoding,
-        wasmtime_environ::component::StringEncoding::Utf16
-    );
     abi::Options {
         memory,
         realloc,
-        utf16,
+        encoding: o.string_encoding,
     }
 }
 

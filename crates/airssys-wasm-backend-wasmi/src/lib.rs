@@ -22,12 +22,13 @@
 //! - **Instantiation** replays the initializers on a wasmi `Store`
 //!   (`instance` module).
 //! - **The canonical ABI** (lifting and lowering every WIT value type:
-//!   strings in UTF-8 or UTF-16, lists, records, tuples, variants, enums, options,
-//!   results, flags, own/borrow handles with a per-instance handle table,
-//!   `realloc` and `post-return`) is in the `abi` and `resources` modules.
-//!   Components using the Latin-1+UTF-16 string encoding, async, streams,
-//!   futures or error contexts are refused at load with an error naming what
-//!   they use.
+//!   strings in UTF-8, UTF-16 or Latin-1+UTF-16, lists, records, tuples,
+//!   variants, enums, options, results, flags, own/borrow handles with a
+//!   per-instance handle table, `realloc` and `post-return`) is in the `abi`
+//!   and `resources` modules; the string transcoding of fused adapters
+//!   between components is in the `transcode` module. Components using async,
+//!   streams, futures or error contexts are refused at load with an error
+//!   naming what they use.
 //!
 //! # Limits, with the wasmtime backend's meaning
 //!
@@ -55,6 +56,7 @@ mod abi;
 mod instance;
 mod plan;
 mod resources;
+mod transcode;
 mod typed;
 mod wasi;
 

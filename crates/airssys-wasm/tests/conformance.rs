@@ -370,3 +370,195 @@ fn results_outside_memory_trap_in_the_same_words() {
         assert_trap(&c, "misaligned", &[], "list pointer is not aligned");
     });
 }
+
+/// The echo component of `conformance/transcode-echo.wat` with the caller
+/// (`canon lower`) and callee (`canon lift`) string encodings filled in.
+fn transcode_echo(rt: &Runtime, caller: &str, callee: &str) -> Component {
+    let wat = include_str!("conformance/transcode-echo.wat")
+        .replace(
+            "string-encoding=CALLER",
+            &format!("string-encoding={caller}"),
+        )
+        .replace(
+            "string-encoding=CALLEE",
+            &format!("string-encoding={callee}"),
+        );
+    load(rt, &wat)
+}
+
+/// Strings that take every path of the transcoders: empty, ASCII, Latin-1
+/// only, wider than Latin-1 (in and beyond the BMP), long enough that a
+/// first guess of the destination size is too small, and Latin-1 for a
+/// long prefix before a wide character.
+fn transcode_samples() -> Vec<String> {
+    vec![
+        String::new(),
+        "ascii".into(),
+        "grün höla".into(),
+        "sn☃w".into(),
+        "🍰 cake".into(),
+        "ö".repeat(300),
+        format!(
+            "{}{}{}{}",
+            "x".repeat(300),
+            "ö".repeat(300),
+            "☃".repeat(300),
+            "🍰".repeat(100)
+        ),
+        format!("{}☃", "ö".repeat(200)),
+        format!("{}🍰", "a".repeat(200)),
+    ]
+}
+
+/// Calls `echo` with every sample on a component with encodings `caller`
+/// to `callee`: each string comes back intact.
+fn assert_echoes(rt: &Runtime, caller: &str, callee: &str) {
+    let c = transcode_echo(rt, caller, callee);
+    for s in transcode_samples() {
+        let got = call(&c, "echo", &[Value::String(s.clone())]);
+        assert_eq!(
+            got,
+            vec![Value::String(s.clone())],
+            "{caller} -> {callee}: {s:?}"
+        );
+    }
+}
+
+/// values/transcode.wast, lines 5-111 and 113-200: strings cross between
+/// a UTF-8 and a UTF-16 component both ways (utf8-to-utf16, utf16-to-utf8
+/// with its partial first pass and growth), and are copied between two of
+/// the same encoding.
+#[test]
+fn strings_are_transcoded_between_utf8_and_utf16_components() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        for (caller, callee) in [
+            ("utf8", "utf16"),
+            ("utf16", "utf8"),
+            ("utf8", "utf8"),
+            ("utf16", "utf16"),
+        ] {
+            assert_echoes(&rt, caller, callee);
+        }
+    });
+}
+
+/// values/transcode.wast, lines 202-300: strings cross to and from a
+/// latin1+utf16 component: utf8-to-latin1 then utf8-to-compact-utf16,
+/// utf16-to-latin1 then utf16-to-compact-utf16, and back latin1-to-utf8,
+/// latin1-to-utf16 or a UTF-16 copy, as the content decides.
+#[test]
+fn strings_are_transcoded_to_and_from_latin1_utf16_components() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        for caller in ["utf8", "utf16"] {
+            assert_echoes(&rt, caller, "latin1+utf16");
+        }
+    });
+}
+
+/// An invalid string (a lone UTF-8 lead byte, a lone surrogate) traps when
+/// a fused adapter copies or transcodes it, in wasmtime's words.
+#[test]
+fn invalid_strings_trap_when_copied_or_transcoded() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        for callee in ["utf8", "utf16", "latin1+utf16"] {
+            let c = transcode_echo(&rt, "utf8", callee);
+            assert_trap(&c, "bad-utf8", &[], "invalid utf8 encoding");
+            let c = transcode_echo(&rt, "utf16", callee);
+            assert_trap(&c, "bad-utf16", &[], "invalid utf16 encoding");
+        }
+    });
+}
+
+/// values/transcode.wast, lines 202-400, with the host on one side: a
+/// latin1+utf16 component takes strings from the host and gives them back
+/// (Latin-1 or tagged UTF-16, as the content decides), also through a
+/// second component of each encoding (utf16-to-compact-probably-utf16 and
+/// the Latin-1 copy between two latin1+utf16 components).
+#[test]
+fn latin1_utf16_components_exchange_strings_with_the_host() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        for callee in ["utf8", "utf16", "latin1+utf16"] {
+            assert_echoes(&rt, "latin1+utf16", callee);
+        }
+        // A lone surrogate behind a UTF-16-tagged length traps.
+        let c = transcode_echo(&rt, "latin1+utf16", "utf8");
+        assert_trap(&c, "bad-compact", &[], "invalid utf16 encoding");
+    });
+}
+
+/// The host lowers a string argument with wasmtime's allocations: UTF-8
+/// exactly; UTF-16 at two bytes per UTF-8 byte, then shrunk; latin1+utf16
+/// at one byte per UTF-8 byte, shrunk when Latin-1 suffices, else grown to
+/// two bytes per UTF-8 byte and shrunk to the code units (the length
+/// tagged).
+#[test]
+fn string_arguments_are_allocated_as_wasmtime_allocates_them() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let tag = 1u32 << 31;
+        // "ö☃": 5 UTF-8 bytes, 2 UTF-16 code units; "grün": 5 bytes, 4
+        // Latin-1 characters.
+        for (encoding, s, want) in [
+            ("utf8", "ö☃", [1, 5, 5, 5]),
+            ("utf16", "ö☃", [2, 10, 4, 2]),
+            ("utf16", "ab", [1, 4, 4, 2]),
+            ("latin1+utf16", "grün", [2, 5, 4, 4]),
+            ("latin1+utf16", "abc", [1, 3, 3, 3]),
+            ("latin1+utf16", "ö☃", [3, 5, 4, 2 | tag]),
+            ("latin1+utf16", "", [1, 0, 0, 0]),
+        ] {
+            let wat = include_str!("conformance/string-lower-reallocs.wat").replace(
+                "string-encoding=ENCODING",
+                &format!("string-encoding={encoding}"),
+            );
+            let c = load(&rt, &wat);
+            let got = call(&c, "take", &[Value::String(s.into())]);
+            let want = Value::Tuple(want.into_iter().map(Value::U32).collect());
+            assert_eq!(got, vec![want], "{encoding}: {s:?}");
+        }
+    });
+}
+
+/// A latin1+utf16 string the host lifts is 2-aligned even in its Latin-1
+/// form; a UTF-8 one need not be.
+#[test]
+fn a_latin1_utf16_string_result_must_be_2_aligned() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let wat = include_str!("conformance/string-lower-reallocs.wat");
+        let c = load(&rt, &wat.replace("ENCODING", "utf8"));
+        assert_eq!(call(&c, "give-odd", &[]), vec![Value::String("\0".into())]);
+        let c = load(&rt, &wat.replace("ENCODING", "latin1+utf16"));
+        assert_trap(&c, "give-odd", &[], "string pointer not aligned to 2");
+    });
+}
+
+/// A latin1+utf16 component calls a host function: the host lifts its
+/// argument and lowers its result in that encoding, Latin-1 or tagged
+/// UTF-16 as the content decides.
+#[test]
+fn a_latin1_utf16_component_calls_the_host_with_strings() {
+    common::each_backend(|_| {
+        let mut host = airssys_wasm::HostFunctions::new();
+        host.define("", "shout", |_, args, r| {
+            let Value::String(s) = &args[0] else {
+                panic!("expected a string, got {args:?}");
+            };
+            r[0] = Value::String(format!("{}!", s.to_uppercase()));
+            Ok(())
+        });
+        let (rt, _) = common::runtime_with_host(host);
+        let c = load(
+            &rt,
+            include_str!("conformance/host-import-latin1-utf16.wat"),
+        );
+        for (s, want) in [("grün", "GRÜN!"), ("sn☃w", "SN☃W!"), ("ÿ", "Ÿ!"), ("", "!")] {
+            let got = call(&c, "run", &[Value::String(s.into())]);
+            assert_eq!(got, vec![Value::String(want.into())], "{s:?}");
+        }
+    });
+}

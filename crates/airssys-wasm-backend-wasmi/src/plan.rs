@@ -310,14 +310,31 @@ fn check_host_imports(info: &ComponentInfo, host: &HostFunctions) -> Result<()> 
     Ok(())
 }
 
-/// Refuses a component that imports a resource type from anything but
-/// WASI: the host provides no resource types of its own (host functions
+/// Refuses a component that imports a core module or a component, or a
+/// resource type from anything but WASI: the host provides no resource
+/// types of its own (host functions
 /// with resources are refused). The wasmtime backend's linker refuses the
 /// same components, after the functions, naming the first import in the
 /// same words.
 fn check_imported_resources(component: &Component, types: &ComponentTypes) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for (name, ext) in component.import_types.values() {
+        // The host provides no core modules and no components either.
+        let what = match ext.ty {
+            TypeDef::Module(_) => Some("module"),
+            TypeDef::Component(_) => Some("component"),
+            _ => None,
+        };
+        if let Some(what) = what {
+            return Err(Error::MissingImport {
+                name: name.clone(),
+                hint: format!(
+                    "component imports {} `{name}`, but a matching implementation was not found \
+                     in the linker: {what} implementation is missing",
+                    ext.ty.desc()
+                ),
+            });
+        }
         let wasi = name.starts_with("wasi:");
         if let Some(why) = missing_resource(component, types, &ext.ty, wasi, &mut seen) {
             return Err(Error::MissingImport {

@@ -72,3 +72,34 @@ fn plain_functions_under_interface_names_are_refused_as_missing_not_a_panic() {
         }
     });
 }
+
+/// A component importing a core module (`validation/core-modules.wast`
+/// line 7) is refused at load on both backends, in the same words: the
+/// host provides no modules. The wasmi backend loaded it before.
+#[test]
+fn a_core_module_import_is_refused_at_load_in_the_same_words() {
+    let bytes = wat::parse_str(
+        r#"(component
+            (core type $MT (module (export "f" (func))))
+            (import "m" (core module (type $MT)))
+        )"#,
+    )
+    .unwrap();
+    let mut texts = Vec::new();
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        match rt.load(bytes.clone(), LoadOptions::new().name("modules")) {
+            Err(e @ Error::MissingImport { .. }) => {
+                let Error::MissingImport { name, .. } = &e else {
+                    unreachable!()
+                };
+                assert_eq!(name, "m");
+                texts.push(e.to_string());
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("loaded"),
+        }
+    });
+    texts.dedup();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+}

@@ -62,6 +62,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| Component::new(engine, black_box(bytes)).unwrap())
         });
         let artifact = engine.precompile_component(bytes).unwrap();
+        #[allow(unsafe_code)]
         group.bench_function("raw-wasmtime-deserialize", |b| {
             // SAFETY: the artifact was made by this engine just above.
             b.iter(|| unsafe { Component::deserialize(engine, black_box(&artifact)) }.unwrap())

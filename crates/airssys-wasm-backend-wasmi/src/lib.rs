@@ -50,8 +50,6 @@
 //! - **Host functions** come from the runtime's table, as on wasmtime; a
 //!   host function that panics fails the call instead of unwinding.
 
-#![deny(missing_docs)]
-
 mod abi;
 mod instance;
 mod plan;

@@ -74,8 +74,6 @@
 //! - Calls use wasmtime's dynamic `Val` path; [`WasmtimeInstance::typed`]
 //!   gives the typed fast path for embedders that know the signature.
 
-#![deny(missing_docs)]
-
 mod blocking;
 mod cache;
 mod convert;

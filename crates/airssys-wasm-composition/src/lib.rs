@@ -26,7 +26,6 @@
 //! Run-time linking (an app's import served by a separately loaded
 //! provider, each keeping its own capabilities) is the facade's
 //! `Runtime::link`.
-#![deny(missing_docs)]
 
 use airssys_wasm_core::{ComponentInfo, interface_mismatches};
 use wac_graph::types::{Package, SubtypeChecker};

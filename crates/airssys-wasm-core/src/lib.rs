@@ -17,7 +17,6 @@
 //! - [`Backend`]: what an engine implements.
 //! - [`check_name`]: the character set of component names.
 //! - [`Error`]: the typed error of every layer.
-#![deny(missing_docs)]
 
 pub mod audit;
 mod backend;

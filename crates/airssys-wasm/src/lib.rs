@@ -30,8 +30,6 @@
 //! `wasmi` (interpreter); with both on, [`RuntimeBuilder::backend`] picks one
 //! ([`BackendKind`]).
 
-#![deny(missing_docs)]
-
 mod host;
 mod link;
 mod runtime;

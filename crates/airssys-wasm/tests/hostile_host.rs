@@ -288,6 +288,7 @@ fn flooding_the_log() {
 }
 
 #[test]
+#[allow(unsafe_code)] // `set_var`: see the SAFETY comment inside.
 fn reading_an_env_var_and_a_socket_through_wasi() {
     common::each_backend(|_| {
         // SAFETY: no other test in this file reads this variable.

@@ -24,6 +24,7 @@ fn err_string(v: &Value) -> Option<&str> {
 }
 
 #[test]
+#[allow(unsafe_code)] // `set_var`: see the SAFETY comment inside.
 fn with_nothing_granted_files_env_and_stdout_are_denied() {
     common::each_backend(|_| {
         let dir = tempfile::tempdir().unwrap();
@@ -183,6 +184,7 @@ fn a_command_guest_runs_its_main() {
 }
 
 #[test]
+#[allow(unsafe_code)] // `set_var`: see the SAFETY comment inside.
 fn an_env_prefix_grant_passes_only_matching_variables() {
     common::each_backend(|_| {
         // SAFETY: tests in this file do not read these variables concurrently.

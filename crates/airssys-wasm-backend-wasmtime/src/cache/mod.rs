@@ -134,6 +134,9 @@ impl ArtifactCache {
 
     /// Loads the compiled component for `digest`, or compiles `bytes` and
     /// stores the result.
+    // The one place the backend deserialises native code: see the SAFETY
+    // comments at each `unsafe` below.
+    #[allow(unsafe_code)]
     pub(crate) fn load_or_compile(
         &self,
         engine: &Engine,

@@ -99,17 +99,9 @@ impl GatedHttp {
     /// one of `addrs`, the addresses its host resolved to? A host spelled
     /// as an address resolves to itself, checked as written already.
     pub(crate) fn connection_allowed(&self, target: &Target, addrs: &[IpAddr]) -> bool {
-        if addrs.is_empty() {
-            return false;
-        }
-        if let Some(own) = host_address(&target.host) {
-            return addrs.iter().all(|&a| canonical_ip(a) == own);
-        }
-        let cx = self.cx();
-        addrs.iter().all(|&addr| {
-            cx.decide_connection(target.request(), addr, DENIED)
-                .is_ok_and(|d| d.is_allowed())
-        })
+        self.cx()
+            .decide_addresses(target.request(), addrs, DENIED)
+            .is_ok_and(|d| d.is_allowed())
     }
 }
 

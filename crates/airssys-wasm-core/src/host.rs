@@ -27,7 +27,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::audit::{AuditError, AuditEvent, AuditKind, AuditSink, capped};
-use crate::capability::{CapabilityKind, CapabilitySet, Decision, Request, canonical_ip};
+use crate::capability::{
+    CapabilityKind, CapabilitySet, Decision, Request, canonical_ip, host_address,
+};
 use crate::value::Value;
 
 /// Per-load data of the host functions ([`InstanceConfig::host_data`]):
@@ -180,6 +182,42 @@ impl<'a> CallContext<'a> {
             .record(AuditEvent::new(self.component.clone(), kind))
             .map_err(HostError::Audit)?;
         Ok(decision)
+    }
+
+    /// Checks at connect time that `request` (a [`Request::Connect`],
+    /// already allowed by [`CallContext::decide`]) may connect to every one
+    /// of `addrs`, the addresses its host resolved to: denied when there is
+    /// none; for a host written as an address, allowed only if every
+    /// address is that one (it was checked and recorded as written); for a
+    /// name, each address through [`CallContext::decide_connection`],
+    /// stopping at the first denial. HTTP clients call it before they
+    /// connect, and connect only to addresses it allowed.
+    pub fn decide_addresses(
+        &self,
+        request: Request<'_>,
+        addrs: &[IpAddr],
+        outcome: &str,
+    ) -> Result<Decision, HostError> {
+        let Request::Connect { host, .. } = request else {
+            return Ok(Decision::Denied);
+        };
+        let allowed = if addrs.is_empty() {
+            false
+        } else if let Some(own) = host_address(host) {
+            addrs.iter().all(|&a| canonical_ip(a) == own)
+        } else {
+            for &addr in addrs {
+                if !self.decide_connection(request, addr, outcome)?.is_allowed() {
+                    return Ok(Decision::Denied);
+                }
+            }
+            true
+        };
+        Ok(if allowed {
+            Decision::Allowed
+        } else {
+            Decision::Denied
+        })
     }
 }
 

@@ -31,7 +31,8 @@ use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
 use super::{
-    ComponentHost, HostState, bytes, bytes_value, err, func, gate, gate_connection, limit, ok,
+    ComponentHost, HostState, answer, bytes, bytes_value, denied_outcome, err, func, gate, limit,
+    ok,
 };
 
 const F: &str = "airssys:host/http-client#send";
@@ -175,19 +176,9 @@ fn check_addresses(
     connect: Request<'_>,
     addrs: &[IpAddr],
 ) -> Result<Option<Value>, HostError> {
-    let Request::Connect { host: target, .. } = connect else {
-        return Ok(None);
-    };
-    if host_address(target).is_some() {
-        return Ok(None);
-    }
+    let decision = cx.decide_addresses(connect, addrs, denied_outcome(host))?;
     let shown = format!("{connect} (it resolves to an address that is not allowed)");
-    for &ip in addrs {
-        if let Some(denied) = gate_connection(cx, host, connect, ip, &shown)? {
-            return Ok(Some(denied));
-        }
-    }
-    Ok(None)
+    answer(host, connect, &shown, decision)
 }
 
 fn field<'a>(record: &'a Value, name: &str) -> Option<&'a Value> {

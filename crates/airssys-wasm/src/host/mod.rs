@@ -14,7 +14,6 @@ mod kv;
 mod misc;
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -188,21 +187,8 @@ pub(crate) fn gate_as(
     answer(host, request, shown, decision)
 }
 
-/// [`gate_as`] at connect time: may `request` connect to `addr`, an
-/// address its host resolved to? (See [`CallContext::decide_connection`].)
-pub(crate) fn gate_connection(
-    cx: &CallContext<'_>,
-    host: &ComponentHost,
-    request: Request<'_>,
-    addr: IpAddr,
-    shown: &str,
-) -> Result<Option<Value>, HostError> {
-    let decision = cx.decide_connection(request, addr, denied_outcome(host))?;
-    answer(host, request, shown, decision)
-}
-
 /// What the audit record says the guest gets for a denial.
-fn denied_outcome(host: &ComponentHost) -> &'static str {
+pub(crate) fn denied_outcome(host: &ComponentHost) -> &'static str {
     match host.on_denied {
         OnDenied::Error => "the guest gets error::denied",
         OnDenied::Trap => "the call traps",
@@ -210,7 +196,7 @@ fn denied_outcome(host: &ComponentHost) -> &'static str {
 }
 
 /// The guest's answer to a decision: go on, `error::denied`, or a trap.
-fn answer(
+pub(crate) fn answer(
     host: &ComponentHost,
     request: Request<'_>,
     shown: &str,

@@ -47,12 +47,13 @@ pub fn check_wasmi_only() -> Result<()> {
 }
 
 /// `cargo xtask fuzz`: the fuzz targets of the facade
-/// (`crates/airssys-wasm/tests/fuzz/`) and its differential test
-/// (`tests/differential.rs`), each with `cases` cases from seed `seed`, in
-/// release mode with both backends; `target` keeps the tests whose name
-/// contains it. Each target prints how many executions ran and what it
-/// found; a finding fails the run and keeps its input under
-/// `target/release/build/.../fuzz-findings` (the path is printed).
+/// (`crates/airssys-wasm/tests/suite/fuzz/`) and its differential test
+/// (`tests/suite/differential.rs`), each with `cases` cases from seed
+/// `seed`, in release mode with both backends; `target` keeps the tests
+/// whose path contains it (`fuzz::wave`, `differential::`). Each target
+/// prints how many executions ran and what it found; a finding fails the
+/// run and keeps its input under `target/release/build/.../fuzz-findings`
+/// (the path is printed).
 pub fn fuzz(cases: u64, seed: u64, target: Option<&str>) -> Result<()> {
     // The component target mutates the guests.
     crate::guests::build_many(&[crate::guests::Lang::Rust])?;
@@ -65,13 +66,16 @@ pub fn fuzz(cases: u64, seed: u64, target: Option<&str>) -> Result<()> {
         "--features",
         "wasmtime,wasmi",
         "--test",
-        "fuzz",
-        "--test",
-        "differential",
+        "suite",
         "--",
         "--nocapture",
     ];
-    args.extend(target);
+    // The fuzz targets and the differential test are modules of the
+    // facade's one test binary: the filters pick them out of it.
+    match target {
+        Some(t) => args.push(t),
+        None => args.extend(["fuzz::", "differential::"]),
+    }
     run(
         cargo()
             .current_dir(root())

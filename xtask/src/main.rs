@@ -62,8 +62,8 @@ enum Command {
         /// The first seed (a run covers seeds S..S+N).
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Only the targets whose test name contains this (`config`,
-        /// `wave`, `components`, `canonical_abi`, `generated_modules`).
+        /// Only the tests whose path contains this (`fuzz::config`,
+        /// `fuzz::wave`, `fuzz::component`, `fuzz::abi`, `differential`).
         #[arg(long)]
         target: Option<String>,
     },

@@ -2,7 +2,7 @@
 //! markdown table for the README.
 //!
 //! The measuring is the ignored test `measure_for_report` of
-//! `crates/airssys-wasm/tests/polyglot.rs`, run in release so it uses the
+//! `crates/airssys-wasm/tests/suite/polyglot.rs`, run in release so it uses the
 //! runtime exactly as an embedder does, on every backend the facade has.
 //! Latencies come from a timed loop: a report, not a benchmark.
 
@@ -37,8 +37,8 @@ pub fn run_report(langs: &[Lang]) -> Result<()> {
             .current_dir(root())
             .args(["test", "--release", "--quiet", "-p", "airssys-wasm"])
             .args(["--features", "wasmtime,wasmi"])
-            .args(["--test", "polyglot", "--", "--ignored", "--exact"])
-            .arg("measure_for_report")
+            .args(["--test", "suite", "--", "--ignored", "--exact"])
+            .arg("polyglot::measure_for_report")
             .env("AIRSSYS_GREETERS", names.join(","))
             .env("AIRSSYS_GREETER_REPORT", &jsonl),
         "measuring the greeters",

@@ -45,12 +45,14 @@ pub fn run_all(lint: bool, all_guests: bool) -> Result<()> {
     // Each benchmark once, unmeasured: a benchmark whose setup or checks
     // broke (a guest renders differently, a sink is not called) fails here
     // rather than at the next `cargo xtask bench`.
-    println!("xtask: cargo test --benches (each benchmark run once)");
+    // `--workspace`, not `-p`: the features stay those of the build above,
+    // so nothing is compiled twice.
+    println!("xtask: cargo test --bench '*' (each benchmark run once)");
     run(
         cargo()
             .current_dir(root())
-            .args(["test", "-p", "airssys-wasm-benches", "--benches"]),
-        "cargo test --benches",
+            .args(["test", "--workspace", "--bench", "*"]),
+        "cargo test --bench '*'",
     )?;
     Ok(())
 }

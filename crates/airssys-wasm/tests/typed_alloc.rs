@@ -4,6 +4,7 @@
 //! not one `Value` per byte. A counting allocator proves both; a call
 //! through `Value`s would allocate its argument and result vectors.
 
+#[path = "suite/common.rs"]
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};

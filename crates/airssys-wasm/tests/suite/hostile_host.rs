@@ -2,7 +2,7 @@
 //! is refused, the refusal is in the audit log, and afterwards the host and
 //! a bystander component in the same runtime work as before.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 
@@ -291,7 +291,8 @@ fn flooding_the_log() {
 #[allow(unsafe_code)] // `set_var`: see the SAFETY comment inside.
 fn reading_an_env_var_and_a_socket_through_wasi() {
     common::each_backend(|_| {
-        // SAFETY: no other test in this file reads this variable.
+        // SAFETY: no other test in this binary reads this variable, and std
+        // serialises its own reads and writes of the environment.
         unsafe { std::env::set_var("AIRSSYS_HOSTILE_SECRET", "hunter2") };
         let w = World::new();
         let c = common::load(

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use airssys_wasm::{FuncType, Value, ValueType, WaveCall};
 use airssys_wasm_core::{Case, Field, ResourceType};
 
-use crate::harness::{self, Outcomes, Rng};
+use crate::fuzz::harness::{self, Outcomes, Rng};
 
 /// Labels for fields, cases and flags: plain ones, and WAVE keywords (which
 /// the writer escapes with `%` where it must).

@@ -3,7 +3,7 @@
 //! count (the guest is denied every time all the same), and a component
 //! name is never anything but plain characters.
 
-mod common;
+use crate::common;
 
 use std::time::Instant;
 

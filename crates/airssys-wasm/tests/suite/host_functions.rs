@@ -1,7 +1,7 @@
 //! Host functions defined once in the core table: the guest `host-user`
 //! imports `airssys:test/host-fns`; what it may do is decided by its grants.
 
-mod common;
+use crate::common;
 
 use airssys_wasm::{
     AuditKind, Capability, Error, ErrorClass, HostError, HostFunctions, LoadOptions, Request, Value,

@@ -4,7 +4,7 @@
 //! functions under interface names). Before, `load` refused them with
 //! "cannot read its WIT", or panicked in the decoder.
 
-mod common;
+use crate::common;
 
 use airssys_wasm::{Error, LoadOptions, Value};
 

@@ -5,7 +5,7 @@
 //! runs in the process meanwhile.
 #![cfg(target_os = "linux")]
 
-mod common;
+use crate::common;
 
 use airssys_wasm::capability::KvQuota;
 use airssys_wasm::{AuditKind, Capability, Error, Limits, LoadOptions, MIB, Value};

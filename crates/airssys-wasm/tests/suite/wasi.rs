@@ -3,7 +3,7 @@
 //! backend. Sockets and wasi:http are wasmtime's alone; the wasmi backend
 //! refuses a component importing them at load.
 
-mod common;
+use crate::common;
 
 use airssys_wasm::{
     AuditKind, Capability, CapabilityKind, CaptureBuffer, LoadOptions, OutputTarget, Stdio, Value,
@@ -29,7 +29,8 @@ fn with_nothing_granted_files_env_and_stdout_are_denied() {
     common::each_backend(|_| {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("note.txt"), "secret").unwrap();
-        // SAFETY: tests in this file do not read this variable concurrently.
+        // SAFETY: no other test in this binary reads this variable, and std
+        // serialises its own reads and writes of the environment.
         unsafe { std::env::set_var("AIRSSYS_PROBE_SECRET", "hunter2") };
         let (rt, audit) = common::runtime();
         let c = common::load(&rt, "wasi-files", LoadOptions::new());
@@ -187,7 +188,8 @@ fn a_command_guest_runs_its_main() {
 #[allow(unsafe_code)] // `set_var`: see the SAFETY comment inside.
 fn an_env_prefix_grant_passes_only_matching_variables() {
     common::each_backend(|_| {
-        // SAFETY: tests in this file do not read these variables concurrently.
+        // SAFETY: no other test in this binary reads these variables, and std
+        // serialises its own reads and writes of the environment.
         unsafe {
             std::env::set_var("AIRSSYS_PFX_ONE", "1");
             std::env::set_var("AIRSSYS_PFXOTHER", "x");

@@ -1,7 +1,7 @@
 //! Every WIT value type round-trips through a real component call
 //! (guest `values`, built from guests/values by `cargo xtask guests`).
 
-mod common;
+use crate::common;
 
 use airssys_wasm::{LoadOptions, Value, ValueType};
 

@@ -26,7 +26,7 @@ use airssys_wasm::{
 };
 
 use crate::common;
-use crate::harness::{self, Outcomes, Rng};
+use crate::fuzz::harness::{self, Outcomes, Rng};
 
 /// Guests larger than this are left out (they make each case slow in a
 /// debug build; their shape is the same as the small ones').

@@ -1,6 +1,6 @@
 //! The audit trail of a normal life, and the artifact cache.
 
-mod common;
+use crate::common;
 
 use airssys_wasm::{
     AuditError, AuditEvent, AuditKind, AuditSink, Error, Limits, LoadOptions, MemorySink, Runtime,

@@ -3,7 +3,7 @@
 //! `error` values the guest sees, the audit log records them, and the host
 //! keeps serving.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

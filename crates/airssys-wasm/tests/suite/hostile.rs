@@ -1,7 +1,7 @@
 //! Hostile guests: each attack fails its own call with the right typed
 //! error and audit event, and the host keeps serving (guest `hostile`).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! use, names that do not choose grants, host state per load, and waits
 //! that end at the call's deadline.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

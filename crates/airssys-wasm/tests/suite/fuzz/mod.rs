@@ -15,9 +15,6 @@
 //! seconds in a debug build); `cargo xtask fuzz --cases N` runs each with N
 //! cases in a release build.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod harness;
 
 #[cfg(all(feature = "wasmtime", feature = "wasmi"))]

@@ -22,8 +22,8 @@ use airssys_wasm::{
 };
 
 use crate::common;
-use crate::harness::{self, Outcomes, Rng};
-use crate::wave::{same, value};
+use crate::fuzz::harness::{self, Outcomes, Rng};
+use crate::fuzz::wave::{same, value};
 
 /// Where the guest copies `data`.
 const BASE: u32 = 0x1000;

@@ -17,10 +17,10 @@
 //! `AIRSSYS_FUZZ_CASES=N` sets the number of cases (default 200) and
 //! `AIRSSYS_FUZZ_SEED=S` the first seed (default 0); `cargo xtask fuzz
 //! --cases N --seed S` runs this file in release mode, with the fuzz
-//! targets of `tests/fuzz/`.
+//! targets of `tests/suite/fuzz/`.
 #![cfg(all(feature = "wasmtime", feature = "wasmi"))]
 
-mod common;
+use crate::common;
 
 use std::hash::{Hash, Hasher};
 

@@ -7,7 +7,7 @@
 //! Rust, C and JavaScript. A language asked for whose component is missing
 //! fails the test, naming the command that builds it.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,11 +1,11 @@
 //! Conformance with the Component Model's reference tests, on every
 //! backend: the components of WebAssembly/component-model's `test/*.wast`
-//! (adapted, each file under `tests/conformance/` names where it comes
+//! (adapted, each file under `tests/suite/conformance/` names where it comes
 //! from), run through the facade. The wasmi backend implements the
 //! canonical ABI itself, so these hold it to the spec and to wasmtime: the
 //! same results, the same traps, in wasmtime's words.
 
-mod common;
+use crate::common;
 
 use airssys_wasm::{Component, ErrorClass, LoadOptions, Runtime, Value};
 

@@ -3,7 +3,7 @@
 //! and linked, relinked, and fail, while each side keeps its own identity,
 //! grants and limits.
 
-mod common;
+use crate::common;
 
 use airssys_wasm::{AuditKind, Capability, Error, Limits, LoadOptions, Value};
 

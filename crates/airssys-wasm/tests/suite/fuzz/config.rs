@@ -18,7 +18,7 @@ use airssys_wasm_core::capability::{FileOp, NetKind, is_normal};
 use airssys_wasm_core::check_name;
 use airssys_wasm_security::{ConfigError, Located, Manifest, Policy, Subject};
 
-use crate::harness::{self, Rng};
+use crate::fuzz::harness::{self, Rng};
 
 const MANIFEST_FILE: &str = "fuzz/Component.toml";
 const POLICY_FILE: &str = "fuzz/policy.toml";

@@ -7,7 +7,8 @@
 //! - `cargo xtask demo`: build the guests and tour the CLI.
 //! - `cargo xtask test [--all-guests]`: build the guests and run every test.
 //! - `cargo xtask conformance --suite DIR [--backend B]`: the Component
-//!   Model reference tests in DIR through the public API, per backend.
+//!   Model reference tests in DIR through the public API, per backend,
+//!   beside raw wasmtime with our engine settings.
 //! - `cargo xtask fuzz [--cases N] [--seed S] [--target NAME]`: longer runs
 //!   of the fuzz targets (manifests and policy, WAVE, components, the
 //!   canonical ABI) and of the differential test of the two backends.
@@ -73,7 +74,8 @@ enum Command {
         /// The directory of `.wast` files (a checkout's `test/`).
         #[arg(long)]
         suite: std::path::PathBuf,
-        /// Only this backend (`wasmtime` or `wasmi`).
+        /// Only this backend (`wasmtime` or `wasmi`), or `raw-wasmtime`:
+        /// wasmtime itself with our engine settings, the reference.
         #[arg(long)]
         backend: Option<String>,
     },

@@ -3,9 +3,16 @@
 //! on each enabled backend: `load`, `instantiate`, calls with `Value`s.
 //!
 //! ```text
-//! cargo xtask conformance --suite DIR [--backend wasmtime|wasmi]
+//! cargo xtask conformance --suite DIR [--backend wasmtime|wasmi|raw-wasmtime]
 //! cargo run -p airssys-wasm --features wasmtime,wasmi --example conformance -- DIR [BACKEND]
 //! ```
+//!
+//! `raw-wasmtime` is the reference column: the same directives on wasmtime
+//! itself, with the engine the wasmtime backend builds for the default
+//! limits (our settings: proposals we turn off stay off), a store per
+//! instance and every unknown import defined as a trap, as wasmtime's own
+//! wast runner does. Without `--backend` the runner runs every column and
+//! then lists each directive the reference passes and a backend does not.
 //!
 //! Each directive passes, fails (with the reason) or is skipped (with the
 //! reason: a component importing what the host does not provide, a
@@ -19,7 +26,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use airssys_wasm::{BackendKind, Error, Instance, LoadOptions, Runtime, Value};
+use airssys_wasm::wasmtime_backend::WasmtimeBackend;
+use airssys_wasm::wasmtime_backend::wasmtime::{self, component::Val};
+use airssys_wasm::{BackendKind, Error, Instance, Limits, LoadOptions, Runtime, Value};
 use wast::component::WastVal;
 use wast::parser::{self, ParseBuffer};
 use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
@@ -34,24 +43,47 @@ enum Outcome {
 /// Counts and reasons for one file on one backend.
 #[derive(Default)]
 struct Tally {
-    pass: usize,
+    /// The lines of the directives that passed.
+    pass: Vec<usize>,
     fail: Vec<(usize, String)>,
     skip: Vec<(usize, String)>,
+}
+
+/// What the directives run on: a backend of airssys-wasm, or wasmtime
+/// itself.
+#[derive(Clone, Copy, PartialEq)]
+enum Subject {
+    Ours(BackendKind),
+    Raw,
+}
+
+impl Subject {
+    fn name(self) -> &'static str {
+        match self {
+            Subject::Ours(b) => b.name(),
+            Subject::Raw => "raw-wasmtime",
+        }
+    }
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(suite) = args.next() else {
-        eprintln!("usage: conformance DIR [wasmtime|wasmi]");
+        eprintln!("usage: conformance DIR [wasmtime|wasmi|raw-wasmtime]");
         std::process::exit(2);
     };
     let which = args.next();
-    let backends: Vec<BackendKind> = match which {
-        Some(b) => vec![BackendKind::from_str(&b).unwrap_or_else(|e| {
-            eprintln!("{e}");
-            std::process::exit(2)
-        })],
-        None => BackendKind::ALL.to_vec(),
+    let subjects: Vec<Subject> = match which.as_deref() {
+        Some("raw-wasmtime") => vec![Subject::Raw],
+        Some(b) => vec![Subject::Ours(BackendKind::from_str(b).unwrap_or_else(
+            |e| {
+                eprintln!("{e}");
+                std::process::exit(2)
+            },
+        ))],
+        None => std::iter::once(Subject::Raw)
+            .chain(BackendKind::ALL.iter().map(|&b| Subject::Ours(b)))
+            .collect(),
     };
     let files = wast_files(Path::new(&suite));
     if files.is_empty() {
@@ -59,19 +91,22 @@ fn main() {
         std::process::exit(2);
     }
     let mut failed = false;
-    for &backend in &backends {
+    // Per subject: the (file, line) of each directive that passed.
+    let mut passed: Vec<(Subject, Vec<(PathBuf, usize)>)> = Vec::new();
+    for &subject in &subjects {
         let (mut pass, mut fail, mut skip) = (0, 0, 0);
-        println!("== {} backend", backend.name());
+        let mut lines = Vec::new();
+        println!("== {}", subject.name());
         for file in &files {
-            let tally = run_file(backend, file);
-            pass += tally.pass;
+            let tally = run_file(subject, file);
+            pass += tally.pass.len();
             fail += tally.fail.len();
             skip += tally.skip.len();
             let shown = file.strip_prefix(&suite).unwrap_or(file);
             println!(
                 "{:<50} pass {:>4}  fail {:>3}  skip {:>3}",
                 shown.display(),
-                tally.pass,
+                tally.pass.len(),
                 tally.fail.len(),
                 tally.skip.len()
             );
@@ -81,13 +116,30 @@ fn main() {
             for (line, why) in &tally.skip {
                 println!("    skip line {line}: {why}");
             }
+            lines.extend(tally.pass.iter().map(|&l| (shown.to_owned(), l)));
         }
         println!(
             "== {}: {pass} passed, {fail} failed, {skip} skipped of {} directives",
-            backend.name(),
+            subject.name(),
             pass + fail + skip
         );
-        failed |= fail > 0;
+        // The reference column's failures are wasmtime's, not ours.
+        failed |= fail > 0 && subject != Subject::Raw;
+        passed.push((subject, lines));
+    }
+    if let Some((_, reference)) = passed.iter().find(|(s, _)| *s == Subject::Raw) {
+        for (subject, lines) in passed.iter().filter(|(s, _)| *s != Subject::Raw) {
+            let missing: Vec<_> = reference.iter().filter(|d| !lines.contains(d)).collect();
+            println!(
+                "== {}: {} of the {} directives raw wasmtime passes do not pass",
+                subject.name(),
+                missing.len(),
+                reference.len()
+            );
+            for (file, line) in missing {
+                println!("    {}:{line}", file.display());
+            }
+        }
     }
     std::process::exit(i32::from(failed));
 }
@@ -116,7 +168,7 @@ fn wast_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn run_file(backend: BackendKind, file: &Path) -> Tally {
+fn run_file(subject: Subject, file: &Path) -> Tally {
     let mut tally = Tally::default();
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
@@ -139,13 +191,8 @@ fn run_file(backend: BackendKind, file: &Path) -> Tally {
             return tally;
         }
     };
-    let runtime = Runtime::builder()
-        .backend(backend)
-        .build()
-        .expect("a runtime with default settings builds");
     let mut state = State {
-        backend,
-        runtime,
+        host: Host::new(subject),
         instances: Vec::new(),
         current: None,
         named: HashMap::new(),
@@ -159,7 +206,7 @@ fn run_file(backend: BackendKind, file: &Path) -> Tally {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| state.directive(directive)))
                 .unwrap_or_else(|_| Outcome::Fail("the host panicked".into()));
         match outcome {
-            Outcome::Pass => tally.pass += 1,
+            Outcome::Pass => tally.pass.push(line),
             Outcome::Fail(why) => tally.fail.push((line, why)),
             Outcome::Skip(why) => tally.skip.push((line, why)),
         }
@@ -170,13 +217,12 @@ fn run_file(backend: BackendKind, file: &Path) -> Tally {
 /// The instance a directive without a name addresses: instantiated, or
 /// not (its component imports what the host does not provide).
 enum Current {
-    Ready(Box<Instance>),
+    Ready(Box<Live>),
     Skipped(String),
 }
 
 struct State {
-    backend: BackendKind,
-    runtime: Runtime,
+    host: Host,
     /// Every component instantiated so far, in order.
     instances: Vec<Current>,
     /// The last one: what a directive without a name addresses.
@@ -185,7 +231,186 @@ struct State {
     named: HashMap<String, usize>,
     /// Components defined (`(component definition $name ...)`), or why
     /// not.
-    definitions: HashMap<String, Result<airssys_wasm::Component, String>>,
+    definitions: HashMap<String, Result<Loaded, String>>,
+}
+
+/// The engine under test for one file.
+enum Host {
+    Ours {
+        backend: BackendKind,
+        runtime: Runtime,
+    },
+    Raw {
+        engine: wasmtime::Engine,
+    },
+}
+
+/// A loaded component.
+enum Loaded {
+    Ours(airssys_wasm::Component),
+    Raw(wasmtime::component::Component),
+}
+
+/// An instance.
+enum Live {
+    Ours(Instance),
+    Raw(wasmtime::Store<()>, wasmtime::component::Instance),
+}
+
+/// A step's error: its text, and the import it names when the host does
+/// not provide one.
+struct Failure {
+    missing: Option<String>,
+    text: String,
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let missing = match &e {
+            Error::MissingImport { name, .. } => Some(name.clone()),
+            _ => None,
+        };
+        Failure {
+            missing,
+            text: e.to_string(),
+        }
+    }
+}
+
+impl Failure {
+    /// An error of wasmtime's, with its causes (as its wast runner
+    /// matches them).
+    fn raw(e: wasmtime::Error) -> Self {
+        Failure {
+            missing: None,
+            text: format!("{e:?}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Host {
+    fn new(subject: Subject) -> Host {
+        match subject {
+            Subject::Ours(backend) => Host::Ours {
+                backend,
+                runtime: Runtime::builder()
+                    .backend(backend)
+                    .build()
+                    .expect("a runtime with default settings builds"),
+            },
+            Subject::Raw => {
+                let backend = WasmtimeBackend::new().expect("the wasmtime backend builds");
+                let engine = backend
+                    .engine_for(&Limits::default())
+                    .expect("the engine for the default limits builds")
+                    .clone();
+                Host::Raw { engine }
+            }
+        }
+    }
+
+    /// Loads `bytes` as they are: for assertions that they are invalid.
+    fn load_plain(&self, bytes: Vec<u8>) -> Result<Loaded, Failure> {
+        match self {
+            Host::Ours { runtime, .. } => runtime
+                .load(bytes, LoadOptions::new())
+                .map(Loaded::Ours)
+                .map_err(Failure::from),
+            Host::Raw { engine } => wasmtime::component::Component::new(engine, bytes)
+                .map(Loaded::Raw)
+                .map_err(Failure::raw),
+        }
+    }
+
+    /// Loads `bytes` for instantiation. Ours: a component that imports
+    /// functions gets a runtime of its own whose host defines each of them
+    /// as a function that fails when called, as wasmtime's wast runner
+    /// defines unknown imports as traps: the reference tests import
+    /// functions they never call to test validation and instantiation.
+    fn load(&self, bytes: Vec<u8>) -> Result<Loaded, Failure> {
+        let Host::Ours { backend, .. } = self else {
+            return self.load_plain(bytes);
+        };
+        let Ok(info) = airssys_wasm::ComponentInfo::parse(&bytes) else {
+            return self.load_plain(bytes);
+        };
+        let mut host = airssys_wasm::HostFunctions::new();
+        let mut any = false;
+        for import in info.imports() {
+            let funcs: Vec<(&str, &str)> = match &import.kind {
+                airssys_wasm::ItemKind::Function(_) => vec![("", import.name.as_str())],
+                airssys_wasm::ItemKind::Interface(fs) if !import.name.starts_with("wasi:") => fs
+                    .iter()
+                    .map(|(f, _)| (import.name.as_str(), f.as_str()))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for (interface, name) in funcs {
+                let called = format!("the test's import `{name}` was called");
+                host.define(interface, name, move |_, _, _| {
+                    Err(airssys_wasm::HostError::Failed(called.clone()))
+                });
+                any = true;
+            }
+        }
+        if !any {
+            return self.load_plain(bytes);
+        }
+        let runtime = Runtime::builder()
+            .backend(*backend)
+            .host_functions(host)
+            .build()
+            .map_err(Failure::from)?;
+        runtime
+            .load(bytes, LoadOptions::new())
+            .map(Loaded::Ours)
+            .map_err(Failure::from)
+    }
+
+    /// Instantiates `c`. Raw: in a store of its own, every import wasmtime
+    /// is not given defined as a trap.
+    fn instantiate(&self, c: &Loaded) -> Result<Live, Failure> {
+        match (self, c) {
+            (_, Loaded::Ours(c)) => c.instantiate().map(Live::Ours).map_err(Failure::from),
+            (Host::Raw { engine }, Loaded::Raw(c)) => {
+                let mut linker = wasmtime::component::Linker::new(engine);
+                linker
+                    .define_unknown_imports_as_traps(c)
+                    .map_err(Failure::raw)?;
+                let mut store = wasmtime::Store::new(engine, ());
+                let instance = linker.instantiate(&mut store, c).map_err(Failure::raw)?;
+                Ok(Live::Raw(store, instance))
+            }
+            (Host::Ours { .. }, Loaded::Raw(_)) => unreachable!("a raw component on our host"),
+        }
+    }
+}
+
+impl Live {
+    fn call(&mut self, name: &str, args: &[Value]) -> Result<Vec<Value>, Failure> {
+        match self {
+            Live::Ours(i) => i.call(name, args).map_err(Failure::from),
+            Live::Raw(store, instance) => {
+                let no_export = || Failure {
+                    missing: None,
+                    text: format!("no export `{name}`"),
+                };
+                let func = instance.get_func(&mut *store, name).ok_or_else(no_export)?;
+                let params: Vec<Val> = args.iter().map(to_val).collect();
+                let n = func.ty(&*store).results().len();
+                let mut results = vec![Val::Bool(false); n];
+                func.call(&mut *store, &params, &mut results)
+                    .map_err(Failure::raw)?;
+                Ok(results.iter().map(from_val).collect())
+            }
+        }
+    }
 }
 
 impl State {
@@ -228,9 +453,12 @@ impl State {
                         (Current::Skipped(why.clone()), Outcome::Skip(why))
                     }
                     Some(Err(why)) => (Current::Skipped(why.clone()), Outcome::Skip(why.clone())),
-                    Some(Ok(c)) => match c.instantiate() {
+                    Some(Ok(c)) => match self.host.instantiate(c) {
                         Ok(i) => (Current::Ready(Box::new(i)), Outcome::Pass),
-                        Err(Error::MissingImport { name, .. }) => {
+                        Err(Failure {
+                            missing: Some(name),
+                            ..
+                        }) => {
                             let why = format!("imports `{name}`, which the host does not provide");
                             (Current::Skipped(why.clone()), Outcome::Skip(why))
                         }
@@ -263,7 +491,7 @@ impl State {
                     // Refused by the text parser already: malformed.
                     Err(_) => return Outcome::Pass,
                 };
-                match self.runtime.load(bytes, LoadOptions::new()) {
+                match self.host.load_plain(bytes) {
                     Ok(_) => Outcome::Fail(format!("loaded; expected an error with `{message}`")),
                     Err(e) => expect_message(&e, message),
                 }
@@ -331,60 +559,25 @@ impl State {
         }
     }
 
-    fn load(&self, wat: &mut QuoteWat<'_>) -> Result<airssys_wasm::Component, Outcome> {
+    fn load(&self, wat: &mut QuoteWat<'_>) -> Result<Loaded, Outcome> {
         let bytes = wat
             .encode()
             .map_err(|e| Outcome::Fail(format!("the text does not encode: {e}")))?;
-        self.load_bytes(bytes).map_err(|e| match e {
-            Error::MissingImport { name, .. } => {
+        self.host.load(bytes).map_err(|e| match e.missing {
+            Some(name) => {
                 Outcome::Skip(format!("imports `{name}`, which the host does not provide"))
             }
-            e => Outcome::Fail(format!("load failed: {e}")),
+            None => Outcome::Fail(format!("load failed: {e}")),
         })
     }
 
-    /// Loads `bytes`. A component that imports functions gets a runtime of
-    /// its own whose host defines each of them as a function that fails
-    /// when called, as wasmtime's wast runner defines unknown imports as
-    /// traps: the reference tests import functions they never call to test
-    /// validation and instantiation.
-    fn load_bytes(&self, bytes: Vec<u8>) -> Result<airssys_wasm::Component, Error> {
-        let Ok(info) = airssys_wasm::ComponentInfo::parse(&bytes) else {
-            return self.runtime.load(bytes, LoadOptions::new());
-        };
-        let mut host = airssys_wasm::HostFunctions::new();
-        let mut any = false;
-        for import in info.imports() {
-            let funcs: Vec<(&str, &str)> = match &import.kind {
-                airssys_wasm::ItemKind::Function(_) => vec![("", import.name.as_str())],
-                airssys_wasm::ItemKind::Interface(fs) if !import.name.starts_with("wasi:") => fs
-                    .iter()
-                    .map(|(f, _)| (import.name.as_str(), f.as_str()))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            for (interface, name) in funcs {
-                let called = format!("the test's import `{name}` was called");
-                host.define(interface, name, move |_, _, _| {
-                    Err(airssys_wasm::HostError::Failed(called.clone()))
-                });
-                any = true;
-            }
-        }
-        if !any {
-            return self.runtime.load(bytes, LoadOptions::new());
-        }
-        let runtime = Runtime::builder()
-            .backend(self.backend)
-            .host_functions(host)
-            .build()?;
-        runtime.load(bytes, LoadOptions::new())
-    }
-
-    fn instantiate(&self, wat: &mut QuoteWat<'_>) -> Result<Instance, Outcome> {
+    fn instantiate(&self, wat: &mut QuoteWat<'_>) -> Result<Live, Outcome> {
         match self.instantiate_quote(wat) {
             Ok(i) => Ok(i),
-            Err(Ok(Error::MissingImport { name, .. })) => Err(Outcome::Skip(format!(
+            Err(Ok(Failure {
+                missing: Some(name),
+                ..
+            })) => Err(Outcome::Skip(format!(
                 "imports `{name}`, which the host does not provide"
             ))),
             Err(Ok(e)) => Err(Outcome::Fail(format!("failed: {e}"))),
@@ -394,20 +587,17 @@ impl State {
 
     /// Loads and instantiates: the error of either step, or an outcome when
     /// the text does not encode.
-    fn instantiate_quote(
-        &self,
-        wat: &mut QuoteWat<'_>,
-    ) -> Result<Instance, Result<Error, Outcome>> {
+    fn instantiate_quote(&self, wat: &mut QuoteWat<'_>) -> Result<Live, Result<Failure, Outcome>> {
         let bytes = wat
             .encode()
             .map_err(|e| Err(Outcome::Fail(format!("the text does not encode: {e}"))))?;
-        let component = self.load_bytes(bytes).map_err(Ok)?;
-        component.instantiate().map_err(Ok)
+        let component = self.host.load(bytes).map_err(Ok)?;
+        self.host.instantiate(&component).map_err(Ok)
     }
 
     /// Calls `invoke` on its instance: the results or the call's error, or
     /// an outcome when the call cannot be made.
-    fn invoke(&mut self, invoke: &WastInvoke<'_>) -> Result<Result<Vec<Value>, Error>, Outcome> {
+    fn invoke(&mut self, invoke: &WastInvoke<'_>) -> Result<Result<Vec<Value>, Failure>, Outcome> {
         let at = match invoke.module {
             Some(id) => self.named.get(id.name()).copied(),
             None => self.current,
@@ -452,7 +642,7 @@ fn kind(d: &WastDirective<'_>) -> &'static str {
 }
 
 /// Passes when the error's text contains `message`.
-fn expect_message(e: &Error, message: &str) -> Outcome {
+fn expect_message(e: &Failure, message: &str) -> Outcome {
     let text = e.to_string();
     if text.contains(message) {
         Outcome::Pass
@@ -520,5 +710,75 @@ fn same(a: &Value, b: &Value) -> bool {
         (Value::Result(Ok(x)), Value::Result(Ok(y)))
         | (Value::Result(Err(x)), Value::Result(Err(y))) => boxed(x, y),
         _ => a == b,
+    }
+}
+
+/// A value for raw wasmtime.
+fn to_val(v: &Value) -> Val {
+    let boxed = |x: &Option<Box<Value>>| x.as_deref().map(|x| Box::new(to_val(x)));
+    match v {
+        Value::Bool(x) => Val::Bool(*x),
+        Value::S8(x) => Val::S8(*x),
+        Value::S16(x) => Val::S16(*x),
+        Value::S32(x) => Val::S32(*x),
+        Value::S64(x) => Val::S64(*x),
+        Value::U8(x) => Val::U8(*x),
+        Value::U16(x) => Val::U16(*x),
+        Value::U32(x) => Val::U32(*x),
+        Value::U64(x) => Val::U64(*x),
+        Value::F32(x) => Val::Float32(*x),
+        Value::F64(x) => Val::Float64(*x),
+        Value::Char(x) => Val::Char(*x),
+        Value::String(x) => Val::String(x.clone()),
+        Value::Enum(x) => Val::Enum(x.clone()),
+        Value::Flags(x) => Val::Flags(x.clone()),
+        Value::List(items) => Val::List(items.iter().map(to_val).collect()),
+        Value::Bytes(bytes) => Val::List(bytes.iter().map(|b| Val::U8(*b)).collect()),
+        Value::Record(fields) => {
+            Val::Record(fields.iter().map(|(n, x)| (n.clone(), to_val(x))).collect())
+        }
+        Value::Tuple(items) => Val::Tuple(items.iter().map(to_val).collect()),
+        Value::Variant(case, payload) => Val::Variant(case.clone(), boxed(payload)),
+        Value::Option(x) => Val::Option(boxed(x)),
+        Value::Result(Ok(x)) => Val::Result(Ok(boxed(x))),
+        Value::Result(Err(x)) => Val::Result(Err(boxed(x))),
+        // `.wast` files have no resource values to pass.
+        other => unreachable!("no .wast argument is {other:?}"),
+    }
+}
+
+/// A value raw wasmtime returned, to compare with the expected one. A
+/// resource becomes its debug text: `.wast` files never expect one.
+fn from_val(v: &Val) -> Value {
+    let boxed = |x: &Option<Box<Val>>| x.as_deref().map(|x| Box::new(from_val(x)));
+    match v {
+        Val::Bool(x) => Value::Bool(*x),
+        Val::S8(x) => Value::S8(*x),
+        Val::S16(x) => Value::S16(*x),
+        Val::S32(x) => Value::S32(*x),
+        Val::S64(x) => Value::S64(*x),
+        Val::U8(x) => Value::U8(*x),
+        Val::U16(x) => Value::U16(*x),
+        Val::U32(x) => Value::U32(*x),
+        Val::U64(x) => Value::U64(*x),
+        Val::Float32(x) => Value::F32(*x),
+        Val::Float64(x) => Value::F64(*x),
+        Val::Char(x) => Value::Char(*x),
+        Val::String(x) => Value::String(x.clone()),
+        Val::Enum(x) => Value::Enum(x.clone()),
+        Val::Flags(x) => Value::Flags(x.clone()),
+        Val::List(items) => Value::List(items.iter().map(from_val).collect()),
+        Val::Record(fields) => Value::Record(
+            fields
+                .iter()
+                .map(|(n, x)| (n.clone(), from_val(x)))
+                .collect(),
+        ),
+        Val::Tuple(items) => Value::Tuple(items.iter().map(from_val).collect()),
+        Val::Variant(case, payload) => Value::Variant(case.clone(), boxed(payload)),
+        Val::Option(x) => Value::Option(boxed(x)),
+        Val::Result(Ok(x)) => Value::Result(Ok(boxed(x))),
+        Val::Result(Err(x)) => Value::Result(Err(boxed(x))),
+        other => Value::String(format!("{other:?}")),
     }
 }

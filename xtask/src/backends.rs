@@ -47,7 +47,7 @@ pub fn check_wasmi_only() -> Result<()> {
 }
 
 /// `cargo xtask fuzz`: the fuzz targets of the facade
-/// (`crates/airssys-wasm/tests/suite/fuzz/`) and its differential test
+/// (`airssys-wasm/tests/suite/fuzz/`) and its differential test
 /// (`tests/suite/differential.rs`), each with `cases` cases from seed
 /// `seed`, in release mode with both backends; `target` keeps the tests
 /// whose path contains it (`fuzz::wave`, `differential::`). Each target

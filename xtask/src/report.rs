@@ -2,7 +2,7 @@
 //! markdown table for the README.
 //!
 //! The measuring is the ignored test `measure_for_report` of
-//! `crates/airssys-wasm/tests/suite/polyglot.rs`, run in release so it uses the
+//! `airssys-wasm/tests/suite/polyglot.rs`, run in release so it uses the
 //! runtime exactly as an embedder does, on every backend the facade has.
 //! Latencies come from a timed loop: a report, not a benchmark.
 

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 fn guest(name: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/guests")
+        .join("../target/guests")
         .join(format!("{name}.wasm"));
     assert!(
         p.exists(),

@@ -13,7 +13,7 @@ use airssys_wasm::{BackendKind, LoadOptions, Runtime, Value};
 
 fn guest(name: &str) -> std::path::PathBuf {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/guests")
+        .join("../target/guests")
         .join(format!("{name}.wasm"));
     assert!(
         p.exists(),

@@ -70,5 +70,5 @@ pub use airssys_wasm_backend_wasmi as wasmi_backend;
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

@@ -93,7 +93,7 @@ greeting = "hi"
 
 fn corpus() -> Vec<String> {
     let mut texts = vec![MANIFEST_DOC.to_owned(), POLICY_DOC.to_owned()];
-    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let mut files: Vec<_> = std::fs::read_dir(&examples)
         .expect("the examples directory")
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -7,7 +7,7 @@ use airssys_wasm_composition::{ComposeError, compose};
 
 fn guest(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/guests")
+        .join("../target/guests")
         .join(format!("{name}.wasm"));
     std::fs::read(&path)
         .unwrap_or_else(|e| panic!("{}: {e}: run `cargo xtask guests` first", path.display()))

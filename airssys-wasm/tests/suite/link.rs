@@ -152,7 +152,7 @@ fn link_errors_say_what_to_fix() {
 /// test WIT with trapping bodies (only its types matter).
 fn resource_app() -> Vec<u8> {
     let mut resolve = wit_parser::Resolve::default();
-    let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guests/wit/test.wit");
+    let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests/wit/test.wit");
     resolve.push_file(&wit).unwrap();
     let pkg = resolve
         .push_str(

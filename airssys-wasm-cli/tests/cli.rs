@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 fn guest(name: &str) -> String {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/guests")
+        .join("../target/guests")
         .join(format!("{name}.wasm"));
     assert!(
         p.exists(),
@@ -392,7 +392,7 @@ fn audit_verify_detects_tampering_and_show_filters() {
 /// The example policy and manifest from `examples/`, as the README shows them.
 fn example(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
+        .join("../examples")
         .join(name)
         .display()
         .to_string()
@@ -417,7 +417,7 @@ fn inspect_shows_requested_granted_and_effective_side_by_side() {
     let out = stdout(&o);
     let from = out.find("\nmanifest:").expect("a manifest section");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/")
+        .join("../examples/")
         .display()
         .to_string();
     insta::assert_snapshot!(out[from..].replace(&root, "examples/"));

@@ -9,7 +9,7 @@ use airssys_wasm::{AuditKind, BackendKind, HostFunctions, LoadOptions, MemorySin
 /// The path of a guest built by `cargo xtask guests`.
 pub fn guest(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/guests")
+        .join("../target/guests")
         .join(format!("{name}.wasm"));
     assert!(
         path.exists(),

@@ -33,7 +33,7 @@ use crate::fuzz::harness::{self, Outcomes, Rng};
 const MAX_GUEST: u64 = 160 * 1024;
 
 fn corpus() -> Vec<Vec<u8>> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guests");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/guests");
     let mut guests: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}; run `cargo xtask guests`", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -66,7 +66,7 @@ fn greeter(lang: &str) -> PathBuf {
 /// Where compiled components are cached between runs: the large ones
 /// (JavaScript and Python embed an interpreter) take seconds to compile.
 fn compile_cache() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/guests/compiled")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/guests/compiled")
 }
 
 /// One runtime per backend this build has, each auditing into `audit` and
@@ -187,7 +187,7 @@ fn options(lang: &str, name: &str) -> LoadOptions {
     if lang != "go" {
         return LoadOptions::new().name(name);
     }
-    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
     let manifest = Manifest::load(&examples.join("greeter-go.Component.toml")).unwrap();
     let policy = Policy::parse(
         "policy.toml",

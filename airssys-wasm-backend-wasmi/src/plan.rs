@@ -443,13 +443,7 @@ fn lowered_imports(
                     )
                 });
             };
-            if func_type
-                .params
-                .iter()
-                .map(|(_, t)| t)
-                .chain(func_type.result.iter())
-                .any(has_resource)
-            {
+            if func_type.has_resource() {
                 return Err(unsupported(&format!(
                     "resource handles in the host function import `{full}`"
                 )));
@@ -463,19 +457,6 @@ fn lowered_imports(
         });
     }
     Ok(lowered)
-}
-
-fn has_resource(t: &airssys_wasm_core::ValueType) -> bool {
-    use airssys_wasm_core::ValueType as V;
-    match t {
-        V::Resource(_) => true,
-        V::List(t) | V::Option(t) => has_resource(t),
-        V::Record(fs) => fs.iter().any(|f| has_resource(&f.ty)),
-        V::Tuple(ts) => ts.iter().any(has_resource),
-        V::Variant(cs) => cs.iter().filter_map(|c| c.ty.as_ref()).any(has_resource),
-        V::Result { ok, err } => ok.iter().chain(err.iter()).any(|t| has_resource(t)),
-        _ => false,
-    }
 }
 
 /// The core-model signature of an imported function.

@@ -104,6 +104,30 @@ pub enum ValueType {
 }
 
 impl ValueType {
+    /// `true` when a value of this type holds a resource handle (`own` or
+    /// `borrow`) anywhere inside it.
+    ///
+    /// ```
+    /// use airssys_wasm_core::{ResourceType, ValueType};
+    /// let handle = ValueType::Resource(ResourceType { name: "file".into(), owned: true });
+    /// assert!(ValueType::list(ValueType::option(handle)).has_resource());
+    /// assert!(!ValueType::list(ValueType::String).has_resource());
+    /// ```
+    pub fn has_resource(&self) -> bool {
+        match self {
+            Self::Resource(_) => true,
+            Self::List(t) | Self::Option(t) => t.has_resource(),
+            Self::Record(fs) => fs.iter().any(|f| f.ty.has_resource()),
+            Self::Tuple(ts) => ts.iter().any(Self::has_resource),
+            Self::Variant(cs) => cs
+                .iter()
+                .filter_map(|c| c.ty.as_ref())
+                .any(Self::has_resource),
+            Self::Result { ok, err } => ok.iter().chain(err.iter()).any(|t| t.has_resource()),
+            _ => false,
+        }
+    }
+
     /// `list<element>`
     pub fn list(element: ValueType) -> Self {
         Self::List(Arc::new(element))
@@ -709,6 +733,17 @@ pub struct FuncType {
     pub params: Vec<(String, ValueType)>,
     /// The result type, if the function returns one.
     pub result: Option<ValueType>,
+}
+
+impl FuncType {
+    /// `true` when a parameter or the result holds a resource handle.
+    pub fn has_resource(&self) -> bool {
+        self.params
+            .iter()
+            .map(|(_, t)| t)
+            .chain(self.result.iter())
+            .any(ValueType::has_resource)
+    }
 }
 
 impl fmt::Display for FuncType {

@@ -651,10 +651,7 @@ impl Runtime {
                             .join(", ")
                     ))
                 })?;
-                if let Some((f, ty)) = functions.iter().find(|(_, ty)| {
-                    let ty = ty.to_string();
-                    ty.contains("own<") || ty.contains("borrow<")
-                }) {
+                if let Some((f, ty)) = functions.iter().find(|(_, ty)| ty.has_resource()) {
                     return Err(Error::Composition(format!(
                         "`{interface}` passes resources (`{f}: {ty}`), which do not cross a \
                          run-time link; compose the components statically instead"

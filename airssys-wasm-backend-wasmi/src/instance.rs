@@ -1200,7 +1200,7 @@ fn host_call(
                 Err(panic) => {
                     return Err(fail(HostError::Failed(format!(
                         "panicked: {}",
-                        panic_message(&*panic)
+                        airssys_wasm_core::panic_message(&*panic)
                     ))));
                 }
             }
@@ -1254,16 +1254,6 @@ fn host_call(
         done
     };
     lowered.map_err(|m| bad_result(&mut cx, m))
-}
-
-fn panic_message(p: &(dyn Any + Send)) -> &str {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s
-    } else {
-        "(no message)"
-    }
 }
 
 /// Field offsets of a tuple of `tys`, and its size and alignment.

@@ -156,7 +156,7 @@ pub(crate) fn define_host_func(
             Ok(Err(e)) => Err(fail(e)),
             Err(panic) => Err(fail(HostError::Failed(format!(
                 "panicked: {}",
-                panic_message(&*panic)
+                airssys_wasm_core::panic_message(&*panic)
             )))),
         }
     })
@@ -185,16 +185,6 @@ fn call_data(v: &Val) -> u64 {
         Val::S32(_) | Val::U32(_) | Val::Float32(_) | Val::Char(_) => 4,
         Val::S64(_) | Val::U64(_) | Val::Float64(_) => 8,
         _ => 0,
-    }
-}
-
-fn panic_message(p: &(dyn Any + Send)) -> &str {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s
-    } else {
-        "(no message)"
     }
 }
 

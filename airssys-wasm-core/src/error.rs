@@ -376,3 +376,25 @@ impl Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The text of a caught panic's payload: what `panic!` was given, or
+/// `no message` for a payload that is not a string. Both backends use it
+/// for a host function that panicked, and `ComponentInfo::parse` for a
+/// decoder that did.
+///
+/// ```
+/// use airssys_wasm_core::panic_message;
+/// let caught = std::panic::catch_unwind(|| panic!("at {}", 3)).unwrap_err();
+/// assert_eq!(panic_message(&*caught), "at 3");
+/// let caught = std::panic::catch_unwind(|| std::panic::panic_any(7_u8)).unwrap_err();
+/// assert_eq!(panic_message(&*caught), "no message");
+/// ```
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "no message"
+    }
+}

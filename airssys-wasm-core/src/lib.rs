@@ -41,7 +41,7 @@ pub use backend::{
 };
 pub use capability::{Capability, CapabilityKind, CapabilitySet, Decision, Request};
 pub use component::{ComponentInfo, Digest, Item, ItemKind, MAX_TYPE_PARTS, interface_mismatches};
-pub use error::{Error, ErrorClass, Result};
+pub use error::{Error, ErrorClass, Result, panic_message};
 pub use host::{
     CallContext, DEFAULT_MAX_CALL_DATA, HostData, HostError, HostFn, HostFunctions, over_call_data,
 };

@@ -177,11 +177,7 @@ impl ComponentInfo {
         let described =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Self::describe(bytes)))
                 .unwrap_or_else(|panic| {
-                    let why = panic
-                        .downcast_ref::<String>()
-                        .map(String::as_str)
-                        .or_else(|| panic.downcast_ref::<&str>().copied())
-                        .unwrap_or("no message");
+                    let why = crate::error::panic_message(&*panic);
                     Err(Error::InvalidComponent(format!(
                         "{NOT_WIT_SHAPED} the WIT decoder failed on it ({})",
                         crate::audit::capped(why)

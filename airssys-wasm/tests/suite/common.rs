@@ -32,11 +32,7 @@ pub fn each_backend(mut check: impl FnMut(BackendKind)) {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(kind)));
         BACKEND.with(|b| b.set(BackendKind::ALL[0]));
         if let Err(panic) = outcome {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
+            let message = airssys_wasm::core::panic_message(&*panic);
             panic!("on the {kind} backend: {message}");
         }
     }

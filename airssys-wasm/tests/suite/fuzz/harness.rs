@@ -189,11 +189,7 @@ fn keep(target: &str, seed: u64, bytes: &[u8]) -> Option<PathBuf> {
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "(a panic without a message)".into())
+    airssys_wasm::core::panic_message(panic).to_owned()
 }
 
 /// Byte-level mutations shared by the targets: flips, interesting values,

@@ -333,10 +333,7 @@ pub enum AuditKind {
     },
 }
 
-/// A sink could not record an event.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("audit sink failed: {0}")]
-pub struct AuditError(pub String);
+pub use crate::error::AuditError;
 
 /// Where audit events go.
 ///

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::AuditError;
 use crate::limits::LimitKind;
 
 /// Everything that can go wrong loading, instantiating or calling a
@@ -398,3 +397,8 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
         "no message"
     }
 }
+
+/// A sink could not record an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("audit sink failed: {0}")]
+pub struct AuditError(pub String);

@@ -48,7 +48,7 @@ pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
         let signer = Signature::load_for(&args.component).ok().and_then(|s| {
             s.verify_trusted(
                 &bytes,
-                p,
+                &p.trusted_keys,
                 manifest.as_ref().and_then(|m| m.signer.as_deref()),
             )
             .ok()

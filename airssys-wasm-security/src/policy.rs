@@ -66,6 +66,7 @@ use toml::Spanned;
 
 use crate::config::{CapabilityTable, ConfigError, LimitTable, Located, Position, Source};
 use crate::manifest::Manifest;
+pub use crate::signing::TrustedKey;
 
 /// How a denial by the host interface reaches the guest.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -111,17 +112,6 @@ struct RawLimits {
 struct RawKey {
     name: String,
     public_key: String,
-}
-
-/// A signing key the operator trusts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TrustedKey {
-    /// Its name (what a manifest's `signer` refers to).
-    pub name: String,
-    /// The Ed25519 public key.
-    pub public_key: [u8; 32],
-    /// Where it is declared.
-    pub at: Position,
 }
 
 /// A parsed, checked operator policy.

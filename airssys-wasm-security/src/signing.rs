@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{Policy, TrustedKey};
+use crate::config::Position;
 
 const DOMAIN: &[u8] = b"airssys-wasm component signature v1\0";
 
@@ -51,6 +51,17 @@ pub(crate) fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
         *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
     }
     Some(out)
+}
+
+/// A signing key the operator trusts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedKey {
+    /// Its name (what a manifest's `signer` refers to).
+    pub name: String,
+    /// The Ed25519 public key.
+    pub public_key: [u8; 32],
+    /// Where it is declared.
+    pub at: Position,
 }
 
 /// Why a signature does not hold.
@@ -264,18 +275,17 @@ impl Signature {
         Ok(key_bytes)
     }
 
-    /// Checks the signature and that a policy trusts its key (and, when a
-    /// manifest names one, that it is that signer's key). Returns the
-    /// trusted key.
+    /// Checks the signature and that one of `trusted` (a policy's
+    /// `trusted_keys`) is its key (and, when a manifest names one, that it
+    /// is that signer's key). Returns the trusted key.
     pub fn verify_trusted<'p>(
         &self,
         component: &[u8],
-        policy: &'p Policy,
+        trusted: &'p [TrustedKey],
         manifest_signer: Option<&str>,
     ) -> Result<&'p TrustedKey, SignatureError> {
         let key = self.verify(component)?;
-        let trusted = policy
-            .trusted_keys
+        let trusted = trusted
             .iter()
             .find(|k| k.public_key == key)
             .ok_or_else(|| SignatureError::Untrusted {

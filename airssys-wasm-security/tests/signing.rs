@@ -24,11 +24,13 @@ fn a_good_signature_verifies_and_is_trusted() {
     assert_eq!(sig.verify(COMPONENT).unwrap(), acme.public_key());
     let policy = policy_trusting(&[("acme", &acme)], true);
     assert_eq!(
-        sig.verify_trusted(COMPONENT, &policy, None).unwrap().name,
+        sig.verify_trusted(COMPONENT, &policy.trusted_keys, None)
+            .unwrap()
+            .name,
         "acme"
     );
     assert_eq!(
-        sig.verify_trusted(COMPONENT, &policy, Some("acme"))
+        sig.verify_trusted(COMPONENT, &policy.trusted_keys, Some("acme"))
             .unwrap()
             .name,
         "acme"
@@ -79,7 +81,9 @@ fn altered_or_forged_signatures_are_invalid() {
     // Mallory's honest signature verifies, but nobody trusts her key.
     let hers = mallory.sign("mallory", COMPONENT);
     let policy = policy_trusting(&[("acme", &acme)], true);
-    let err = hers.verify_trusted(COMPONENT, &policy, None).unwrap_err();
+    let err = hers
+        .verify_trusted(COMPONENT, &policy.trusted_keys, None)
+        .unwrap_err();
     assert!(matches!(err, SignatureError::Untrusted { .. }), "{err}");
     assert!(err.to_string().contains("[[trusted-keys]]"), "{err}");
 }
@@ -91,7 +95,7 @@ fn the_manifest_can_pin_the_signer() {
     let policy = policy_trusting(&[("acme", &acme), ("other", &other)], true);
     let sig = other.sign("other", COMPONENT);
     let err = sig
-        .verify_trusted(COMPONENT, &policy, Some("acme"))
+        .verify_trusted(COMPONENT, &policy.trusted_keys, Some("acme"))
         .unwrap_err();
     assert_eq!(
         err,

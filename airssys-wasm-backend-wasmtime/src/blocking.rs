@@ -31,8 +31,6 @@ use wasmtime_wasi_io::bindings::wasi::io::streams::{
     HostInputStream as In, HostOutputStream as Out,
 };
 
-use crate::instance::StoreData;
-
 /// The call's deadline came while the guest waited in the host.
 #[derive(Debug)]
 pub(crate) struct CallDeadline;
@@ -100,12 +98,16 @@ impl HasData for BoundedIo {
 }
 
 /// Replaces wasmtime-wasi's poll, blocking stream methods and monotonic
-/// timers in `linker` (which has WASI already).
-pub(crate) fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
+/// timers in `linker` (which has WASI already); `view` gives the store's
+/// [`Bounded`] view.
+pub(crate) fn add_to_linker<T: 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> Bounded<'_>,
+) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    poll::add_to_linker::<StoreData, BoundedIo>(linker, StoreData::bounded)?;
-    streams::add_to_linker::<StoreData, BoundedIo>(linker, StoreData::bounded)?;
-    monotonic_clock::add_to_linker::<StoreData, BoundedIo>(linker, StoreData::bounded)?;
+    poll::add_to_linker::<T, BoundedIo>(linker, view)?;
+    streams::add_to_linker::<T, BoundedIo>(linker, view)?;
+    monotonic_clock::add_to_linker::<T, BoundedIo>(linker, view)?;
     linker.allow_shadowing(false);
     Ok(())
 }

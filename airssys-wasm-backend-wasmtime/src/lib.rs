@@ -230,7 +230,7 @@ impl Flavor {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| Error::Backend(format!("linking WASI: {e:#}")))?;
-        blocking::add_to_linker(&mut linker)
+        blocking::add_to_linker(&mut linker, instance::StoreData::bounded)
             .map_err(|e| Error::Backend(format!("linking bounded WASI waits: {e:#}")))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
             .map_err(|e| Error::Backend(format!("linking wasi:http: {e:#}")))?;

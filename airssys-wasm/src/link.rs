@@ -18,12 +18,26 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use airssys_wasm_core::{AuditKind, Error, FuncType, HostError, HostFunctions, Value};
 
-use crate::runtime::{Component, Instance};
+/// What a link needs of a provider component: its name and fresh
+/// instances. The runtime's `Component` implements it; a trait keeps this
+/// module from depending on the runtime.
+pub(crate) trait Linkable: Send + Sync {
+    /// The provider's name, for audit records and errors.
+    fn name(&self) -> &str;
+    /// A new instance of the provider.
+    fn instantiate(&self) -> Result<Box<dyn LinkedInstance>, Error>;
+}
+
+/// An instance of a provider: what a forwarder calls.
+pub(crate) trait LinkedInstance: Send {
+    /// Calls the export `name` (`interface#function`).
+    fn call(&mut self, name: &str, args: &[Value]) -> Result<Vec<Value>, Error>;
+}
 
 /// The current provider of one linked import.
 pub(crate) struct Provider {
-    component: Component,
-    instance: Mutex<Option<Instance>>,
+    component: Box<dyn Linkable>,
+    instance: Mutex<Option<Box<dyn LinkedInstance>>>,
 }
 
 /// One linked import of one app.
@@ -33,7 +47,7 @@ pub(crate) struct LinkSlot {
 }
 
 impl LinkSlot {
-    pub fn set(&self, component: Component) {
+    pub fn set(&self, component: Box<dyn Linkable>) {
         *self.provider.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(Provider {
             component,
             instance: Mutex::new(None),

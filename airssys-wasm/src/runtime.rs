@@ -580,7 +580,7 @@ impl Runtime {
                 problems.join("\n  ")
             )));
         }
-        slot.set(provider.clone());
+        slot.set(Box::new(provider.clone()));
         Ok(())
     }
 
@@ -754,7 +754,7 @@ fn check_signature(
         Ok(s) => s,
     };
     let signer = options.manifest.as_ref().and_then(|m| m.signer.as_deref());
-    match signature.verify_trusted(bytes, policy, signer) {
+    match signature.verify_trusted(bytes, &policy.trusted_keys, signer) {
         Ok(key) => Ok((Some(key.name.clone()), None)),
         Err(e @ SignatureError::Untrusted { .. }) if !policy.require_signed => {
             Ok((None, Some(e.to_string())))
@@ -910,6 +910,22 @@ impl Func {
     /// Its signature.
     pub fn ty(&self) -> &FuncType {
         &self.inner.ty
+    }
+}
+
+impl crate::link::Linkable for Component {
+    fn name(&self) -> &str {
+        Component::name(self)
+    }
+
+    fn instantiate(&self) -> Result<Box<dyn crate::link::LinkedInstance>> {
+        Ok(Box::new(Component::instantiate(self)?))
+    }
+}
+
+impl crate::link::LinkedInstance for Instance {
+    fn call(&mut self, name: &str, args: &[Value]) -> Result<Vec<Value>> {
+        Instance::call(self, name, args)
     }
 }
 

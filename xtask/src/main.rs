@@ -18,6 +18,7 @@
 
 mod backends;
 mod bench;
+mod cycles;
 mod demo;
 mod guests;
 mod polyglot;

@@ -33,6 +33,7 @@ pub fn run_all(lint: bool, all_guests: bool) -> Result<()> {
             "cargo clippy",
         )?;
     }
+    crate::cycles::check(&root())?;
     crate::backends::check_wasmi_only()?;
     println!("xtask: cargo test --workspace");
     run(

@@ -180,8 +180,10 @@ fn scalar_to_val(v: &Value) -> Result<Val, String> {
     })
 }
 
-/// Structural conversion, for host functions (no resources).
-pub(crate) fn value_to_val(v: &Value) -> Result<Val, String> {
+/// A core [`Value`] as a wasmtime [`Val`], structurally: for host
+/// functions, and for embedders that call wasmtime beside the runtime (the
+/// conformance runner's raw-wasmtime column). A resource handle is an error.
+pub fn value_to_val(v: &Value) -> Result<Val, String> {
     let boxed = |x: &Option<Box<Value>>| -> Result<Option<Box<Val>>, String> {
         x.as_deref()
             .map(|x| value_to_val(x).map(Box::new))
@@ -210,11 +212,11 @@ pub(crate) fn value_to_val(v: &Value) -> Result<Val, String> {
     })
 }
 
-/// Structural conversion, for host functions (no resources). Takes the
-/// value by reference: a host call's arguments are converted where
-/// wasmtime lifted them, never cloned first, and a byte list becomes
-/// [`Value::Bytes`].
-pub(crate) fn val_to_value(v: &Val) -> Result<Value, String> {
+/// A wasmtime [`Val`] as a core [`Value`], structurally (the inverse of
+/// [`value_to_val`]). Takes the value by reference: a host call's arguments
+/// are converted where wasmtime lifted them, never cloned first, and a byte
+/// list becomes [`Value::Bytes`]. A resource handle is an error.
+pub fn val_to_value(v: &Val) -> Result<Value, String> {
     let boxed = |x: &Option<Box<Val>>| -> Result<Option<Box<Value>>, String> {
         x.as_deref()
             .map(|x| val_to_value(x).map(Box::new))

@@ -95,6 +95,7 @@ use airssys_wasm_core::{
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::{Config, Engine};
 
+pub use convert::{val_to_value, value_to_val};
 pub use instance::{TypedCall, WasmtimeInstance};
 /// The wasmtime crate this backend is built on.
 pub use wasmtime;

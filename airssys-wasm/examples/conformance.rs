@@ -26,8 +26,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use airssys_wasm::wasmtime_backend::WasmtimeBackend;
 use airssys_wasm::wasmtime_backend::wasmtime::{self, component::Val};
+use airssys_wasm::wasmtime_backend::{WasmtimeBackend, val_to_value, value_to_val};
 use airssys_wasm::{BackendKind, Error, Instance, Limits, LoadOptions, Runtime, Value};
 use wast::component::WastVal;
 use wast::parser::{self, ParseBuffer};
@@ -713,72 +713,13 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// A value for raw wasmtime.
+/// A value for raw wasmtime (`.wast` arguments hold no resources).
 fn to_val(v: &Value) -> Val {
-    let boxed = |x: &Option<Box<Value>>| x.as_deref().map(|x| Box::new(to_val(x)));
-    match v {
-        Value::Bool(x) => Val::Bool(*x),
-        Value::S8(x) => Val::S8(*x),
-        Value::S16(x) => Val::S16(*x),
-        Value::S32(x) => Val::S32(*x),
-        Value::S64(x) => Val::S64(*x),
-        Value::U8(x) => Val::U8(*x),
-        Value::U16(x) => Val::U16(*x),
-        Value::U32(x) => Val::U32(*x),
-        Value::U64(x) => Val::U64(*x),
-        Value::F32(x) => Val::Float32(*x),
-        Value::F64(x) => Val::Float64(*x),
-        Value::Char(x) => Val::Char(*x),
-        Value::String(x) => Val::String(x.clone()),
-        Value::Enum(x) => Val::Enum(x.clone()),
-        Value::Flags(x) => Val::Flags(x.clone()),
-        Value::List(items) => Val::List(items.iter().map(to_val).collect()),
-        Value::Bytes(bytes) => Val::List(bytes.iter().map(|b| Val::U8(*b)).collect()),
-        Value::Record(fields) => {
-            Val::Record(fields.iter().map(|(n, x)| (n.clone(), to_val(x))).collect())
-        }
-        Value::Tuple(items) => Val::Tuple(items.iter().map(to_val).collect()),
-        Value::Variant(case, payload) => Val::Variant(case.clone(), boxed(payload)),
-        Value::Option(x) => Val::Option(boxed(x)),
-        Value::Result(Ok(x)) => Val::Result(Ok(boxed(x))),
-        Value::Result(Err(x)) => Val::Result(Err(boxed(x))),
-        // `.wast` files have no resource values to pass.
-        other => unreachable!("no .wast argument is {other:?}"),
-    }
+    value_to_val(v).unwrap_or_else(|e| unreachable!("a .wast argument: {e}"))
 }
 
 /// A value raw wasmtime returned, to compare with the expected one. A
 /// resource becomes its debug text: `.wast` files never expect one.
 fn from_val(v: &Val) -> Value {
-    let boxed = |x: &Option<Box<Val>>| x.as_deref().map(|x| Box::new(from_val(x)));
-    match v {
-        Val::Bool(x) => Value::Bool(*x),
-        Val::S8(x) => Value::S8(*x),
-        Val::S16(x) => Value::S16(*x),
-        Val::S32(x) => Value::S32(*x),
-        Val::S64(x) => Value::S64(*x),
-        Val::U8(x) => Value::U8(*x),
-        Val::U16(x) => Value::U16(*x),
-        Val::U32(x) => Value::U32(*x),
-        Val::U64(x) => Value::U64(*x),
-        Val::Float32(x) => Value::F32(*x),
-        Val::Float64(x) => Value::F64(*x),
-        Val::Char(x) => Value::Char(*x),
-        Val::String(x) => Value::String(x.clone()),
-        Val::Enum(x) => Value::Enum(x.clone()),
-        Val::Flags(x) => Value::Flags(x.clone()),
-        Val::List(items) => Value::List(items.iter().map(from_val).collect()),
-        Val::Record(fields) => Value::Record(
-            fields
-                .iter()
-                .map(|(n, x)| (n.clone(), from_val(x)))
-                .collect(),
-        ),
-        Val::Tuple(items) => Value::Tuple(items.iter().map(from_val).collect()),
-        Val::Variant(case, payload) => Value::Variant(case.clone(), boxed(payload)),
-        Val::Option(x) => Value::Option(boxed(x)),
-        Val::Result(Ok(x)) => Value::Result(Ok(boxed(x))),
-        Val::Result(Err(x)) => Value::Result(Err(boxed(x))),
-        other => Value::String(format!("{other:?}")),
-    }
+    val_to_value(v).unwrap_or_else(|_| Value::String(format!("{v:?}")))
 }

@@ -51,6 +51,7 @@
 //!   host function that panics fails the call instead of unwinding.
 
 mod abi;
+mod features;
 mod instance;
 mod plan;
 mod resources;
@@ -147,6 +148,14 @@ impl Backend for WasmiBackend {
         "wasmi"
     }
 
+    fn features(&self) -> airssys_wasm_core::WasmFeatures {
+        features::features()
+    }
+
+    fn check(&self, bytes: &[u8], info: &ComponentInfo, limits: &Limits) -> Result<()> {
+        plan::build(self.engine_for(limits), bytes, info, None).map(drop)
+    }
+
     fn compile(
         &self,
         bytes: &[u8],
@@ -155,7 +164,7 @@ impl Backend for WasmiBackend {
         limits: &Limits,
     ) -> Result<Arc<dyn CompiledComponent>> {
         let engine = self.engine_for(limits);
-        let plan = plan::build(engine, bytes, info, host)?;
+        let plan = plan::build(engine, bytes, info, Some(host))?;
         let metered = metered(limits);
         tracing::debug!(digest = %info.digest(), metered, "compiled component for wasmi");
         Ok(Arc::new(Compiled {

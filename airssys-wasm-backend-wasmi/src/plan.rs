@@ -86,41 +86,21 @@ impl Plan {
     }
 }
 
-/// The wasm features the translator validates against: what wasmi runs,
-/// plus the component model.
-fn features() -> wasmparser::WasmFeatures {
-    use wasmparser::WasmFeatures as F;
-    F::MUTABLE_GLOBAL
-        | F::SATURATING_FLOAT_TO_INT
-        | F::SIGN_EXTENSION
-        | F::MULTI_VALUE
-        | F::BULK_MEMORY
-        | F::REFERENCE_TYPES
-        | F::TAIL_CALL
-        | F::EXTENDED_CONST
-        | F::MULTI_MEMORY
-        | F::SIMD
-        | F::FLOATS
-        | F::COMPONENT_MODEL
-        | F::WIDE_ARITHMETIC
-        | F::CUSTOM_PAGE_SIZES
-        | F::MEMORY64
-}
-
 /// Translates `bytes` and compiles its core modules on `engine`, linking
-/// the component's function imports to `host`.
+/// the component's function imports to `host`; without a host, imports are
+/// not resolved (a check that the backend can compile the component).
 pub(crate) fn build(
     engine: &wasmi::Engine,
     bytes: &[u8],
     info: &ComponentInfo,
-    host: &HostFunctions,
+    host: Option<&HostFunctions>,
 ) -> Result<Plan> {
     let mut tunables = Tunables::default_u32();
     // Synchronous components only (as on the wasmtime backend): fused
     // adapters then need no task state.
     tunables.concurrency_support = false;
     let scope = ScopeVec::new();
-    let mut validator = wasmparser::Validator::new_with_features(features());
+    let mut validator = wasmparser::Validator::new_with_features(crate::features::features());
     let mut types = ComponentTypesBuilder::new(&validator);
     let (translation, module_translations) =
         Translator::new(&tunables, &mut validator, &mut types, &scope)
@@ -165,9 +145,14 @@ pub(crate) fn build(
         check_options(options)?;
     }
 
-    check_host_imports(info, host)?;
-    check_imported_resources(&component, &types)?;
-    let lowered = lowered_imports(&component, info, host)?;
+    let lowered = match host {
+        Some(host) => {
+            check_host_imports(info, host)?;
+            check_imported_resources(&component, &types)?;
+            lowered_imports(&component, info, host)?
+        }
+        None => Vec::new(),
+    };
     let exports = lifted_exports(&component, &types, info);
     let signatures = exports.iter().map(|(name, e)| (name.as_str(), e.ty)).chain(
         translation.trampolines.values().filter_map(|t| match t {

@@ -90,7 +90,7 @@ use std::time::Duration;
 
 use airssys_wasm_core::{
     Backend, CapabilityKind, CompiledComponent, ComponentInfo, Error, FuncType, HostFunctions,
-    InstanceConfig, ItemKind, Limits, Result,
+    InstanceConfig, ItemKind, Limits, Result, WasmFeatures,
 };
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::{Config, Engine};
@@ -393,9 +393,35 @@ fn spawn_ticker(metered: Engine, others: Arc<[OnceLock<Flavor>; 2]>, stop: Arc<A
         .expect("spawning the epoch ticker thread");
 }
 
+/// The WebAssembly features of the engines this backend builds: what
+/// wasmtime 48 enables by default (`WASM3`) with the crate features it is
+/// built with here (no `gc`, so neither GC types nor exceptions; no
+/// `threads`) and the component model without async
+/// (`concurrency_support(false)`). wasmtime does not expose its engine's
+/// set; a test compiles one probe component per proposal and checks that
+/// the engine and this set agree on each.
+pub const FEATURES: WasmFeatures = WasmFeatures::WASM3
+    .union(WasmFeatures::COMPONENT_MODEL)
+    .difference(
+        WasmFeatures::GC_TYPES
+            .union(WasmFeatures::EXCEPTIONS)
+            .union(WasmFeatures::THREADS),
+    );
+
 impl Backend for WasmtimeBackend {
     fn name(&self) -> &'static str {
         "wasmtime"
+    }
+
+    fn features(&self) -> WasmFeatures {
+        FEATURES
+    }
+
+    fn check(&self, bytes: &[u8], _info: &ComponentInfo, limits: &Limits) -> Result<()> {
+        let flavor = self.flavor(limits)?;
+        Component::new(&flavor.engine, bytes)
+            .map(drop)
+            .map_err(|e| Error::InvalidComponent(format!("{e:#}")))
     }
 
     fn compile(

@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::host::HostFunctions;
 use crate::limits::{Limits, Usage};
 use crate::value::{FuncType, Value};
+use wasmparser::WasmFeatures;
 
 /// An engine that runs components.
 pub trait Backend: Send + Sync + 'static {
@@ -38,6 +39,17 @@ pub trait Backend: Send + Sync + 'static {
         host: &Arc<HostFunctions>,
         limits: &Limits,
     ) -> Result<Arc<dyn CompiledComponent>>;
+
+    /// Checks that the backend can compile the component for `limits`:
+    /// everything [`Backend::compile`] checks except its imports, which
+    /// are not resolved (a component may import what another host
+    /// provides, or what it is composed with later). Nothing is kept.
+    fn check(&self, bytes: &[u8], info: &ComponentInfo, limits: &Limits) -> Result<()>;
+
+    /// The WebAssembly features the backend's engines accept.
+    /// [`ComponentInfo::parse_for_compile`] validates with them, so a
+    /// component's description and its compilation agree on what is valid.
+    fn features(&self) -> WasmFeatures;
 }
 
 /// A compiled, linked component, ready to instantiate many times.

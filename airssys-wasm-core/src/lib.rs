@@ -50,4 +50,7 @@ pub use name::{MAX_NAME_LEN, NAME_RULE, NameError, check_name, name_from_file_st
 pub use value::{
     Case, ConversionError, Field, FuncType, ResourceHandle, ResourceType, Value, ValueType,
 };
+/// The set of WebAssembly features a backend's engine accepts
+/// ([`Backend::features`]), as wasmparser names them.
+pub use wasmparser::WasmFeatures;
 pub use wave::{WaveCall, WaveError};

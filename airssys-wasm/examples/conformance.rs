@@ -373,6 +373,16 @@ impl Host {
             .map_err(Failure::from)
     }
 
+    /// Checks `bytes` without resolving imports (ours: [`Runtime::check`]).
+    fn check(&self, bytes: Vec<u8>) -> Result<(), Failure> {
+        match self {
+            Host::Ours { runtime, .. } => runtime.check(bytes).map(drop).map_err(Failure::from),
+            Host::Raw { engine } => wasmtime::component::Component::new(engine, bytes)
+                .map(drop)
+                .map_err(Failure::raw),
+        }
+    }
+
     /// Instantiates `c`. Raw: in a store of its own, every import wasmtime
     /// is not given defined as a trap.
     fn instantiate(&self, c: &Loaded) -> Result<Live, Failure> {
@@ -433,11 +443,7 @@ impl State {
             }
             WastDirective::ModuleDefinition(mut wat) => {
                 let id = quote_id(&wat);
-                let (definition, outcome) = match self.load(&mut wat) {
-                    Ok(c) => (Ok(c), Outcome::Pass),
-                    Err(Outcome::Skip(why)) => (Err(why.clone()), Outcome::Skip(why)),
-                    Err(other) => (Err("its component failed".into()), other),
-                };
+                let (definition, outcome) = self.define(&mut wat);
                 if let Some(id) = id {
                     self.definitions.insert(id, definition);
                 }
@@ -559,16 +565,35 @@ impl State {
         }
     }
 
-    fn load(&self, wat: &mut QuoteWat<'_>) -> Result<Loaded, Outcome> {
-        let bytes = wat
-            .encode()
-            .map_err(|e| Outcome::Fail(format!("the text does not encode: {e}")))?;
-        self.host.load(bytes).map_err(|e| match e.missing {
-            Some(name) => {
-                Outcome::Skip(format!("imports `{name}`, which the host does not provide"))
+    /// A definition asserts that the component is valid. It is loaded, for
+    /// the instances made of it later; one whose imports the host does not
+    /// provide is checked instead ([`Runtime::check`]: everything `load`
+    /// checks but the imports), and its instances are skipped.
+    fn define(&self, wat: &mut QuoteWat<'_>) -> (Result<Loaded, String>, Outcome) {
+        let bytes = match wat.encode() {
+            Ok(b) => b,
+            Err(e) => {
+                let why = format!("the text does not encode: {e}");
+                return (Err(why.clone()), Outcome::Fail(why));
             }
-            None => Outcome::Fail(format!("load failed: {e}")),
-        })
+        };
+        match self.host.load(bytes.clone()) {
+            Ok(c) => (Ok(c), Outcome::Pass),
+            Err(Failure {
+                missing: Some(name),
+                ..
+            }) => {
+                let why = format!("imports `{name}`, which the host does not provide");
+                match self.host.check(bytes) {
+                    Ok(()) => (Err(why), Outcome::Pass),
+                    Err(e) => (Err(why), Outcome::Fail(format!("check failed: {e}"))),
+                }
+            }
+            Err(e) => (
+                Err("its component failed".into()),
+                Outcome::Fail(format!("load failed: {e}")),
+            ),
+        }
     }
 
     fn instantiate(&self, wat: &mut QuoteWat<'_>) -> Result<Live, Outcome> {

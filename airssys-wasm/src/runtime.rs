@@ -49,6 +49,20 @@ impl From<&str> for Source {
 }
 
 impl Source {
+    /// The bytes: those in memory, or the file's (an unreadable file is an
+    /// [`Error::Io`] naming it).
+    fn read(&self) -> Result<Arc<[u8]>> {
+        match self {
+            Source::Bytes(b) => Ok(b.clone()),
+            Source::Path(p) => std::fs::read(p)
+                .map(Into::into)
+                .map_err(|source| Error::Io {
+                    path: p.display().to_string(),
+                    source,
+                }),
+        }
+    }
+
     /// The path, or `(bytes)`, for messages.
     fn describe(&self) -> String {
         match self {
@@ -530,6 +544,31 @@ impl Runtime {
         }
     }
 
+    /// Checks that `source` is a component this runtime's backend can
+    /// compile, without loading it, and describes it: what [`Runtime::load`]
+    /// checks (valid bytes, for the backend's WebAssembly features; a shape
+    /// the runtime can call; code the backend can compile) except its
+    /// imports, which are not resolved: the component may import what
+    /// another host provides, or what it is composed with later. Nothing is
+    /// loaded, granted or run, so nothing is audited.
+    ///
+    /// ```
+    /// # let runtime = airssys_wasm::Runtime::new().unwrap();
+    /// // A component that imports a resource type: no host of this
+    /// // runtime provides one, so it does not load; it is still valid.
+    /// let bytes = wat::parse_str(r#"(component (import "r" (type (sub resource))))"#).unwrap();
+    /// assert!(runtime.load(bytes.clone(), airssys_wasm::LoadOptions::new()).is_err());
+    /// let info = runtime.check(bytes).unwrap();
+    /// assert_eq!(info.imports()[0].name, "r");
+    /// ```
+    pub fn check(&self, source: impl Into<Source>) -> Result<ComponentInfo> {
+        let bytes = source.into().read()?;
+        let backend = &self.inner.backend;
+        let info = ComponentInfo::parse_for_compile(&bytes, backend.features())?;
+        backend.check(&bytes, &info, &Limits::default())?;
+        Ok(info)
+    }
+
     /// The audit identity of a load refused because the name it was given
     /// is not a component name: no component can have it (`<` is not in
     /// the names' character set), so the refusal is never attributed to a
@@ -591,22 +630,14 @@ impl Runtime {
         named_by_operator: bool,
         options: LoadOptions,
     ) -> Result<Component> {
-        let bytes: Arc<[u8]> = match source {
-            Source::Bytes(b) => b.clone(),
-            Source::Path(p) => std::fs::read(p)
-                .map_err(|source| Error::Io {
-                    path: p.display().to_string(),
-                    source,
-                })?
-                .into(),
-        };
+        let bytes = source.read()?;
         // The signature is checked before the bytes are parsed: under
         // `require-signed`, an unsigned file is not even described.
         let signature = match &options.policy {
             Some(policy) => Some(check_signature(source, &bytes, &options, policy)?),
             None => None,
         };
-        let info = ComponentInfo::parse_for_compile(&bytes)?;
+        let info = ComponentInfo::parse_for_compile(&bytes, self.inner.backend.features())?;
         let (capabilities, limits, evaluation) = match (&options.policy, signature) {
             (Some(policy), Some((signer, warning))) => {
                 let direct: Vec<Capability> = options.capabilities.iter().cloned().collect();

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
+use wasmparser::WasmFeatures;
 use wit_parser::decoding::DecodedWasm;
 use wit_parser::{Handle, Resolve, Type, TypeDefKind, WorldItem, WorldKey};
 
@@ -86,8 +87,12 @@ impl ComponentInfo {
     /// Fails with [`Error::InvalidComponent`] for malformed bytes, for a core
     /// module (with advice on wrapping it), and for components using types
     /// this version cannot call (`stream`, `future`, `error-context`).
+    ///
+    /// It validates with wasmparser's default set of WebAssembly features
+    /// (the finished proposals); a runtime's load validates with its
+    /// backend's set instead ([`crate::Backend::features`]).
     pub fn parse(bytes: &[u8]) -> Result<Self> {
-        Self::parse_checking(bytes, true)
+        Self::parse_checking(bytes, true, WasmFeatures::default())
     }
 
     /// Like [`ComponentInfo::parse`], but leaves the validation of function
@@ -96,18 +101,22 @@ impl ComponentInfo {
     /// [`crate::Backend`], whose compilation validates them (wasmtime's, and
     /// wasmi's), or takes code from a cache that holds only code compiled
     /// from bytes with the same digest. Everything else is checked as by
-    /// `parse`.
+    /// `parse`, against `features`: the WebAssembly features of the
+    /// backend that compiles the component ([`crate::Backend::features`]),
+    /// so the description never refuses a component the backend's engine
+    /// accepts, nor accepts one it refuses.
     ///
     /// ```
     /// # let bytes = wat::parse_str("(component)").unwrap();
-    /// let info = airssys_wasm_core::ComponentInfo::parse_for_compile(&bytes).unwrap();
+    /// use airssys_wasm_core::{ComponentInfo, WasmFeatures};
+    /// let info = ComponentInfo::parse_for_compile(&bytes, WasmFeatures::default()).unwrap();
     /// assert!(info.exports().is_empty());
     /// ```
-    pub fn parse_for_compile(bytes: &[u8]) -> Result<Self> {
-        Self::parse_checking(bytes, false)
+    pub fn parse_for_compile(bytes: &[u8], features: WasmFeatures) -> Result<Self> {
+        Self::parse_checking(bytes, false, features)
     }
 
-    fn parse_checking(bytes: &[u8], bodies: bool) -> Result<Self> {
+    fn parse_checking(bytes: &[u8], bodies: bool, features: WasmFeatures) -> Result<Self> {
         if wasmparser::Parser::is_core_wasm(bytes) {
             return Err(Error::InvalidComponent(
                 "this is a core WebAssembly module, not a component; build it for a \
@@ -124,7 +133,7 @@ impl ComponentInfo {
         let invalid = |e: wasmparser::BinaryReaderError| {
             Error::InvalidComponent(format!("validation failed: {e}"))
         };
-        let mut validator = wasmparser::Validator::new();
+        let mut validator = wasmparser::Validator::new_with_features(features);
         let mut parser = wasmparser::Parser::new(0);
         parser.set_features(*validator.features());
         let mut functions = Vec::new();
@@ -183,6 +192,24 @@ impl ComponentInfo {
                         crate::audit::capped(why)
                     )))
                 });
+        // A description that leaves out a top-level import or export (the
+        // decoder skips what WIT has no word for, such as an imported core
+        // module) is no description: the component is described
+        // structurally instead.
+        let described = described.and_then(|info| {
+            let named = |items: &[Item], names: &[String]| {
+                names
+                    .iter()
+                    .find(|n| !items.iter().any(|i| &i.name == *n))
+                    .cloned()
+            };
+            match named(&info.imports, &imports).or_else(|| named(&info.exports, &exports)) {
+                None => Ok(info),
+                Some(left_out) => Err(Error::InvalidComponent(format!(
+                    "{NOT_WIT_SHAPED} its WIT leaves out `{left_out}`"
+                ))),
+            }
+        });
         // A valid component the decoder cannot read as a WIT world is
         // described as the validator typed it; its types are bounded the
         // same way.

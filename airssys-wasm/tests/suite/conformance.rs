@@ -562,3 +562,146 @@ fn a_latin1_utf16_component_calls_the_host_with_strings() {
         }
     });
 }
+
+/// validation/resources.wast, validation/core-modules.wast and
+/// validation/annotated-names.wast define valid components that import
+/// resource types, core modules and instances no host of ours provides:
+/// `load` refuses them naming the import (the imports must resolve), and
+/// `Runtime::check` accepts them (everything `load` checks but the
+/// imports), as wasmtime's `Component::new` does. Checking audits nothing.
+#[test]
+fn a_valid_component_importing_what_no_host_provides_is_checked_not_loaded() {
+    common::each_backend(|_| {
+        let (rt, sink) = common::runtime();
+        let bytes = wat::parse_str(include_str!("conformance/imports-unprovided.wat")).unwrap();
+        let err = rt
+            .load(bytes.clone(), LoadOptions::new())
+            .err()
+            .expect("refused");
+        assert_eq!(err.class(), ErrorClass::MissingImport, "{err}");
+        let text = err.to_string();
+        assert!(
+            ["`T1`", "`m`", "`i1`"].iter().any(|n| text.contains(n)),
+            "{err}"
+        );
+        let before = sink.events().len();
+        let info = rt.check(bytes).unwrap_or_else(|e| panic!("check: {e}"));
+        let names: Vec<&str> = info.imports().iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["T1", "T2", "m", "i1"]);
+        assert_eq!(sink.events().len(), before, "check audits nothing");
+    });
+}
+
+/// `check` refuses what `load` would for the component itself: bytes that
+/// are not a component, and code the backend cannot compile (exceptions:
+/// off on both backends), with the error naming the cause.
+#[test]
+fn check_refuses_invalid_components_naming_the_cause() {
+    common::each_backend(|_| {
+        let (rt, _) = common::runtime();
+        let err = rt.check(b"\0asm\x0d\0\x01\0garbage".to_vec()).unwrap_err();
+        assert_eq!(err.class(), ErrorClass::InvalidComponent, "{err}");
+        let tags = wat::parse_str("(component (core module (tag)))").unwrap();
+        let err = rt.check(tags).unwrap_err();
+        assert_eq!(err.class(), ErrorClass::InvalidComponent, "{err}");
+        assert!(err.to_string().contains("exceptions"), "{err}");
+        let missing = std::env::temp_dir().join("airssys-wasm-no-such-component.wasm");
+        let err = rt.check(missing.as_path()).unwrap_err();
+        assert_eq!(err.class(), ErrorClass::Io, "{err}");
+    });
+}
+
+/// A component is validated with the WebAssembly features of the backend
+/// that compiles it: what each backend's engine runs loads, and what it
+/// does not is refused at validation with an error naming the proposal (no
+/// description accepted that the engine then refuses, none refused that
+/// it runs). Tail calls run on both; SIMD on wasmtime only (wasmi is built
+/// without it); custom page sizes on neither.
+#[test]
+fn components_are_validated_with_their_backends_features() {
+    common::each_backend(|kind| {
+        let (rt, _) = common::runtime();
+        let wasmi = kind.name() == "wasmi";
+        let probes = [
+            ("tail call", "(func $f return_call $f)", true, "tail"),
+            (
+                "simd",
+                "(func (result v128) v128.const i64x2 0 0)",
+                !wasmi,
+                "SIMD",
+            ),
+            (
+                "custom page sizes",
+                "(memory 1 (pagesize 1))",
+                false,
+                "page size",
+            ),
+        ];
+        for (proposal, module, runs, named) in probes {
+            let bytes = wat::parse_str(format!(
+                "(component (core module $m {module}) (core instance (instantiate $m)))"
+            ))
+            .unwrap();
+            match rt.load(bytes, LoadOptions::new()) {
+                Ok(_) => assert!(runs, "{proposal} loaded"),
+                Err(e) => {
+                    assert!(!runs, "{proposal}: {e}");
+                    assert_eq!(e.class(), ErrorClass::InvalidComponent, "{e}");
+                    assert!(e.to_string().contains(named), "{proposal}: {e}");
+                }
+            }
+        }
+    });
+}
+
+/// The wasmtime backend's feature set ([`FEATURES`]) is the one its engine
+/// validates with: for each proposal a component can declare outside
+/// function bodies, the engine and `ComponentInfo` agree on whether it is
+/// valid. (Function bodies are validated by the engine alone.)
+///
+/// [`FEATURES`]: airssys_wasm::wasmtime_backend::FEATURES
+#[cfg(feature = "wasmtime")]
+#[test]
+fn the_wasmtime_feature_set_is_the_engines() {
+    use airssys_wasm::wasmtime_backend::{FEATURES, WasmtimeBackend, wasmtime};
+    let backend = WasmtimeBackend::new().unwrap();
+    let engine = backend
+        .engine_for(&airssys_wasm::Limits::default())
+        .unwrap();
+    let probes = [
+        ("simd", "(global v128 (v128.const i64x2 0 0))", true),
+        (
+            "reference types",
+            "(table 1 funcref) (table 1 funcref)",
+            true,
+        ),
+        ("externref", "(table 1 externref)", false),
+        ("multi-memory", "(memory 1) (memory 1)", true),
+        ("memory64", "(memory i64 1)", true),
+        (
+            "extended constants",
+            "(global i32 (i32.add (i32.const 1) (i32.const 2)))",
+            true,
+        ),
+        (
+            "function references",
+            "(type $t (func)) (global (ref null $t) (ref.null $t))",
+            true,
+        ),
+        ("threads", "(memory 1 1 shared)", false),
+        ("exceptions", "(tag)", false),
+        ("GC", "(type (struct))", false),
+        ("custom page sizes", "(memory 1 (pagesize 1))", false),
+    ];
+    for (proposal, module, accepted) in probes {
+        let bytes = wat::parse_str(format!("(component (core module {module}))")).unwrap();
+        let engine_ok = wasmtime::component::Component::new(engine, &bytes).is_ok();
+        let info_ok = airssys_wasm::ComponentInfo::parse_for_compile(&bytes, FEATURES).is_ok();
+        assert_eq!(engine_ok, accepted, "the engine on {proposal}");
+        // Function bodies are left to the engine: these probes have none.
+        assert_eq!(
+            info_ok, engine_ok,
+            "ComponentInfo and the engine on {proposal}"
+        );
+    }
+}

@@ -344,7 +344,13 @@ fn an_invalid_function_body_is_refused_at_load_and_audited() {
             (func (export "f") (result s32) (canon lift (core func $i "f"))))"#,
     )
     .unwrap();
-    assert!(airssys_wasm::ComponentInfo::parse_for_compile(&bytes).is_ok());
+    assert!(
+        airssys_wasm::ComponentInfo::parse_for_compile(
+            &bytes,
+            airssys_wasm::core::WasmFeatures::default()
+        )
+        .is_ok()
+    );
     assert!(airssys_wasm::ComponentInfo::parse(&bytes).is_err());
     common::each_backend(|_| {
         let (rt, audit) = common::runtime();

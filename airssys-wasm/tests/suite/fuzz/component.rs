@@ -318,10 +318,20 @@ fn load(
         .with_fuel(1_000_000)
         .with_memory_bytes(64 * MIB)
         .with_timeout(std::time::Duration::from_secs(2));
+    // `check` (all of load's checks but the imports) fails only as an
+    // invalid component, and accepts whatever loads.
+    let checked = match rt.check(bytes.to_vec()) {
+        Ok(_) => true,
+        Err(e) if e.class() == ErrorClass::InvalidComponent => false,
+        Err(e) => return Err(format!("{backend}: check failed with {:?}: {e}", e.class())),
+    };
     let component = match rt.load(
         bytes.to_vec(),
         LoadOptions::new().name("fuzz").limits(limits),
     ) {
+        Ok(_) if !checked => {
+            return Err(format!("{backend}: loaded a component `check` refused"));
+        }
         Ok(c) => c,
         Err(e) => {
             outcomes.count(format!("{backend}-load-{}", class_name(&e)));

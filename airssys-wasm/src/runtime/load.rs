@@ -1,0 +1,189 @@
+//! Load time: reading the bytes, the signature and the policy's
+//! verdict (governance), compiling, and the component's host state.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
+
+use airssys_wasm_core::{AuditKind, Capability, ComponentInfo, Error, HostData, Limits, Result};
+use airssys_wasm_security::signing::{Signature, SignatureError};
+use airssys_wasm_security::{OnDenied, Policy, Subject};
+
+use super::Runtime;
+use super::component::{Component, ComponentInner};
+use super::options::LoadOptions;
+use super::source::Source;
+use crate::host::ComponentHost;
+
+impl Runtime {
+    pub(super) fn load_inner(
+        &self,
+        source: &Source,
+        name: &Arc<str>,
+        named_by_operator: bool,
+        options: LoadOptions,
+    ) -> Result<Component> {
+        let bytes = source.read()?;
+        // The signature is checked before the bytes are parsed: under
+        // `require-signed`, an unsigned file is not even described.
+        let signature = match &options.policy {
+            Some(policy) => Some(check_signature(source, &bytes, &options, policy)?),
+            None => None,
+        };
+        let info = ComponentInfo::parse_for_compile(&bytes, self.inner.backend.features())?;
+        let (capabilities, limits, evaluation) = match (&options.policy, signature) {
+            (Some(policy), Some((signer, warning))) => {
+                let direct: Vec<Capability> = options.capabilities.iter().cloned().collect();
+                let direct_limits = options.limits.unwrap_or_else(Limits::unlimited);
+                let subject = Subject {
+                    name,
+                    named_by_operator,
+                    signer: signer.as_deref(),
+                };
+                let mut e = policy
+                    .evaluate(
+                        &subject,
+                        options.manifest.as_deref(),
+                        &direct,
+                        &direct_limits,
+                    )
+                    .map_err(|e| Error::Policy(e.to_string()))?;
+                e.warnings.extend(warning);
+                (e.capabilities.clone(), e.limits, Some(Arc::new(e)))
+            }
+            _ => (
+                options.capabilities,
+                options.limits.unwrap_or_default(),
+                None,
+            ),
+        };
+        let mut links = BTreeMap::new();
+        let compiled = if options.linked.is_empty() {
+            self.inner
+                .backend
+                .compile(&bytes, &info, &self.inner.host, &limits)?
+        } else {
+            let mut table = (*self.inner.host).clone();
+            for interface in &options.linked {
+                let functions = info.imported_interface(interface).ok_or_else(|| {
+                    Error::Composition(format!(
+                        "`{interface}` is not an interface this component imports; it imports: {}",
+                        info.imports()
+                            .iter()
+                            .map(|i| i.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?;
+                if let Some((f, ty)) = functions.iter().find(|(_, ty)| ty.has_resource()) {
+                    return Err(Error::Composition(format!(
+                        "`{interface}` passes resources (`{f}: {ty}`), which do not cross a \
+                         run-time link; compose the components statically instead"
+                    )));
+                }
+                let slot = Arc::new(crate::link::LinkSlot::default());
+                crate::link::define_forwarders(&mut table, interface, functions, &slot);
+                links.insert(interface.clone(), slot);
+            }
+            self.inner
+                .backend
+                .compile(&bytes, &info, &Arc::new(table), &limits)?
+        };
+        // The backend compiled the component itself because its cache held
+        // an artifact it would not trust: someone wrote to the cache.
+        if let Some(reason) = compiled.cache_refusal() {
+            self.inner.record(
+                name,
+                AuditKind::CacheRefused {
+                    reason: reason.to_owned(),
+                },
+            )?;
+        }
+        let mut config = evaluation
+            .as_ref()
+            .map(|e| e.config.clone())
+            .unwrap_or_default();
+        config.extend(options.config);
+        let on_denied = options
+            .policy
+            .as_ref()
+            .map_or(OnDenied::default(), |p| p.on_denied);
+        // What the host keeps for this load: reached by its instances'
+        // calls directly, never looked up by name, so two loads of one name
+        // never share or replace each other's state.
+        let host_data: HostData = Arc::new(ComponentHost::new(
+            config,
+            on_denied,
+            self.inner.host_state.settings.log_rate,
+        ));
+        self.inner.record(
+            name,
+            AuditKind::Loaded {
+                digest: info.digest().to_string(),
+                size: info.size(),
+                backend: self.inner.backend.name().into(),
+            },
+        )?;
+        Ok(Component {
+            inner: Arc::new(ComponentInner {
+                name: name.clone(),
+                info,
+                compiled,
+                capabilities: Arc::new(capabilities),
+                limits,
+                evaluation,
+                links,
+                stdio: options.stdio,
+                args: options.args,
+                host_data,
+                live: AtomicU32::new(0),
+                runtime: self.inner.clone(),
+            }),
+        })
+    }
+}
+
+/// Under a policy: a component that must be signed is refused unless a
+/// trusted key signed exactly these bytes; one that need not be is refused
+/// only when its signature is broken (an untrusted key is a warning).
+/// Returns the trusted signer's name, if any, and a warning.
+fn check_signature(
+    source: &Source,
+    bytes: &[u8],
+    options: &LoadOptions,
+    policy: &Policy,
+) -> Result<(Option<String>, Option<String>)> {
+    let refuse = |e: SignatureError| {
+        Error::Policy(format!(
+            "{}: refused: {e}{}",
+            source.describe(),
+            if policy.require_signed {
+                format!(" (require-signed = true in {})", policy.file().display())
+            } else {
+                String::new()
+            }
+        ))
+    };
+    let signature = match (&options.signature, source) {
+        (Some(s), _) => Ok(s.clone()),
+        (None, Source::Path(p)) => Signature::load_for(p),
+        (None, Source::Bytes(_)) => Err(SignatureError::Missing {
+            component: PathBuf::from("(bytes)"),
+            sig: PathBuf::from("(none given with LoadOptions::signature)"),
+        }),
+    };
+    let signature = match signature {
+        Err(SignatureError::Missing { .. }) if !policy.require_signed => return Ok((None, None)),
+        Err(e) => return Err(refuse(e)),
+        Ok(s) => s,
+    };
+    let signer = options.manifest.as_ref().and_then(|m| m.signer.as_deref());
+    match signature.verify_trusted(bytes, &policy.trusted_keys, signer) {
+        Ok(key) => Ok((Some(key.name.clone()), None)),
+        Err(e @ SignatureError::Untrusted { .. }) if !policy.require_signed => {
+            Ok((None, Some(e.to_string())))
+        }
+        Err(e) => Err(refuse(e)),
+    }
+}

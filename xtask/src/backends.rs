@@ -7,7 +7,7 @@
 
 use anyhow::{Context, Result, bail};
 
-use crate::guests::{cargo, root, run};
+use crate::workspace::{cargo, root, run};
 
 /// Crates that mean a JIT is in the build.
 const JIT: &[&str] = &["wasmtime", "cranelift-codegen", "wasmtime-cranelift"];
@@ -56,7 +56,7 @@ pub fn check_wasmi_only() -> Result<()> {
 /// (the path is printed).
 pub fn fuzz(cases: u64, seed: u64, target: Option<&str>) -> Result<()> {
     // The component target mutates the guests.
-    crate::guests::build_many(&[crate::guests::Lang::Rust])?;
+    crate::guests::build_many(&[crate::lang::Lang::Rust])?;
     println!("xtask: fuzz targets and the differential run, {cases} cases each from seed {seed}");
     let mut args = vec![
         "test",

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::guests::{self, cargo, root};
+use crate::guests;
+use crate::workspace::{cargo, root};
 
 /// The criterion bench targets of `benches/`, in the order they run.
 const TARGETS: &[&str] = &[

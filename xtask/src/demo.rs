@@ -8,7 +8,9 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-use crate::guests::{self, Lang, cargo, out_dir, root, run};
+use crate::guests;
+use crate::lang::Lang;
+use crate::workspace::{cargo, out_dir, root, run};
 
 struct Step<'a> {
     title: &'a str,

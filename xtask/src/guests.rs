@@ -1,88 +1,12 @@
 //! `cargo xtask guests`: build the guests from source.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-/// Guest languages xtask can build.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Lang {
-    /// Every language.
-    All,
-    /// Rust guests (wasm32-unknown-unknown + wit-component, and wasm32-wasip2),
-    /// the Rust greeter among them.
-    Rust,
-    /// The C greeter (zig cc, wit-bindgen C bindings).
-    C,
-    /// The C++ greeter (zig c++, wit-bindgen C++ bindings).
-    Cpp,
-    /// The JavaScript greeter (componentize-js).
-    #[value(alias = "js")]
-    Javascript,
-    /// The Python greeter (componentize-py).
-    #[value(alias = "py")]
-    Python,
-    /// The Go greeter (Go for wasip1, wit-bindgen Go bindings).
-    Go,
-    /// The AssemblyScript greeter (asc, hand-written canonical ABI).
-    #[value(alias = "as")]
-    Assemblyscript,
-}
-
-impl Lang {
-    /// Every language, in the order they are built and reported.
-    pub const EVERY: [Lang; 7] = [
-        Lang::Rust,
-        Lang::C,
-        Lang::Cpp,
-        Lang::Javascript,
-        Lang::Python,
-        Lang::Go,
-        Lang::Assemblyscript,
-    ];
-    /// The languages `cargo xtask test` (and so CI) builds and tests:
-    /// quick to build, toolchains small. `--all-guests` adds the rest.
-    pub const CI: [Lang; 3] = [Lang::Rust, Lang::C, Lang::Javascript];
-
-    /// The name used in file names (`greeter-<name>.wasm`), on the command
-    /// line and in the greeter's `lang` log field.
-    pub fn name(self) -> &'static str {
-        match self {
-            Lang::All => "all",
-            Lang::Rust => "rust",
-            Lang::C => "c",
-            Lang::Cpp => "cpp",
-            Lang::Javascript => "javascript",
-            Lang::Python => "python",
-            Lang::Go => "go",
-            Lang::Assemblyscript => "assemblyscript",
-        }
-    }
-
-    /// The toolchain that builds this language's guests, with its version.
-    pub fn toolchain(self) -> String {
-        use crate::polyglot::{ASSEMBLYSCRIPT, COMPONENTIZE_JS, COMPONENTIZE_PY, GO, ZIG};
-        match self {
-            Lang::All => "every toolchain".into(),
-            Lang::Rust => "rustc (rustup), wit-bindgen 0.61, wit-component 0.254".into(),
-            Lang::C => format!("zig cc (PyPI {}), wit-bindgen-c 0.61", ZIG.spec()),
-            Lang::Cpp => format!("zig c++ (PyPI {}), wit-bindgen-cpp 0.61", ZIG.spec()),
-            Lang::Javascript => format!("npm {}", COMPONENTIZE_JS.spec()),
-            Lang::Python => format!("PyPI {}", COMPONENTIZE_PY.spec()),
-            Lang::Go => format!("Go (PyPI {}), wit-bindgen-go 0.61", GO.spec()),
-            Lang::Assemblyscript => format!("npm {}", ASSEMBLYSCRIPT.spec()),
-        }
-    }
-
-    /// The languages this choice stands for.
-    pub fn expand(self) -> Vec<Lang> {
-        match self {
-            Lang::All => Lang::EVERY.to_vec(),
-            one => vec![one],
-        }
-    }
-}
+use crate::lang::Lang;
+use crate::workspace::{cargo, check_component, out_dir, root, run};
 
 /// Guests built for wasm32-unknown-unknown and turned into components here:
 /// they import nothing.
@@ -100,58 +24,6 @@ const PURE: &[&str] = &[
 ];
 /// Guests built for wasm32-wasip2: rustc emits components importing WASI.
 const WASIP2: &[&str] = &["wasi-probe", "wasi-files", "hello"];
-
-/// The workspace root.
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace root")
-        .to_owned()
-}
-
-/// Where built guests go: `target/guests`.
-pub fn out_dir() -> PathBuf {
-    root().join("target/guests")
-}
-
-/// A `cargo` command that ignores the settings cargo passes to xtask itself.
-pub fn cargo() -> Command {
-    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    // `cargo run` gives xtask its own package's variables; a build script
-    // that watches one (ring's watches CARGO_PKG_VERSION_MAJOR) would
-    // otherwise rebuild, with everything above it, whenever builds
-    // alternate between xtask and a plain `cargo`.
-    for (var, _) in std::env::vars_os() {
-        if var.to_str().is_some_and(|v| v.starts_with("CARGO_PKG_")) {
-            c.env_remove(var);
-        }
-    }
-    for var in [
-        "CARGO_TARGET_DIR",
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "CARGO_PRIMARY_PACKAGE",
-        "CARGO_MANIFEST_DIR",
-        "CARGO_MANIFEST_PATH",
-        "CARGO_CRATE_NAME",
-        "CARGO_BIN_NAME",
-    ] {
-        c.env_remove(var);
-    }
-    c
-}
-
-/// Runs a command, failing with `what` and its exit status.
-pub fn run(cmd: &mut Command, what: &str) -> Result<()> {
-    let status = cmd
-        .status()
-        .with_context(|| format!("{what}: cannot start {:?}", cmd.get_program()))?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
-    Ok(())
-}
 
 fn ensure_targets(targets: &[&str]) -> Result<()> {
     let out = Command::new("rustup")
@@ -300,14 +172,4 @@ fn build_rust(only: Option<&[&str]>) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(written)
-}
-
-pub fn check_component(name: &str, bytes: &[u8]) -> Result<()> {
-    if !wasmparser::Parser::is_component(bytes) {
-        bail!("guest {name} is not a component");
-    }
-    wasmparser::Validator::new()
-        .validate_all(bytes)
-        .with_context(|| format!("guest {name} does not validate"))?;
-    Ok(())
 }

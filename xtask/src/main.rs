@@ -21,10 +21,12 @@ mod bench;
 mod cycles;
 mod demo;
 mod guests;
+mod lang;
 mod polyglot;
 mod report;
 mod test;
 mod toolchain;
+mod workspace;
 
 use clap::{Parser, Subcommand};
 
@@ -41,7 +43,7 @@ enum Command {
     Guests {
         /// Which languages' guests to build (comma-separated).
         #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
-        lang: Vec<guests::Lang>,
+        lang: Vec<lang::Lang>,
         /// Then measure each greeter (size, cold compile, call latency on
         /// every backend) and print a markdown table for the README.
         #[arg(long)]

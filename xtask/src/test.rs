@@ -2,7 +2,9 @@
 
 use anyhow::Result;
 
-use crate::guests::{self, Lang, cargo, root, run};
+use crate::guests;
+use crate::lang::Lang;
+use crate::workspace::{cargo, root, run};
 
 /// Builds the guests, checks formatting and lints, and runs every test.
 /// The polyglot test checks the greeters of [`Lang::CI`], or of every

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::guests::run;
+use crate::workspace::run;
 
 /// Where toolchains are cached.
 pub fn cache_root() -> PathBuf {
@@ -21,7 +21,7 @@ pub fn cache_root() -> PathBuf {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| crate::guests::root().join("target"));
+        .unwrap_or_else(|| crate::workspace::root().join("target"));
     base.join("airssys-wasm/toolchains")
 }
 

@@ -15,6 +15,7 @@ use crate::capability::CapabilitySet;
 use crate::component::ComponentInfo;
 use crate::error::Result;
 use crate::host::HostFunctions;
+use crate::identity::ComponentId;
 use crate::limits::{Limits, Usage};
 use crate::value::{FuncType, Value};
 use wasmparser::WasmFeatures;
@@ -80,8 +81,12 @@ pub trait CompiledComponent: Send + Sync {
 /// Everything an instance is created with.
 #[derive(Clone)]
 pub struct InstanceConfig {
-    /// The component's name: its audit identity.
+    /// The component's audit label (`tenant/name@version`, the label of
+    /// [`InstanceConfig::id`]), which backends put into the events they
+    /// record.
     pub component: Arc<str>,
+    /// The identity of the load the instance is made from.
+    pub id: ComponentId,
     /// The instance's number, unique within the runtime.
     pub instance: u64,
     /// What the instance may do.

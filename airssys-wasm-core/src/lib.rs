@@ -25,6 +25,7 @@ mod component;
 mod error;
 pub mod files;
 mod host;
+mod identity;
 mod limits;
 mod name;
 pub mod typed;
@@ -45,8 +46,12 @@ pub use error::{Error, ErrorClass, Result, panic_message};
 pub use host::{
     CallContext, DEFAULT_MAX_CALL_DATA, HostData, HostError, HostFn, HostFunctions, over_call_data,
 };
+pub use identity::{ComponentId, DEFAULT_TENANT};
 pub use limits::{GrowthLimiter, LimitExceeded, LimitKind, Limits, MIB, Usage};
-pub use name::{MAX_NAME_LEN, NAME_RULE, NameError, check_name, name_from_file_stem};
+pub use name::{
+    MAX_NAME_LEN, NAME_RULE, NameError, TENANT_RULE, VERSION_RULE, check_name, check_tenant,
+    check_version, name_from_file_stem,
+};
 pub use value::{
     Case, ConversionError, Field, FuncType, ResourceHandle, ResourceType, Value, ValueType,
 };

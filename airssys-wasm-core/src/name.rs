@@ -25,15 +25,27 @@ pub const MAX_NAME_LEN: usize = 64;
 pub const NAME_RULE: &str = "a component name is 1-64 characters of A-Z a-z 0-9 - _ . \
                              beginning with a letter or digit, e.g. `text-tools`";
 
-/// Why a string is not a component name.
+/// The rule for tenants, as error messages state it.
+pub const TENANT_RULE: &str = "a tenant is 1-64 characters of A-Z a-z 0-9 - _ . \
+                               beginning with a letter or digit, e.g. `acme`";
+
+/// The rule for versions, as error messages state it.
+pub const VERSION_RULE: &str = "a version is 1-64 characters of A-Z a-z 0-9 - _ . + \
+                                beginning with a letter or digit, e.g. `1.2.0`";
+
+/// Why a string is not a component name (or a tenant, or a version).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("invalid component name `{shown}`: {why}; {NAME_RULE}")]
+#[error("invalid {what} `{shown}`: {why}; {rule}")]
 pub struct NameError {
-    /// The name as given, escaped for display (control characters as
+    /// What the string was to be: `component name`, `tenant`, `version`.
+    pub what: &'static str,
+    /// The string as given, escaped for display (control characters as
     /// `\n`, `\u{1b}`) and cut to 128 characters.
     pub shown: String,
     /// What is wrong with it.
     pub why: String,
+    /// The rule it breaks.
+    pub rule: &'static str,
 }
 
 fn allowed(c: char) -> bool {
@@ -43,18 +55,54 @@ fn allowed(c: char) -> bool {
 /// Checks that `name` is a component name (see the [module
 /// documentation](self)).
 pub fn check_name(name: &str) -> Result<(), NameError> {
+    check(name, "component name", NAME_RULE, allowed)
+}
+
+/// Checks that `tenant` is a tenant: the same characters as a name, so
+/// `tenant/name@version` reads back unambiguously.
+///
+/// ```
+/// assert!(airssys_wasm_core::check_tenant("acme").is_ok());
+/// assert!(airssys_wasm_core::check_tenant("acme/evil").is_err());
+/// ```
+pub fn check_tenant(tenant: &str) -> Result<(), NameError> {
+    check(tenant, "tenant", TENANT_RULE, allowed)
+}
+
+/// Checks that `version` is a version: a name's characters and `+`
+/// (semantic versions with build metadata: `1.2.0+build.5`).
+///
+/// ```
+/// assert!(airssys_wasm_core::check_version("1.2.0-rc.1+build.5").is_ok());
+/// assert!(airssys_wasm_core::check_version("1.0 beta").is_err());
+/// ```
+pub fn check_version(version: &str) -> Result<(), NameError> {
+    check(version, "version", VERSION_RULE, |c| allowed(c) || c == '+')
+}
+
+fn check(
+    s: &str,
+    what: &'static str,
+    rule: &'static str,
+    allowed: impl Fn(char) -> bool,
+) -> Result<(), NameError> {
     let error = |why: String| {
-        let shown: String = Escaped(name).to_string().chars().take(128).collect();
-        Err(NameError { shown, why })
+        let shown: String = Escaped(s).to_string().chars().take(128).collect();
+        Err(NameError {
+            what,
+            shown,
+            why,
+            rule,
+        })
     };
-    let Some(first) = name.chars().next() else {
+    let Some(first) = s.chars().next() else {
         return error("it is empty".into());
     };
-    if let Some(c) = name.chars().find(|&c| !allowed(c)) {
+    if let Some(c) = s.chars().find(|&c| !allowed(c)) {
         return error(format!("it contains {}", describe(c)));
     }
-    if name.len() > MAX_NAME_LEN {
-        return error(format!("it is {} characters long", name.len()));
+    if s.len() > MAX_NAME_LEN {
+        return error(format!("it is {} characters long", s.len()));
     }
     if !first.is_ascii_alphanumeric() {
         return error(format!("it begins with `{first}`"));

@@ -5,21 +5,27 @@
 //! another pair's entry (a separator byte could: `a` + `b\0c` and `a\0b` +
 //! `c`). A second table holds each namespace's usage (the bytes of its keys
 //! and values), which a `set` checks against the namespace's quota in the
-//! same transaction. A store written by an earlier version (`namespace \0
+//! same transaction. Each tenant has its own pair of tables (`kv2@TENANT`,
+//! `usage@TENANT`; the default tenant keeps `kv2` and `usage`): a
+//! namespace of one tenant is never another's, whatever they are granted,
+//! and a tenant name cannot contain `@`, so no tenant's tables are the
+//! default's. A store written by an earlier version (`namespace \0
 //! key` in table `kv`) is moved to this form when it is opened.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use airssys_wasm_core::{Error, HostError, HostFunctions, Request, Result, Value};
+use airssys_wasm_core::{DEFAULT_TENANT, Error, HostError, HostFunctions, Request, Result, Value};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::{HostState, bytes, bytes_value, err, func, gate, limit, ok, string};
 
-const DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv2");
+const DATA_NAME: &str = "kv2";
+const USAGE_NAME: &str = "usage";
+const DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new(DATA_NAME);
 /// The table of earlier versions, keyed `namespace \0 key`.
 const OLD_DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
-const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage");
+const USAGE: TableDefinition<&str, u64> = TableDefinition::new(USAGE_NAME);
 
 /// The store.
 pub(crate) struct Store {
@@ -49,6 +55,36 @@ fn prefix(namespace: &str) -> Vec<u8> {
     p.extend_from_slice(&(namespace.len() as u32).to_be_bytes());
     p.extend_from_slice(namespace.as_bytes());
     p
+}
+
+/// The names of a tenant's tables.
+struct Tables {
+    data: String,
+    usage: String,
+}
+
+impl Tables {
+    fn of(tenant: &str) -> Self {
+        if tenant == DEFAULT_TENANT {
+            Self {
+                data: DATA_NAME.to_owned(),
+                usage: USAGE_NAME.to_owned(),
+            }
+        } else {
+            Self {
+                data: format!("{DATA_NAME}@{tenant}"),
+                usage: format!("{USAGE_NAME}@{tenant}"),
+            }
+        }
+    }
+
+    fn data(&self) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
+        TableDefinition::new(&self.data)
+    }
+
+    fn usage(&self) -> TableDefinition<'_, &'static str, u64> {
+        TableDefinition::new(&self.usage)
+    }
 }
 
 impl Store {
@@ -92,9 +128,15 @@ impl Store {
         Ok(Self { db })
     }
 
-    fn get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+    fn get(&self, tenant: &str, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        let tables = Tables::of(tenant);
         let tx = self.db.begin_read().map_err(failed)?;
-        let table = tx.open_table(DATA).map_err(failed)?;
+        let table = match tx.open_table(tables.data()) {
+            Ok(t) => t,
+            // A tenant that never wrote has no tables yet.
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(failed(e)),
+        };
         let value = table
             .get(full_key(namespace, key).as_slice())
             .map_err(failed)?;
@@ -103,6 +145,7 @@ impl Store {
 
     fn set(
         &self,
+        tenant: &str,
         namespace: &str,
         key: &str,
         value: &[u8],
@@ -122,10 +165,11 @@ impl Store {
                 value.len()
             )));
         }
+        let tables = Tables::of(tenant);
         let tx = self.db.begin_write().map_err(failed)?;
         {
-            let mut data = tx.open_table(DATA).map_err(failed)?;
-            let mut usage = tx.open_table(USAGE).map_err(failed)?;
+            let mut data = tx.open_table(tables.data()).map_err(failed)?;
+            let mut usage = tx.open_table(tables.usage()).map_err(failed)?;
             let k = full_key(namespace, key);
             let old = data
                 .get(k.as_slice())
@@ -150,11 +194,12 @@ impl Store {
         tx.commit().map_err(failed)
     }
 
-    fn delete(&self, namespace: &str, key: &str) -> Result<bool, KvError> {
+    fn delete(&self, tenant: &str, namespace: &str, key: &str) -> Result<bool, KvError> {
+        let tables = Tables::of(tenant);
         let tx = self.db.begin_write().map_err(failed)?;
         let existed = {
-            let mut data = tx.open_table(DATA).map_err(failed)?;
-            let mut usage = tx.open_table(USAGE).map_err(failed)?;
+            let mut data = tx.open_table(tables.data()).map_err(failed)?;
+            let mut usage = tx.open_table(tables.usage()).map_err(failed)?;
             let removed = data
                 .remove(full_key(namespace, key).as_slice())
                 .map_err(failed)?
@@ -174,9 +219,14 @@ impl Store {
         Ok(existed)
     }
 
-    fn keys(&self, namespace: &str) -> Result<Vec<String>, KvError> {
+    fn keys(&self, tenant: &str, namespace: &str) -> Result<Vec<String>, KvError> {
+        let tables = Tables::of(tenant);
         let tx = self.db.begin_read().map_err(failed)?;
-        let table = tx.open_table(DATA).map_err(failed)?;
+        let table = match tx.open_table(tables.data()) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(failed(e)),
+        };
         let start = prefix(namespace);
         let mut keys = Vec::new();
         for entry in table.range(start.as_slice()..).map_err(failed)? {
@@ -210,7 +260,7 @@ pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
         }
         let got = state
             .kv
-            .get(ns, key)
+            .get(host.tenant(), ns, key)
             .map(|v| Value::Option(v.map(|b| Box::new(bytes_value(b)))));
         outcome(cx, "airssys:host/key-value#get", got)
     });
@@ -221,7 +271,7 @@ pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
             return Ok(denied);
         }
         let quota = cx.capabilities().kv_quota(ns).unwrap_or_default();
-        match state.kv.set(ns, key, &value, quota) {
+        match state.kv.set(host.tenant(), ns, key, &value, quota) {
             Ok(()) => Ok(ok(None)),
             Err(e) => outcome(cx, "airssys:host/key-value#set", Err(e)),
         }
@@ -236,7 +286,7 @@ pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
             if let Some(denied) = gate(cx, host, Request::KeyValue(ns))? {
                 return Ok(denied);
             }
-            let r = state.kv.delete(ns, key).map(Value::Bool);
+            let r = state.kv.delete(host.tenant(), ns, key).map(Value::Bool);
             outcome(cx, "airssys:host/key-value#delete", r)
         },
     );
@@ -252,7 +302,7 @@ pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
             }
             let r = state
                 .kv
-                .keys(ns)
+                .keys(host.tenant(), ns)
                 .map(|k| Value::List(k.into_iter().map(Value::String).collect()));
             outcome(cx, "airssys:host/key-value#list-keys", r)
         },

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use airssys_wasm_core::audit::capped;
 use airssys_wasm_core::{
-    AuditKind, CallContext, Decision, Error, HostError, HostFunctions, Request, Result, Value,
+    AuditKind, CallContext, ComponentId, Decision, Error, HostError, HostFunctions, Request,
+    Result, Value,
 };
 use airssys_wasm_security::OnDenied;
 
@@ -77,18 +78,40 @@ impl Default for HostSettings {
 /// instances as their [`airssys_wasm_core::HostData`].
 #[derive(Debug)]
 pub(crate) struct ComponentHost {
+    /// The load's identity (none for instances made outside the runtime).
+    pub id: Option<ComponentId>,
     pub config: BTreeMap<String, String>,
     pub on_denied: OnDenied,
     pub log: Mutex<misc::LogBucket>,
 }
 
 impl ComponentHost {
-    pub fn new(config: BTreeMap<String, String>, on_denied: OnDenied, rate: u32) -> Self {
+    pub fn new(
+        id: ComponentId,
+        config: BTreeMap<String, String>,
+        on_denied: OnDenied,
+        rate: u32,
+    ) -> Self {
         Self {
+            id: Some(id),
+            ..Self::unknown(config, on_denied, rate)
+        }
+    }
+
+    fn unknown(config: BTreeMap<String, String>, on_denied: OnDenied, rate: u32) -> Self {
+        Self {
+            id: None,
             config,
             on_denied,
             log: Mutex::new(misc::LogBucket::new(rate)),
         }
+    }
+
+    /// The tenant whose key-value namespaces the component reaches.
+    pub fn tenant(&self) -> &str {
+        self.id
+            .as_ref()
+            .map_or(airssys_wasm_core::DEFAULT_TENANT, |id| id.tenant())
     }
 }
 
@@ -106,7 +129,7 @@ pub(crate) struct HostState {
 impl HostState {
     pub fn new(settings: HostSettings) -> Result<Self> {
         let kv = kv::Store::open(settings.kv_path.as_deref())?;
-        let unknown = ComponentHost::new(BTreeMap::new(), OnDenied::Error, settings.log_rate);
+        let unknown = ComponentHost::unknown(BTreeMap::new(), OnDenied::Error, settings.log_rate);
         Ok(Self {
             settings,
             kv,

@@ -25,7 +25,7 @@ impl Instance {
         let time = self.clock.wall(start);
         self.component.runtime.record_at(
             time,
-            &self.component.name,
+            self.component.id.label(),
             AuditKind::Called {
                 instance: self.id,
                 function: function.clone(),
@@ -93,6 +93,6 @@ impl Instance {
         };
         self.component
             .runtime
-            .record_at(time, &self.component.name, kind)
+            .record_at(time, self.component.id.label(), kind)
     }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use airssys_wasm_core::{
-    AuditClock, AuditKind, CapabilitySet, CompiledComponent, ComponentInfo, Error, FuncRef,
-    FuncType, HostData, InstanceConfig, Limits, Result, Stdio,
+    AuditClock, AuditKind, CapabilitySet, CompiledComponent, ComponentId, ComponentInfo, Error,
+    FuncRef, FuncType, HostData, InstanceConfig, Limits, Result, Stdio,
 };
 use airssys_wasm_security::Evaluation;
 
@@ -16,7 +16,8 @@ use super::instance::Instance;
 impl ComponentInner {
     pub(super) fn instance_config(&self, id: u64) -> InstanceConfig {
         InstanceConfig {
-            component: self.name.clone(),
+            component: self.id.label().clone(),
+            id: self.id.clone(),
             instance: id,
             capabilities: self.capabilities.clone(),
             limits: self.limits,
@@ -30,7 +31,8 @@ impl ComponentInner {
 }
 
 pub(super) struct ComponentInner {
-    pub(super) name: Arc<str>,
+    /// The load's identity; its label is the audit identity.
+    pub(super) id: ComponentId,
     pub(super) info: ComponentInfo,
     pub(super) compiled: Arc<dyn CompiledComponent>,
     pub(super) capabilities: Arc<CapabilitySet>,
@@ -53,9 +55,15 @@ pub struct Component {
 }
 
 impl Component {
-    /// The component's name (its audit identity).
+    /// The component's name: the key of its policy grants.
     pub fn name(&self) -> &str {
-        &self.inner.name
+        self.inner.id.name()
+    }
+
+    /// Its identity: tenant, name, version and digest. Its label
+    /// (`tenant/name@version`) is the component's audit identity.
+    pub fn id(&self) -> &ComponentId {
+        &self.inner.id
     }
 
     /// Its digest, imports and exports.
@@ -94,11 +102,11 @@ impl Component {
             && live > limit
         {
             let e = Error::InstanceLimit {
-                component: c.name.to_string(),
+                component: c.id.to_string(),
                 limit,
             };
             rt.record(
-                &c.name,
+                c.id.label(),
                 AuditKind::InstantiationFailed {
                     error: e.to_string(),
                     class: e.class(),
@@ -109,7 +117,7 @@ impl Component {
         let id = rt.next_instance.fetch_add(1, Ordering::Relaxed);
         match c.compiled.instantiate(c.instance_config(id)) {
             Ok(backend) => {
-                rt.record(&c.name, AuditKind::Instantiated { instance: id })?;
+                rt.record(c.id.label(), AuditKind::Instantiated { instance: id })?;
                 std::mem::forget(guard);
                 Ok(Instance {
                     id,
@@ -121,7 +129,7 @@ impl Component {
             }
             Err(e) => {
                 rt.record(
-                    &c.name,
+                    c.id.label(),
                     AuditKind::InstantiationFailed {
                         error: e.to_string(),
                         class: e.class(),

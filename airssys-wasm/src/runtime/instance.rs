@@ -33,7 +33,12 @@ impl Instance {
 
     /// The component's name.
     pub fn component_name(&self) -> &str {
-        &self.component.name
+        self.component.id.name()
+    }
+
+    /// The component's identity (see [`Component::id`](crate::Component::id)).
+    pub fn component_id(&self) -> &airssys_wasm_core::ComponentId {
+        &self.component.id
     }
 
     /// Resolves an export by call name: `name` for a root function,
@@ -107,7 +112,7 @@ impl Instance {
             self.backend = backend;
             self.generation += 1;
             c.runtime
-                .record(&c.name, AuditKind::Instantiated { instance: self.id })?;
+                .record(c.id.label(), AuditKind::Instantiated { instance: self.id })?;
         }
         Ok(())
     }
@@ -119,7 +124,7 @@ impl Drop for Instance {
         // Dropping cannot report a failure; the sink's own error handling
         // (for example a full queue) applies.
         let _ = self.component.runtime.record(
-            &self.component.name,
+            self.component.id.label(),
             AuditKind::Dropped { instance: self.id },
         );
     }

@@ -6,24 +6,26 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 
-use airssys_wasm_core::{AuditKind, Capability, ComponentInfo, Error, HostData, Limits, Result};
+use airssys_wasm_core::{
+    AuditKind, Capability, ComponentId, ComponentInfo, Error, HostData, Limits, Result,
+};
 use airssys_wasm_security::signing::{Signature, SignatureError};
 use airssys_wasm_security::{OnDenied, Policy, Subject};
 
-use super::Runtime;
 use super::component::{Component, ComponentInner};
 use super::options::LoadOptions;
 use super::source::Source;
+use super::{Identity, Runtime};
 use crate::host::ComponentHost;
 
 impl Runtime {
     pub(super) fn load_inner(
         &self,
         source: &Source,
-        name: &Arc<str>,
-        named_by_operator: bool,
+        identity: &Identity,
         options: LoadOptions,
     ) -> Result<Component> {
+        let label = &identity.label;
         let bytes = source.read()?;
         // The signature is checked before the bytes are parsed: under
         // `require-signed`, an unsigned file is not even described.
@@ -37,8 +39,8 @@ impl Runtime {
                 let direct: Vec<Capability> = options.capabilities.iter().cloned().collect();
                 let direct_limits = options.limits.unwrap_or_else(Limits::unlimited);
                 let subject = Subject {
-                    name,
-                    named_by_operator,
+                    name: &identity.name,
+                    named_by_operator: identity.named_by_operator,
                     signer: signer.as_deref(),
                 };
                 let mut e = policy
@@ -94,7 +96,7 @@ impl Runtime {
         // an artifact it would not trust: someone wrote to the cache.
         if let Some(reason) = compiled.cache_refusal() {
             self.inner.record(
-                name,
+                label,
                 AuditKind::CacheRefused {
                     reason: reason.to_owned(),
                 },
@@ -112,13 +114,20 @@ impl Runtime {
         // What the host keeps for this load: reached by its instances'
         // calls directly, never looked up by name, so two loads of one name
         // never share or replace each other's state.
+        let id = ComponentId::new(
+            identity.tenant.as_deref(),
+            &identity.name,
+            identity.version.as_deref(),
+            info.digest(),
+        )?;
         let host_data: HostData = Arc::new(ComponentHost::new(
+            id.clone(),
             config,
             on_denied,
             self.inner.host_state.settings.log_rate,
         ));
         self.inner.record(
-            name,
+            label,
             AuditKind::Loaded {
                 digest: info.digest().to_string(),
                 size: info.size(),
@@ -127,7 +136,7 @@ impl Runtime {
         )?;
         Ok(Component {
             inner: Arc::new(ComponentInner {
-                name: name.clone(),
+                id,
                 info,
                 compiled,
                 capabilities: Arc::new(capabilities),

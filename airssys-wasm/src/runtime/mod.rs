@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use crate::host::HostState;
 
 use airssys_wasm_core::{
-    AuditEvent, AuditKind, AuditSink, Backend, ComponentInfo, Error, HostFunctions, Limits, Result,
-    check_name, name_from_file_stem,
+    AuditEvent, AuditKind, AuditSink, Backend, ComponentId, ComponentInfo, Error, HostFunctions,
+    Limits, Result, name_from_file_stem,
 };
 
 mod builder;
@@ -46,6 +46,17 @@ impl RuntimeInner {
             .record(AuditEvent::at(time, component.clone(), kind))
             .map_err(Error::from)
     }
+}
+
+/// Who a load is, before its bytes are read: the parts of its
+/// [`ComponentId`] but the digest, and its audit label.
+pub(super) struct Identity {
+    pub(super) tenant: Option<String>,
+    pub(super) name: String,
+    pub(super) version: Option<String>,
+    pub(super) label: Arc<str>,
+    /// Whether the operator gave the name (not a manifest or a file).
+    pub(super) named_by_operator: bool,
 }
 
 /// Loads components and owns what they share: the backend, the host
@@ -90,9 +101,24 @@ impl Runtime {
             .name
             .clone()
             .or_else(|| options.manifest.as_ref().map(|m| m.name.clone()));
-        let name: Arc<str> = match chosen {
-            Some(name) => {
-                if let Err(e) = check_name(&name) {
+        let name: String = match chosen {
+            Some(name) => name,
+            None => match &source {
+                Source::Path(p) => p.file_stem().map_or_else(
+                    || "component".into(),
+                    |s| name_from_file_stem(&s.to_string_lossy()),
+                ),
+                Source::Bytes(_) => "component".into(),
+            },
+        };
+        let version = options
+            .version
+            .clone()
+            .or_else(|| options.manifest.as_ref().and_then(|m| m.version.clone()));
+        let label =
+            match ComponentId::label_of(options.tenant.as_deref(), &name, version.as_deref()) {
+                Ok(label) => label,
+                Err(e) => {
                     let e = Error::InvalidName(e);
                     self.inner.record(
                         &Self::INVALID_NAME.into(),
@@ -103,22 +129,19 @@ impl Runtime {
                     )?;
                     return Err(e);
                 }
-                name.into()
-            }
-            None => match &source {
-                Source::Path(p) => p.file_stem().map_or_else(
-                    || "component".into(),
-                    |s| name_from_file_stem(&s.to_string_lossy()),
-                ),
-                Source::Bytes(_) => "component".into(),
-            }
-            .into(),
+            };
+        let identity = Identity {
+            tenant: options.tenant.clone(),
+            name,
+            version,
+            label,
+            named_by_operator,
         };
-        match self.load_inner(&source, &name, named_by_operator, options) {
+        match self.load_inner(&source, &identity, options) {
             Ok(c) => Ok(c),
             Err(e) => {
                 self.inner.record(
-                    &name,
+                    &identity.label,
                     AuditKind::LoadRejected {
                         reason: e.to_string(),
                         class: e.class(),

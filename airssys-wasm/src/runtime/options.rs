@@ -20,6 +20,8 @@ use airssys_wasm_security::{Manifest, Policy};
 #[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
     pub(super) name: Option<String>,
+    pub(super) tenant: Option<String>,
+    pub(super) version: Option<String>,
     pub(super) capabilities: CapabilitySet,
     pub(super) limits: Option<Limits>,
     pub(super) stdio: Stdio,
@@ -53,6 +55,35 @@ impl LoadOptions {
     /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// The tenant the component belongs to (the
+    /// [`DEFAULT_TENANT`](airssys_wasm_core::DEFAULT_TENANT) without one):
+    /// part of its identity and audit label (`tenant/name@version`), and
+    /// the owner of its key-value namespaces, which no other tenant's
+    /// component reaches even with a grant of the same name. A tenant
+    /// outside the name's character set is refused at load, like a name.
+    ///
+    /// ```
+    /// use airssys_wasm::{LoadOptions, Runtime};
+    /// let bytes = wat::parse_str("(component)").unwrap();
+    /// let c = Runtime::new().unwrap()
+    ///     .load(bytes, LoadOptions::new().tenant("acme").name("thumbs").version("1.2.0"))
+    ///     .unwrap();
+    /// assert_eq!(c.id().to_string(), "acme/thumbs@1.2.0");
+    /// assert_eq!(c.name(), "thumbs");
+    /// ```
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// The component's version (else the manifest's `version`, else none):
+    /// part of its identity, so two versions of one name run side by side
+    /// with their own state. 1-64 characters of `A-Z a-z 0-9 - _ . +`.
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
         self
     }
 

@@ -404,6 +404,7 @@ fn wasmi_meters_fuel_only_for_the_limits_that_need_it() {
     let timeout = Limits::default().with_timeout(Duration::from_secs(5));
     let config = |limits: Limits| InstanceConfig {
         component: "hostile".into(),
+        id: airssys_wasm::core::ComponentId::new(None, "hostile", None, info.digest()).unwrap(),
         instance: 1,
         capabilities: Arc::new(CapabilitySet::new()),
         limits,

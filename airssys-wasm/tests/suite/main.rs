@@ -18,6 +18,7 @@ mod host_interface;
 mod host_memory;
 mod hostile;
 mod hostile_host;
+mod identity;
 mod lifecycle;
 mod link;
 mod polyglot;

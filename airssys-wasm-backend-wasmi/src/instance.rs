@@ -1,5 +1,6 @@
-//! One live instance: its store, the replay of the plan's initializers,
-//! calls with fuel slices, and error classification.
+//! One live instance: its store (whose data is in the `store` module), the
+//! replay of the plan's initializers, calls with fuel slices, and error
+//! classification.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -11,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use airssys_wasm_core::typed::{ComponentParams, ComponentResults, FlatList};
 use airssys_wasm_core::{
-    AuditSink, BackendInstance, CallContext, CapabilitySet, Error, FuncRef, GrowthLimiter,
-    HostData, HostError, InstanceConfig, LimitExceeded, Limits, Result, Usage, Value, ValueType,
+    BackendInstance, CallContext, Error, FuncRef, GrowthLimiter, HostError, InstanceConfig, Limits,
+    Result, Usage, Value, ValueType,
 };
 use wasmi::{
-    AsContextMut, Caller, Extern, Func, Global, Memory, Mutability, ResumableCall, Store, TrapCode,
+    AsContextMut, Caller, Extern, Func, Global, Mutability, ResumableCall, Store, TrapCode,
     TypedFunc, TypedResumableCall, Val, WasmParams, WasmResults,
 };
 use wasmtime_environ::component::{
@@ -23,163 +24,15 @@ use wasmtime_environ::component::{
     ResourceIndex, RuntimeComponentInstanceIndex, Trampoline, TrampolineIndex, TypeFuncIndex,
 };
 
-use crate::abi::{self, Cx, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS, Results};
+use crate::abi::{self, Cx, Results};
+use crate::layout::{self, FlatSig, MAX_FLAT_PARAMS, MAX_FLAT_RESULTS};
 use crate::plan::{Plan, Provider};
 use crate::resources::{Resources, Slot};
+use crate::store::{FuelMeter, Limiter, Runtime, StoreData, arm, refuel};
 use crate::typed::{DirectCall, FlatCall, FlatParams, FlatResults};
 use crate::wasi::Stop;
 
-/// Fuel given to the guest at a time when the call has a timeout: the
-/// deadline is checked each time a slice runs out.
-pub const FUEL_SLICE: u64 = 1 << 20;
-
-/// The data of one store.
-pub(crate) struct StoreData {
-    plan: Arc<Plan>,
-    component: Arc<str>,
-    capabilities: Arc<CapabilitySet>,
-    audit: Arc<dyn AuditSink>,
-    host_data: Option<HostData>,
-    max_call_data: u64,
-    /// Nonzero while the guest runs its `realloc` or `post-return`, which
-    /// may not call out of the component (the canonical ABI clears
-    /// `may-leave` for them).
-    pub(crate) may_not_leave: u32,
-    limiter: Limiter,
-    fuel: FuelMeter,
-    pub(crate) resources: Resources,
-    rt: Runtime,
-    wasi: crate::wasi::Wasi,
-}
-
-impl StoreData {
-    /// The component instance that defines `resource`, if this component
-    /// defines it.
-    pub(crate) fn defining_instance(
-        &self,
-        resource: ResourceIndex,
-    ) -> Option<RuntimeComponentInstanceIndex> {
-        let c = &self.plan.component;
-        c.defined_resource_index(resource)
-            .map(|d| c.defined_resource_instances[d])
-    }
-}
-
-/// What the initializers produced.
-#[derive(Default)]
-struct Runtime {
-    instances: Vec<(
-        wasmi::Instance,
-        wasmtime_environ::component::StaticModuleIndex,
-    )>,
-    memories: Vec<Option<Memory>>,
-    reallocs: Vec<Option<Func>>,
-    post_returns: Vec<Option<Func>>,
-    dtors: Vec<Option<Func>>,
-    trampolines: HashMap<TrampolineIndex, Func>,
-    flags: HashMap<RuntimeComponentInstanceIndex, Global>,
-}
-
-/// Fuel accounting across slices of one call.
-#[derive(Default)]
-struct FuelMeter {
-    /// Whether the engine meters fuel; when not, there is nothing to count.
-    metered: bool,
-    /// The call's budget; `None` is unlimited.
-    budget: Option<u64>,
-    /// Fuel used by earlier slices.
-    consumed: u64,
-    /// Fuel given in the current slice.
-    granted: u64,
-    /// When the call must stop.
-    deadline: Option<Instant>,
-}
-
-impl FuelMeter {
-    fn remaining(&self) -> u64 {
-        self.budget
-            .map_or(u64::MAX, |b| b.saturating_sub(self.consumed))
-    }
-
-    fn slice(&self) -> u64 {
-        let remaining = self.remaining();
-        if self.deadline.is_some() {
-            remaining.min(FUEL_SLICE)
-        } else {
-            remaining
-        }
-    }
-}
-
-/// Counts the fuel the current slice used and grants the next slice.
-/// Called at the start of a call and before the host calls back into the
-/// guest (`realloc`, destructors).
-pub(crate) fn refuel<T: AsContextMut<Data = StoreData>>(store: &mut T) {
-    let mut ctx = store.as_context_mut();
-    if !ctx.data().fuel.metered {
-        return;
-    }
-    let left = ctx.get_fuel().unwrap_or(0);
-    let meter = &mut ctx.data_mut().fuel;
-    meter.consumed += meter.granted.saturating_sub(left);
-    let next = meter.slice();
-    meter.granted = next;
-    ctx.set_fuel(next)
-        .expect("a metered store's engine meters fuel");
-}
-
-/// Memory and table limits of one store: core's accounting; wasmi's
-/// limiter can only say "denied", so the limit hit is kept for `classify`.
-struct Limiter {
-    growth: GrowthLimiter,
-    exceeded: Option<LimitExceeded>,
-}
-
-impl Limiter {
-    fn check(
-        &mut self,
-        r: std::result::Result<bool, LimitExceeded>,
-    ) -> std::result::Result<bool, wasmi_core::LimiterError> {
-        r.map_err(|hit| {
-            self.exceeded = Some(hit);
-            wasmi_core::LimiterError::ResourceLimiterDeniedAllocation
-        })
-    }
-}
-
-impl wasmi::ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> std::result::Result<bool, wasmi_core::LimiterError> {
-        let r = self.growth.memory_growing(current, desired, maximum);
-        self.check(r)
-    }
-
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> std::result::Result<bool, wasmi_core::LimiterError> {
-        let r = self.growth.table_growing(current, desired, maximum);
-        self.check(r)
-    }
-
-    fn instances(&self) -> usize {
-        10_000
-    }
-
-    fn tables(&self) -> usize {
-        10_000
-    }
-
-    fn memories(&self) -> usize {
-        10_000
-    }
-}
+pub use crate::store::FUEL_SLICE;
 
 /// A host function failed; carried through wasmi's error to `classify`.
 #[derive(Debug)]
@@ -216,7 +69,7 @@ struct Resolved {
     ty: TypeFuncIndex,
     options: OptionsIndex,
     func_type: Arc<airssys_wasm_core::FuncType>,
-    flat: Arc<abi::FlatSig>,
+    flat: Arc<FlatSig>,
 }
 
 /// A live wasmi instance.
@@ -676,27 +529,6 @@ impl fmt::Display for Interrupted {
 
 impl wasmi::errors::HostError for Interrupted {}
 
-/// Resets fuel and deadline for the next entry into the guest.
-fn arm(store: &mut Store<StoreData>, limits: &Limits) -> Instant {
-    let now = Instant::now();
-    let meter = &mut store.data_mut().fuel;
-    if !meter.metered {
-        return now;
-    }
-    *meter = FuelMeter {
-        metered: true,
-        budget: limits.fuel,
-        consumed: 0,
-        granted: 0,
-        deadline: limits.timeout.map(|t| now + t),
-    };
-    store
-        .set_fuel(0)
-        .expect("a metered store's engine meters fuel");
-    refuel(store);
-    now
-}
-
 /// Replays the plan's initializers: instantiates the core modules in order
 /// and collects memories, reallocs, post-returns and destructors.
 fn initialize(store: &mut Store<StoreData>, plan: &Plan) -> std::result::Result<(), wasmi::Error> {
@@ -845,7 +677,7 @@ fn trampoline(store: &mut Store<StoreData>, plan: &Plan, index: TrampolineIndex)
         } => {
             let (lowered, lower_ty, options) = (index.as_u32() as usize, *lower_ty, *options);
             let (ptys, rtys) = func_types(plan, lower_ty);
-            let flat = abi::FlatSig::of(&plan.types, ptys, rtys);
+            let flat = FlatSig::of(&plan.types, ptys, rtys);
             Func::new(&mut *store, ty, move |caller, params, results| {
                 host_call(caller, lowered, lower_ty, &flat, options, params, results)
             })
@@ -1112,7 +944,7 @@ fn host_call(
     mut caller: Caller<'_, StoreData>,
     lowered: usize,
     lower_ty: TypeFuncIndex,
-    flat: &abi::FlatSig,
+    flat: &FlatSig,
     options: OptionsIndex,
     params: &[Val],
     results: &mut [Val],
@@ -1481,12 +1313,12 @@ impl BackendInstance for WasmiInstance {
     }
 }
 
-fn flat_zero(t: abi::Flat) -> Val {
+fn flat_zero(t: layout::Flat) -> Val {
     match t {
-        abi::Flat::I32 => Val::I32(0),
-        abi::Flat::I64 => Val::I64(0),
-        abi::Flat::F32 => Val::F32(0f32.into()),
-        abi::Flat::F64 => Val::F64(0f64.into()),
+        layout::Flat::I32 => Val::I32(0),
+        layout::Flat::I64 => Val::I64(0),
+        layout::Flat::F32 => Val::F32(0f32.into()),
+        layout::Flat::F64 => Val::F64(0f64.into()),
     }
 }
 

@@ -20,15 +20,15 @@
 //!   not build against wasmi 2 and reads an early-2024 component format that
 //!   today's toolchains no longer emit, so it was not an option.
 //! - **Instantiation** replays the initializers on a wasmi `Store`
-//!   (`instance` module).
+//!   (`instance` module; the store's data is in the `store` module).
 //! - **The canonical ABI** (lifting and lowering every WIT value type:
 //!   strings in UTF-8, UTF-16 or Latin-1+UTF-16, lists, records, tuples,
 //!   variants, enums, options, results, flags, own/borrow handles with a
-//!   per-instance handle table, `realloc` and `post-return`) is in the `abi`
-//!   and `resources` modules; the string transcoding of fused adapters
-//!   between components is in the `transcode` module. Components using async,
-//!   streams, futures or error contexts are refused at load with an error
-//!   naming what they use.
+//!   per-instance handle table, `realloc` and `post-return`) is in the `abi`,
+//!   `layout` (the flat layout) and `resources` modules; the string
+//!   transcoding of fused adapters between components is in the `transcode`
+//!   module. Components using async, streams, futures or error contexts are
+//!   refused at load with an error naming what they use.
 //!
 //! # Limits, with the wasmtime backend's meaning
 //!
@@ -53,8 +53,10 @@
 mod abi;
 mod features;
 mod instance;
+mod layout;
 mod plan;
 mod resources;
+mod store;
 mod transcode;
 mod typed;
 mod wasi;

@@ -47,7 +47,7 @@ pub(crate) struct LiftedExport {
     /// The signature in the core value model.
     pub func_type: Arc<FuncType>,
     /// Its flattened parameters and results.
-    pub flat: Arc<crate::abi::FlatSig>,
+    pub flat: Arc<crate::layout::FlatSig>,
 }
 
 /// A core function type, as wasmi needs it.
@@ -166,7 +166,7 @@ pub(crate) fn build(
             .types
             .iter()
             .chain(types[f.results].types.iter());
-        if !all.clone().all(|t| crate::abi::supported(&types, t)) {
+        if !all.clone().all(|t| crate::layout::supported(&types, t)) {
             return Err(unsupported(&format!(
                 "a map, fixed-length list, future, stream or error-context type (in `{name}`)"
             )));
@@ -467,7 +467,7 @@ fn lifted_exports(
 ) -> HashMap<String, LiftedExport> {
     let flat = |ty: TypeFuncIndex| {
         let f = &types[ty];
-        Arc::new(crate::abi::FlatSig::of(
+        Arc::new(crate::layout::FlatSig::of(
             types,
             &types[f.params].types,
             &types[f.results].types,

@@ -194,8 +194,11 @@ pub struct WasmtimeInstance {
     instance: Instance,
     exports: Arc<HashMap<String, (ComponentExportIndex, Arc<FuncType>)>>,
     export_names: String,
-    funcs: Vec<Func>,
+    /// Resolved exports with their types, by [`FuncRef`] index.
+    funcs: Vec<(Func, Arc<FuncType>)>,
     by_name: HashMap<Arc<str>, u32>,
+    /// This instance's token in its [`FuncRef`]s.
+    owner: u64,
     handles: HandleTable,
     limits: airssys_wasm_core::Limits,
     poisoned: Option<String>,
@@ -273,6 +276,7 @@ impl WasmtimeInstance {
             exports: c.exports.clone(),
             export_names: c.export_names.clone(),
             funcs: Vec::new(),
+            owner: FuncRef::new_owner(),
             by_name: HashMap::new(),
             handles: HandleTable::default(),
             limits,
@@ -288,16 +292,16 @@ impl WasmtimeInstance {
         R: ComponentNamedList + Lift + Send + Sync + 'static,
     {
         let f = self.func(name)?;
-        let func = self.funcs[f.index as usize];
+        let (func, _) = self.funcs[f.index_in(self.owner, self.funcs.len())?];
         let typed = func
             .typed::<P, R>(&self.store)
             .map_err(|e| Error::InvalidArguments {
                 function: name.to_owned(),
-                detail: format!("{e:#} (the export's WIT type is {})", f.ty),
+                detail: format!("{e:#} (the export's WIT type is {})", f.ty()),
             })?;
         Ok(TypedCall {
             func: typed,
-            name: f.name,
+            name: f.name().clone(),
             _types: PhantomData,
         })
     }
@@ -459,12 +463,8 @@ fn classify(
 impl BackendInstance for WasmtimeInstance {
     fn func(&mut self, name: &str) -> Result<FuncRef> {
         if let Some((key, &index)) = self.by_name.get_key_value(name) {
-            let ty = self.exports[name].1.clone();
-            return Ok(FuncRef {
-                index,
-                name: key.clone(),
-                ty,
-            });
+            let ty = self.funcs[index as usize].1.clone();
+            return Ok(FuncRef::new(self.owner, index, key.clone(), ty));
         }
         let Some((export, ty)) = self.exports.get(name) else {
             return Err(Error::NoSuchExport {
@@ -480,22 +480,19 @@ impl BackendInstance for WasmtimeInstance {
                 available: self.export_names.clone(),
             })?;
         let index = self.funcs.len() as u32;
-        self.funcs.push(func);
+        self.funcs.push((func, ty.clone()));
         let name: Arc<str> = name.into();
         self.by_name.insert(name.clone(), index);
-        Ok(FuncRef {
-            index,
-            name,
-            ty: ty.clone(),
-        })
+        Ok(FuncRef::new(self.owner, index, name, ty.clone()))
     }
 
     fn call(&mut self, f: &FuncRef, args: &[Value]) -> Result<(Vec<Value>, Usage)> {
         self.check_poisoned()?;
-        let ty = &f.ty;
+        let (func, ty) = self.funcs[f.index_in(self.owner, self.funcs.len())?].clone();
+        let name = f.name();
         if args.len() != ty.params.len() {
             return Err(Error::InvalidArguments {
-                function: f.name.to_string(),
+                function: name.to_string(),
                 detail: format!(
                     "expected {} argument(s) ({ty}), got {}",
                     ty.params.len(),
@@ -506,25 +503,24 @@ impl BackendInstance for WasmtimeInstance {
         let mut vals = Vec::with_capacity(args.len());
         for (arg, (pname, pty)) in args.iter().zip(&ty.params) {
             let bad = |detail: String| Error::InvalidArguments {
-                function: f.name.to_string(),
+                function: name.to_string(),
                 detail: format!("argument `{pname}`: {detail}"),
             };
             arg.check_type(pty).map_err(bad)?;
             vals.push(convert::to_val(arg, pty, &mut self.handles).map_err(bad)?);
         }
-        let func = self.funcs[f.index as usize];
         let mut results = vec![Val::Bool(false); usize::from(ty.result.is_some())];
         arm(&mut self.store, &self.limits);
         let start = Instant::now();
         let r = func.call(&mut self.store, &vals, &mut results);
         let usage = self.usage(start);
         if let Err(e) = r {
-            return Err(self.fail(e, &f.name, usage.elapsed));
+            return Err(self.fail(e, name, usage.elapsed));
         }
         let out = match (&ty.result, results.pop()) {
             (Some(rty), Some(v)) => vec![
                 convert::from_val(v, rty, &mut self.handles)
-                    .map_err(|m| Error::Backend(format!("result of `{}`: {m}", f.name)))?,
+                    .map_err(|m| Error::Backend(format!("result of `{name}`: {m}")))?,
             ],
             _ => Vec::new(),
         };

@@ -8,6 +8,7 @@
 //! features (WASI on wasmtime) read the same [`CapabilitySet`].
 
 use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::audit::AuditSink;
@@ -110,14 +111,74 @@ pub struct InstanceConfig {
 }
 
 /// A callable export, resolved once by [`BackendInstance::func`].
+///
+/// Opaque: a backend finds the function with [`FuncRef::index_in`], which
+/// answers only the instance that made the reference (one from another
+/// instance, or made up, is refused with [`crate::Error::InvalidArguments`],
+/// never an out-of-bounds index), and calls it with its own record of the
+/// function's type, not the one the reference shows.
 #[derive(Clone, Debug)]
 pub struct FuncRef {
-    /// The backend's index for the function.
-    pub index: u32,
+    owner: u64,
+    index: u32,
+    name: Arc<str>,
+    ty: Arc<FuncType>,
+}
+
+impl FuncRef {
+    /// For backends: export number `index` of the instance whose token
+    /// ([`FuncRef::new_owner`]) is `owner`.
+    pub fn new(owner: u64, index: u32, name: Arc<str>, ty: Arc<FuncType>) -> Self {
+        Self {
+            owner,
+            index,
+            name,
+            ty,
+        }
+    }
+
+    /// A token no other instance in the process has, for an instance's
+    /// references.
+    pub fn new_owner() -> u64 {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// The export's call name (`greet`, `iface#func`).
-    pub name: Arc<str>,
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
     /// Its signature.
-    pub ty: Arc<FuncType>,
+    pub fn ty(&self) -> &Arc<FuncType> {
+        &self.ty
+    }
+
+    /// For backends: the index of the function among the `len` the
+    /// instance with token `owner` resolved, when this reference is one of
+    /// them.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use airssys_wasm_core::{FuncRef, FuncType};
+    /// let ty = Arc::new(FuncType { params: vec![], result: None });
+    /// let (mine, other) = (FuncRef::new_owner(), FuncRef::new_owner());
+    /// let f = FuncRef::new(mine, 0, "run".into(), ty.clone());
+    /// assert_eq!(f.index_in(mine, 1).unwrap(), 0);
+    /// assert!(f.index_in(other, 1).is_err());
+    /// assert!(FuncRef::new(mine, 7, "run".into(), ty).index_in(mine, 1).is_err());
+    /// ```
+    pub fn index_in(&self, owner: u64, len: usize) -> crate::error::Result<usize> {
+        let index = self.index as usize;
+        if self.owner != owner || index >= len {
+            return Err(crate::Error::InvalidArguments {
+                function: self.name.to_string(),
+                detail: "this function was resolved on another instance: resolve it on this one"
+                    .into(),
+            });
+        }
+        Ok(index)
+    }
 }
 
 /// A live instance.

@@ -182,12 +182,13 @@ impl WasmiInstance {
             return Ok(None);
         }
         let f = self.func(name)?;
-        if self.funcs[f.index as usize].flat.params > MAX_FLAT_PARAMS {
+        let index = f.index_in(self.id, self.funcs.len())?;
+        if self.funcs[index].flat.params > MAX_FLAT_PARAMS {
             return Ok(None);
         }
         Ok(Some(DirectCall {
-            index: f.index,
-            name: f.name,
+            index: index as u32,
+            name: f.name().clone(),
             owner: self.id,
         }))
     }
@@ -283,7 +284,7 @@ impl WasmiInstance {
             return Ok(None);
         }
         let f = self.func(name)?;
-        let resolved = &self.funcs[f.index as usize];
+        let resolved = &self.funcs[f.index_in(self.id, self.funcs.len())?];
         let plan = &self.store.data().plan;
         if plan.options(resolved.options).post_return.is_some() {
             return Ok(None);
@@ -293,11 +294,11 @@ impl WasmiInstance {
             .typed(&self.store)
             .map_err(|e| Error::InvalidArguments {
                 function: name.to_owned(),
-                detail: format!("its core signature does not fit `{}`: {e}", f.ty),
+                detail: format!("its core signature does not fit `{}`: {e}", f.ty()),
             })?;
         Ok(Some(FlatCall {
             func,
-            name: f.name,
+            name: f.name().clone(),
             owner: self.id,
         }))
     }

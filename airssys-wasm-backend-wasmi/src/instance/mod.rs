@@ -201,11 +201,8 @@ fn func_types(plan: &Plan, ty: TypeFuncIndex) -> (&[InterfaceType], &[InterfaceT
 impl BackendInstance for WasmiInstance {
     fn func(&mut self, name: &str) -> Result<FuncRef> {
         if let Some((key, &index)) = self.by_name.get_key_value(name) {
-            return Ok(FuncRef {
-                index,
-                name: key.clone(),
-                ty: self.funcs[index as usize].func_type.clone(),
-            });
+            let ty = self.funcs[index as usize].func_type.clone();
+            return Ok(FuncRef::new(self.id, index, key.clone(), ty));
         }
         let plan = self.store.data().plan.clone();
         let Some(export) = plan.exports.get(name) else {
@@ -226,19 +223,17 @@ impl BackendInstance for WasmiInstance {
             flat: export.flat.clone(),
         });
         self.by_name.insert(key.clone(), index);
-        Ok(FuncRef {
-            index,
-            name: key,
-            ty: export.func_type.clone(),
-        })
+        Ok(FuncRef::new(self.id, index, key, export.func_type.clone()))
     }
 
     fn call(&mut self, f: &FuncRef, args: &[Value]) -> Result<(Vec<Value>, Usage)> {
         self.check_poisoned()?;
-        let ty = &f.ty;
+        let index = f.index_in(self.id, self.funcs.len())?;
+        let ty = &self.funcs[index].func_type.clone();
+        let name = f.name();
         if args.len() != ty.params.len() {
             return Err(Error::InvalidArguments {
-                function: f.name.to_string(),
+                function: name.to_string(),
                 detail: format!(
                     "expected {} argument(s) ({ty}), got {}",
                     ty.params.len(),
@@ -249,15 +244,15 @@ impl BackendInstance for WasmiInstance {
         for (arg, (pname, pty)) in args.iter().zip(&ty.params) {
             arg.check_type(pty)
                 .map_err(|detail| Error::InvalidArguments {
-                    function: f.name.to_string(),
+                    function: name.to_string(),
                     detail: format!("argument `{pname}`: {detail}"),
                 })?;
         }
         let vparams = ty.params.iter().map(|(_, t)| t);
         let vresults = ty.result.as_slice();
         self.call_with(
-            f.index,
-            &f.name,
+            index as u32,
+            name,
             |cx, ptys, flat_params| lower_args(cx, ptys, vparams, args, flat_params),
             |cx, rtys, results| match results {
                 Results::Pointer(ptr) => load_tuple(cx, rtys, vresults, ptr),

@@ -162,12 +162,12 @@ pub struct Func {
 impl Func {
     /// The export's call name.
     pub fn name(&self) -> &str {
-        &self.inner.name
+        self.inner.name()
     }
 
     /// Its signature.
     pub fn ty(&self) -> &FuncType {
-        &self.inner.ty
+        self.inner.ty()
     }
 }
 

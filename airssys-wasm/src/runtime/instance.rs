@@ -67,7 +67,7 @@ impl Instance {
                 ),
             });
         }
-        let name = &func.inner.name;
+        let name = &func.inner.name();
         let called = self.audit_called(name)?;
         let result = self.backend.call(&func.inner, args);
         self.audit_outcome(called, name, result.as_ref().map(|(_, u)| Some(*u)))?;

@@ -36,12 +36,12 @@ impl Instance {
         name: &str,
     ) -> Result<TypedFunc<P, R>> {
         let f = self.backend.func(name)?;
-        crate::typed::check_signature::<P, R>(&f.name, &f.ty)?;
+        crate::typed::check_signature::<P, R>(f.name(), f.ty())?;
         let inner = self.typed_inner::<P, R>(&f)?;
         Ok(TypedFunc {
             instance: self.id,
             generation: self.generation,
-            name: f.name,
+            name: f.name().clone(),
             inner,
         })
     }
@@ -54,14 +54,14 @@ impl Instance {
         let any = self.backend.as_any_mut();
         #[cfg(feature = "wasmtime")]
         if let Some(w) = any.downcast_mut::<airssys_wasm_backend_wasmtime::WasmtimeInstance>() {
-            return Ok(TypedInner::Wasmtime(w.typed::<P, R>(&f.name)?));
+            return Ok(TypedInner::Wasmtime(w.typed::<P, R>(f.name())?));
         }
         #[cfg(feature = "wasmi")]
         if let Some(w) = any.downcast_mut::<airssys_wasm_backend_wasmi::WasmiInstance>() {
-            if let Some(flat) = w.flat_call::<P, R>(&f.name)? {
+            if let Some(flat) = w.flat_call::<P, R>(f.name())? {
                 return Ok(TypedInner::Wasmi(flat));
             }
-            if let Some(direct) = w.direct_call::<P, R>(&f.name)? {
+            if let Some(direct) = w.direct_call::<P, R>(f.name())? {
                 return Ok(TypedInner::WasmiDirect(direct));
             }
         }
@@ -141,14 +141,14 @@ impl Instance {
         let value = out.pop();
         if !out.is_empty() {
             return Err(Error::Trap {
-                function: f.name.to_string(),
+                function: f.name().to_string(),
                 message: format!("the export returned {} results", out.len() + 1),
             });
         }
         R::from_result(value)
             .map(|r| (r, Some(usage)))
             .map_err(|m| Error::Trap {
-                function: f.name.to_string(),
+                function: f.name().to_string(),
                 message: format!("the result does not convert to its Rust type: {m}"),
             })
     }

@@ -3,6 +3,7 @@
 
 use crate::common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use airssys_wasm::{
@@ -457,4 +458,65 @@ fn nothing_is_leaked_after_a_limit_hit() {
             ["loaded", "instantiated", "called", "limit-hit", "dropped"]
         );
     });
+}
+
+/// An embedder driving a backend directly cannot make it index out of
+/// bounds or call with the wrong type: a `FuncRef` from another instance,
+/// or one made up with any index, is refused with a typed error, and the
+/// instance keeps serving its own references.
+#[test]
+fn a_function_reference_of_another_instance_or_made_up_is_refused() {
+    use airssys_wasm::core::{
+        Backend, CapabilitySet, ComponentId, ComponentInfo, FuncRef, HostFunctions, InstanceConfig,
+        Stdio,
+    };
+    let mut backends: Vec<Box<dyn Backend>> = Vec::new();
+    #[cfg(feature = "wasmtime")]
+    backends.push(Box::new(
+        airssys_wasm::wasmtime_backend::WasmtimeBackend::new().unwrap(),
+    ));
+    #[cfg(feature = "wasmi")]
+    backends.push(Box::new(
+        airssys_wasm::wasmi_backend::WasmiBackend::new().unwrap(),
+    ));
+    let bytes = std::fs::read(common::guest("hostile")).unwrap();
+    let info = ComponentInfo::parse(&bytes).unwrap();
+    for backend in &backends {
+        let limits = Limits::default();
+        let compiled = backend
+            .compile(&bytes, &info, &Arc::new(HostFunctions::new()), &limits)
+            .unwrap();
+        let config = InstanceConfig {
+            component: "hostile".into(),
+            id: ComponentId::new(None, "hostile", None, info.digest()).unwrap(),
+            instance: 1,
+            capabilities: Arc::new(CapabilitySet::new()),
+            limits,
+            audit: Arc::new(airssys_wasm::MemorySink::new()),
+            stdio: Stdio::default(),
+            args: Vec::new(),
+            host_data: None,
+            max_call_data: airssys_wasm::core::DEFAULT_MAX_CALL_DATA,
+        };
+        let mut a = compiled.instantiate(config.clone()).unwrap();
+        let mut b = compiled.instantiate(config).unwrap();
+        let ok = a.func("ok").unwrap();
+        let e = b.call(&ok, &[]).unwrap_err();
+        assert!(
+            e.to_string().contains("resolved on another instance"),
+            "{e}"
+        );
+        let made_up = FuncRef::new(FuncRef::new_owner(), 9_999, "ok".into(), ok.ty().clone());
+        let e = a.call(&made_up, &[]).unwrap_err();
+        assert!(
+            matches!(e, airssys_wasm::Error::InvalidArguments { .. }),
+            "{e}"
+        );
+        assert_eq!(
+            a.call(&ok, &[]).unwrap().0,
+            vec![Value::U32(42)],
+            "{}",
+            backend.name()
+        );
+    }
 }

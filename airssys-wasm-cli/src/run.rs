@@ -68,6 +68,13 @@ pub struct RunArgs {
     /// file stem with other characters replaced by _).
     #[arg(long)]
     name: Option<String>,
+    /// The tenant the component runs for: part of its identity in audit records
+    /// (tenant/name@version) and the owner of its key-value namespaces (default: `default`).
+    #[arg(long, value_name = "TENANT")]
+    tenant: Option<String>,
+    /// The component's version in its identity (default: the manifest's version, else none).
+    #[arg(long, value_name = "VERSION")]
+    component_version: Option<String>,
     #[command(flatten)]
     governed: crate::governed::PolicyArgs,
     /// Call one export, e.g. 'greet("ada")' or 'add(1, 2)', and print its result in WAVE.
@@ -248,6 +255,12 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
     }
     if let Some(name) = &args.name {
         options = options.name(name.clone());
+    }
+    if let Some(tenant) = &args.tenant {
+        options = options.tenant(tenant.clone());
+    }
+    if let Some(version) = &args.component_version {
+        options = options.version(version.clone());
     }
     let component = runtime.load(args.component.as_path(), options)?;
     if let Some(e) = component.evaluation() {

@@ -1412,3 +1412,43 @@ fn an_interface_function_is_invoked_by_its_qualified_name() {
         error_line(&o)
     );
 }
+
+#[test]
+fn run_records_the_tenant_and_version_in_the_audit_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let audit_s = audit.display().to_string();
+    expect(
+        &[
+            "run",
+            "--audit",
+            &audit_s,
+            "--tenant",
+            "acme",
+            "--component-version",
+            "1.4.0",
+            &guest("text-tools"),
+            "--invoke",
+            r#"greet("x")"#,
+        ],
+        0,
+    );
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!events.is_empty());
+    assert!(
+        events
+            .iter()
+            .all(|e| e["component"] == "acme/text-tools@1.4.0"),
+        "{text}"
+    );
+    let o = expect(&["run", "--tenant", "acme/evil", &guest("text-tools")], 91);
+    assert!(
+        stderr(&o).contains("invalid tenant `acme/evil`"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -193,12 +193,10 @@ impl CompiledComponent for Compiled {
         config: InstanceConfig,
     ) -> Result<Box<dyn airssys_wasm_core::BackendInstance>> {
         if metered(&config.limits) != self.metered {
-            return Err(Error::Backend(format!(
-                "component `{}` was compiled for other limits than this instance's (fuel \
-                 metering is compiled in for a fuel limit or a timeout): load it with these \
-                 limits",
-                config.component
-            )));
+            return Err(airssys_wasm_core::kit::compiled_for_other_limits(
+                &config.component,
+                "fuel metering is compiled in for a fuel limit or a timeout",
+            ));
         }
         WasmiInstance::new(
             &self.engine,

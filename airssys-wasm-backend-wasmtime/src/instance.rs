@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use airssys_wasm_core::{
     AuditSink, BackendInstance, CallContext, CapabilityKind, CapabilitySet, Error, FuncRef,
     FuncType, GrowthLimiter, HostData, HostError, HostFn, InstanceConfig, LimitExceeded, Result,
-    Usage, Value,
+    Usage, Value, kit,
 };
 use wasmtime::component::{
     ComponentExportIndex, ComponentNamedList, Func, Instance, Lift, LinkerInstance, Lower,
@@ -201,7 +201,7 @@ pub struct WasmtimeInstance {
     owner: u64,
     handles: HandleTable,
     limits: airssys_wasm_core::Limits,
-    poisoned: Option<String>,
+    poisoned: kit::Poison,
 }
 
 impl WasmtimeInstance {
@@ -209,11 +209,10 @@ impl WasmtimeInstance {
         // A component's limits are fixed at load, and its code was compiled
         // for them: fuel and epoch checks only where a limit needs them.
         if crate::Metering::of(&config.limits) != c.metering {
-            return Err(Error::Backend(format!(
-                "component `{}` was compiled for other limits than this instance's \
-                 (fuel and timeout are compiled in): load it with these limits",
-                config.component
-            )));
+            return Err(kit::compiled_for_other_limits(
+                &config.component,
+                "fuel and timeout are compiled in",
+            ));
         }
         airssys_wasm_core::wasi::audit_ungranted(&config, &c.needed)?;
         let wasi_ctx = wasi::build(&config, &config.component)
@@ -280,7 +279,7 @@ impl WasmtimeInstance {
             by_name: HashMap::new(),
             handles: HandleTable::default(),
             limits,
-            poisoned: None,
+            poisoned: kit::Poison::default(),
         })
     }
 
@@ -337,10 +336,7 @@ impl WasmtimeInstance {
     }
 
     fn check_poisoned(&self) -> Result<()> {
-        match &self.poisoned {
-            Some(why) => Err(Error::InstancePoisoned(why.clone())),
-            None => Ok(()),
-        }
+        self.poisoned.check()
     }
 
     fn usage(&mut self, start: Instant) -> Usage {
@@ -367,7 +363,7 @@ impl WasmtimeInstance {
         } else {
             classify(e, function, self.limits.fuel, &self.limits, elapsed)
         };
-        self.poisoned = Some(err.to_string());
+        self.poisoned.set(&err);
         err
     }
 }
@@ -490,23 +486,13 @@ impl BackendInstance for WasmtimeInstance {
         self.check_poisoned()?;
         let (func, ty) = self.funcs[f.index_in(self.owner, self.funcs.len())?].clone();
         let name = f.name();
-        if args.len() != ty.params.len() {
-            return Err(Error::InvalidArguments {
-                function: name.to_string(),
-                detail: format!(
-                    "expected {} argument(s) ({ty}), got {}",
-                    ty.params.len(),
-                    args.len()
-                ),
-            });
-        }
+        kit::check_args(name, &ty, args)?;
         let mut vals = Vec::with_capacity(args.len());
         for (arg, (pname, pty)) in args.iter().zip(&ty.params) {
             let bad = |detail: String| Error::InvalidArguments {
                 function: name.to_string(),
                 detail: format!("argument `{pname}`: {detail}"),
             };
-            arg.check_type(pty).map_err(bad)?;
             vals.push(convert::to_val(arg, pty, &mut self.handles).map_err(bad)?);
         }
         let mut results = vec![Val::Bool(false); usize::from(ty.result.is_some())];

@@ -26,6 +26,7 @@ mod error;
 pub mod files;
 mod host;
 mod identity;
+pub mod kit;
 mod limits;
 mod name;
 pub mod typed;

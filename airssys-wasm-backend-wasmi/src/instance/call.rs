@@ -98,7 +98,7 @@ impl WasmiInstance {
                             function: name.to_owned(),
                             message,
                         };
-                        self.poisoned = Some(err.to_string());
+                        self.poisoned.set(&err);
                         return Err(err);
                     }
                     None => {}
@@ -109,7 +109,7 @@ impl WasmiInstance {
                     function: name.to_owned(),
                     detail,
                 };
-                self.poisoned = Some(err.to_string());
+                self.poisoned.set(&err);
                 return Err(err);
             }
         };
@@ -136,7 +136,7 @@ impl WasmiInstance {
                 function: name.to_owned(),
                 message,
             };
-            self.poisoned = Some(err.to_string());
+            self.poisoned.set(&err);
             return Err(err);
         }
         let mut ctx = self.store.as_context_mut();

@@ -52,7 +52,7 @@ pub struct WasmiInstance {
     by_name: HashMap<Arc<str>, u32>,
     export_names: String,
     limits: Limits,
-    poisoned: Option<String>,
+    poisoned: airssys_wasm_core::kit::Poison,
 }
 
 impl WasmiInstance {
@@ -120,16 +120,13 @@ impl WasmiInstance {
             by_name: HashMap::new(),
             export_names,
             limits,
-            poisoned: None,
+            poisoned: Default::default(),
         })
     }
 
     #[inline]
     fn check_poisoned(&self) -> Result<()> {
-        match &self.poisoned {
-            Some(why) => Err(Error::InstancePoisoned(why.clone())),
-            None => Ok(()),
-        }
+        self.poisoned.check()
     }
 
     fn usage(&mut self, elapsed: Duration) -> Usage {
@@ -143,7 +140,7 @@ impl WasmiInstance {
 
     fn fail(&mut self, e: &wasmi::Error, function: &str, elapsed: Duration) -> Error {
         let err = classify(&mut self.store, e, function, &self.limits, elapsed);
-        self.poisoned = Some(err.to_string());
+        self.poisoned.set(&err);
         err
     }
 
@@ -168,7 +165,7 @@ impl WasmiInstance {
             function: function.to_owned(),
             message: format!("the result is invalid: {message}"),
         };
-        self.poisoned = Some(err.to_string());
+        self.poisoned.set(&err);
         err
     }
 }
@@ -231,23 +228,7 @@ impl BackendInstance for WasmiInstance {
         let index = f.index_in(self.id, self.funcs.len())?;
         let ty = &self.funcs[index].func_type.clone();
         let name = f.name();
-        if args.len() != ty.params.len() {
-            return Err(Error::InvalidArguments {
-                function: name.to_string(),
-                detail: format!(
-                    "expected {} argument(s) ({ty}), got {}",
-                    ty.params.len(),
-                    args.len()
-                ),
-            });
-        }
-        for (arg, (pname, pty)) in args.iter().zip(&ty.params) {
-            arg.check_type(pty)
-                .map_err(|detail| Error::InvalidArguments {
-                    function: name.to_string(),
-                    detail: format!("argument `{pname}`: {detail}"),
-                })?;
-        }
+        airssys_wasm_core::kit::check_args(name, ty, args)?;
         let vparams = ty.params.iter().map(|(_, t)| t);
         let vresults = ty.result.as_slice();
         self.call_with(

@@ -470,15 +470,12 @@ fn a_function_reference_of_another_instance_or_made_up_is_refused() {
         Backend, CapabilitySet, ComponentId, ComponentInfo, FuncRef, HostFunctions, InstanceConfig,
         Stdio,
     };
-    let mut backends: Vec<Box<dyn Backend>> = Vec::new();
-    #[cfg(feature = "wasmtime")]
-    backends.push(Box::new(
-        airssys_wasm::wasmtime_backend::WasmtimeBackend::new().unwrap(),
-    ));
-    #[cfg(feature = "wasmi")]
-    backends.push(Box::new(
-        airssys_wasm::wasmi_backend::WasmiBackend::new().unwrap(),
-    ));
+    let backends: Vec<Box<dyn Backend>> = vec![
+        #[cfg(feature = "wasmtime")]
+        Box::new(airssys_wasm::wasmtime_backend::WasmtimeBackend::new().unwrap()),
+        #[cfg(feature = "wasmi")]
+        Box::new(airssys_wasm::wasmi_backend::WasmiBackend::new().unwrap()),
+    ];
     let bytes = std::fs::read(common::guest("hostile")).unwrap();
     let info = ComponentInfo::parse(&bytes).unwrap();
     for backend in &backends {

@@ -1,0 +1,82 @@
+//! What every backend does the same way, written once: argument checks
+//! against a function's type, poisoning an instance after a trap, and the
+//! refusal of an instance whose limits its code was not compiled for.
+//! Backends use these, so their errors read the same.
+
+use crate::error::{Error, Result};
+use crate::value::{FuncType, Value};
+
+/// Checks `args` against `ty` (their number, then each one's type) for a
+/// call of `function`; the error is [`Error::InvalidArguments`] naming the
+/// argument.
+///
+/// ```
+/// use airssys_wasm_core::{FuncType, Value, ValueType, kit};
+/// let ty = FuncType { params: vec![("n".into(), ValueType::U32)], result: None };
+/// assert!(kit::check_args("f", &ty, &[Value::U32(1)]).is_ok());
+/// let e = kit::check_args("f", &ty, &[]).unwrap_err();
+/// assert!(e.to_string().contains("expected 1 argument(s)"), "{e}");
+/// let e = kit::check_args("f", &ty, &[Value::Bool(true)]).unwrap_err();
+/// assert!(e.to_string().contains("argument `n`"), "{e}");
+/// ```
+pub fn check_args(function: &str, ty: &FuncType, args: &[Value]) -> Result<()> {
+    if args.len() != ty.params.len() {
+        return Err(Error::InvalidArguments {
+            function: function.to_owned(),
+            detail: format!(
+                "expected {} argument(s) ({ty}), got {}",
+                ty.params.len(),
+                args.len()
+            ),
+        });
+    }
+    for (arg, (name, pty)) in args.iter().zip(&ty.params) {
+        arg.check_type(pty)
+            .map_err(|detail| Error::InvalidArguments {
+                function: function.to_owned(),
+                detail: format!("argument `{name}`: {detail}"),
+            })?;
+    }
+    Ok(())
+}
+
+/// Whether an instance may be entered again: the component model forbids
+/// entering an instance after a trap, so the first trap poisons it and
+/// every later call fails with [`Error::InstancePoisoned`] giving the
+/// trap's text.
+///
+/// ```
+/// use airssys_wasm_core::{Error, kit::Poison};
+/// let mut p = Poison::default();
+/// assert!(p.check().is_ok());
+/// p.set(&Error::Backend("boom".into()));
+/// assert!(matches!(p.check(), Err(Error::InstancePoisoned(why)) if why.contains("boom")));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Poison(Option<String>);
+
+impl Poison {
+    /// `Ok` unless the instance trapped.
+    #[inline]
+    pub fn check(&self) -> Result<()> {
+        match &self.0 {
+            Some(why) => Err(Error::InstancePoisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Poisons the instance with `err`'s text.
+    pub fn set(&mut self, err: &Error) {
+        self.0 = Some(err.to_string());
+    }
+}
+
+/// The refusal of an instance whose limits the component's code was not
+/// compiled for (`what` says what is compiled in for which limits): the
+/// component must be loaded with the instance's limits.
+pub fn compiled_for_other_limits(component: &str, what: &str) -> Error {
+    Error::Backend(format!(
+        "component `{component}` was compiled for other limits than this instance's \
+         ({what}): load it with these limits"
+    ))
+}

@@ -13,9 +13,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 /// Cycles not broken yet: (crate directory, its modules, sorted).
-const KNOWN: &[(&str, &[&str])] = &[
-    ("xtask", &["guests", "polyglot", "toolchain"]),
-];
+const KNOWN: &[(&str, &[&str])] = &[("xtask", &["guests", "polyglot", "toolchain"])];
 
 /// Modules and the modules of the same crate each one imports.
 type Graph = BTreeMap<String, BTreeSet<String>>;

@@ -115,25 +115,42 @@ fn imports(text: &str) -> Vec<String> {
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect()
     };
+    // Comments out, then the code as one text: rustfmt spreads a long
+    // `use crate::{…}` group over several lines.
+    let code: String = text
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut out = Vec::new();
-    for line in text.lines() {
-        let code = line.split("//").next().unwrap_or("");
-        let mut rest = code;
-        while let Some(at) = rest.find("crate::") {
-            rest = &rest[at + "crate::".len()..];
-            if let Some(group) = rest.strip_prefix('{') {
-                let end = group.find('}').unwrap_or(group.len());
-                out.extend(
-                    group[..end]
-                        .split(',')
-                        .map(|item| ident(item.trim()))
-                        .filter(|i| !i.is_empty()),
-                );
-            } else {
-                let i = ident(rest);
-                if !i.is_empty() {
-                    out.push(i);
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // The first name of each top-level item of the group, nested
+            // groups (`a::{B, C}`) skipped.
+            let mut depth = 0usize;
+            let mut item_start = true;
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => item_start = true,
+                    c if item_start && !c.is_whitespace() => {
+                        let name = ident(&group[i..]);
+                        if !name.is_empty() {
+                            out.push(name);
+                        }
+                        item_start = false;
+                    }
+                    _ => {}
                 }
+            }
+        } else {
+            let i = ident(rest);
+            if !i.is_empty() {
+                out.push(i);
             }
         }
     }
@@ -248,5 +265,12 @@ mod tests {
         let text = "use crate::audit::X;\nuse crate::{error, limits::Y};\n\
                     // crate::commented\nlet v = crate::value::f(); // crate::trailing\n";
         assert_eq!(imports(text), ["audit", "error", "limits", "value"]);
+    }
+
+    #[test]
+    fn a_group_over_several_lines_and_nested_groups_are_read() {
+        let text = "use crate::{\n    audit::{X, Y},\n    // crate::commented\n    error,\n    \
+                    limits::Z,\n};\n";
+        assert_eq!(imports(text), ["audit", "error", "limits"]);
     }
 }

@@ -1,5 +1,9 @@
 //! The `airssys-wasm` command: results, output and one exit code per class
 //! of failure. Guests come from `cargo xtask guests`.
+//!
+//! Over 700 lines on purpose: the command's end-to-end tests are one
+//! binary (one link of the CLI's dependencies), and its insta snapshots
+//! are named after this file's tests.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

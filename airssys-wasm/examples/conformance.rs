@@ -21,6 +21,9 @@
 //! error's text must contain the expected message, as wasmtime's own wast
 //! runner requires. Prints one line per file and a total per backend;
 //! exits 1 when anything failed.
+//!
+//! Over 700 lines on purpose: the runner is one program (directives,
+//! hosts and value conversion), read top to bottom.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,10 @@
 //! checked, audited and only then done; denials and limits come back as
 //! `error` values the guest sees, the audit log records them, and the host
 //! keeps serving.
+//!
+//! Over 700 lines on purpose: one test per `airssys:host` function family
+//! against one guest, sharing its setup; split by provider when the host
+//! capabilities become providers.
 
 use crate::common;
 

@@ -12,6 +12,9 @@
 //! names pass `check_name` (or are `*` for a grant), its capabilities
 //! validate, and its paths (mount host and guest paths, the text and base
 //! directory of each file glob) are absolute and normal.
+//!
+//! Over 700 lines on purpose: the generators of manifests and policies
+//! and the properties checked on them belong together.
 
 use airssys_wasm::{Capability, Limits, Request};
 use airssys_wasm_core::capability::{FileOp, NetKind, is_normal};

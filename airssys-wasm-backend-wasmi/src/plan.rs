@@ -147,7 +147,13 @@ pub(crate) fn build(
 
     let lowered = match host {
         Some(host) => {
-            check_host_imports(info, host)?;
+            // Refused whether or not the component calls them (lowers
+            // them), as the wasmtime backend does when it links the
+            // component, in the same order and words. WASI functions are
+            // checked where they are lowered: the wasmi backend provides a
+            // subset of WASI, and a component may import an interface of
+            // which it calls only what the subset has.
+            airssys_wasm_core::kit::resolve_host_imports(info, host, "wasmi")?;
             check_imported_resources(&component, &types)?;
             lowered_imports(&component, info, host)?
         }
@@ -264,33 +270,6 @@ fn check_options(o: &CanonicalOptions) -> Result<()> {
         )
     {
         return Err(unsupported("the GC data model"));
-    }
-    Ok(())
-}
-
-/// Refuses a component that imports a host function the host does not
-/// provide, whether or not the component calls it (lowers it), as the
-/// wasmtime backend does when it links the component, in the same order
-/// and words. WASI functions are checked where they are lowered: the
-/// wasmi backend provides a subset of WASI, and a component may import an
-/// interface of which it calls only what the subset has.
-fn check_host_imports(info: &ComponentInfo, host: &HostFunctions) -> Result<()> {
-    for import in info.imports() {
-        let name = import.name.as_str();
-        match &import.kind {
-            ItemKind::Interface(funcs) if !name.starts_with("wasi:") && !funcs.is_empty() => {
-                if !host.provides_interface(name) {
-                    return Err(crate::missing(name, false));
-                }
-                if let Some((func, _)) = funcs.iter().find(|(f, _)| host.get(name, f).is_none()) {
-                    return Err(crate::missing(&format!("{name}#{func}"), true));
-                }
-            }
-            ItemKind::Function(_) if host.get("", name).is_none() => {
-                return Err(crate::missing(name, false));
-            }
-            _ => {}
-        }
     }
     Ok(())
 }

@@ -90,7 +90,7 @@ use std::time::Duration;
 
 use airssys_wasm_core::{
     Backend, CapabilityKind, CompiledComponent, ComponentInfo, Error, FuncType, HostFunctions,
-    InstanceConfig, ItemKind, Limits, Result, WasmFeatures,
+    InstanceConfig, Limits, Result, WasmFeatures,
 };
 use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker};
 use wasmtime::{Config, Engine};
@@ -329,47 +329,24 @@ impl WasmtimeBackend {
         host: &Arc<HostFunctions>,
     ) -> Result<Linker<instance::StoreData>> {
         let mut linker = flavor.linker.clone();
-        for import in info.imports() {
-            let name = &import.name;
-            match &import.kind {
-                // An interface that only shares types needs no provider.
-                ItemKind::Interface(funcs) if funcs.is_empty() && !name.starts_with("wasi:") => {
-                    linker
-                        .instance(name)
-                        .map_err(|e| Error::Backend(format!("linking {name}: {e:#}")))?;
+        for import in airssys_wasm_core::kit::resolve_host_imports(info, host, "wasmtime")? {
+            let name = import.interface;
+            if name.is_empty() {
+                for (func, f) in import.functions {
+                    instance::define_host_func(&mut linker.root(), "", func, f)?;
                 }
-                ItemKind::Interface(funcs) if !name.starts_with("wasi:") => {
-                    if !host.provides_interface(name) {
-                        return Err(missing(name, false));
-                    }
-                    let mut inst = linker
-                        .instance(name)
-                        .map_err(|e| Error::Backend(format!("linking {name}: {e:#}")))?;
-                    for (func, _) in funcs {
-                        let Some(f) = host.get(name, func) else {
-                            return Err(missing(
-                                &format!("{name}#{func}"),
-                                host.provides_interface(name),
-                            ));
-                        };
-                        instance::define_host_func(&mut inst, name, func, f.clone())?;
-                    }
-                }
-                ItemKind::Function(_) => {
-                    let Some(f) = host.get("", name) else {
-                        return Err(missing(name, false));
-                    };
-                    instance::define_host_func(&mut linker.root(), "", name, f.clone())?;
-                }
-                _ => {}
+                continue;
+            }
+            // An interface that only shares types is defined empty.
+            let mut inst = linker
+                .instance(name)
+                .map_err(|e| Error::Backend(format!("linking {name}: {e:#}")))?;
+            for (func, f) in import.functions {
+                instance::define_host_func(&mut inst, name, func, f)?;
             }
         }
         Ok(linker)
     }
-}
-
-fn missing(name: &str, interface_known: bool) -> Error {
-    Error::missing_import(name, interface_known, "wasmtime")
 }
 
 impl Drop for WasmtimeBackend {

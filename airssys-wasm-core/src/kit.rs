@@ -1,9 +1,14 @@
 //! What every backend does the same way, written once: argument checks
 //! against a function's type, poisoning an instance after a trap, and the
-//! refusal of an instance whose limits its code was not compiled for.
+//! refusal of an instance whose limits its code was not compiled for, and
+//! resolving a component's imports against the host table.
 //! Backends use these, so their errors read the same.
 
+use std::sync::Arc;
+
+use crate::component::{ComponentInfo, ItemKind};
 use crate::error::{Error, Result};
+use crate::host::{HostFn, HostFunctions};
 use crate::value::{FuncType, Value};
 
 /// Checks `args` against `ty` (their number, then each one's type) for a
@@ -79,4 +84,70 @@ pub fn compiled_for_other_limits(component: &str, what: &str) -> Error {
         "component `{component}` was compiled for other limits than this instance's \
          ({what}): load it with these limits"
     ))
+}
+
+/// One import of a component resolved against the host table: an
+/// interface (`""` for functions at the world's root) and the host
+/// function serving each of its functions. An interface that only shares
+/// types has none.
+pub struct HostImport<'a> {
+    /// The interface's name, `""` at the root.
+    pub interface: &'a str,
+    /// Each imported function and the host function that serves it.
+    pub functions: Vec<(&'a str, Arc<HostFn>)>,
+}
+
+/// Resolves a component's non-WASI imports against `host`, in the order
+/// it imports them: the first one the host does not provide fails with
+/// [`Error::MissingImport`] naming it (and `backend` in the hint), whether
+/// or not the component ever calls it. WASI imports are the backend's own.
+///
+/// ```
+/// use airssys_wasm_core::{ComponentInfo, Error, HostFunctions, kit};
+/// let bytes = wat::parse_str(r#"(component (import "tick" (func)))"#).unwrap();
+/// let info = ComponentInfo::parse(&bytes).unwrap();
+/// let e = kit::resolve_host_imports(&info, &HostFunctions::new(), "wasmi").err().unwrap();
+/// assert!(matches!(e, Error::MissingImport { name, .. } if name == "tick"));
+/// let mut host = HostFunctions::new();
+/// host.define("", "tick", |_, _, _| Ok(()));
+/// let resolved = kit::resolve_host_imports(&info, &host, "wasmi").unwrap();
+/// assert_eq!((resolved[0].interface, resolved[0].functions[0].0), ("", "tick"));
+/// ```
+pub fn resolve_host_imports<'a>(
+    info: &'a ComponentInfo,
+    host: &HostFunctions,
+    backend: &str,
+) -> Result<Vec<HostImport<'a>>> {
+    let missing = |name: &str, known| Error::missing_import(name, known, backend);
+    let mut out = Vec::new();
+    for import in info.imports() {
+        let name = import.name.as_str();
+        match &import.kind {
+            ItemKind::Interface(funcs) if !name.starts_with("wasi:") => {
+                if !funcs.is_empty() && !host.provides_interface(name) {
+                    return Err(missing(name, false));
+                }
+                let functions = funcs
+                    .iter()
+                    .map(|(func, _)| match host.get(name, func) {
+                        Some(f) => Ok((func.as_str(), f.clone())),
+                        None => Err(missing(&format!("{name}#{func}"), true)),
+                    })
+                    .collect::<Result<_>>()?;
+                out.push(HostImport {
+                    interface: name,
+                    functions,
+                });
+            }
+            ItemKind::Function(_) => {
+                let f = host.get("", name).ok_or_else(|| missing(name, false))?;
+                out.push(HostImport {
+                    interface: "",
+                    functions: vec![(name, f.clone())],
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
 }

@@ -4,7 +4,6 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -146,19 +145,11 @@ pub(crate) fn define_host_func(
         let mut cx = CallContext::new(&data.component, &data.capabilities, &*data.audit)
             .with_host_data(data.host_data.as_ref())
             .with_deadline(data.waits.deadline);
-        match catch_unwind(AssertUnwindSafe(|| func(&mut cx, &args, &mut outs))) {
-            Ok(Ok(())) => {
-                for (slot, v) in results.iter_mut().zip(&outs) {
-                    *slot = convert::value_to_val(v).map_err(|m| fail(HostError::Failed(m)))?;
-                }
-                Ok(())
-            }
-            Ok(Err(e)) => Err(fail(e)),
-            Err(panic) => Err(fail(HostError::Failed(format!(
-                "panicked: {}",
-                airssys_wasm_core::panic_message(&*panic)
-            )))),
+        kit::call_host(&*func, &mut cx, &args, &mut outs).map_err(&fail)?;
+        for (slot, v) in results.iter_mut().zip(&outs) {
+            *slot = convert::value_to_val(v).map_err(|m| fail(HostError::Failed(m)))?;
         }
+        Ok(())
     })
     .map_err(|e| Error::Backend(format!("linking host function {full}: {e:#}")))
 }

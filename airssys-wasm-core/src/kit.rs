@@ -1,14 +1,15 @@
 //! What every backend does the same way, written once: argument checks
 //! against a function's type, poisoning an instance after a trap, and the
 //! refusal of an instance whose limits its code was not compiled for, and
-//! resolving a component's imports against the host table.
+//! resolving a component's imports against the host table, and calling a
+//! host function with its panics contained.
 //! Backends use these, so their errors read the same.
 
 use std::sync::Arc;
 
 use crate::component::{ComponentInfo, ItemKind};
 use crate::error::{Error, Result};
-use crate::host::{HostFn, HostFunctions};
+use crate::host::{CallContext, HostError, HostFn, HostFunctions};
 use crate::value::{FuncType, Value};
 
 /// Checks `args` against `ty` (their number, then each one's type) for a
@@ -150,4 +151,35 @@ pub fn resolve_host_imports<'a>(
         }
     }
     Ok(out)
+}
+
+/// Calls a host function with the guest's arguments, containing a panic:
+/// a host function that panics fails the call (a [`HostError::Failed`]
+/// saying `panicked: …`, which traps the guest) and never unwinds into the
+/// engine or takes the host down.
+///
+/// ```
+/// use airssys_wasm_core::{CallContext, CapabilitySet, HostError, MemorySink, kit};
+/// let (name, caps, audit) = ("c".into(), CapabilitySet::new(), MemorySink::new());
+/// let mut cx = CallContext::new(&name, &caps, &audit);
+/// let mut outs = [];
+/// let panicking = |_: &mut CallContext<'_>, _: &[_], _: &mut [_]| -> Result<(), HostError> {
+///     panic!("bad state")
+/// };
+/// let e = kit::call_host(&panicking, &mut cx, &[], &mut outs).unwrap_err();
+/// assert!(matches!(e, HostError::Failed(m) if m == "panicked: bad state"));
+/// ```
+pub fn call_host(
+    f: &HostFn,
+    cx: &mut CallContext<'_>,
+    args: &[Value],
+    outs: &mut [Value],
+) -> std::result::Result<(), HostError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(cx, args, outs))) {
+        Ok(r) => r,
+        Err(panic) => Err(HostError::Failed(format!(
+            "panicked: {}",
+            crate::error::panic_message(&*panic)
+        ))),
+    }
 }

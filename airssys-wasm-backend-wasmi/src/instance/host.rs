@@ -2,8 +2,6 @@
 //! calling the host function or the WASI subset, lowering its results),
 //! and the tuples passed through memory.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use airssys_wasm_core::{CallContext, HostError, Value, ValueType};
 use wasmi::{AsContextMut, Caller, Val};
 use wasmtime_environ::component::{InterfaceType, OptionsIndex, TypeFuncIndex};
@@ -105,16 +103,7 @@ pub(super) fn host_call(
                     error,
                 })
             };
-            match catch_unwind(AssertUnwindSafe(|| f(&mut hcx, &args, &mut outs))) {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(fail(e)),
-                Err(panic) => {
-                    return Err(fail(HostError::Failed(format!(
-                        "panicked: {}",
-                        airssys_wasm_core::panic_message(&*panic)
-                    ))));
-                }
-            }
+            airssys_wasm_core::kit::call_host(&**f, &mut hcx, &args, &mut outs).map_err(fail)?;
             outs
         }
     };

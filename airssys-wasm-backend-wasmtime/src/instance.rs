@@ -389,16 +389,7 @@ fn classify(
         return l.into_error(function);
     }
     if let Some(h) = e.downcast_ref::<HostCallFailed>() {
-        // A host function that waited until the call's deadline ends the
-        // call as guest code running past it does.
-        if h.error == HostError::Timeout {
-            return Error::Timeout {
-                function,
-                limit: limits.timeout.unwrap_or_default(),
-                elapsed,
-            };
-        }
-        return Error::from_host(&h.function, &h.error);
+        return kit::host_call_error(function, &h.function, &h.error, limits, elapsed);
     }
     if e.downcast_ref::<crate::blocking::CallDeadline>().is_some() {
         return Error::Timeout {

@@ -36,6 +36,16 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The events of an audit log written by `run --audit FILE`, one JSON
+/// object per line.
+fn audit_events(file: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// Runs and checks the exit code, showing the output when it differs.
 fn expect(args: &[&str], code: i32) -> Output {
     let o = cli(args);
@@ -320,11 +330,7 @@ fn audit_file_gets_one_json_line_per_event() {
         ],
         85,
     );
-    let text = std::fs::read_to_string(&audit).unwrap();
-    let events: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = audit_events(&audit);
     let names: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())
@@ -1437,17 +1443,13 @@ fn run_records_the_tenant_and_version_in_the_audit_identity() {
         ],
         0,
     );
-    let text = std::fs::read_to_string(&audit).unwrap();
-    let events: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = audit_events(&audit);
     assert!(!events.is_empty());
     assert!(
         events
             .iter()
             .all(|e| e["component"] == "acme/text-tools@1.4.0"),
-        "{text}"
+        "{events:?}"
     );
     let o = expect(&["run", "--tenant", "acme/evil", &guest("text-tools")], 91);
     assert!(

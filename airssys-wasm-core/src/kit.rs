@@ -6,10 +6,12 @@
 //! Backends use these, so their errors read the same.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::component::{ComponentInfo, ItemKind};
 use crate::error::{Error, Result};
 use crate::host::{CallContext, HostError, HostFn, HostFunctions};
+use crate::limits::Limits;
 use crate::value::{FuncType, Value};
 
 /// Checks `args` against `ty` (their number, then each one's type) for a
@@ -182,4 +184,26 @@ pub fn call_host(
             crate::error::panic_message(&*panic)
         ))),
     }
+}
+
+/// The error of a call of `function` that a host function (`host_fn`)
+/// ended with `error`: a host function that waited until the call's
+/// deadline ends the call as guest code running past it does
+/// ([`Error::Timeout`] after `elapsed`); any other failure is the host
+/// function's ([`Error::from_host`]).
+pub fn host_call_error(
+    function: String,
+    host_fn: &str,
+    error: &HostError,
+    limits: &Limits,
+    elapsed: Duration,
+) -> Error {
+    if *error == HostError::Timeout {
+        return Error::Timeout {
+            function,
+            limit: limits.timeout.unwrap_or_default(),
+            elapsed,
+        };
+    }
+    Error::from_host(host_fn, error)
 }

@@ -65,16 +65,13 @@ pub(super) fn classify(
         return hit.into_error(function);
     }
     if let Some(h) = e.downcast_ref::<HostCallFailed>() {
-        // A host function that waited until the call's deadline ends the
-        // call as guest code running past it does.
-        if h.error == HostError::Timeout {
-            return Error::Timeout {
-                function,
-                limit: limits.timeout.unwrap_or_default(),
-                elapsed,
-            };
-        }
-        return Error::from_host(&h.function, &h.error);
+        return airssys_wasm_core::kit::host_call_error(
+            function,
+            &h.function,
+            &h.error,
+            limits,
+            elapsed,
+        );
     }
     if e.downcast_ref::<Interrupted>().is_some() {
         return Error::Timeout {

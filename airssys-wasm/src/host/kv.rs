@@ -27,6 +27,9 @@ const DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new(DATA_NAME);
 const OLD_DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kv");
 const USAGE: TableDefinition<&str, u64> = TableDefinition::new(USAGE_NAME);
 
+/// A data table opened for reading.
+type DataTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
 /// The store.
 pub(crate) struct Store {
     db: Database,
@@ -128,14 +131,20 @@ impl Store {
         Ok(Self { db })
     }
 
-    fn get(&self, tenant: &str, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        let tables = Tables::of(tenant);
+    /// `tenant`'s data table, for reading; `None` for a tenant that never
+    /// wrote (it has no tables yet).
+    fn read_data(&self, tenant: &str) -> Result<Option<DataTable>, KvError> {
         let tx = self.db.begin_read().map_err(failed)?;
-        let table = match tx.open_table(tables.data()) {
-            Ok(t) => t,
-            // A tenant that never wrote has no tables yet.
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(failed(e)),
+        match tx.open_table(Tables::of(tenant).data()) {
+            Ok(t) => Ok(Some(t)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(failed(e)),
+        }
+    }
+
+    fn get(&self, tenant: &str, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        let Some(table) = self.read_data(tenant)? else {
+            return Ok(None);
         };
         let value = table
             .get(full_key(namespace, key).as_slice())
@@ -220,12 +229,8 @@ impl Store {
     }
 
     fn keys(&self, tenant: &str, namespace: &str) -> Result<Vec<String>, KvError> {
-        let tables = Tables::of(tenant);
-        let tx = self.db.begin_read().map_err(failed)?;
-        let table = match tx.open_table(tables.data()) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(failed(e)),
+        let Some(table) = self.read_data(tenant)? else {
+            return Ok(Vec::new());
         };
         let start = prefix(namespace);
         let mut keys = Vec::new();

@@ -98,13 +98,8 @@ impl Component {
         let rt = &c.runtime;
         let live = c.live.fetch_add(1, Ordering::AcqRel) + 1;
         let guard = LiveGuard(&c.live);
-        if let Some(limit) = c.limits.max_instances
-            && live > limit
-        {
-            let e = Error::InstanceLimit {
-                component: c.id.to_string(),
-                limit,
-            };
+        // A refused instantiation is audited, then returned.
+        let failed = |e: Error| -> Result<Instance> {
             rt.record(
                 c.id.label(),
                 AuditKind::InstantiationFailed {
@@ -112,7 +107,15 @@ impl Component {
                     class: e.class(),
                 },
             )?;
-            return Err(e);
+            Err(e)
+        };
+        if let Some(limit) = c.limits.max_instances
+            && live > limit
+        {
+            return failed(Error::InstanceLimit {
+                component: c.id.to_string(),
+                limit,
+            });
         }
         let id = rt.next_instance.fetch_add(1, Ordering::Relaxed);
         match c.compiled.instantiate(c.instance_config(id)) {
@@ -127,16 +130,7 @@ impl Component {
                     component: self.inner.clone(),
                 })
             }
-            Err(e) => {
-                rt.record(
-                    c.id.label(),
-                    AuditKind::InstantiationFailed {
-                        error: e.to_string(),
-                        class: e.class(),
-                    },
-                )?;
-                Err(e)
-            }
+            Err(e) => failed(e),
         }
     }
 }

@@ -11,6 +11,8 @@
 //! - [`AuditEvent`], [`AuditSink`]: the audit trail.
 //! - [`HostFunctions`], [`CallContext`]: host functions, defined once for
 //!   every backend.
+//! - [`provider`]: host capabilities as providers ([`HostProvider`]), the
+//!   unit every host interface is served by.
 //! - [`typed`]: the Rust types of typed calls, on every backend.
 //! - [`files`]: host files resolved beneath directory handles, at the
 //!   moment of use.
@@ -29,6 +31,7 @@ mod identity;
 pub mod kit;
 mod limits;
 mod name;
+pub mod provider;
 pub mod typed;
 mod value;
 pub mod wasi;
@@ -53,6 +56,7 @@ pub use name::{
     MAX_NAME_LEN, NAME_RULE, NameError, TENANT_RULE, VERSION_RULE, check_name, check_tenant,
     check_version, name_from_file_stem,
 };
+pub use provider::{HostProvider, OnDenied, Providers};
 pub use value::{
     Case, ConversionError, Field, FuncType, ResourceHandle, ResourceType, Value, ValueType,
 };

@@ -68,16 +68,9 @@ use crate::config::{CapabilityTable, ConfigError, LimitTable, Located, Position,
 use crate::manifest::Manifest;
 pub use crate::signing::TrustedKey;
 
-/// How a denial by the host interface reaches the guest.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OnDenied {
-    /// As the `error` case of the function's WIT `result` (the default).
-    #[default]
-    Error,
-    /// As a trap that ends the call.
-    Trap,
-}
+/// How a denial by the host interface reaches the guest (defined in core,
+/// where host providers answer denials).
+pub use airssys_wasm_core::OnDenied;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

@@ -31,15 +31,19 @@ pub enum CapabilityKind {
 }
 
 impl CapabilityKind {
-    /// The capability an import needs, judged by its interface name
+    /// The capability a WASI import needs, judged by its interface name
     /// (`wasi:filesystem/types@0.2.6` needs [`CapabilityKind::Filesystem`]).
-    /// `None` for imports that need no grant (`wasi:io`, `wasi:cli/exit`) or
-    /// that the host does not know.
+    /// `None` for imports that need no grant (`wasi:io`, `wasi:cli/exit`)
+    /// and for every interface outside WASI: those are served by host
+    /// providers, which declare what they check
+    /// ([`Providers::capability_for`](crate::Providers::capability_for)
+    /// asks them).
     ///
     /// ```
     /// use airssys_wasm_core::CapabilityKind;
     /// assert_eq!(CapabilityKind::for_import("wasi:cli/stdout@0.2.6"), Some(CapabilityKind::Stdio));
     /// assert_eq!(CapabilityKind::for_import("wasi:io/streams@0.2.6"), None);
+    /// assert_eq!(CapabilityKind::for_import("airssys:host/key-value@0.1.0"), None);
     /// ```
     pub fn for_import(name: &str) -> Option<Self> {
         let unversioned = name.split('@').next().unwrap_or(name);
@@ -52,11 +56,6 @@ impl CapabilityKind {
             n if n.starts_with("wasi:sockets/") || n.starts_with("wasi:http/") => {
                 Some(Self::Network)
             }
-            "airssys:host/key-value" => Some(Self::KeyValue),
-            "airssys:host/filesystem" => Some(Self::Filesystem),
-            "airssys:host/http-client" => Some(Self::Network),
-            "airssys:host/clocks" => Some(Self::Clocks),
-            "airssys:host/random" => Some(Self::Random),
             _ => None,
         }
     }

@@ -358,12 +358,11 @@ impl ComponentInfo {
         interface_in(&self.exports, name)
     }
 
-    /// The kinds of capability the imports would need to do anything useful.
-    pub fn needed_capabilities(&self) -> BTreeSet<CapabilityKind> {
-        self.imports
-            .iter()
-            .filter_map(|i| CapabilityKind::for_import(&i.name))
-            .collect()
+    /// The kinds of capability the imports would need to do anything
+    /// useful: WASI's, and those the providers serving the other imports
+    /// declare.
+    pub fn needed_capabilities(&self, providers: &crate::Providers) -> BTreeSet<CapabilityKind> {
+        providers.needed_capabilities(self)
     }
 }
 

@@ -192,18 +192,10 @@ fn imports_map_to_capability_kinds() {
             Some(CapabilityKind::Network),
         ),
         ("wasi:cli/exit@0.2.6", None),
-        (
-            "airssys:host/key-value@0.1.0",
-            Some(CapabilityKind::KeyValue),
-        ),
-        (
-            "airssys:host/http-client@0.1.0",
-            Some(CapabilityKind::Network),
-        ),
-        (
-            "airssys:host/filesystem@0.1.0",
-            Some(CapabilityKind::Filesystem),
-        ),
+        // Served by providers, which declare what they check.
+        ("airssys:host/key-value@0.1.0", None),
+        ("airssys:host/http-client@0.1.0", None),
+        ("airssys:host/filesystem@0.1.0", None),
         ("airssys:host/logging@0.1.0", None),
         ("airssys:host/config@0.1.0", None),
         ("airssys:test/host-fns@0.1.0", None),

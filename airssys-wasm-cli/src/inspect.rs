@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use airssys_wasm::security::signing::Signature;
 use airssys_wasm::security::{Evaluation, Manifest, Subject};
-use airssys_wasm::{Capability, ComponentInfo, Error, ItemKind, Limits, Result};
+use airssys_wasm::{
+    Capability, ComponentInfo, Error, HostSettings, ItemKind, Limits, Providers, Result,
+};
 
 /// Arguments of `inspect`.
 #[derive(clap::Args)]
@@ -29,7 +31,16 @@ pub fn inspect(args: InspectArgs) -> Result<ExitCode> {
     let bytes = crate::read_input(&args.component)?;
     let info = ComponentInfo::parse(&bytes)?;
     let (policy, manifest) = crate::governed::load(&args.governed, &args.component)?;
-    let mut out = render(&args.component.display().to_string(), &info, !args.no_wit);
+    // The providers `run` has (the key-value store in memory: nothing is
+    // opened), which say what each import needs.
+    let mut providers = Providers::new();
+    airssys_wasm::host::register(&mut providers, &HostSettings::default())?;
+    let mut out = render(
+        &args.component.display().to_string(),
+        &info,
+        &providers,
+        !args.no_wit,
+    );
     if let Some(m) = &manifest {
         out.push_str(&render_manifest(m));
     }
@@ -147,8 +158,8 @@ pub fn render_evaluation(policy: &str, e: &Evaluation) -> String {
     out
 }
 
-/// The text `inspect` prints.
-pub fn render(path: &str, info: &ComponentInfo, with_wit: bool) -> String {
+/// The text `inspect` prints; `providers` say what each import needs.
+pub fn render(path: &str, info: &ComponentInfo, providers: &Providers, with_wit: bool) -> String {
     let mut out = String::new();
     out.push_str(&format!("component: {path}\n"));
     out.push_str(&format!("digest:    {}\n", info.digest()));
@@ -158,7 +169,8 @@ pub fn render(path: &str, info: &ComponentInfo, with_wit: bool) -> String {
         out.push_str("  (none)\n");
     }
     for item in info.imports() {
-        let need = airssys_wasm::CapabilityKind::for_import(&item.name)
+        let need = providers
+            .capability_for(&item.name)
             .map(|k| format!("  [needs {k}]"))
             .unwrap_or_default();
         out.push_str(&format!("  {}{need}\n", describe(&item.name, &item.kind)));
@@ -173,7 +185,7 @@ pub fn render(path: &str, info: &ComponentInfo, with_wit: bool) -> String {
         out.push_str("  (none)\n");
     }
     let needed: Vec<String> = info
-        .needed_capabilities()
+        .needed_capabilities(providers)
         .iter()
         .map(|k| k.to_string())
         .collect();

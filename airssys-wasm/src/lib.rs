@@ -30,7 +30,6 @@
 //! `wasmi` (interpreter); with both on, [`RuntimeBuilder::backend`] picks one
 //! ([`BackendKind`]).
 
-mod host;
 mod link;
 mod runtime;
 pub mod typed;
@@ -47,9 +46,15 @@ pub use airssys_wasm_core::{
 pub use airssys_wasm_security::{ChainConfig, ChainedLog, FullPolicy, JsonLinesSink};
 
 pub use airssys_wasm_core::capability;
+/// Host capabilities as providers: write one to serve an interface of your
+/// own ([`RuntimeBuilder::provider`]).
+pub use airssys_wasm_core::provider;
+pub use airssys_wasm_core::{HostProvider, OnDenied, Providers};
+/// The providers of `airssys:host`, and their settings.
+pub use airssys_wasm_host as host;
+pub use airssys_wasm_host::HostSettings;
 /// The security crate: audit logs and their verification.
 pub use airssys_wasm_security as security;
-pub use host::HostSettings;
 pub use runtime::TypedFunc;
 pub use runtime::{
     BackendChoice, BackendKind, Component, Func, Instance, LoadOptions, Runtime, RuntimeBuilder,

@@ -4,10 +4,15 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use airssys_wasm_core::audit::DenialThrottle;
-use airssys_wasm_core::{AuditSink, Backend, Error, HostFunctions, Result, TracingSink};
+use airssys_wasm_core::{
+    AuditSink, Backend, Error, HostFunctions, HostProvider, Providers, Result, TracingSink,
+};
 
 use super::{Runtime, RuntimeInner};
-use crate::host::{HostSettings, HostState};
+use crate::HostSettings;
+
+/// Registers a provider added with [`RuntimeBuilder::provider`].
+type Registration = Box<dyn FnOnce(&mut Providers) -> Result<()> + Send>;
 
 /// A backend this build of airssys-wasm includes, chosen by name.
 ///
@@ -111,6 +116,7 @@ pub struct RuntimeBuilder {
     audit: Option<Arc<dyn AuditSink>>,
     host: HostFunctions,
     host_settings: HostSettings,
+    providers: Vec<Registration>,
     #[cfg(feature = "wasmtime")]
     wasmtime: airssys_wasm_backend_wasmtime::WasmtimeConfig,
 }
@@ -144,6 +150,43 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Adds a host provider: the interfaces it serves become importable by
+    /// every component of the runtime, checked and audited as it says (see
+    /// [`crate::provider`]). `build` fails when it serves an interface
+    /// another provider (`airssys:host`'s included) or the host functions
+    /// serve already.
+    ///
+    /// ```
+    /// use airssys_wasm::provider::{Interface, LoadContext, ProviderTable};
+    /// use airssys_wasm::{CapabilityKind, HostProvider, Runtime, Value};
+    ///
+    /// struct Answer;
+    /// impl HostProvider for Answer {
+    ///     type State = ();
+    ///     fn name(&self) -> &'static str { "answer" }
+    ///     fn interfaces(&self) -> &'static [Interface] {
+    ///         const I: &[Interface] = &[Interface::new("example:app/answer", "0.1.0", None)];
+    ///         I
+    ///     }
+    ///     fn configure(&self, _: &LoadContext<'_>) -> airssys_wasm::Result<()> { Ok(()) }
+    ///     fn define(&self, table: &mut ProviderTable<'_, Self>) {
+    ///         table.func("example:app/answer", "get", |_, _, _, _| Ok(Value::U32(42)));
+    ///     }
+    /// }
+    ///
+    /// let runtime = Runtime::builder().provider(Answer).build().unwrap();
+    /// assert_eq!(runtime.providers().provider_of("example:app/answer@0.1.0"), Some("answer"));
+    /// assert_eq!(
+    ///     runtime.providers().capability_for("airssys:host/key-value@0.1.0"),
+    ///     Some(CapabilityKind::KeyValue)
+    /// );
+    /// ```
+    pub fn provider(mut self, provider: impl HostProvider) -> Self {
+        self.providers
+            .push(Box::new(move |all| all.register(provider).map(|_| ())));
+        self
+    }
+
     /// Chooses the backend: a [`BackendKind`] (`wasmtime` is the default
     /// when the feature is on, `wasmi` otherwise), or a backend built
     /// elsewhere (any [`Backend`] implementation, as `Arc<dyn Backend>`).
@@ -169,10 +212,15 @@ impl RuntimeBuilder {
     }
 
     /// Builds the runtime. Fails when the key-value store cannot be opened,
-    /// or when the host functions redefine `airssys:host`.
+    /// when two providers serve one interface, or when the host functions
+    /// redefine an interface a provider serves (`airssys:host`'s included).
     pub fn build(mut self) -> Result<Runtime> {
-        let host_state = Arc::new(HostState::new(self.host_settings.clone())?);
-        crate::host::define(&mut self.host, host_state.clone())?;
+        let mut providers = Providers::new();
+        crate::host::register(&mut providers, &self.host_settings)?;
+        for register in self.providers {
+            register(&mut providers)?;
+        }
+        providers.define(&mut self.host)?;
         let backend = match self.backend {
             Some(BackendChoice::Custom(b)) => b,
             Some(BackendChoice::Kind(kind)) => built_in(
@@ -205,7 +253,8 @@ impl RuntimeBuilder {
                     self.audit.unwrap_or_else(|| Arc::new(TracingSink)),
                 )),
                 host: Arc::new(self.host),
-                host_state,
+                providers: Arc::new(providers),
+                max_call_data: self.host_settings.max_call_data,
                 next_instance: AtomicU64::new(1),
             }),
         })

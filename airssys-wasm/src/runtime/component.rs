@@ -25,7 +25,7 @@ impl ComponentInner {
             stdio: self.stdio.clone(),
             args: self.args.clone(),
             host_data: Some(self.host_data.clone()),
-            max_call_data: self.runtime.host_state.settings.max_call_data,
+            max_call_data: self.runtime.max_call_data,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 
+use airssys_wasm_core::provider::LoadContext;
 use airssys_wasm_core::{
     AuditKind, Capability, ComponentId, ComponentInfo, Error, HostData, Limits, Result,
 };
@@ -16,7 +17,6 @@ use super::component::{Component, ComponentInner};
 use super::options::LoadOptions;
 use super::source::Source;
 use super::{Identity, Runtime};
-use crate::host::ComponentHost;
 
 impl Runtime {
     pub(super) fn load_inner(
@@ -120,12 +120,12 @@ impl Runtime {
             identity.version.as_deref(),
             info.digest(),
         )?;
-        let host_data: HostData = Arc::new(ComponentHost::new(
-            id.clone(),
-            config,
+        // Every provider's state for this load, from what the manifest,
+        // the policy and the options decided.
+        let host_data: HostData = Arc::new(self.inner.providers.configure(
             on_denied,
-            self.inner.host_state.settings.log_rate,
-        ));
+            &LoadContext::new(&id, &info, &capabilities, &config),
+        )?);
         self.inner.record(
             label,
             AuditKind::Loaded {

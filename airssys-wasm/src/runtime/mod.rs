@@ -5,11 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::SystemTime;
 
-use crate::host::HostState;
-
 use airssys_wasm_core::{
     AuditEvent, AuditKind, AuditSink, Backend, ComponentId, ComponentInfo, Error, HostFunctions,
-    Limits, Result, name_from_file_stem,
+    Limits, Providers, Result, name_from_file_stem,
 };
 
 mod builder;
@@ -32,7 +30,8 @@ struct RuntimeInner {
     backend: Arc<dyn Backend>,
     audit: Arc<dyn AuditSink>,
     host: Arc<HostFunctions>,
-    host_state: Arc<HostState>,
+    providers: Arc<Providers>,
+    max_call_data: u64,
     next_instance: AtomicU64,
 }
 
@@ -80,6 +79,13 @@ impl Runtime {
     /// The backend's name.
     pub fn backend_name(&self) -> &'static str {
         self.inner.backend.name()
+    }
+
+    /// The host providers of this runtime: `airssys:host`'s and those
+    /// added with [`RuntimeBuilder::provider`]. They say which capability
+    /// each import needs ([`Providers::capability_for`]).
+    pub fn providers(&self) -> &Providers {
+        &self.inner.providers
     }
 
     /// Reads, validates and compiles a component.

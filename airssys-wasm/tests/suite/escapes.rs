@@ -444,44 +444,6 @@ fn key_value_entries_of_two_namespaces_never_collide() {
     });
 }
 
-/// A store written by an earlier version is carried over when opened.
-#[test]
-fn a_key_value_store_of_the_earlier_format_is_moved_over() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("kv.redb");
-    {
-        let db = redb::Database::create(&file).unwrap();
-        let old: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("kv");
-        let tx = db.begin_write().unwrap();
-        tx.open_table(old)
-            .unwrap()
-            .insert(b"notes\0a".as_slice(), b"kept".as_slice())
-            .unwrap();
-        tx.commit().unwrap();
-    }
-    let rt = airssys_wasm::Runtime::builder()
-        .host_settings(airssys_wasm::HostSettings {
-            kv_path: Some(file),
-            ..Default::default()
-        })
-        .build()
-        .unwrap();
-    let mut i = rt
-        .load(
-            common::guest("host-probe"),
-            LoadOptions::new().grant(Capability::key_value("notes", KvQuota::default())),
-        )
-        .unwrap()
-        .instantiate()
-        .unwrap();
-    assert_eq!(
-        i.call("kv-get", &[s("notes"), s("a")]).unwrap(),
-        vec![Value::Result(Ok(Some(Box::new(Value::Option(Some(
-            Box::new(s("kept"))
-        ))))))]
-    );
-}
-
 /// A guest's `realloc` runs while the host lowers into it, and may not call
 /// out of the component (`may-leave` is cleared), on both backends.
 #[test]

@@ -527,7 +527,13 @@ fn the_runtime_owns_airssys_host() {
             .build()
             .err()
             .unwrap();
-        assert!(err.to_string().contains("provided by the runtime"), "{err}");
+        assert!(
+            err.to_string().contains(
+                "`airssys:host/logging@0.1.0` is served by the host provider `logging`; host \
+                 functions may not redefine it"
+            ),
+            "{err}"
+        );
     });
 }
 

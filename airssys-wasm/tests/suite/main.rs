@@ -22,6 +22,7 @@ mod identity;
 mod lifecycle;
 mod link;
 mod polyglot;
+mod providers;
 mod shapes;
 mod values;
 mod wasi;

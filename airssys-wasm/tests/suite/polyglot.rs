@@ -325,7 +325,7 @@ fn check_greeter(rt: &Runtime, audit: &MemorySink, log: &GuestLog, lang: &str) {
     let granted: Vec<CapabilityKind> = grants(lang).iter().map(Capability::kind).collect();
     let expected: Vec<CapabilityKind> = component
         .info()
-        .needed_capabilities()
+        .needed_capabilities(rt.providers())
         .into_iter()
         .filter(|k| !granted.contains(k))
         .collect();

@@ -13,12 +13,23 @@
 //! key` in table `kv`) is moved to this form when it is opened.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use airssys_wasm_core::{DEFAULT_TENANT, Error, HostError, HostFunctions, Request, Result, Value};
+use airssys_wasm_core::provider::{
+    Interface, LoadContext, ProviderTable, bytes, bytes_value, err, limit, ok, string,
+};
+use airssys_wasm_core::{
+    CapabilityKind, DEFAULT_TENANT, Error, HostError, HostProvider, Request, Result, Value,
+};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{HostState, bytes, bytes_value, err, func, gate, limit, ok, string};
+use crate::interface;
+
+/// The interface this provider serves.
+pub const INTERFACES: &[Interface] = &[interface(
+    "airssys:host/key-value",
+    Some(CapabilityKind::KeyValue),
+)];
+const I: &str = INTERFACES[0].name;
 
 const DATA_NAME: &str = "kv2";
 const USAGE_NAME: &str = "usage";
@@ -30,9 +41,15 @@ const USAGE: TableDefinition<&str, u64> = TableDefinition::new(USAGE_NAME);
 /// A data table opened for reading.
 type DataTable = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
 
-/// The store.
-pub(crate) struct Store {
+/// The `key-value` provider and its store.
+pub struct KeyValue {
     db: Database,
+}
+
+impl std::fmt::Debug for KeyValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyValue").finish_non_exhaustive()
+    }
 }
 
 /// Why a store operation failed.
@@ -90,7 +107,9 @@ impl Tables {
     }
 }
 
-impl Store {
+impl KeyValue {
+    /// Opens (or creates) the store in the file `path`, or in memory for
+    /// `None`. A store of an earlier version is moved to this one's form.
     pub fn open(path: Option<&Path>) -> Result<Self> {
         let open_error = |e: &dyn std::fmt::Display| Error::Io {
             path: path.map_or("(memory)".into(), |p| p.display().to_string()),
@@ -257,59 +276,170 @@ fn outcome(
     }
 }
 
-pub(super) fn define(table: &mut HostFunctions, state: &Arc<HostState>) {
-    func(table, state, "key-value", "get", |cx, state, host, args| {
+impl HostProvider for KeyValue {
+    type State = ();
+
+    fn name(&self) -> &'static str {
+        "key-value"
+    }
+
+    fn interfaces(&self) -> &'static [Interface] {
+        INTERFACES
+    }
+
+    fn configure(&self, _: &LoadContext<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    fn define(&self, table: &mut ProviderTable<'_, Self>) {
+        define(table);
+    }
+}
+
+fn define(table: &mut ProviderTable<'_, KeyValue>) {
+    table.func(I, "get", |cx, store, host, args| {
         let (ns, key) = (string(args, 0)?, string(args, 1)?);
-        if let Some(denied) = gate(cx, host, Request::KeyValue(ns))? {
+        if let Some(denied) = host.gate(cx, Request::KeyValue(ns))? {
             return Ok(denied);
         }
-        let got = state
-            .kv
+        let got = store
             .get(host.tenant(), ns, key)
             .map(|v| Value::Option(v.map(|b| Box::new(bytes_value(b)))));
         outcome(cx, "airssys:host/key-value#get", got)
     });
-    func(table, state, "key-value", "set", |cx, state, host, args| {
+    table.func(I, "set", |cx, store, host, args| {
         let (ns, key) = (string(args, 0)?, string(args, 1)?);
         let value = bytes(&args[2])?;
-        if let Some(denied) = gate(cx, host, Request::KeyValue(ns))? {
+        if let Some(denied) = host.gate(cx, Request::KeyValue(ns))? {
             return Ok(denied);
         }
         let quota = cx.capabilities().kv_quota(ns).unwrap_or_default();
-        match state.kv.set(host.tenant(), ns, key, &value, quota) {
+        match store.set(host.tenant(), ns, key, &value, quota) {
             Ok(()) => Ok(ok(None)),
             Err(e) => outcome(cx, "airssys:host/key-value#set", Err(e)),
         }
     });
-    func(
-        table,
-        state,
-        "key-value",
-        "delete",
-        |cx, state, host, args| {
-            let (ns, key) = (string(args, 0)?, string(args, 1)?);
-            if let Some(denied) = gate(cx, host, Request::KeyValue(ns))? {
-                return Ok(denied);
-            }
-            let r = state.kv.delete(host.tenant(), ns, key).map(Value::Bool);
-            outcome(cx, "airssys:host/key-value#delete", r)
-        },
-    );
-    func(
-        table,
-        state,
-        "key-value",
-        "list-keys",
-        |cx, state, host, args| {
-            let ns = string(args, 0)?;
-            if let Some(denied) = gate(cx, host, Request::KeyValue(ns))? {
-                return Ok(denied);
-            }
-            let r = state
-                .kv
-                .keys(host.tenant(), ns)
-                .map(|k| Value::List(k.into_iter().map(Value::String).collect()));
-            outcome(cx, "airssys:host/key-value#list-keys", r)
-        },
-    );
+    table.func(I, "delete", |cx, store, host, args| {
+        let (ns, key) = (string(args, 0)?, string(args, 1)?);
+        if let Some(denied) = host.gate(cx, Request::KeyValue(ns))? {
+            return Ok(denied);
+        }
+        let r = store.delete(host.tenant(), ns, key).map(Value::Bool);
+        outcome(cx, "airssys:host/key-value#delete", r)
+    });
+    table.func(I, "list-keys", |cx, store, host, args| {
+        let ns = string(args, 0)?;
+        if let Some(denied) = host.gate(cx, Request::KeyValue(ns))? {
+            return Ok(denied);
+        }
+        let r = store
+            .keys(host.tenant(), ns)
+            .map(|k| Value::List(k.into_iter().map(Value::String).collect()));
+        outcome(cx, "airssys:host/key-value#list-keys", r)
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Harness;
+    use airssys_wasm_core::capability::KvQuota;
+    use airssys_wasm_core::{AuditKind, Capability, CapabilitySet, OnDenied};
+
+    fn s(v: &str) -> Value {
+        Value::String(v.into())
+    }
+
+    fn ns(quota: KvQuota) -> CapabilitySet {
+        [Capability::key_value("n", quota)].into_iter().collect()
+    }
+
+    #[test]
+    fn tenants_never_share_a_namespace() {
+        let h = Harness::new(KeyValue::open(None).unwrap());
+        let a = h.load(Some("a"), ns(KvQuota::default()), &[], OnDenied::Error);
+        let b = h.load(Some("b"), ns(KvQuota::default()), &[], OnDenied::Error);
+        let set = [s("n"), s("k"), bytes_value(b"v".to_vec())];
+        assert_eq!(h.call(&a, "set", &set).unwrap(), ok(None));
+        let got = |l| h.call(l, "get", &[s("n"), s("k")]).unwrap();
+        assert_eq!(
+            got(&a),
+            ok(Some(Value::Option(Some(Box::new(bytes_value(
+                b"v".to_vec()
+            ))))))
+        );
+        assert_eq!(got(&b), ok(Some(Value::Option(None))));
+        assert_eq!(
+            h.call(&b, "list-keys", &[s("n")]).unwrap(),
+            ok(Some(Value::List(vec![])))
+        );
+        assert_eq!(
+            h.call(&a, "delete", &[s("n"), s("k")]).unwrap(),
+            ok(Some(Value::Bool(true)))
+        );
+    }
+
+    #[test]
+    fn quotas_and_denials_are_answered_and_audited() {
+        let h = Harness::new(KeyValue::open(None).unwrap());
+        let quota = KvQuota {
+            bytes: 8,
+            max_key_bytes: 4,
+            max_value_bytes: 8,
+        };
+        let l = h.load(None, ns(quota), &[], OnDenied::Error);
+        let set = |k: &str, v: &[u8]| {
+            h.call(&l, "set", &[s("n"), s(k), bytes_value(v.to_vec())])
+                .unwrap()
+        };
+        assert_eq!(set("k", b"1234567"), ok(None));
+        assert_eq!(
+            set("j", b"1"),
+            err(
+                "limit",
+                "namespace `n` quota of 8 bytes would be exceeded (8 used, this write needs 2)"
+            )
+        );
+        assert_eq!(
+            h.call(&l, "get", &[s("other"), s("k")]).unwrap(),
+            err("denied", "kv other")
+        );
+        let kinds: Vec<_> = h.audit.events().into_iter().map(|e| e.kind).collect();
+        assert!(
+            matches!(kinds[1], AuditKind::CapabilityAllowed { .. }),
+            "{kinds:?}"
+        );
+        assert!(matches!(kinds[2], AuditKind::HostLimit { .. }), "{kinds:?}");
+        assert!(
+            matches!(kinds[3], AuditKind::CapabilityDenied { .. }),
+            "{kinds:?}"
+        );
+    }
+
+    /// A store written by an earlier version is carried over when opened.
+    #[test]
+    fn a_store_of_the_earlier_format_is_moved_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kv.redb");
+        {
+            let db = Database::create(&file).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.open_table(OLD_DATA)
+                .unwrap()
+                .insert(b"notes\0a".as_slice(), b"kept".as_slice())
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        let h = Harness::new(KeyValue::open(Some(&file)).unwrap());
+        let caps = [Capability::key_value("notes", KvQuota::default())]
+            .into_iter()
+            .collect();
+        let l = h.load(None, caps, &[], OnDenied::Error);
+        assert_eq!(
+            h.call(&l, "get", &[s("notes"), s("a")]).unwrap(),
+            ok(Some(Value::Option(Some(Box::new(bytes_value(
+                b"kept".to_vec()
+            ))))))
+        );
+    }
 }

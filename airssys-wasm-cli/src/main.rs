@@ -8,6 +8,7 @@ mod compose;
 mod governed;
 mod inspect;
 mod run;
+mod shell;
 mod sign;
 
 use std::process::ExitCode;
@@ -46,6 +47,10 @@ enum Command {
     Sign(sign::SignArgs),
     /// Check a component's signature (COMPONENT.sig) against a public key.
     Verify(sign::VerifyArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(shell::CompletionsArgs),
+    /// Print the manual page (roff), or write every page into a directory with --out.
+    Man(shell::ManArgs),
 }
 
 /// Reads an input file; a failure names the file (exit code 90).
@@ -83,6 +88,8 @@ fn main() -> ExitCode {
         Command::Keygen(args) => sign::keygen(args),
         Command::Sign(args) => sign::sign(args),
         Command::Verify(args) => sign::verify(args),
+        Command::Completions(args) => shell::completions(args),
+        Command::Man(args) => shell::man(args),
     };
     match result {
         Ok(code) => code,

@@ -1458,3 +1458,60 @@ fn run_records_the_tenant_and_version_in_the_audit_identity() {
         stderr(&o)
     );
 }
+
+#[test]
+fn completions_cover_every_subcommand_and_bash_accepts_the_script() {
+    for shell in ["bash", "zsh", "fish"] {
+        let script = stdout(&expect(&["completions", shell], 0));
+        for word in [
+            "run",
+            "inspect",
+            "compose",
+            "--invoke",
+            "--policy",
+            "completions",
+        ] {
+            assert!(script.contains(word), "{shell}: no `{word}`");
+        }
+    }
+    let bash = stdout(&expect(&["completions", "bash"], 0));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("airssys-wasm.bash");
+    std::fs::write(&file, bash).unwrap();
+    let checked = Command::new("bash").arg("-n").arg(&file).output().unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    // An unknown shell is a usage error, listing the shells.
+    let o = expect(&["completions", "tcsh"], 2);
+    assert!(stderr(&o).contains("bash"), "{}", stderr(&o));
+}
+
+#[test]
+fn man_pages_are_generated_from_the_cli_definition() {
+    let page = stdout(&expect(&["man"], 0));
+    assert!(
+        page.starts_with(".ie") && page.contains(".TH airssys-wasm 1"),
+        "{page}"
+    );
+    assert!(page.contains("airssys\\-wasm\\-run(1)"), "{page}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man1");
+    expect(&["man", "--out", out.to_str().unwrap()], 0);
+    for name in [
+        "airssys-wasm.1",
+        "airssys-wasm-run.1",
+        "airssys-wasm-audit-verify.1",
+    ] {
+        let text =
+            std::fs::read_to_string(out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(text.contains(".SH NAME"), "{name}");
+    }
+    let run = std::fs::read_to_string(out.join("airssys-wasm-run.1")).unwrap();
+    assert!(
+        run.contains("\\-\\-invoke"),
+        "the run page documents its flags"
+    );
+}

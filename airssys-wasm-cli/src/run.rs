@@ -39,9 +39,10 @@ pub struct RunArgs {
     /// Grant an environment variable: NAME passes the host's value, NAME=VAL sets one.
     #[arg(long, value_name = "NAME[=VAL]")]
     env: Vec<String>,
-    /// Grant a host directory as a guest path; add :ro for read-only.
-    #[arg(long, value_name = "HOST::GUEST[:ro]")]
-    dir: Vec<String>,
+    /// Grant a host directory as a guest path; add :ro for read-only. A path alone
+    /// (`--dir ./data`, as wasmtime writes it) is seen at the same path inside.
+    #[arg(long, value_name = "HOST[::GUEST][:ro]", value_parser = parse_dir)]
+    dir: Vec<Capability>,
     /// Append audit events to FILE, a hash-chained JSON-lines log (check it with `audit verify`).
     /// Default: denials, traps and limit hits on stderr.
     #[arg(long, value_name = "FILE")]
@@ -123,6 +124,51 @@ pub(crate) fn host_path(flag: &str, text: &str) -> std::result::Result<PathBuf, 
         .map_err(|e| bad(e.to_string()))
 }
 
+/// `--dir HOST[::GUEST][:ro]`: a host directory that exists, seen at
+/// GUEST (at the same path when GUEST is left out). Errors are usage
+/// errors (exit 2), saying what is wrong with the path.
+fn parse_dir(text: &str) -> std::result::Result<Capability, String> {
+    let (text, read_only) = match text.strip_suffix(":ro") {
+        Some(t) => (t, true),
+        None => (text, false),
+    };
+    let (host_text, guest) = match text.split_once("::") {
+        Some((host, guest)) => (host, Some(guest)),
+        None => (text, None),
+    };
+    let host = host_path("--dir", host_text).map_err(|e| match e {
+        Error::InvalidArguments { detail, .. } => detail,
+        e => e.to_string(),
+    })?;
+    match std::fs::metadata(&host) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(format!(
+                "`{host_text}` is a file, not a directory: --dir grants directories (grant \
+                 one file with a manifest's `files` entry)"
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("no directory `{host_text}` ({})", host.display()));
+        }
+        Err(e) => return Err(format!("`{host_text}`: {e}")),
+    }
+    let guest = match guest {
+        Some(g) if !g.starts_with('/') => {
+            return Err(format!(
+                "the guest path `{g}` must be absolute, as in {host_text}::/{g}"
+            ));
+        }
+        Some(g) => airssys_wasm::capability::normal_path(g)
+            .map_err(|e| format!("the guest path `{g}`: {e}"))?,
+        None => host
+            .to_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("`{host_text}` is not valid UTF-8"))?,
+    };
+    Ok(Capability::dir(host, guest, read_only))
+}
+
 /// The grants the flags ask for.
 fn capabilities(args: &RunArgs) -> std::result::Result<Vec<Capability>, Error> {
     let mut caps = Vec::new();
@@ -141,34 +187,7 @@ fn capabilities(args: &RunArgs) -> std::result::Result<Vec<Capability>, Error> {
             None => Capability::env(e.as_str()),
         });
     }
-    for d in &args.dir {
-        let Some((host, guest)) = d.split_once("::") else {
-            return Err(Error::InvalidArguments {
-                function: "--dir".into(),
-                detail: format!("`{d}` is not HOST::GUEST[:ro] (e.g. ./data::/data:ro)"),
-            });
-        };
-        let (guest, read_only) = match guest.strip_suffix(":ro") {
-            Some(g) => (g, true),
-            None => (guest, false),
-        };
-        let host = host_path("--dir", host)?;
-        if !host.is_dir() {
-            return Err(Error::Io {
-                path: host.display().to_string(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "--dir names a host directory that does not exist",
-                ),
-            });
-        }
-        let guest =
-            airssys_wasm::capability::normal_path(guest).map_err(|e| Error::InvalidArguments {
-                function: "--dir".into(),
-                detail: format!("the guest path: {e}"),
-            })?;
-        caps.push(Capability::dir(host, guest, read_only));
-    }
+    caps.extend(args.dir.iter().cloned());
     Ok(caps)
 }
 
@@ -272,10 +291,15 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
     let code = match &args.invoke {
         Some(text) => {
             let bad_call = |e: airssys_wasm::WaveError| Error::InvalidArguments {
-                function: text.clone(),
+                function: "--invoke".into(),
                 detail: e.to_string(),
             };
             let call = WaveCall::parse(text).map_err(bad_call)?;
+            // Errors in the arguments name the function, once.
+            let bad_args = |e: airssys_wasm::WaveError| Error::InvalidArguments {
+                function: call.name().to_owned(),
+                detail: e.to_string(),
+            };
             let ty = component
                 .info()
                 .export_function(call.name())
@@ -283,7 +307,7 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
                     name: call.name().to_owned(),
                     available: component.info().export_names(),
                 })?;
-            let call_args = call.args(&ty).map_err(bad_call)?;
+            let call_args = call.args(&ty).map_err(bad_args)?;
             let results = instance.call(call.name(), &call_args)?;
             for v in results {
                 let text = v.to_wave().map_err(|e| Error::Backend(e.to_string()))?;

@@ -1515,3 +1515,77 @@ fn man_pages_are_generated_from_the_cli_definition() {
         "the run page documents its flags"
     );
 }
+
+/// Each mistake a new user makes, with what the CLI answers: the exit
+/// code and stderr, in one snapshot.
+#[test]
+fn mistakes_are_answered_with_what_is_wrong_and_how_to_fix_it() {
+    let tools = guest("text-tools");
+    let crate_dir = env!("CARGO_MANIFEST_DIR");
+    let cases: &[&[&str]] = &[
+        &["run", &tools, "--invoke", "greet(42)"],
+        &["run", &tools, "--invoke", "greet(ada)"],
+        &["run", &tools, "--invoke", r#"greet("a", 1)"#],
+        &["run", &tools, "--invoke", r#"stats("x", "y")"#],
+        &["run", &tools, "--invoke", r#"parse_number("1")"#],
+        &["run", &tools, "--invoke", r#"parseNumber("1")"#],
+        &["run", &tools, "--invoke", r#"gret("a")"#],
+        &["run", &tools, "--invoke", "greet"],
+        &[
+            "run",
+            "--dir",
+            "Cargo.toml::/g",
+            &tools,
+            "--invoke",
+            r#"greet("a")"#,
+        ],
+        &[
+            "run",
+            "--dir",
+            "nosuch::/g",
+            &tools,
+            "--invoke",
+            r#"greet("a")"#,
+        ],
+        &[
+            "run",
+            "--dir",
+            "src::rel",
+            &tools,
+            "--invoke",
+            r#"greet("a")"#,
+        ],
+    ];
+    let mut out = String::new();
+    for args in cases {
+        let o = cli(args);
+        let shown: Vec<&str> = args
+            .iter()
+            .map(|a| if *a == tools { "text-tools.wasm" } else { a })
+            .collect();
+        out.push_str(&format!(
+            "$ airssys-wasm {}\nexit {}\n{}\n",
+            shown.join(" "),
+            o.status.code().unwrap_or(-1),
+            stderr(&o).replace(crate_dir, "[crate]").trim_end()
+        ));
+    }
+    insta::assert_snapshot!(out);
+    // The path alone, as wasmtime writes it: seen at the same path inside.
+    let files = guest("wasi-files");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("note.txt"), "hi").unwrap();
+    let d = dir.path().display().to_string();
+    let o = expect(
+        &[
+            "run",
+            "--dir",
+            &d,
+            &files,
+            "--invoke",
+            &format!(r#"read-file("{d}/note.txt")"#),
+        ],
+        0,
+    );
+    assert_eq!(stdout(&o).trim(), r#"ok("hi")"#);
+}

@@ -25,7 +25,10 @@ pub enum Error {
         hint: String,
     },
     /// The component has no such export.
-    #[error("no export named `{name}`; the component exports: {available}")]
+    #[error(
+        "no export named `{name}`{}; the component exports: {available}",
+        did_you_mean(name, available)
+    )]
     NoSuchExport {
         /// The name asked for.
         name: String,
@@ -402,3 +405,11 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("audit sink failed: {0}")]
 pub struct AuditError(pub String);
+
+/// ` (did you mean `x`?)` when one of the comma-separated `available`
+/// names is close to `name` ([`crate::suggest`]).
+fn did_you_mean(name: &str, available: &str) -> String {
+    crate::suggest(name, available.split(", "))
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default()
+}

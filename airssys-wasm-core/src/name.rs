@@ -137,6 +137,58 @@ pub fn name_from_file_stem(stem: &str) -> String {
     }
 }
 
+/// The candidate `name` most likely meant, if one is close: the same name
+/// in another case style (`read_motd`, `readMotd` and `read-motd` fold to
+/// one), or one a small typo away (at most one edit in four characters).
+///
+/// ```
+/// use airssys_wasm_core::suggest;
+/// let exports = ["greet", "parse-number", "read-motd"];
+/// assert_eq!(suggest("read_motd", exports), Some("read-motd"));
+/// assert_eq!(suggest("parseNumber", exports), Some("parse-number"));
+/// assert_eq!(suggest("gret", exports), Some("greet"));
+/// assert_eq!(suggest("stats", exports), None);
+/// ```
+pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let folded = fold(name);
+    let budget = (folded.chars().count() / 4).max(1);
+    candidates
+        .into_iter()
+        .filter(|c| *c != name)
+        .map(|c| (edits(&folded, &fold(c)), c))
+        .filter(|(d, _)| *d <= budget)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// A name without its case style: lower case, without `-` and `_`, and
+/// only the part after an interface (`pkg:ns/iface#f` is `f`).
+fn fold(name: &str) -> String {
+    let name = name.rsplit('#').next().unwrap_or(name);
+    name.chars()
+        .filter(|c| !matches!(c, '-' | '_'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The Levenshtein distance of `a` and `b`.
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (prev + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,18 +128,84 @@ impl WaveCall {
         &self.name
     }
 
-    /// The arguments, parsed against the function's parameter types.
+    /// The arguments, parsed against the function's parameter types. An
+    /// error says what the function expects, how the argument it is in is
+    /// written, and where it is.
     pub fn args(&self, ty: &FuncType) -> Result<Vec<Value>, WaveError> {
         let types: Vec<ValueType> = ty.params.iter().map(|(_, t)| t.clone()).collect();
         self.untyped()
             .to_wasm_params::<Value>(types.iter())
             .map_err(|e| {
+                // Which parameter the error is in, and how its type is
+                // written, when the error points into one.
+                let hint = argument_at(&self.call, e.span().start)
+                    .and_then(|i| ty.params.get(i).map(|p| (i, p)))
+                    .map(|(i, (name, t))| {
+                        format!("; argument {} (`{name}`) is {}", i + 1, how_written(t))
+                    })
+                    .unwrap_or_default();
                 WaveError::new(format!(
-                    "bad arguments for `{}` (expects {ty}): {}",
-                    self.name(),
+                    "expects {ty}{hint}; {}",
                     describe_parse_error(&self.call, self.offset, &e)
                 ))
             })
+    }
+}
+
+/// The index of the top-level argument of `call` (`f(a, b)`) that the
+/// byte `at` is in: commas inside strings, chars and brackets do not count.
+fn argument_at(call: &str, at: usize) -> Option<usize> {
+    let open = call.find('(')?;
+    if at <= open {
+        return None;
+    }
+    let (mut depth, mut index, mut quote, mut escaped) = (0usize, 0usize, None, false);
+    for (i, c) in call.char_indices().skip_while(|(i, _)| *i <= open) {
+        if i >= at {
+            return Some(index);
+        }
+        match (quote, c) {
+            (Some(_), '\\') if !escaped => {
+                escaped = true;
+                continue;
+            }
+            (Some(q), c) if c == q && !escaped => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => depth = depth.saturating_sub(1),
+            (None, ',') if depth == 0 => index += 1,
+            _ => {}
+        }
+        escaped = false;
+    }
+    Some(index)
+}
+
+/// How a value of `ty` is written in WAVE, for error messages.
+fn how_written(ty: &ValueType) -> String {
+    match ty {
+        ValueType::String => "a string, written in double quotes: \"ada\"".into(),
+        ValueType::Char => "a char, written in single quotes: 'a'".into(),
+        ValueType::Bool => "a bool: true or false".into(),
+        ValueType::F32 | ValueType::F64 => format!("{ty}, a number: 1.5, -2, nan, inf"),
+        ValueType::List(_) => format!("{ty}, written in brackets: [a, b]"),
+        ValueType::Tuple(_) => format!("{ty}, written in parentheses: (a, b)"),
+        ValueType::Record(_) => format!("{ty}, written in braces: {{field: value, ...}}"),
+        ValueType::Option(_) => format!("{ty}, written some(value) or none"),
+        ValueType::Result { .. } => format!("{ty}, written ok(value) or err(value)"),
+        ValueType::Enum(cases) => format!("{ty}, one of: {}", cases.join(", ")),
+        ValueType::Variant(_) => format!("{ty}, written case or case(value)"),
+        ValueType::Flags(_) => format!("{ty}, written in braces: {{flag, ...}}"),
+        ValueType::S8
+        | ValueType::S16
+        | ValueType::S32
+        | ValueType::S64
+        | ValueType::U8
+        | ValueType::U16
+        | ValueType::U32
+        | ValueType::U64 => format!("{ty}, an integer: 42"),
+        _ => ty.to_string(),
     }
 }
 
@@ -570,5 +636,42 @@ impl WasmValue for Value {
             Value::Flags(ns) => Box::new(ns.iter().map(|n| Cow::Borrowed(n.as_str()))),
             _ => Box::new(std::iter::empty()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_argument_an_error_is_in_skips_commas_in_strings_and_brackets() {
+        let call = r#"f("a,b", [1, 2], ',', {x: "y,"}, 5)"#;
+        let at = |needle: &str| argument_at(call, call.rfind(needle).unwrap());
+        assert_eq!(at("\"a,b\""), Some(0));
+        assert_eq!(at("2]"), Some(1));
+        assert_eq!(at("','"), Some(2));
+        assert_eq!(at("\"y,\""), Some(3));
+        assert_eq!(at("5)"), Some(4));
+        assert_eq!(argument_at(r#"f("\"", 1)"#, 7), Some(1));
+    }
+
+    #[test]
+    fn an_argument_error_says_how_the_argument_is_written() {
+        let ty = FuncType {
+            params: vec![
+                ("name".into(), ValueType::String),
+                ("c".into(), ValueType::Char),
+            ],
+            result: None,
+        };
+        let e = WaveCall::parse(r#"f("a", b)"#)
+            .unwrap()
+            .args(&ty)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("argument 2 (`c`) is a char, written in single quotes: 'a'"),
+            "{e}"
+        );
     }
 }

@@ -251,7 +251,8 @@ fn describe_checkpoint(c: &Checkpoint) -> String {
     )
 }
 
-fn describe(kind: &AuditKind) -> String {
+/// One line saying what an event records.
+pub(crate) fn describe(kind: &AuditKind) -> String {
     match kind {
         AuditKind::Loaded {
             digest,

@@ -7,6 +7,7 @@ mod audit;
 mod compose;
 mod governed;
 mod inspect;
+mod report;
 mod run;
 mod shell;
 mod sign;
@@ -27,6 +28,12 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Show every audit event on stderr (and the guests' info logs); -vv adds debug logs.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Show only errors on stderr (the audit log still records everything).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
 }
 
 #[derive(Subcommand)]
@@ -79,9 +86,19 @@ fn exit_code_help() -> String {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    let verbosity = match (cli.quiet, cli.verbose) {
+        (true, _) => report::Verbosity::Quiet,
+        (false, 0) => report::Verbosity::Normal,
+        (false, _) => report::Verbosity::Verbose,
+    };
+    init_tracing(match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    });
     let result = match cli.command {
-        Command::Run(args) => run::run(*args),
+        Command::Run(args) => run::run(*args, verbosity),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Audit(cmd) => audit::audit(cmd),
         Command::Compose(args) => compose::compose(args),
@@ -102,16 +119,17 @@ fn main() -> ExitCode {
     }
 }
 
-/// Audit events go to stderr through `tracing` unless `--audit FILE` is
-/// given; by default only denials, traps and limit hits are shown.
-/// `AIRSSYS_WASM_LOG` (tracing's filter syntax) changes that.
+/// Logs (the guests' among them) go to stderr through `tracing`, at
+/// `default` and above; `AIRSSYS_WASM_LOG` (tracing's filter syntax)
+/// changes that, and then shows audit events through `tracing` too
+/// ([`report`]).
 ///
 /// Every field is written escaped ([`Escaper`]): a guest's log message or
 /// request cannot print a line of its own or a terminal control sequence,
 /// whoever emitted the event.
-fn init_tracing() {
+fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("AIRSSYS_WASM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .fmt_fields(escaped_fields())
         .with_env_filter(filter)

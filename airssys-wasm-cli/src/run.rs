@@ -8,7 +8,7 @@ use std::time::Duration;
 use airssys_wasm::audit::Escaped;
 use airssys_wasm::{
     AuditSink, BackendKind, Capability, ChainConfig, ChainedLog, Error, HostSettings, Limits,
-    LoadOptions, Result, Runtime, TracingSink, WaveCall,
+    LoadOptions, Result, Runtime, WaveCall,
 };
 
 /// Arguments of `run`.
@@ -191,7 +191,7 @@ fn capabilities(args: &RunArgs) -> std::result::Result<Vec<Capability>, Error> {
     Ok(caps)
 }
 
-pub fn run(args: RunArgs) -> Result<ExitCode> {
+pub fn run(args: RunArgs, verbosity: crate::report::Verbosity) -> Result<ExitCode> {
     let chained = match &args.audit {
         Some(path) => {
             let config = ChainConfig {
@@ -215,10 +215,10 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let audit: Arc<dyn AuditSink> = match &chained {
-        Some(log) => log.clone(),
-        None => Arc::new(TracingSink),
-    };
+    let audit: Arc<dyn AuditSink> = Arc::new(crate::report::Report::new(
+        verbosity,
+        chained.clone().map(|log| log as Arc<dyn AuditSink>),
+    ));
     // Every path out of a run, failures included, waits for the audit log
     // to be written: the events of a failed run matter most. A chained log
     // is then closed, which signs its end when it has a signing key.

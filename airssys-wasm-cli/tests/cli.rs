@@ -1154,7 +1154,7 @@ fn stderr_lines_escape_guest_text() {
         0,
     );
     let err = stderr(&o);
-    assert!(err.contains("CapabilityDenied"), "{err}");
+    assert!(err.starts_with("denied: host-probe: kv x"), "{err}");
     assert!(!err.contains('\u{7}'), "{err:?}");
     assert_no_forged_line(&err);
 
@@ -1588,4 +1588,40 @@ fn mistakes_are_answered_with_what_is_wrong_and_how_to_fix_it() {
         0,
     );
     assert_eq!(stdout(&o).trim(), r#"ok("hi")"#);
+}
+
+/// By default stderr has a line for each decision that changed what the
+/// guest got, and none for WASI it imports but was not granted; `-v`
+/// shows every event, `-q` none.
+#[test]
+fn stderr_is_quiet_by_default_and_says_more_with_v() {
+    let probe = guest("host-probe");
+    let o = expect(&["run", &probe, "--invoke", r#"kv-get("notes", "k")"#], 0);
+    insta::assert_snapshot!(stderr(&o));
+    let hello = guest("hello");
+    let o = cli(&["run", &hello]);
+    let err = stderr(&o);
+    assert!(
+        !err.contains("wasi env"),
+        "an inert import's denial is shown: {err}"
+    );
+    assert!(
+        err.contains("denied: hello: write stdout/stderr (needs stdio)"),
+        "the denial that failed the write is not shown: {err}"
+    );
+    let o = cli(&["run", "-v", &hello]);
+    let err = stderr(&o);
+    for line in [
+        "audit: hello: DENIED wasi env: the environment is empty",
+        "audit: hello: instance 1 created",
+        "audit: hello: #1 TRAPPED",
+    ] {
+        assert!(err.contains(line), "-v leaves out `{line}`: {err}");
+    }
+    let o = cli(&["run", "-q", &hello]);
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "-q shows only the error: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    // -v and -q together are a usage error.
+    expect(&["run", "-v", "-q", &hello], 2);
 }

@@ -140,6 +140,9 @@ pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
         } => {
             let records = read_records(&file).map_err(|e| io(&file, e))?;
             let filtered = component.is_some() || denied;
+            // Every component the log names, for a filter that names none.
+            let mut seen = std::collections::BTreeSet::new();
+            let mut shown = 0usize;
             for (line, entry) in records {
                 let e = match entry {
                     Entry::Event(e) => e,
@@ -154,6 +157,9 @@ pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
                     }
                     Entry::Checkpoint(_) => continue,
                 };
+                if component.is_some() && !seen.contains(&*e.component) {
+                    seen.insert(e.component.to_string());
+                }
                 if component.as_deref().is_some_and(|c| c != &*e.component) {
                     continue;
                 }
@@ -177,6 +183,29 @@ pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
                     Escaped(&*e.component),
                     Escaped(describe(&e.kind))
                 );
+                shown += 1;
+            }
+            if let Some(c) = &component
+                && !seen.contains(c.as_str())
+            {
+                let names: Vec<&str> = seen.iter().map(String::as_str).collect();
+                eprintln!(
+                    "{}",
+                    Escaped(format!(
+                        "note: {} has no records of `{c}`{}; it has records of: {}",
+                        file.display(),
+                        airssys_wasm::core::suggest(c, names.iter().copied())
+                            .map(|s| format!(" (did you mean `{s}`?)"))
+                            .unwrap_or_default(),
+                        if names.is_empty() {
+                            "no component".to_owned()
+                        } else {
+                            names.join(", ")
+                        }
+                    ))
+                );
+            } else if shown == 0 && denied {
+                eprintln!("note: {} records no denials", Escaped(file.display()));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -19,7 +19,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "wasmtime")]
     backend: BackendName,
     /// Fuel per call (about one unit per WebAssembly instruction). Default: unlimited.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_fuel)]
     fuel: Option<u64>,
     /// Linear memory limit, e.g. 64MiB or 1GiB. Default: 64MiB, or the policy's.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -101,6 +101,24 @@ impl From<BackendName> for BackendKind {
             BackendName::Wasmi => BackendKind::Wasmi,
         }
     }
+}
+
+/// `--fuel N`: a count, written with `_` between digits if wanted (as
+/// TOML allows: `10_000_000`); 0 is refused, since it would stop every call
+/// before its first instruction.
+fn parse_fuel(text: &str) -> std::result::Result<u64, String> {
+    let digits = text.replace('_', "");
+    let n: u64 = digits.parse().map_err(|e| {
+        format!("`{text}` is not a count of fuel units ({e}); write e.g. 10_000_000")
+    })?;
+    if n == 0 {
+        return Err(
+            "0 fuel stops every call before its first instruction; give a budget such as \
+             10_000_000, or leave --fuel out for no limit"
+                .into(),
+        );
+    }
+    Ok(n)
 }
 
 fn parse_size(s: &str) -> std::result::Result<u64, String> {
@@ -316,9 +334,59 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
             ExitCode::SUCCESS
         }
         None => {
+            let is_command = component
+                .info()
+                .export_functions()
+                .any(|(n, _)| n.starts_with("wasi:cli/run@") && n.ends_with("#run"));
+            if !is_command {
+                return Err(not_a_command(&component));
+            }
             let code = instance.run()?;
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
     };
     Ok(code)
+}
+
+/// `run` without `--invoke` on a component that is not a command: says
+/// how to call what it exports.
+fn not_a_command(component: &airssys_wasm::Component) -> Error {
+    let names: Vec<String> = component
+        .info()
+        .export_functions()
+        .map(|(name, _)| name)
+        .collect();
+    let example = component
+        .info()
+        .export_functions()
+        .next()
+        .map(|(name, ty)| {
+            let args: Vec<&str> = ty.params.iter().map(|(_, t)| sample(t)).collect();
+            format!(", e.g. --invoke '{name}({})'", args.join(", "))
+        })
+        .unwrap_or_default();
+    let available = format!(
+        "{} (it is not a command: call an export with --invoke, arguments in WAVE{example}; \
+         `airssys-wasm inspect` shows their types)",
+        names.join(", ")
+    );
+    Error::NoSuchExport {
+        name: "wasi:cli/run".into(),
+        available,
+    }
+}
+
+/// A value of `ty` in WAVE, for examples.
+fn sample(ty: &airssys_wasm::ValueType) -> &'static str {
+    use airssys_wasm::ValueType as T;
+    match ty {
+        T::String => "\"ada\"",
+        T::Char => "'a'",
+        T::Bool => "true",
+        T::F32 | T::F64 => "1.5",
+        T::List(_) => "[]",
+        T::Option(_) => "none",
+        T::S8 | T::S16 | T::S32 | T::S64 | T::U8 | T::U16 | T::U32 | T::U64 => "1",
+        _ => "...",
+    }
 }

@@ -1555,6 +1555,9 @@ fn mistakes_are_answered_with_what_is_wrong_and_how_to_fix_it() {
             "--invoke",
             r#"greet("a")"#,
         ],
+        &["run", &tools],
+        &["run", "--fuel", "0", &tools, "--invoke", r#"greet("a")"#],
+        &["run", "--fuel", "lots", &tools, "--invoke", r#"greet("a")"#],
     ];
     let mut out = String::new();
     for args in cases {
@@ -1588,6 +1591,37 @@ fn mistakes_are_answered_with_what_is_wrong_and_how_to_fix_it() {
         0,
     );
     assert_eq!(stdout(&o).trim(), r#"ok("hi")"#);
+    // Counts are written as TOML writes them.
+    let o = expect(
+        &[
+            "run",
+            "--fuel",
+            "10_000_000",
+            &tools,
+            "--invoke",
+            r#"greet("a")"#,
+        ],
+        0,
+    );
+    assert_eq!(stdout(&o), "\"Hello, a!\"\n");
+    // A filter that matches nothing says so, and what the log has.
+    let log = dir.path().join("audit.log");
+    let log = log.to_str().unwrap();
+    expect(
+        &["run", "--audit", log, &tools, "--invoke", r#"greet("a")"#],
+        0,
+    );
+    let o = expect(&["audit", "show", log, "--component", "text-tool"], 0);
+    assert!(stdout(&o).is_empty());
+    assert_eq!(
+        stderr(&o).trim(),
+        format!(
+            "note: {log} has no records of `text-tool` (did you mean `text-tools`?); it has \
+             records of: text-tools"
+        )
+    );
+    let o = expect(&["audit", "show", log, "--denied"], 0);
+    assert_eq!(stderr(&o).trim(), format!("note: {log} records no denials"));
 }
 
 /// By default stderr has a line for each decision that changed what the

@@ -184,6 +184,9 @@ pub fn render(path: &str, info: &ComponentInfo, providers: &Providers, with_wit:
     if !any {
         out.push_str("  (none)\n");
     }
+    for w in info.export_warnings() {
+        out.push_str(&format!("  warning: {w}\n"));
+    }
     let needed: Vec<String> = info
         .needed_capabilities(providers)
         .iter()

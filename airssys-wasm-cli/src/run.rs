@@ -326,7 +326,9 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
                     available: component.info().export_names(),
                 })?;
             let call_args = call.args(&ty).map_err(bad_args)?;
-            let results = instance.call(call.name(), &call_args)?;
+            let results = instance
+                .call(call.name(), &call_args)
+                .inspect_err(|e| warn_names(&component, e))?;
             for v in results {
                 let text = v.to_wave().map_err(|e| Error::Backend(e.to_string()))?;
                 println!("{text}");
@@ -341,7 +343,7 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
             if !is_command {
                 return Err(not_a_command(&component));
             }
-            let code = instance.run()?;
+            let code = instance.run().inspect_err(|e| warn_names(&component, e))?;
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
     };
@@ -388,5 +390,17 @@ fn sample(ty: &airssys_wasm::ValueType) -> &'static str {
         T::Option(_) => "none",
         T::S8 | T::S16 | T::S32 | T::S64 | T::U8 | T::U16 | T::U32 | T::U64 => "1",
         _ => "...",
+    }
+}
+
+/// After a trap: the warnings about export names that explain some traps
+/// (an export named like a libc function, [`ComponentInfo::export_warnings`]).
+///
+/// [`ComponentInfo::export_warnings`]: airssys_wasm::ComponentInfo::export_warnings
+fn warn_names(component: &airssys_wasm::Component, e: &Error) {
+    if matches!(e, Error::Trap { .. }) {
+        for w in component.info().export_warnings() {
+            eprintln!("warning: {}", Escaped(&w));
+        }
     }
 }

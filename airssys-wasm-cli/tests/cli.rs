@@ -1659,3 +1659,36 @@ fn stderr_is_quiet_by_default_and_says_more_with_v() {
     // -v and -q together are a usage error.
     expect(&["run", "-v", "-q", &hello], 2);
 }
+
+/// An export named like a libc function: `inspect` warns, and so does
+/// `run` when a call traps, saying what to rename it to.
+#[test]
+fn exports_named_like_libc_functions_are_warned_about() {
+    let bytes = wat::parse_str(
+        r#"(component
+          (core module $m (func (export "f") (result i32) unreachable))
+          (core instance $i (instantiate $m))
+          (func (export "read") (result u32) (canon lift (core func $i "f"))))"#,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("reader.wasm");
+    std::fs::write(&file, bytes).unwrap();
+    let file = file.to_str().unwrap();
+    let o = expect(&["inspect", "--no-wit", file], 0);
+    assert!(
+        stdout(&o).contains("  warning: export `read` has the name of a libc function"),
+        "{}",
+        stdout(&o)
+    );
+    let o = expect(&["run", file, "--invoke", "read()"], 83);
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning: export `read` has the name of a libc function")
+            && err.contains("rename it, e.g. to `read-data`"),
+        "{err}"
+    );
+    // Other components, other failures: no such warning.
+    let o = expect(&["run", &guest("text-tools")], 82);
+    assert!(!stderr(&o).contains("libc"), "{}", stderr(&o));
+}

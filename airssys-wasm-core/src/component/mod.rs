@@ -348,6 +348,43 @@ impl ComponentInfo {
         }
     }
 
+    /// Warnings about the exports' names: a function exported at the
+    /// world's root under the name of a libc function that Rust's std and
+    /// C's wasi-libc call (`read`, `write`, `open`, ...). Built with them,
+    /// the guest's own calls of that function are linked to the export, so
+    /// its file and stdin reads (say) trap with `unreachable`, with nothing
+    /// else to tell its author why. Each warning names the export and what
+    /// to rename it to.
+    ///
+    /// ```
+    /// use airssys_wasm_core::ComponentInfo;
+    /// let bytes = wat::parse_str(r#"(component
+    ///   (core module $m (func (export "f") (result i32) i32.const 0))
+    ///   (core instance $i (instantiate $m))
+    ///   (func (export "read") (result u32) (canon lift (core func $i "f"))))"#).unwrap();
+    /// let w = ComponentInfo::parse(&bytes).unwrap().export_warnings();
+    /// assert!(w[0].starts_with("export `read` has the name of a libc function"), "{w:?}");
+    /// ```
+    pub fn export_warnings(&self) -> Vec<String> {
+        self.exports
+            .iter()
+            .filter(|i| matches!(i.kind, ItemKind::Function(_)))
+            .filter_map(|i| {
+                let rename = LIBC_NAMES
+                    .iter()
+                    .find(|(name, _)| *name == i.name)
+                    .map(|(_, rename)| rename)?;
+                Some(format!(
+                    "export `{name}` has the name of a libc function: in a guest built from \
+                     Rust (wasm32-wasip2) or C with wasi-libc, the guest's own `{name}` calls \
+                     are linked to this export, so they do not do what libc does (file and \
+                     stdin reads trap with `unreachable`); rename it, e.g. to `{rename}`",
+                    name = i.name
+                ))
+            })
+            .collect()
+    }
+
     /// The functions of an interface this component imports, if it does.
     pub fn imported_interface(&self, name: &str) -> Option<&[(String, Arc<FuncType>)]> {
         interface_in(&self.imports, name)
@@ -599,6 +636,46 @@ pub(crate) fn unsupported(what: &str) -> Error {
         "uses the `{what}` type, which this version of airssys-wasm cannot call"
     ))
 }
+
+/// libc functions Rust's std and wasi-libc call on WASI, with a name to
+/// rename an export of that name to.
+const LIBC_NAMES: &[(&str, &str)] = &[
+    ("read", "read-data"),
+    ("write", "write-data"),
+    ("open", "open-file"),
+    ("close", "close-file"),
+    ("lseek", "seek"),
+    ("stat", "file-stat"),
+    ("fstat", "file-stat"),
+    ("unlink", "remove-file"),
+    ("rename", "rename-file"),
+    ("mkdir", "make-dir"),
+    ("rmdir", "remove-dir"),
+    ("opendir", "open-dir"),
+    ("readdir", "read-dir"),
+    ("closedir", "close-dir"),
+    ("readlink", "read-link"),
+    ("getcwd", "current-dir"),
+    ("chdir", "change-dir"),
+    ("getenv", "get-setting"),
+    ("setenv", "set-setting"),
+    ("exit", "finish"),
+    ("abort", "stop"),
+    ("malloc", "allocate"),
+    ("calloc", "allocate"),
+    ("realloc", "reallocate"),
+    ("free", "release"),
+    ("poll", "poll-events"),
+    ("sleep", "pause"),
+    ("nanosleep", "pause"),
+    ("time", "now"),
+    ("socket", "open-socket"),
+    ("connect", "connect-to"),
+    ("send", "send-data"),
+    ("recv", "receive-data"),
+    ("fsync", "sync-file"),
+    ("isatty", "is-terminal"),
+];
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use airssys_wasm::audit::Escaped;
 use airssys_wasm::security::{ConfigError, Manifest, Policy};
 use airssys_wasm::{Error, Result};
 
@@ -12,7 +13,9 @@ pub struct PolicyArgs {
     /// Operator policy: what is granted, forbidden and the limits (see README, "Manifests and policy").
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
-    /// The component's manifest. Default: Component.toml beside the component, if any.
+    /// The component's manifest. Default: NAME.Component.toml or Component.toml beside the
+    /// component, else in the nearest directory above it with a Cargo.toml, package.json,
+    /// pyproject.toml, go.mod or asconfig.json (the project's root).
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
 }
@@ -30,16 +33,28 @@ fn config_error(e: ConfigError) -> Error {
 /// A policy and a manifest, each if given or found.
 pub type Governance = (Option<Arc<Policy>>, Option<Arc<Manifest>>);
 
-/// The policy and manifest named (or found beside `component`).
+/// The policy and manifest named (or found for `component`,
+/// [`Manifest::find`]).
 pub fn load(args: &PolicyArgs, component: &Path) -> Result<Governance> {
     let policy = match &args.policy {
         Some(p) => Some(Arc::new(Policy::load(p).map_err(config_error)?)),
         None => None,
     };
-    let manifest_file = args
-        .manifest
-        .clone()
-        .or_else(|| Manifest::beside(component));
+    let manifest_file = match &args.manifest {
+        Some(m) => Some(m.clone()),
+        None => {
+            let (found, looked) = Manifest::find(component);
+            if found.is_none() && policy.is_some() {
+                let looked: Vec<String> = looked.iter().map(|p| p.display().to_string()).collect();
+                eprintln!(
+                    "note: no manifest found for {}; looked for {} (name one with --manifest)",
+                    Escaped(component.display()),
+                    Escaped(looked.join(", "))
+                );
+            }
+            found
+        }
+    };
     let manifest = match manifest_file {
         Some(m) => Some(Arc::new(Manifest::load(&m).map_err(config_error)?)),
         None => None,

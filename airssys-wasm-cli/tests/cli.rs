@@ -1692,3 +1692,43 @@ fn exports_named_like_libc_functions_are_warned_about() {
     let o = expect(&["run", &guest("text-tools")], 82);
     assert!(!stderr(&o).contains("libc"), "{}", stderr(&o));
 }
+
+/// A manifest is found where authors keep it: beside the `.wasm`, else at
+/// the project's root above it; when there is none, the note says where
+/// it was looked for.
+#[test]
+fn the_manifest_is_found_at_the_project_root() {
+    let project = tempfile::tempdir().unwrap();
+    let out = project.path().join("target/wasm32-wasip2/release");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(project.path().join("Cargo.toml"), "[package]\n").unwrap();
+    let wasm = out.join("text-tools.wasm");
+    std::fs::copy(guest("text-tools"), &wasm).unwrap();
+    let wasm = wasm.to_str().unwrap();
+    let policy = project.path().join("policy.toml");
+    std::fs::write(&policy, "").unwrap();
+    let policy = policy.to_str().unwrap();
+    let o = expect(&["inspect", "--no-wit", "--policy", policy, wasm], 0);
+    let root = project.path().display().to_string();
+    assert_eq!(
+        stderr(&o).trim(),
+        format!(
+            "note: no manifest found for {wasm}; looked for {o}/text-tools.Component.toml, \
+             {o}/Component.toml, {root}/text-tools.Component.toml, {root}/Component.toml \
+             (name one with --manifest)",
+            o = out.display()
+        )
+    );
+    std::fs::write(
+        project.path().join("Component.toml"),
+        "[component]\nname = \"text-tools\"\n[capabilities]\nclocks = true\n",
+    )
+    .unwrap();
+    let o = expect(&["inspect", "--no-wit", "--policy", policy, wasm], 0);
+    let shown = stdout(&o);
+    assert!(
+        shown.contains(&format!("manifest:  {root}/Component.toml")),
+        "{shown}"
+    );
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}

@@ -130,11 +130,71 @@ impl Manifest {
     /// `NAME.wasm` (for directories holding several components), else
     /// `Component.toml`.
     pub fn beside(component: &Path) -> Option<PathBuf> {
-        let dir = component.parent()?;
-        let stem = component.file_stem()?.to_str()?;
-        [format!("{stem}.{MANIFEST_FILE}"), MANIFEST_FILE.to_owned()]
+        Self::candidates(component.parent()?, component)
             .into_iter()
-            .map(|f| dir.join(f))
             .find(|f| f.is_file())
+    }
+
+    /// The manifest of a component file, where authors keep it: beside it
+    /// ([`Manifest::beside`]), else in the nearest directory above it that
+    /// is a project's root (it holds `Cargo.toml`, `package.json`,
+    /// `pyproject.toml`, `go.mod` or `asconfig.json`), as `NAME.Component.toml`
+    /// or `Component.toml`. Returns the file found, if any, and every path
+    /// looked at, in order (for a "no manifest" message to list).
+    ///
+    /// ```
+    /// use airssys_wasm_security::Manifest;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// std::fs::create_dir_all(dir.path().join("target/wasm32-wasip2/release")).unwrap();
+    /// std::fs::write(dir.path().join("Cargo.toml"), "").unwrap();
+    /// let wasm = dir.path().join("target/wasm32-wasip2/release/motd.wasm");
+    /// let (found, looked) = Manifest::find(&wasm);
+    /// assert_eq!(found, None);
+    /// assert_eq!(looked.len(), 4);
+    /// std::fs::write(dir.path().join("Component.toml"), "").unwrap();
+    /// assert_eq!(Manifest::find(&wasm).0, Some(dir.path().join("Component.toml")));
+    /// ```
+    pub fn find(component: &Path) -> (Option<PathBuf>, Vec<PathBuf>) {
+        const ROOT_MARKERS: &[&str] = &[
+            "Cargo.toml",
+            "package.json",
+            "pyproject.toml",
+            "go.mod",
+            "asconfig.json",
+        ];
+        let mut looked = Vec::new();
+        let absolute = std::path::absolute(component).unwrap_or_else(|_| component.to_owned());
+        let Some(beside) = absolute.parent() else {
+            return (None, looked);
+        };
+        for file in Self::candidates(beside, &absolute) {
+            if file.is_file() {
+                return (Some(file), looked);
+            }
+            looked.push(file);
+        }
+        let root = beside
+            .ancestors()
+            .find(|dir| ROOT_MARKERS.iter().any(|marker| dir.join(marker).is_file()));
+        if let Some(root) = root.filter(|r| *r != beside) {
+            for file in Self::candidates(root, &absolute) {
+                if file.is_file() {
+                    return (Some(file), looked);
+                }
+                looked.push(file);
+            }
+        }
+        (None, looked)
+    }
+
+    /// `NAME.Component.toml` and `Component.toml` in `dir`, for the
+    /// component file `component` (`NAME.wasm`).
+    fn candidates(dir: &Path, component: &Path) -> Vec<PathBuf> {
+        let mut files = Vec::with_capacity(2);
+        if let Some(stem) = component.file_stem().and_then(|s| s.to_str()) {
+            files.push(dir.join(format!("{stem}.{MANIFEST_FILE}")));
+        }
+        files.push(dir.join(MANIFEST_FILE));
+        files
     }
 }

@@ -141,14 +141,22 @@ enum EnvEntry {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a files entry: a table such as { path = \"/srv/app/*.txt\", rights = [\"read\"] } \
+                 (rights: read, write, create, delete)"
+)]
 struct FilesEntry {
     path: String,
     rights: Vec<FileOp>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a dirs entry: a table such as { host = \"./data\", guest = \"/data\", read-only = true }"
+)]
 struct DirEntry {
     host: String,
     guest: String,
@@ -168,7 +176,11 @@ enum NetworkEntry {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    expecting = "a key-value entry: a table such as { namespace = \"notes\", quota = \"1MiB\" }"
+)]
 struct KvEntry {
     namespace: String,
     quota: Option<Size>,
@@ -177,7 +189,10 @@ struct KvEntry {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a messaging entry: a table such as { topic = \"orders.*\", publish = true }"
+)]
 struct TopicEntry {
     topic: String,
     #[serde(default)]

@@ -658,8 +658,23 @@ fn forbidden_message(component: &str, policy: &Path, refusals: &[Refusal]) -> St
             r.request, r.rule.capability, r.rule.at
         ));
     }
-    s.push_str(
-        "\n  remove these requests from the manifest, or ask the operator to change the policy",
-    );
+    // The advice names what holds each request: the manifest (the
+    // component's author) or a direct grant (the operator's own flags or
+    // `LoadOptions`).
+    let from_manifest = refusals.iter().any(|r| r.asked_at.is_some());
+    let direct = refusals.iter().any(|r| r.asked_at.is_none());
+    s.push_str(match (from_manifest, direct) {
+        (true, false) => {
+            "\n  remove these requests from the manifest, or ask the operator to change the policy"
+        }
+        (false, _) => {
+            "\n  drop these direct grants (the command line's flags, or LoadOptions::grant), or \
+             change the policy"
+        }
+        (true, true) => {
+            "\n  remove the manifest's requests and drop the direct grants (the command line's \
+             flags, or LoadOptions::grant), or change the policy"
+        }
+    });
     s
 }

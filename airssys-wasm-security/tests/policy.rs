@@ -162,6 +162,14 @@ fn a_forbidden_direct_grant_is_refused_too() {
             .contains("a direct grant gives `http 169.254.169.254:80`"),
         "{err}"
     );
+    // The operator's own grant: the advice is not to edit the manifest.
+    assert!(
+        err.to_string().ends_with(
+            "drop these direct grants (the command line's flags, or LoadOptions::grant), or \
+             change the policy"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -300,6 +308,18 @@ fn bad_files_name_the_line_column_and_fix() {
             "[[trusted-keys]]\nname = \"acme\"\npublic-key = \"abc\"\n",
         )),
         config_error(Policy::parse("P.toml", "on-denied = \"explode\"\n")),
+        config_error(Manifest::parse(
+            "M.toml",
+            "[component]\nname = \"x\"\n[capabilities]\nfiles = [\"/srv/app/motd.txt\"]\n",
+        )),
+        config_error(Manifest::parse(
+            "M.toml",
+            "[component]\nname = \"x\"\n[capabilities]\ndirs = [\"/srv\"]\n",
+        )),
+        config_error(Manifest::parse(
+            "M.toml",
+            "[component]\nname = \"x\"\n[capabilities]\nkey-value = [\"notes\"]\n",
+        )),
     ];
     insta::assert_snapshot!(cases.join("\n---\n"));
 }

@@ -187,19 +187,19 @@ pub fn render(path: &str, info: &ComponentInfo, providers: &Providers, with_wit:
     for w in info.export_warnings() {
         out.push_str(&format!("  warning: {w}\n"));
     }
-    let needed: Vec<String> = info
-        .needed_capabilities(providers)
-        .iter()
-        .map(|k| k.to_string())
-        .collect();
+    let needed = info.needed_capabilities(providers);
+    let names: Vec<&str> = needed.iter().map(|k| k.as_str()).collect();
     out.push_str(&format!(
         "capabilities its imports need: {}\n",
-        if needed.is_empty() {
+        if names.is_empty() {
             "none".to_owned()
         } else {
-            needed.join(", ")
+            names.join(", ")
         }
     ));
+    for kind in &needed {
+        out.push_str(&format!("  {kind}: granted by {}\n", kind.how_granted()));
+    }
     if with_wit {
         out.push_str("\nWIT:\n");
         out.push_str(info.wit());

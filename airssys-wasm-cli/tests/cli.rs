@@ -121,6 +121,10 @@ fn inspect_shows_digest_exports_and_needed_capabilities() {
         out.contains("capabilities its imports need: stdio, env, filesystem, clocks, network\n"),
         "{out}"
     );
+    assert!(
+        out.contains("  filesystem: granted by `dirs` or `files` (--dir HOST::GUEST)\n"),
+        "{out}"
+    );
     assert!(!out.contains("WIT:"), "{out}");
 }
 

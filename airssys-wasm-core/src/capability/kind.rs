@@ -60,6 +60,31 @@ impl CapabilityKind {
         }
     }
 
+    /// How the kind is granted, in the words of manifests and policies
+    /// (their `[capabilities]` and `[grant.NAME]` keys) and of `run`'s
+    /// flags: the one vocabulary `inspect`, errors and the README use.
+    ///
+    /// ```
+    /// use airssys_wasm_core::CapabilityKind;
+    /// assert_eq!(
+    ///     CapabilityKind::Filesystem.how_granted(),
+    ///     "`dirs` or `files` (--dir HOST::GUEST)"
+    /// );
+    /// ```
+    pub fn how_granted(self) -> &'static str {
+        match self {
+            Self::Stdio => "`stdio = true` (--allow-stdio)",
+            Self::Env => "`env` (--env NAME)",
+            Self::Filesystem => "`dirs` or `files` (--dir HOST::GUEST)",
+            Self::Clocks => "`clocks = true` (--allow-clocks)",
+            Self::Random => "`random = true` (--allow-random)",
+            Self::Network => "`network` (a policy's grant)",
+            Self::KeyValue => "`key-value` (a policy's grant)",
+            Self::Messaging => "`messaging` (a policy's grant)",
+            Self::Custom => "`custom` (a policy's grant)",
+        }
+    }
+
     /// The kind's name as the CLI and the audit log write it.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -376,9 +376,10 @@ impl ComponentInfo {
                     .map(|(_, rename)| rename)?;
                 Some(format!(
                     "export `{name}` has the name of a libc function: in a guest built from \
-                     Rust (wasm32-wasip2) or C with wasi-libc, the guest's own `{name}` calls \
-                     are linked to this export, so they do not do what libc does (file and \
-                     stdin reads trap with `unreachable`); rename it, e.g. to `{rename}`",
+                     Rust (wasm32-wasip2) or C with wasi-libc, the guest's own calls of libc's \
+                     `{name}` (std makes them for files, stdin and sockets) run this export \
+                     instead, which typically traps with `unreachable`; rename it, e.g. to \
+                     `{rename}`",
                     name = i.name
                 ))
             })

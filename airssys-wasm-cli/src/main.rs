@@ -7,6 +7,7 @@ mod audit;
 mod compose;
 mod governed;
 mod inspect;
+mod new;
 mod report;
 mod run;
 mod shell;
@@ -54,6 +55,8 @@ enum Command {
     Sign(sign::SignArgs),
     /// Check a component's signature (COMPONENT.sig) against a public key.
     Verify(sign::VerifyArgs),
+    /// Create a plugin that builds and runs at once (a Rust crate for wasm32-wasip2).
+    New(new::NewArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(shell::CompletionsArgs),
     /// Print the manual page (roff), or write every page into a directory with --out.
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => sign::keygen(args),
         Command::Sign(args) => sign::sign(args),
         Command::Verify(args) => sign::verify(args),
+        Command::New(args) => new::new(args),
         Command::Completions(args) => shell::completions(args),
         Command::Man(args) => shell::man(args),
     };

@@ -281,7 +281,8 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
     let mut options = LoadOptions::new().limits(limits).args(args.args.clone());
     if let Some(policy) = policy {
         options = options.policy(policy, manifest);
-    } else if let Some(m) = &manifest {
+    } else if let Some(m) = manifest.as_ref().filter(|m| !m.asks_nothing()) {
+        // A manifest that asks for nothing loses nothing without a policy.
         eprintln!(
             "warning: {} is not applied without --policy: nothing is granted beyond the flags",
             Escaped(m.file().display())

@@ -1736,3 +1736,85 @@ fn the_manifest_is_found_at_the_project_root() {
     );
     assert!(stderr(&o).is_empty(), "{}", stderr(&o));
 }
+
+/// `new` scaffolds a plugin that builds with the guests' toolchain and
+/// answers at once, on both backends, with nothing on stderr; its
+/// manifest is found at the crate's root and asks for nothing.
+#[test]
+fn new_scaffolds_a_rust_plugin_that_builds_and_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = expect(
+        &["new", "hello-plug", "--path", dir.path().to_str().unwrap()],
+        0,
+    );
+    assert!(
+        stdout(&o).contains("cargo build --target wasm32-wasip2 --release"),
+        "{}",
+        stdout(&o)
+    );
+    let project = dir.path().join("hello-plug");
+    for file in [
+        "Cargo.toml",
+        "wit/world.wit",
+        "src/lib.rs",
+        "Component.toml",
+        "README.md",
+        ".gitignore",
+    ] {
+        assert!(project.join(file).is_file(), "{file}");
+    }
+    // Never into an existing directory; a name that is not one is refused.
+    let o = expect(
+        &["new", "hello-plug", "--path", dir.path().to_str().unwrap()],
+        90,
+    );
+    assert!(error_line(&o).contains("already exists"), "{}", stderr(&o));
+    let o = expect(&["new", "Hello_Plug"], 2);
+    assert!(stderr(&o).contains("e.g. `hello-plug`"), "{}", stderr(&o));
+
+    // Built offline from the registry cache the guests' build filled, into
+    // a target directory kept between runs.
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/scaffold");
+    let built = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--offline",
+            "--target",
+            "wasm32-wasip2",
+            "--release",
+        ])
+        .current_dir(&project)
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    // Where the README says it is.
+    let release = project.join("target/wasm32-wasip2/release");
+    std::fs::create_dir_all(&release).unwrap();
+    let wasm = release.join("hello_plug.wasm");
+    std::fs::copy(target.join("wasm32-wasip2/release/hello_plug.wasm"), &wasm).unwrap();
+    let wasm = wasm.to_str().unwrap();
+    for backend in ["wasmtime", "wasmi"] {
+        let o = expect(
+            &[
+                "run",
+                "--backend",
+                backend,
+                wasm,
+                "--invoke",
+                r#"greet("ada")"#,
+            ],
+            0,
+        );
+        assert_eq!(stdout(&o), "\"Hello, ada!\"\n", "{backend}");
+        assert_eq!(stderr(&o), "", "{backend}");
+    }
+    let o = expect(&["inspect", "--no-wit", wasm], 0);
+    assert!(stdout(&o).contains("  greet: func(name: string) -> string"));
+}

@@ -403,6 +403,15 @@ pub(crate) struct LimitTable {
 }
 
 impl LimitTable {
+    /// Whether no limit is set.
+    pub fn is_empty(&self) -> bool {
+        self.memory.is_none()
+            && self.fuel.is_none()
+            && self.timeout.is_none()
+            && self.instances.is_none()
+            && self.table_elements.is_none()
+    }
+
     /// These limits over `base`: what is set here replaces base's value.
     pub fn over(&self, mut base: Limits) -> Limits {
         if let Some(m) = &self.memory {

@@ -89,6 +89,13 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// Whether the manifest asks for nothing: no capability, no config
+    /// value, no limit (a new plugin's, say). Such a manifest changes
+    /// nothing with or without a policy.
+    pub fn asks_nothing(&self) -> bool {
+        self.requested.is_empty() && self.config.is_empty() && self.limits.is_empty()
+    }
+
     /// Reads and checks a manifest file.
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
         Self::from_source(Source::read(file)?)

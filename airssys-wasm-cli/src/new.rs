@@ -1,0 +1,162 @@
+//! `airssys-wasm new NAME`: a plugin that builds and runs at once.
+//!
+//! The scaffold is a Rust crate for `wasm32-wasip2` with the WIT binding
+//! generator the project's own guests use (wit-bindgen 0.61), a world
+//! exporting `greet`, a `Component.toml` asking for nothing, and a README
+//! with the two commands that build and run it. Its files are the
+//! templates in `templates/<lang>/`, with `{{name}}` (the plugin's name)
+//! and `{{crate}}` (the name of its `.wasm`) filled in.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use airssys_wasm::audit::Escaped;
+use airssys_wasm::{Error, Result};
+
+/// The languages `new` scaffolds.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum NewLang {
+    /// Rust for wasm32-wasip2, with wit-bindgen.
+    Rust,
+}
+
+/// Arguments of `new`.
+#[derive(clap::Args)]
+pub struct NewArgs {
+    /// The plugin's name: lower-case words of letters and digits joined by `-`
+    /// (it names the crate, the WIT package and world, and the component).
+    #[arg(value_parser = parse_name)]
+    name: String,
+    /// The plugin's language.
+    #[arg(long, value_enum, default_value = "rust")]
+    lang: NewLang,
+    /// Where to create the plugin's directory. Default: the current directory.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    path: PathBuf,
+}
+
+/// The files of a Rust plugin: where each goes, and its template.
+const RUST: &[(&str, &str)] = &[
+    (
+        "Cargo.toml",
+        include_str!("../templates/rust/Cargo.toml.in"),
+    ),
+    (
+        "wit/world.wit",
+        include_str!("../templates/rust/world.wit.in"),
+    ),
+    ("src/lib.rs", include_str!("../templates/rust/lib.rs.in")),
+    (
+        "Component.toml",
+        include_str!("../templates/rust/Component.toml.in"),
+    ),
+    ("README.md", include_str!("../templates/rust/README.md.in")),
+    (".gitignore", include_str!("../templates/rust/gitignore.in")),
+];
+
+/// Checks that `name` is a WIT identifier (which is also a crate and a
+/// component name): `hello`, `text-tools2`.
+fn check(name: &str) -> std::result::Result<(), String> {
+    if is_name(name) {
+        Ok(())
+    } else {
+        let suggestion = name
+            .chars()
+            .map(|c| match c {
+                'A'..='Z' => c.to_ascii_lowercase(),
+                '_' | ' ' | '.' => '-',
+                c => c,
+            })
+            .collect::<String>();
+        let suggestion = suggestion.trim_matches('-');
+        let example = if is_name(suggestion) {
+            suggestion
+        } else {
+            "my-plugin"
+        };
+        Err(format!(
+            "`{}` is not a plugin name: use lower-case words of letters and digits, each \
+             starting with a letter, joined by `-` (as WIT names are), e.g. `{example}`",
+            Escaped(name),
+        ))
+    }
+}
+
+/// `NAME`, checked as the command line is read (a usage error, exit 2).
+fn parse_name(name: &str) -> std::result::Result<String, String> {
+    check(name).map(|()| name.to_owned())
+}
+
+fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.split('-').all(|word| {
+            word.starts_with(|c: char| c.is_ascii_lowercase())
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+}
+
+/// Creates the plugin.
+pub fn new(args: NewArgs) -> Result<ExitCode> {
+    let dir = args.path.join(&args.name);
+    if dir.exists() {
+        return Err(Error::Io {
+            path: dir.display().to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "already exists; `new` never writes into an existing directory (choose another \
+                 name or --path)",
+            ),
+        });
+    }
+    let files = match args.lang {
+        NewLang::Rust => RUST,
+    };
+    let crate_name = args.name.replace('-', "_");
+    for (file, template) in files {
+        let text = template
+            .replace("{{name}}", &args.name)
+            .replace("{{crate}}", &crate_name);
+        write(&dir.join(file), &text)?;
+    }
+    let wasm = format!("target/wasm32-wasip2/release/{crate_name}.wasm");
+    println!("created {}", Escaped(dir.display()));
+    println!("  cd {}", Escaped(dir.display()));
+    println!("  cargo build --target wasm32-wasip2 --release");
+    println!("  airssys-wasm run {wasm} --invoke 'greet(\"ada\")'");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write(file: &Path, text: &str) -> Result<()> {
+    let io = |source| Error::Io {
+        path: file.display().to_string(),
+        source,
+    };
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    std::fs::write(file, text).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check;
+
+    #[test]
+    fn names_are_wit_identifiers() {
+        for good in ["hello", "text-tools2", "a-b-c"] {
+            assert!(check(good).is_ok(), "{good}");
+        }
+        for (bad, suggested) in [
+            ("Hello_World", "hello-world"),
+            ("2fast", "my-plugin"),
+            ("a--b", "my-plugin"),
+            ("", "my-plugin"),
+        ] {
+            let e = check(bad).unwrap_err();
+            assert!(e.ends_with(&format!("e.g. `{suggested}`")), "{bad}: {e}");
+        }
+    }
+}

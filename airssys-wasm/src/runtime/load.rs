@@ -61,14 +61,15 @@ impl Runtime {
             ),
         };
         let mut links = BTreeMap::new();
-        let compiled = if options.linked.is_empty() {
-            self.inner
-                .backend
-                .compile(&bytes, &info, &self.inner.host, &limits)?
-        } else {
-            let mut table = (*self.inner.host).clone();
-            for interface in &options.linked {
-                let functions = info.imported_interface(interface).ok_or_else(|| {
+        let compiled = (|| -> Result<_> {
+            Ok(if options.linked.is_empty() {
+                self.inner
+                    .backend
+                    .compile(&bytes, &info, &self.inner.host, &limits)?
+            } else {
+                let mut table = (*self.inner.host).clone();
+                for interface in &options.linked {
+                    let functions = info.imported_interface(interface).ok_or_else(|| {
                     Error::Composition(format!(
                         "`{interface}` is not an interface this component imports; it imports: {}",
                         info.imports()
@@ -78,20 +79,22 @@ impl Runtime {
                             .join(", ")
                     ))
                 })?;
-                if let Some((f, ty)) = functions.iter().find(|(_, ty)| ty.has_resource()) {
-                    return Err(Error::Composition(format!(
-                        "`{interface}` passes resources (`{f}: {ty}`), which do not cross a \
+                    if let Some((f, ty)) = functions.iter().find(|(_, ty)| ty.has_resource()) {
+                        return Err(Error::Composition(format!(
+                            "`{interface}` passes resources (`{f}: {ty}`), which do not cross a \
                          run-time link; compose the components statically instead"
-                    )));
+                        )));
+                    }
+                    let slot = Arc::new(crate::link::LinkSlot::default());
+                    crate::link::define_forwarders(&mut table, interface, functions, &slot);
+                    links.insert(interface.clone(), slot);
                 }
-                let slot = Arc::new(crate::link::LinkSlot::default());
-                crate::link::define_forwarders(&mut table, interface, functions, &slot);
-                links.insert(interface.clone(), slot);
-            }
-            self.inner
-                .backend
-                .compile(&bytes, &info, &Arc::new(table), &limits)?
-        };
+                self.inner
+                    .backend
+                    .compile(&bytes, &info, &Arc::new(table), &limits)?
+            })
+        })()
+        .map_err(|e| feature_hint(e, ENABLED))?;
         // The backend compiled the component itself because its cache held
         // an artifact it would not trust: someone wrote to the cache.
         if let Some(reason) = compiled.cache_refusal() {
@@ -194,5 +197,61 @@ fn check_signature(
             Ok((None, Some(e.to_string())))
         }
         Err(e) => Err(refuse(e)),
+    }
+}
+
+/// The host-provider features of this build.
+const ENABLED: &[&str] = &[
+    #[cfg(feature = "key-value")]
+    "key-value",
+    #[cfg(feature = "http-client")]
+    "http-client",
+];
+
+/// A missing `airssys:host` import whose provider this build left out
+/// (`enabled` lacks its feature): the hint says which feature brings it.
+fn feature_hint(e: Error, enabled: &[&str]) -> Error {
+    let Error::MissingImport { name, hint } = e else {
+        return e;
+    };
+    let feature = match name.split('@').next().unwrap_or(&name) {
+        "airssys:host/key-value" => "key-value",
+        "airssys:host/http-client" => "http-client",
+        _ => return Error::MissingImport { name, hint },
+    };
+    if enabled.contains(&feature) {
+        return Error::MissingImport { name, hint };
+    }
+    Error::MissingImport {
+        name,
+        hint: format!(
+            "this build of airssys-wasm leaves out its provider: enable the `{feature}` feature \
+             of airssys-wasm (on by default)"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_host_import_of_a_left_out_feature_names_the_feature() {
+        let missing = || Error::MissingImport {
+            name: "airssys:host/key-value@0.1.0".into(),
+            hint: "no host function provides it".into(),
+        };
+        let e = feature_hint(missing(), &["http-client"]).to_string();
+        assert!(
+            e.contains("enable the `key-value` feature of airssys-wasm"),
+            "{e}"
+        );
+        let e = feature_hint(missing(), &["key-value"]).to_string();
+        assert!(e.contains("no host function provides it"), "{e}");
+        let other = Error::MissingImport {
+            name: "example:app/x@0.1.0".into(),
+            hint: "h".into(),
+        };
+        assert!(feature_hint(other, &[]).to_string().ends_with("h"));
     }
 }

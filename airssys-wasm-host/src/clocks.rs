@@ -2,8 +2,8 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use airssys_wasm_core::provider::{Interface, LoadContext, ProviderTable, ok};
-use airssys_wasm_core::{CapabilityKind, HostProvider, Request, Result, Value};
+use airssys_wasm_core::provider::{Interface, ProviderTable, ok};
+use airssys_wasm_core::{CapabilityKind, Request, Value};
 
 use crate::interface;
 
@@ -33,40 +33,26 @@ impl Default for Clocks {
     }
 }
 
-impl HostProvider for Clocks {
-    type State = ();
+crate::stateless_provider!(Clocks, "clocks", INTERFACES, define);
 
-    fn name(&self) -> &'static str {
-        "clocks"
-    }
-
-    fn interfaces(&self) -> &'static [Interface] {
-        INTERFACES
-    }
-
-    fn configure(&self, _: &LoadContext<'_>) -> Result<()> {
-        Ok(())
-    }
-
-    fn define(&self, table: &mut ProviderTable<'_, Self>) {
-        table.func(INTERFACES[0].name, "now", |cx, _, caller, _| {
-            if let Some(denied) = caller.gate(cx, Request::Clocks)? {
-                return Ok(denied);
-            }
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            Ok(ok(Some(Value::U64(nanos))))
-        });
-        table.func(INTERFACES[0].name, "monotonic", |cx, this, caller, _| {
-            if let Some(denied) = caller.gate(cx, Request::Clocks)? {
-                return Ok(denied);
-            }
-            Ok(ok(Some(Value::U64(
-                this.started.elapsed().as_nanos() as u64
-            ))))
-        });
-    }
+fn define(table: &mut ProviderTable<'_, Clocks>) {
+    table.func(INTERFACES[0].name, "now", |cx, _, caller, _| {
+        if let Some(denied) = caller.gate(cx, Request::Clocks)? {
+            return Ok(denied);
+        }
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Ok(ok(Some(Value::U64(nanos))))
+    });
+    table.func(INTERFACES[0].name, "monotonic", |cx, this, caller, _| {
+        if let Some(denied) = caller.gate(cx, Request::Clocks)? {
+            return Ok(denied);
+        }
+        Ok(ok(Some(Value::U64(
+            this.started.elapsed().as_nanos() as u64
+        ))))
+    });
 }
 
 #[cfg(test)]

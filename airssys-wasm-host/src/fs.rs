@@ -17,9 +17,9 @@ use std::time::UNIX_EPOCH;
 use airssys_wasm_core::capability::{CapabilityKind, FileOp, MAX_PATH, normalise};
 use airssys_wasm_core::files::{self, Kind, Links, OpenOptions, ResolveError, Target};
 use airssys_wasm_core::provider::{
-    Caller, Interface, LoadContext, ProviderTable, bytes, bytes_value, err, limit, ok, string,
+    Caller, Interface, ProviderTable, bytes, bytes_value, err, limit, ok, string,
 };
-use airssys_wasm_core::{AuditKind, CallContext, HostError, HostProvider, Request, Result, Value};
+use airssys_wasm_core::{AuditKind, CallContext, HostError, Request, Result, Value};
 
 use crate::interface;
 
@@ -152,25 +152,7 @@ fn read_file(max: u64, cx: &CallContext<'_>, path: &str, t: &Target) -> Result<V
     }
 }
 
-impl HostProvider for Filesystem {
-    type State = ();
-
-    fn name(&self) -> &'static str {
-        "filesystem"
-    }
-
-    fn interfaces(&self) -> &'static [Interface] {
-        INTERFACES
-    }
-
-    fn configure(&self, _: &LoadContext<'_>) -> Result<()> {
-        Ok(())
-    }
-
-    fn define(&self, table: &mut ProviderTable<'_, Self>) {
-        define(table);
-    }
-}
+crate::stateless_provider!(Filesystem, "filesystem", INTERFACES, define);
 
 fn define(table: &mut ProviderTable<'_, Filesystem>) {
     table.func(I, "read", |cx, this, host, args| {

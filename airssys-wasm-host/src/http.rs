@@ -25,11 +25,9 @@ use std::time::{Duration, Instant};
 
 use airssys_wasm_core::capability::{NetKind, canonical_ip, host_address};
 use airssys_wasm_core::provider::{
-    Caller, Interface, LoadContext, ProviderTable, bytes, bytes_value, err, limit, ok,
+    Caller, Interface, ProviderTable, bytes, bytes_value, err, limit, ok,
 };
-use airssys_wasm_core::{
-    CallContext, CapabilityKind, HostError, HostProvider, Request, Result, Value,
-};
+use airssys_wasm_core::{CallContext, CapabilityKind, HostError, Request, Result, Value};
 use ureq::http;
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
@@ -226,25 +224,7 @@ fn pairs(v: Option<&Value>) -> Vec<(String, String)> {
         .collect()
 }
 
-impl HostProvider for HttpClient {
-    type State = ();
-
-    fn name(&self) -> &'static str {
-        "http-client"
-    }
-
-    fn interfaces(&self) -> &'static [Interface] {
-        INTERFACES
-    }
-
-    fn configure(&self, _: &LoadContext<'_>) -> Result<()> {
-        Ok(())
-    }
-
-    fn define(&self, table: &mut ProviderTable<'_, Self>) {
-        define(table);
-    }
-}
+crate::stateless_provider!(HttpClient, "http-client", INTERFACES, define);
 
 fn define(table: &mut ProviderTable<'_, HttpClient>) {
     table.func(INTERFACES[0].name, "send", |cx, this, host, args| {

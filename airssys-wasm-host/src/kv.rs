@@ -15,11 +15,9 @@
 use std::path::Path;
 
 use airssys_wasm_core::provider::{
-    Interface, LoadContext, ProviderTable, bytes, bytes_value, err, limit, ok, string,
+    Interface, ProviderTable, bytes, bytes_value, err, limit, ok, string,
 };
-use airssys_wasm_core::{
-    CapabilityKind, DEFAULT_TENANT, Error, HostError, HostProvider, Request, Result, Value,
-};
+use airssys_wasm_core::{CapabilityKind, DEFAULT_TENANT, Error, HostError, Request, Result, Value};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::interface;
@@ -276,25 +274,7 @@ fn outcome(
     }
 }
 
-impl HostProvider for KeyValue {
-    type State = ();
-
-    fn name(&self) -> &'static str {
-        "key-value"
-    }
-
-    fn interfaces(&self) -> &'static [Interface] {
-        INTERFACES
-    }
-
-    fn configure(&self, _: &LoadContext<'_>) -> Result<()> {
-        Ok(())
-    }
-
-    fn define(&self, table: &mut ProviderTable<'_, Self>) {
-        define(table);
-    }
-}
+crate::stateless_provider!(KeyValue, "key-value", INTERFACES, define);
 
 fn define(table: &mut ProviderTable<'_, KeyValue>) {
     table.func(I, "get", |cx, store, host, args| {

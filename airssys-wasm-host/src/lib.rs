@@ -64,6 +64,37 @@ const fn interface(name: &'static str, checks: Option<CapabilityKind>) -> Interf
     Interface::new(name, VERSION, checks)
 }
 
+/// Implements [`HostProvider`](airssys_wasm_core::HostProvider) for a
+/// provider that keeps no state per load: its name, its interfaces, and
+/// the function that defines its functions.
+macro_rules! stateless_provider {
+    ($provider:ty, $name:literal, $interfaces:expr, $define:path) => {
+        impl airssys_wasm_core::HostProvider for $provider {
+            type State = ();
+
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn interfaces(&self) -> &'static [airssys_wasm_core::provider::Interface] {
+                $interfaces
+            }
+
+            fn configure(
+                &self,
+                _: &airssys_wasm_core::provider::LoadContext<'_>,
+            ) -> airssys_wasm_core::Result<()> {
+                Ok(())
+            }
+
+            fn define(&self, table: &mut airssys_wasm_core::provider::ProviderTable<'_, Self>) {
+                $define(table);
+            }
+        }
+    };
+}
+pub(crate) use stateless_provider;
+
 /// Settings of the host interface, shared by every component of a runtime.
 #[derive(Clone, Debug)]
 pub struct HostSettings {

@@ -1,7 +1,7 @@
 //! `random`: host entropy, behind the `random` grant, at most 1 MiB a call.
 
-use airssys_wasm_core::provider::{Interface, LoadContext, ProviderTable, bytes_value, limit, ok};
-use airssys_wasm_core::{CapabilityKind, HostError, HostProvider, Request, Result, Value};
+use airssys_wasm_core::provider::{Interface, ProviderTable, bytes_value, limit, ok};
+use airssys_wasm_core::{CapabilityKind, HostError, Request, Value};
 
 use crate::interface;
 
@@ -17,42 +17,28 @@ pub const MAX_BYTES: usize = 1 << 20;
 #[derive(Debug)]
 pub struct Random;
 
-impl HostProvider for Random {
-    type State = ();
+crate::stateless_provider!(Random, "random", INTERFACES, define);
 
-    fn name(&self) -> &'static str {
-        "random"
-    }
-
-    fn interfaces(&self) -> &'static [Interface] {
-        INTERFACES
-    }
-
-    fn configure(&self, _: &LoadContext<'_>) -> Result<()> {
-        Ok(())
-    }
-
-    fn define(&self, table: &mut ProviderTable<'_, Self>) {
-        table.func(INTERFACES[0].name, "bytes", |cx, _, caller, args| {
-            if let Some(denied) = caller.gate(cx, Request::Random)? {
-                return Ok(denied);
-            }
-            let len = match args.first() {
-                Some(Value::U32(n)) => *n as usize,
-                _ => return Err(HostError::Failed("len is not a u32".into())),
-            };
-            if len > MAX_BYTES {
-                return limit(
-                    cx,
-                    "airssys:host/random#bytes",
-                    format!("at most 1 MiB of random bytes per call (asked {len})"),
-                );
-            }
-            let mut buf = vec![0u8; len];
-            getrandom::fill(&mut buf).map_err(|e| HostError::Failed(format!("entropy: {e}")))?;
-            Ok(ok(Some(bytes_value(buf))))
-        });
-    }
+fn define(table: &mut ProviderTable<'_, Random>) {
+    table.func(INTERFACES[0].name, "bytes", |cx, _, caller, args| {
+        if let Some(denied) = caller.gate(cx, Request::Random)? {
+            return Ok(denied);
+        }
+        let len = match args.first() {
+            Some(Value::U32(n)) => *n as usize,
+            _ => return Err(HostError::Failed("len is not a u32".into())),
+        };
+        if len > MAX_BYTES {
+            return limit(
+                cx,
+                "airssys:host/random#bytes",
+                format!("at most 1 MiB of random bytes per call (asked {len})"),
+            );
+        }
+        let mut buf = vec![0u8; len];
+        getrandom::fill(&mut buf).map_err(|e| HostError::Failed(format!("entropy: {e}")))?;
+        Ok(ok(Some(bytes_value(buf))))
+    });
 }
 
 #[cfg(test)]

@@ -136,6 +136,18 @@ pub fn render_evaluation(policy: &str, e: &Evaluation) -> String {
         out.push_str(format!("  {:w0$}  {:w1$}  {}", r[0], r[1], r[2]).trim_end());
         out.push('\n');
     }
+    // What is effective for the host interface but not for WASI: a grant
+    // of single files or globs is no WASI preopen.
+    for c in e.rows.iter().flat_map(|r| &r.effective) {
+        if c.kind() == airssys_wasm::CapabilityKind::Filesystem
+            && !airssys_wasm::core::wasi::reaches_wasi(c)
+        {
+            out.push_str(&format!(
+                "  note: `{c}` is effective for airssys:host/filesystem only; WASI (std::fs and \
+                 the like) sees `DIR/**` and dirs grants\n"
+            ));
+        }
+    }
     let l = &e.limits;
     let show = |v: Option<String>| v.unwrap_or_else(|| "unlimited".into());
     out.push_str(&format!(

@@ -1818,3 +1818,53 @@ fn new_scaffolds_a_rust_plugin_that_builds_and_answers() {
     let o = expect(&["inspect", "--no-wit", wasm], 0);
     assert!(stdout(&o).contains("  greet: func(name: string) -> string"));
 }
+
+/// A grant of one file is effective for `airssys:host/filesystem`, not
+/// for WASI (no preopen): `inspect` says so, and `run` records WASI's
+/// filesystem as denied, saying why, instead of calling it granted.
+#[test]
+fn a_single_file_grant_is_not_called_effective_for_wasi() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("x.Component.toml");
+    std::fs::write(
+        &manifest,
+        "[component]\nname = \"x\"\n[capabilities]\nfiles = [{ path = \"/srv/app/motd.txt\", rights = [\"read\"] }]\n",
+    )
+    .unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[grant.x]\nfiles = [{ path = \"/srv/app/*\", rights = [\"read\"] }]\n",
+    )
+    .unwrap();
+    let (manifest, policy) = (manifest.to_str().unwrap(), policy.to_str().unwrap());
+    let files = guest("wasi-files");
+    let governed = ["--name", "x", "--policy", policy, "--manifest", manifest];
+    let mut args = vec!["inspect", "--no-wit"];
+    args.extend(governed);
+    args.push(&files);
+    let o = expect(&args, 0);
+    assert!(
+        stdout(&o).contains(
+            "note: `files /srv/app/motd.txt [read]` is effective for airssys:host/filesystem only"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let mut args = vec!["run", "-v"];
+    args.extend(governed);
+    args.extend([
+        files.as_str(),
+        "--invoke",
+        r#"read-file("/srv/app/motd.txt")"#,
+    ]);
+    let o = expect(&args, 0);
+    assert!(
+        stderr(&o).contains(
+            "DENIED wasi filesystem: no directories are visible (its files grants name single \
+             files or globs, which reach airssys:host/filesystem only"
+        ),
+        "{}",
+        stderr(&o)
+    );
+}

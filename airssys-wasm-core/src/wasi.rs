@@ -189,10 +189,35 @@ pub fn open_preopens(
     Ok(out)
 }
 
+/// Whether a filesystem grant reaches WASI: a `dirs` grant, or a `files`
+/// grant of a whole tree (`DIR/**`) with the read right, which become
+/// preopens. A grant of single files or of another glob reaches
+/// `airssys:host/filesystem` only: WASI's guest sees no directory for it.
+///
+/// ```
+/// use airssys_wasm_core::capability::{FileRights, PathGlob};
+/// use airssys_wasm_core::{Capability, wasi};
+/// let files = |p: &str| Capability::files(PathGlob::new(p).unwrap(), FileRights::READ);
+/// assert!(wasi::reaches_wasi(&files("/srv/app/**")));
+/// assert!(!wasi::reaches_wasi(&files("/srv/app/motd.txt")));
+/// assert!(!wasi::reaches_wasi(&files("/srv/app/*.txt")));
+/// ```
+pub fn reaches_wasi(grant: &Capability) -> bool {
+    match grant {
+        Capability::Dir { .. } => true,
+        Capability::Files { path, rights } => {
+            path.tree_root().is_some() && rights.allows(FileOp::Read)
+        }
+        _ => false,
+    }
+}
+
 /// Does the set grant something WASI can use for this kind? For the
 /// network that is a socket grant: HTTP grants serve the host's HTTP client.
+/// For the filesystem, a grant that becomes a preopen ([`reaches_wasi`]).
 pub fn granted(caps: &CapabilitySet, kind: CapabilityKind) -> bool {
     match kind {
+        CapabilityKind::Filesystem => caps.iter().any(reaches_wasi),
         CapabilityKind::Network => caps.iter().any(|c| {
             matches!(
                 c,
@@ -238,12 +263,19 @@ pub fn audit_ungranted(
 ) -> Result<(), AuditError> {
     for &kind in needed {
         if !granted(&config.capabilities, kind) {
+            let mut outcome = substitute(kind).to_owned();
+            if kind == CapabilityKind::Filesystem && config.capabilities.has_kind(kind) {
+                outcome.push_str(
+                    " (its files grants name single files or globs, which reach \
+                     airssys:host/filesystem only; WASI sees `DIR/**` and dirs grants)",
+                );
+            }
             config.audit.record(AuditEvent::new(
                 config.component.clone(),
                 AuditKind::CapabilityDenied {
                     capability: kind,
                     request: format!("wasi {kind}"),
-                    outcome: substitute(kind).to_owned(),
+                    outcome,
                 },
             ))?;
         }

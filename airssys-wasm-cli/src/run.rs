@@ -59,7 +59,7 @@ pub struct RunArgs {
     audit_sign_key: Option<PathBuf>,
     /// Keep airssys:host key-value data in FILE (a redb database; it survives runs).
     /// Default: in memory, gone when the run ends.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = parse_kv_store)]
     kv_store: Option<PathBuf>,
     /// Cache compiled components in DIR (a second run skips compilation).
     #[arg(long, value_name = "DIR")]
@@ -140,6 +140,15 @@ pub(crate) fn host_path(flag: &str, text: &str) -> std::result::Result<PathBuf, 
     airssys_wasm::capability::normal_path(utf8)
         .map(PathBuf::from)
         .map_err(|e| bad(e.to_string()))
+}
+
+/// `--kv-store FILE`: made absolute and normalised as it is read (a
+/// usage error, exit 2, when it does not normalise).
+fn parse_kv_store(text: &str) -> std::result::Result<PathBuf, String> {
+    host_path("--kv-store", text).map_err(|e| match e {
+        Error::InvalidArguments { detail, .. } => detail,
+        e => e.to_string(),
+    })
 }
 
 /// `--dir HOST[::GUEST][:ro]`: a host directory that exists, seen at
@@ -255,11 +264,7 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
         .backend(BackendKind::from(args.backend))
         .audit(audit)
         .host_settings(HostSettings {
-            kv_path: args
-                .kv_store
-                .as_deref()
-                .map(|p| host_path("--kv-store", &p.to_string_lossy()))
-                .transpose()?,
+            kv_path: args.kv_store.clone(),
             ..HostSettings::default()
         })
         .wasmtime_config(airssys_wasm::wasmtime_backend::WasmtimeConfig {

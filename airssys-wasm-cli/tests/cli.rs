@@ -1562,6 +1562,14 @@ fn mistakes_are_answered_with_what_is_wrong_and_how_to_fix_it() {
         &["run", &tools],
         &["run", "--fuel", "0", &tools, "--invoke", r#"greet("a")"#],
         &["run", "--fuel", "lots", &tools, "--invoke", r#"greet("a")"#],
+        &[
+            "run",
+            "--kv-store",
+            "/../kv",
+            &tools,
+            "--invoke",
+            r#"greet("a")"#,
+        ],
     ];
     let mut out = String::new();
     for args in cases {

@@ -1,9 +1,11 @@
 //! `airssys-wasm new NAME`: a plugin that builds and runs at once.
 //!
-//! The scaffold is a Rust crate for `wasm32-wasip2` with the WIT binding
-//! generator the project's own guests use (wit-bindgen 0.61), a world
-//! exporting `greet`, a `Component.toml` asking for nothing, and a README
-//! with the two commands that build and run it. Its files are the
+//! The scaffold is a world exporting `greet` (`wit/world.wit`), its
+//! implementation, a `Component.toml` asking for nothing, and a README with
+//! the two commands that build and run it, with the toolchains the
+//! project's own guests are built with: in Rust, a crate for
+//! `wasm32-wasip2` with wit-bindgen 0.61; in JavaScript, a package built by
+//! componentize-js 0.23.0 (`cargo xtask test` builds and runs both). Its files are the
 //! templates in `templates/<lang>/`, with `{{name}}` (the plugin's name)
 //! and `{{crate}}` (the name of its `.wasm`) filled in.
 
@@ -18,6 +20,9 @@ use airssys_wasm::{Error, Result};
 pub enum NewLang {
     /// Rust for wasm32-wasip2, with wit-bindgen.
     Rust,
+    /// JavaScript, with componentize-js.
+    #[value(alias = "js")]
+    Javascript,
 }
 
 /// Arguments of `new`.
@@ -52,6 +57,34 @@ const RUST: &[(&str, &str)] = &[
     ),
     ("README.md", include_str!("../templates/rust/README.md.in")),
     (".gitignore", include_str!("../templates/rust/gitignore.in")),
+];
+
+/// The files of a JavaScript plugin.
+const JAVASCRIPT: &[(&str, &str)] = &[
+    (
+        "package.json",
+        include_str!("../templates/javascript/package.json.in"),
+    ),
+    (
+        "wit/world.wit",
+        include_str!("../templates/rust/world.wit.in"),
+    ),
+    (
+        "plugin.js",
+        include_str!("../templates/javascript/plugin.js.in"),
+    ),
+    (
+        "Component.toml",
+        include_str!("../templates/rust/Component.toml.in"),
+    ),
+    (
+        "README.md",
+        include_str!("../templates/javascript/README.md.in"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../templates/javascript/gitignore.in"),
+    ),
 ];
 
 /// Checks that `name` is a WIT identifier (which is also a crate and a
@@ -111,8 +144,20 @@ pub fn new(args: NewArgs) -> Result<ExitCode> {
             ),
         });
     }
-    let files = match args.lang {
-        NewLang::Rust => RUST,
+    let (files, build, wasm) = match args.lang {
+        NewLang::Rust => (
+            RUST,
+            "cargo build --target wasm32-wasip2 --release",
+            format!(
+                "target/wasm32-wasip2/release/{}.wasm",
+                args.name.replace('-', "_")
+            ),
+        ),
+        NewLang::Javascript => (
+            JAVASCRIPT,
+            "npm install && npm run build",
+            format!("{}.wasm", args.name),
+        ),
     };
     let crate_name = args.name.replace('-', "_");
     for (file, template) in files {
@@ -121,10 +166,9 @@ pub fn new(args: NewArgs) -> Result<ExitCode> {
             .replace("{{crate}}", &crate_name);
         write(&dir.join(file), &text)?;
     }
-    let wasm = format!("target/wasm32-wasip2/release/{crate_name}.wasm");
     println!("created {}", Escaped(dir.display()));
     println!("  cd {}", Escaped(dir.display()));
-    println!("  cargo build --target wasm32-wasip2 --release");
+    println!("  {build}");
     println!("  airssys-wasm run {wasm} --invoke 'greet(\"ada\")'");
     Ok(ExitCode::SUCCESS)
 }

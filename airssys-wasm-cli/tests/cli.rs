@@ -1876,3 +1876,38 @@ fn a_single_file_grant_is_not_called_effective_for_wasi() {
         stderr(&o)
     );
 }
+
+/// `new --lang js`: the JavaScript scaffold's files, with its name filled
+/// in (`cargo xtask test` builds it with componentize-js and runs it).
+#[test]
+fn new_scaffolds_a_javascript_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = expect(
+        &[
+            "new",
+            "hello-js",
+            "--lang",
+            "js",
+            "--path",
+            dir.path().to_str().unwrap(),
+        ],
+        0,
+    );
+    assert!(
+        stdout(&o).contains("npm install && npm run build"),
+        "{}",
+        stdout(&o)
+    );
+    let project = dir.path().join("hello-js");
+    let package = std::fs::read_to_string(project.join("package.json")).unwrap();
+    assert!(package.contains("--world-name hello-js"), "{package}");
+    assert!(package.contains("--out hello-js.wasm"), "{package}");
+    let world = std::fs::read_to_string(project.join("wit/world.wit")).unwrap();
+    assert!(world.contains("world hello-js {"), "{world}");
+    assert!(
+        std::fs::read_to_string(project.join("plugin.js"))
+            .unwrap()
+            .contains("export function greet")
+    );
+    assert!(project.join("Component.toml").is_file());
+}

@@ -464,3 +464,68 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// `airssys-wasm new --lang javascript`: the scaffold pins the
+/// componentize-js xtask builds the greeter with, builds with it
+/// (`npm run build`, as its README says), and answers on both backends
+/// with nothing on stderr. The Rust scaffold is tested by the CLI's own
+/// tests; `cli` is the `airssys-wasm` binary `cargo test` built.
+pub fn check_js_scaffold(cli: &Path) -> Result<()> {
+    let tools = Tools::install(Lang::Javascript)?;
+    let dir = root().join("target/scaffolds");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    println!("xtask: airssys-wasm new --lang javascript, built and run");
+    run(
+        Command::new(cli)
+            .args(["new", "scaffold-js", "--lang", "javascript", "--path"])
+            .arg(&dir),
+        "airssys-wasm new scaffold-js --lang javascript",
+    )?;
+    let project = dir.join("scaffold-js");
+    let package = std::fs::read_to_string(project.join("package.json"))
+        .context("reading the scaffold's package.json")?;
+    let pinned = format!(
+        "\"{}\": \"{}\"",
+        COMPONENTIZE_JS.name, COMPONENTIZE_JS.version
+    );
+    if !package.contains(&pinned) {
+        bail!(
+            "the JavaScript scaffold does not pin {pinned} as xtask's greeter build does: \
+             update airssys-wasm-cli/templates/javascript/package.json.in"
+        );
+    }
+    let path = std::env::join_paths(std::iter::once(tools.dir.join("node_modules/.bin")).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))?;
+    run(
+        Command::new("npm")
+            .args(["run", "build", "--silent"])
+            .current_dir(&project)
+            .env("PATH", path),
+        "npm run build (the JavaScript scaffold)",
+    )?;
+    let wasm = project.join("scaffold-js.wasm");
+    for backend in ["wasmtime", "wasmi"] {
+        let out = Command::new(cli)
+            .args(["run", "--backend", backend])
+            .arg(&wasm)
+            .args(["--invoke", r#"greet("ada")"#])
+            .env_remove("AIRSSYS_WASM_LOG")
+            .output()
+            .with_context(|| format!("running {}", cli.display()))?;
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        if !out.status.success() || stdout != "\"Hello, ada!\"\n" || !stderr.is_empty() {
+            bail!(
+                "the JavaScript scaffold on {backend}: {}\nstdout: {stdout}\nstderr: {stderr}",
+                out.status
+            );
+        }
+    }
+    Ok(())
+}

@@ -45,6 +45,9 @@ pub fn run_all(lint: bool, all_guests: bool) -> Result<()> {
             .env("AIRSSYS_GREETERS", greeters.join(",")),
         "cargo test",
     )?;
+    if langs.contains(&Lang::Javascript) {
+        crate::polyglot::check_js_scaffold(&root().join("target/debug/airssys-wasm"))?;
+    }
     // Each benchmark once, unmeasured: a benchmark whose setup or checks
     // broke (a guest renders differently, a sink is not called) fails here
     // rather than at the next `cargo xtask bench`.

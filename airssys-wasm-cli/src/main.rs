@@ -55,7 +55,7 @@ enum Command {
     Sign(sign::SignArgs),
     /// Check a component's signature (COMPONENT.sig) against a public key.
     Verify(sign::VerifyArgs),
-    /// Create a plugin that builds and runs at once (Rust or JavaScript).
+    /// Create a plugin that builds and runs at once (Rust, JavaScript or Python).
     New(new::NewArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(shell::CompletionsArgs),

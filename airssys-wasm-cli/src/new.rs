@@ -5,7 +5,8 @@
 //! the two commands that build and run it, with the toolchains the
 //! project's own guests are built with: in Rust, a crate for
 //! `wasm32-wasip2` with wit-bindgen 0.61; in JavaScript, a package built by
-//! componentize-js 0.23.0 (`cargo xtask test` builds and runs both). Its files are the
+//! componentize-js 0.23.0; in Python, an app built by componentize-py
+//! 0.25.1 (`cargo xtask test` builds and runs each). Its files are the
 //! templates in `templates/<lang>/`, with `{{name}}` (the plugin's name)
 //! and `{{crate}}` (the name of its `.wasm`) filled in.
 
@@ -23,6 +24,9 @@ pub enum NewLang {
     /// JavaScript, with componentize-js.
     #[value(alias = "js")]
     Javascript,
+    /// Python, with componentize-py.
+    #[value(alias = "py")]
+    Python,
 }
 
 /// Arguments of `new`.
@@ -84,6 +88,32 @@ const JAVASCRIPT: &[(&str, &str)] = &[
     (
         ".gitignore",
         include_str!("../templates/javascript/gitignore.in"),
+    ),
+];
+
+/// The files of a Python plugin.
+const PYTHON: &[(&str, &str)] = &[
+    ("app.py", include_str!("../templates/python/app.py.in")),
+    (
+        "requirements.txt",
+        include_str!("../templates/python/requirements.txt.in"),
+    ),
+    ("build.sh", include_str!("../templates/python/build.sh.in")),
+    (
+        "wit/world.wit",
+        include_str!("../templates/rust/world.wit.in"),
+    ),
+    (
+        "Component.toml",
+        include_str!("../templates/rust/Component.toml.in"),
+    ),
+    (
+        "README.md",
+        include_str!("../templates/python/README.md.in"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../templates/python/gitignore.in"),
     ),
 ];
 
@@ -156,6 +186,12 @@ pub fn new(args: NewArgs) -> Result<ExitCode> {
         NewLang::Javascript => (
             JAVASCRIPT,
             "npm install && npm run build",
+            format!("{}.wasm", args.name),
+        ),
+        NewLang::Python => (
+            PYTHON,
+            "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && \
+             PATH=.venv/bin:$PATH sh build.sh",
             format!("{}.wasm", args.name),
         ),
     };

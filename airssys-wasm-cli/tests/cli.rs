@@ -1911,3 +1911,36 @@ fn new_scaffolds_a_javascript_plugin() {
     );
     assert!(project.join("Component.toml").is_file());
 }
+
+/// `new --lang py`: the Python scaffold's files (`cargo xtask test
+/// --all-guests` builds it with componentize-py and runs it).
+#[test]
+fn new_scaffolds_a_python_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = expect(
+        &[
+            "new",
+            "hello-py",
+            "--lang",
+            "py",
+            "--path",
+            dir.path().to_str().unwrap(),
+        ],
+        0,
+    );
+    assert!(stdout(&o).contains("sh build.sh"), "{}", stdout(&o));
+    let project = dir.path().join("hello-py");
+    let build = std::fs::read_to_string(project.join("build.sh")).unwrap();
+    assert!(
+        build.contains("--world hello-py componentize --stub-wasi app -o hello-py.wasm"),
+        "{build}"
+    );
+    let requirements = std::fs::read_to_string(project.join("requirements.txt")).unwrap();
+    assert!(requirements.contains("componentize-py=="), "{requirements}");
+    assert!(
+        std::fs::read_to_string(project.join("app.py"))
+            .unwrap()
+            .contains("def greet")
+    );
+    assert!(project.join("Component.toml").is_file());
+}

@@ -465,49 +465,76 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `airssys-wasm new --lang javascript`: the scaffold pins the
-/// componentize-js xtask builds the greeter with, builds with it
-/// (`npm run build`, as its README says), and answers on both backends
-/// with nothing on stderr. The Rust scaffold is tested by the CLI's own
-/// tests; `cli` is the `airssys-wasm` binary `cargo test` built.
-pub fn check_js_scaffold(cli: &Path) -> Result<()> {
-    let tools = Tools::install(Lang::Javascript)?;
+/// `airssys-wasm new --lang LANG` for JavaScript and Python: the scaffold
+/// pins the toolchain xtask builds that language's greeter with, builds
+/// with it as its README says (`npm run build`; `sh build.sh` with the
+/// venv on `PATH`), and answers on both backends with nothing on stderr.
+/// The Rust scaffold is tested by the CLI's own tests; `cli` is the
+/// `airssys-wasm` binary `cargo test` built.
+pub fn check_scaffold(lang: Lang, cli: &Path) -> Result<()> {
+    let tools = Tools::install(lang)?;
+    let name = format!("scaffold-{}", lang.name());
     let dir = root().join("target/scaffolds");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-    }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    println!("xtask: airssys-wasm new --lang javascript, built and run");
+    let project = dir.join(&name);
+    if project.exists() {
+        std::fs::remove_dir_all(&project)
+            .with_context(|| format!("removing {}", project.display()))?;
+    }
+    println!(
+        "xtask: airssys-wasm new --lang {}, built and run",
+        lang.name()
+    );
     run(
         Command::new(cli)
-            .args(["new", "scaffold-js", "--lang", "javascript", "--path"])
+            .args(["new", &name, "--lang", lang.name(), "--path"])
             .arg(&dir),
-        "airssys-wasm new scaffold-js --lang javascript",
+        &format!("airssys-wasm new {name} --lang {}", lang.name()),
     )?;
-    let project = dir.join("scaffold-js");
-    let package = std::fs::read_to_string(project.join("package.json"))
-        .context("reading the scaffold's package.json")?;
-    let pinned = format!(
-        "\"{}\": \"{}\"",
-        COMPONENTIZE_JS.name, COMPONENTIZE_JS.version
-    );
-    if !package.contains(&pinned) {
+    let (pin_file, pinned, bin, mut build) = match lang {
+        Lang::Javascript => {
+            let mut c = Command::new("npm");
+            c.args(["run", "build", "--silent"]);
+            (
+                "package.json",
+                format!(
+                    "\"{}\": \"{}\"",
+                    COMPONENTIZE_JS.name, COMPONENTIZE_JS.version
+                ),
+                tools.dir.join("node_modules/.bin"),
+                c,
+            )
+        }
+        Lang::Python => {
+            let mut c = Command::new("sh");
+            c.arg("build.sh").env_remove("VIRTUAL_ENV");
+            (
+                "requirements.txt",
+                format!("{}=={}", COMPONENTIZE_PY.name, COMPONENTIZE_PY.version),
+                tools.dir.join("bin"),
+                c,
+            )
+        }
+        other => bail!("no scaffold check for {}", other.name()),
+    };
+    let text = std::fs::read_to_string(project.join(pin_file))
+        .with_context(|| format!("reading the scaffold's {pin_file}"))?;
+    if !text.contains(&pinned) {
         bail!(
-            "the JavaScript scaffold does not pin {pinned} as xtask's greeter build does: \
-             update airssys-wasm-cli/templates/javascript/package.json.in"
+            "the {} scaffold does not pin {pinned} as xtask's greeter build does: update \
+             airssys-wasm-cli/templates/{}/{pin_file}.in",
+            lang.name(),
+            lang.name()
         );
     }
-    let path = std::env::join_paths(std::iter::once(tools.dir.join("node_modules/.bin")).chain(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-    ))?;
+    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))?;
     run(
-        Command::new("npm")
-            .args(["run", "build", "--silent"])
-            .current_dir(&project)
-            .env("PATH", path),
-        "npm run build (the JavaScript scaffold)",
+        build.current_dir(&project).env("PATH", path),
+        &format!("building the {} scaffold as its README says", lang.name()),
     )?;
-    let wasm = project.join("scaffold-js.wasm");
+    let wasm = project.join(format!("{name}.wasm"));
     for backend in ["wasmtime", "wasmi"] {
         let out = Command::new(cli)
             .args(["run", "--backend", backend])
@@ -522,7 +549,8 @@ pub fn check_js_scaffold(cli: &Path) -> Result<()> {
         );
         if !out.status.success() || stdout != "\"Hello, ada!\"\n" || !stderr.is_empty() {
             bail!(
-                "the JavaScript scaffold on {backend}: {}\nstdout: {stdout}\nstderr: {stderr}",
+                "the {} scaffold on {backend}: {}\nstdout: {stdout}\nstderr: {stderr}",
+                lang.name(),
                 out.status
             );
         }

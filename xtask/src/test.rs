@@ -45,8 +45,11 @@ pub fn run_all(lint: bool, all_guests: bool) -> Result<()> {
             .env("AIRSSYS_GREETERS", greeters.join(",")),
         "cargo test",
     )?;
-    if langs.contains(&Lang::Javascript) {
-        crate::polyglot::check_js_scaffold(&root().join("target/debug/airssys-wasm"))?;
+    // The scaffolds of `airssys-wasm new` whose toolchain this run has.
+    for lang in [Lang::Javascript, Lang::Python] {
+        if langs.contains(&lang) {
+            crate::polyglot::check_scaffold(lang, &root().join("target/debug/airssys-wasm"))?;
+        }
     }
     // Each benchmark once, unmeasured: a benchmark whose setup or checks
     // broke (a guest renders differently, a sink is not called) fails here

@@ -208,6 +208,9 @@ fn check_greeter(rt: &Runtime, audit: &MemorySink, log: &GuestLog, lang: &str) {
     let component = rt
         .load(greeter(lang), options(lang, &name))
         .unwrap_or_else(|e| panic!("{at}: load: {e}"));
+    // Its audit and log identity: the name, with the version its manifest
+    // gives (the Go greeter's is `greeter-go-…@0.1.0`).
+    let label = component.id().to_string();
 
     // It imports the host's logging, and WASI only where the language's
     // runtime needs it.
@@ -247,7 +250,7 @@ fn check_greeter(rt: &Runtime, audit: &MemorySink, log: &GuestLog, lang: &str) {
         let message = format!("greeting {who} lang=\"{lang}\"");
         assert_eq!(
             log.take(),
-            vec![(name.clone(), Escaped(&message).to_string())],
+            vec![(label.clone(), Escaped(&message).to_string())],
             "{at}: the log record of greet({who:?})"
         );
     }
@@ -278,7 +281,7 @@ fn check_greeter(rt: &Runtime, audit: &MemorySink, log: &GuestLog, lang: &str) {
     let mine: Vec<AuditKind> = audit
         .events()
         .into_iter()
-        .filter(|e| &*e.component == name.as_str())
+        .filter(|e| &*e.component == label.as_str())
         .map(|e| e.kind)
         .collect();
     let count = |f: fn(&AuditKind) -> bool| mine.iter().filter(|k| f(k)).count();

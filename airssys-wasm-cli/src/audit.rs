@@ -194,9 +194,7 @@ pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
                     Escaped(format!(
                         "note: {} has no records of `{c}`{}; it has records of: {}",
                         file.display(),
-                        airssys_wasm::core::suggest(c, names.iter().copied())
-                            .map(|s| format!(" (did you mean `{s}`?)"))
-                            .unwrap_or_default(),
+                        airssys_wasm::core::did_you_mean(c, names.iter().copied()),
                         if names.is_empty() {
                             "no component".to_owned()
                         } else {

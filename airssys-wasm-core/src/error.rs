@@ -406,10 +406,8 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 #[error("audit sink failed: {0}")]
 pub struct AuditError(pub String);
 
-/// ` (did you mean `x`?)` when one of the comma-separated `available`
-/// names is close to `name` ([`crate::suggest`]).
+/// ` (did you mean `x`?)` for a name close to one of the comma-separated
+/// `available` names.
 fn did_you_mean(name: &str, available: &str) -> String {
-    crate::suggest(name, available.split(", "))
-        .map(|s| format!(" (did you mean `{s}`?)"))
-        .unwrap_or_default()
+    crate::did_you_mean(name, available.split(", "))
 }

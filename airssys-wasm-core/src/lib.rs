@@ -54,7 +54,7 @@ pub use identity::{ComponentId, DEFAULT_TENANT};
 pub use limits::{GrowthLimiter, LimitExceeded, LimitKind, Limits, MIB, Usage};
 pub use name::{
     MAX_NAME_LEN, NAME_RULE, NameError, TENANT_RULE, VERSION_RULE, check_name, check_tenant,
-    check_version, name_from_file_stem, suggest,
+    check_version, did_you_mean, name_from_file_stem, suggest,
 };
 pub use provider::{HostProvider, OnDenied, Providers};
 pub use value::{

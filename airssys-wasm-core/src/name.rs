@@ -161,6 +161,20 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// ` (did you mean `x`?)` when [`suggest`] finds a candidate close to
+/// `name`, else nothing: the one wording of every such hint.
+///
+/// ```
+/// use airssys_wasm_core::did_you_mean;
+/// assert_eq!(did_you_mean("gret", ["greet", "stats"]), " (did you mean `greet`?)");
+/// assert_eq!(did_you_mean("stats", ["greet"]), "");
+/// ```
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    suggest(name, candidates)
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default()
+}
+
 /// A name without its case style: lower case, without `-` and `_`, and
 /// only the part after an interface (`pkg:ns/iface#f` is `f`).
 fn fold(name: &str) -> String {

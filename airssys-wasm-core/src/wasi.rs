@@ -33,7 +33,9 @@ use std::path::PathBuf;
 
 use crate::audit::{AuditError, AuditEvent, AuditKind};
 use crate::backend::InstanceConfig;
-use crate::capability::{Capability, CapabilityKind, CapabilitySet, FileOp, FileRights, NetKind};
+use crate::capability::{
+    Capability, CapabilityKind, CapabilitySet, FileOp, FileRights, NetKind, PathGlob,
+};
 
 /// The bytes random interfaces return, cycled, without the random grant.
 pub const FIXED_RANDOM: [u8; 8] = [0x5a, 0x17, 0xc3, 0x88, 0x01, 0xfe, 0x42, 0x9d];
@@ -101,14 +103,9 @@ impl WasiGrants {
                     }
                 },
                 Capability::Files { path, rights } => {
-                    // Only a whole tree (`dir/**`) can be a WASI preopen;
-                    // other globs are for `airssys:host/filesystem` alone.
-                    let Some(dir) = path.tree_root() else {
+                    let Some(dir) = preopen_of(path, *rights) else {
                         continue;
                     };
-                    if !rights.allows(FileOp::Read) {
-                        continue;
-                    }
                     // WASI cannot separate write, create and delete:
                     // read-write only with all four rights.
                     g.preopens.push(Preopen {
@@ -205,11 +202,16 @@ pub fn open_preopens(
 pub fn reaches_wasi(grant: &Capability) -> bool {
     match grant {
         Capability::Dir { .. } => true,
-        Capability::Files { path, rights } => {
-            path.tree_root().is_some() && rights.allows(FileOp::Read)
-        }
+        Capability::Files { path, rights } => preopen_of(path, *rights).is_some(),
         _ => false,
     }
+}
+
+/// The directory a `files` grant preopens for WASI: only a whole tree
+/// (`DIR/**`) with the read right; other globs are for
+/// `airssys:host/filesystem` alone.
+fn preopen_of(path: &PathGlob, rights: FileRights) -> Option<&str> {
+    path.tree_root().filter(|_| rights.allows(FileOp::Read))
 }
 
 /// Does the set grant something WASI can use for this kind? For the

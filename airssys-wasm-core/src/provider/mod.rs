@@ -366,11 +366,11 @@ impl<P: HostProvider> ProviderTable<'_, P> {
             .define(declared.versioned(), function, move |cx, args, results| {
                 // A load's own state, or the unknown callers' when the
                 // caller carries none (or another registry's).
-                let (host, state) = match cx.host_data::<LoadedHost>() {
-                    Some(h) => match h.state::<P::State>(index) {
-                        Some(s) => (h, s),
-                        None => (&*fallback, fallback_state::<P>(&fallback, index)?),
-                    },
+                let own = cx
+                    .host_data::<LoadedHost>()
+                    .and_then(|h| Some((h, h.state::<P::State>(index)?)));
+                let (host, state) = match own {
+                    Some(own) => own,
                     None => (&*fallback, fallback_state::<P>(&fallback, index)?),
                 };
                 let value = body(cx, &provider, &Caller { host, state }, args)?;

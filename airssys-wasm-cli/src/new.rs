@@ -174,14 +174,13 @@ pub fn new(args: NewArgs) -> Result<ExitCode> {
             ),
         });
     }
+    // The name of the crate and of its `.wasm`, where Rust wants `_`.
+    let crate_name = args.name.replace('-', "_");
     let (files, build, wasm) = match args.lang {
         NewLang::Rust => (
             RUST,
             "cargo build --target wasm32-wasip2 --release",
-            format!(
-                "target/wasm32-wasip2/release/{}.wasm",
-                args.name.replace('-', "_")
-            ),
+            format!("target/wasm32-wasip2/release/{crate_name}.wasm"),
         ),
         NewLang::Javascript => (
             JAVASCRIPT,
@@ -195,7 +194,6 @@ pub fn new(args: NewArgs) -> Result<ExitCode> {
             format!("{}.wasm", args.name),
         ),
     };
-    let crate_name = args.name.replace('-', "_");
     for (file, template) in files {
         let text = template
             .replace("{{name}}", &args.name)

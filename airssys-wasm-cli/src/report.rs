@@ -52,6 +52,12 @@ impl Report {
     /// The line shown for `event` at this verbosity, if any.
     fn line(&self, event: &AuditEvent) -> Option<String> {
         let component = &*event.component;
+        let every = || {
+            format!(
+                "audit: {component}: {}",
+                crate::audit::describe(&event.kind)
+            )
+        };
         let shown = match &event.kind {
             AuditKind::CapabilityDenied {
                 capability,
@@ -63,21 +69,13 @@ impl Report {
             AuditKind::HostLimit { function, limit } => {
                 Some(format!("limit: {component}: {function}: {limit}"))
             }
-            AuditKind::Suppressed { .. } => Some(format!(
-                "audit: {component}: {}",
-                crate::audit::describe(&event.kind)
-            )),
+            AuditKind::Suppressed { .. } => Some(every()),
             _ => None,
         };
         match self.verbosity {
             Verbosity::Quiet => None,
             Verbosity::Normal => shown,
-            Verbosity::Verbose => shown.or_else(|| {
-                Some(format!(
-                    "audit: {component}: {}",
-                    crate::audit::describe(&event.kind)
-                ))
-            }),
+            Verbosity::Verbose => shown.or_else(|| Some(every())),
         }
     }
 }

@@ -127,28 +127,22 @@ fn parse_size(s: &str) -> std::result::Result<u64, String> {
 
 /// A host path given on the command line: made absolute against the
 /// current directory, then normalised (`.`, `..`, `//`); a path that does
-/// not normalise is an error naming the flag.
-pub(crate) fn host_path(flag: &str, text: &str) -> std::result::Result<PathBuf, Error> {
-    let bad = |detail: String| Error::InvalidArguments {
-        function: flag.into(),
-        detail,
-    };
-    let absolute = std::path::absolute(text).map_err(|e| bad(format!("`{text}`: {e}")))?;
+/// not normalise is an error saying why (the flag's value parser names
+/// the flag).
+pub(crate) fn host_path(text: &str) -> std::result::Result<PathBuf, String> {
+    let absolute = std::path::absolute(text).map_err(|e| format!("`{text}`: {e}"))?;
     let utf8 = absolute
         .to_str()
-        .ok_or_else(|| bad(format!("`{text}` is not valid UTF-8")))?;
+        .ok_or_else(|| format!("`{text}` is not valid UTF-8"))?;
     airssys_wasm::capability::normal_path(utf8)
         .map(PathBuf::from)
-        .map_err(|e| bad(e.to_string()))
+        .map_err(|e| e.to_string())
 }
 
 /// `--kv-store FILE`: made absolute and normalised as it is read (a
 /// usage error, exit 2, when it does not normalise).
 fn parse_kv_store(text: &str) -> std::result::Result<PathBuf, String> {
-    host_path("--kv-store", text).map_err(|e| match e {
-        Error::InvalidArguments { detail, .. } => detail,
-        e => e.to_string(),
-    })
+    host_path(text)
 }
 
 /// `--dir HOST[::GUEST][:ro]`: a host directory that exists, seen at
@@ -163,10 +157,7 @@ fn parse_dir(text: &str) -> std::result::Result<Capability, String> {
         Some((host, guest)) => (host, Some(guest)),
         None => (text, None),
     };
-    let host = host_path("--dir", host_text).map_err(|e| match e {
-        Error::InvalidArguments { detail, .. } => detail,
-        e => e.to_string(),
-    })?;
+    let host = host_path(host_text)?;
     match std::fs::metadata(&host) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
@@ -359,15 +350,10 @@ fn run_with(args: &RunArgs, audit: Arc<dyn AuditSink>) -> Result<ExitCode> {
 /// `run` without `--invoke` on a component that is not a command: says
 /// how to call what it exports.
 fn not_a_command(component: &airssys_wasm::Component) -> Error {
-    let names: Vec<String> = component
-        .info()
-        .export_functions()
-        .map(|(name, _)| name)
-        .collect();
-    let example = component
-        .info()
-        .export_functions()
-        .next()
+    let exports: Vec<_> = component.info().export_functions().collect();
+    let names: Vec<&str> = exports.iter().map(|(name, _)| name.as_str()).collect();
+    let example = exports
+        .first()
         .map(|(name, ty)| {
             let args: Vec<&str> = ty.params.iter().map(|(_, t)| sample(t)).collect();
             format!(", e.g. --invoke '{name}({})'", args.join(", "))

@@ -59,6 +59,14 @@ fn expect(args: &[&str], code: i32) -> Output {
     o
 }
 
+/// Writes `text` to the file `name` in `dir`; returns its path, as the
+/// command line takes it.
+fn file_in(dir: &std::path::Path, name: &str, text: impl AsRef<[u8]>) -> String {
+    let file = dir.join(name);
+    std::fs::write(&file, text).unwrap();
+    file.display().to_string()
+}
+
 /// The last line of stderr: the one-line error.
 fn error_line(o: &Output) -> String {
     stderr(o)
@@ -692,24 +700,17 @@ fn keygen_sign_verify_and_require_signed() {
 #[test]
 fn host_interface_key_value_persists_across_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(
-        &policy,
+    let p = file_in(
+        dir.path(),
+        "policy.toml",
         "[grant.host-probe]\nkey-value = [{ namespace = \"notes\", quota = \"1KiB\" }]\n",
-    )
-    .unwrap();
-    let manifest = dir.path().join("m.toml");
-    std::fs::write(
-        &manifest,
-        "[component]\nname = \"host-probe\"\n[capabilities]\nkey-value = [{ namespace = \"notes\", quota = \"4KiB\" }]\n",
-    )
-    .unwrap();
-    let store = dir.path().join("kv.redb");
-    let (p, m, s) = (
-        policy.display().to_string(),
-        manifest.display().to_string(),
-        store.display().to_string(),
     );
+    let m = file_in(
+        dir.path(),
+        "m.toml",
+        "[component]\nname = \"host-probe\"\n[capabilities]\nkey-value = [{ namespace = \"notes\", quota = \"4KiB\" }]\n",
+    );
+    let s = dir.path().join("kv.redb").display().to_string();
     let run = |call: &str, code| {
         expect(
             &[
@@ -863,9 +864,9 @@ fn a_manifest_can_pin_its_signer() {
             .trim()
             .to_owned()
     };
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(
-        &policy,
+    let p = file_in(
+        dir.path(),
+        "policy.toml",
         format!(
             "require-signed = true\n\
              [[trusted-keys]]\nname = \"acme\"\npublic-key = \"{}\"\n\
@@ -873,15 +874,12 @@ fn a_manifest_can_pin_its_signer() {
             public("acme"),
             public("other")
         ),
-    )
-    .unwrap();
-    let manifest = dir.path().join("m.toml");
-    std::fs::write(
-        &manifest,
+    );
+    let m = file_in(
+        dir.path(),
+        "m.toml",
         "[component]\nname = \"values\"\n[signature]\nsigner = \"acme\"\n",
-    )
-    .unwrap();
-    let (p, m) = (policy.display().to_string(), manifest.display().to_string());
+    );
     let key = |n: &str| dir.path().join(format!("{n}.key")).display().to_string();
     let run = |code| {
         expect(
@@ -1833,19 +1831,17 @@ fn new_scaffolds_a_rust_plugin_that_builds_and_answers() {
 #[test]
 fn a_single_file_grant_is_not_called_effective_for_wasi() {
     let dir = tempfile::tempdir().unwrap();
-    let manifest = dir.path().join("x.Component.toml");
-    std::fs::write(
-        &manifest,
+    let manifest = file_in(
+        dir.path(),
+        "x.Component.toml",
         "[component]\nname = \"x\"\n[capabilities]\nfiles = [{ path = \"/srv/app/motd.txt\", rights = [\"read\"] }]\n",
-    )
-    .unwrap();
-    let policy = dir.path().join("policy.toml");
-    std::fs::write(
-        &policy,
+    );
+    let policy = file_in(
+        dir.path(),
+        "policy.toml",
         "[grant.x]\nfiles = [{ path = \"/srv/app/*\", rights = [\"read\"] }]\n",
-    )
-    .unwrap();
-    let (manifest, policy) = (manifest.to_str().unwrap(), policy.to_str().unwrap());
+    );
+    let (manifest, policy) = (manifest.as_str(), policy.as_str());
     let files = guest("wasi-files");
     let governed = ["--name", "x", "--policy", policy, "--manifest", manifest];
     let mut args = vec!["inspect", "--no-wit"];

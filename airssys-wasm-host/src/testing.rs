@@ -66,7 +66,7 @@ impl Harness {
 
     /// Calls `function` of the provider's first interface as `load`.
     pub fn call(&self, load: &Load, function: &str, args: &[Value]) -> Result<Value, HostError> {
-        self.call_in(&self.interface.clone(), load, function, args)
+        self.call_in(&self.interface, load, function, args)
     }
 
     /// Calls `interface#function` as `load`.

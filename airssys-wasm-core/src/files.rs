@@ -17,9 +17,9 @@
 //! (`openat` with `O_NOFOLLOW`, `O_CREAT|O_EXCL`, `unlinkat`): an entry
 //! swapped for a link after the walk makes the effect fail, never escape.
 //!
-//! The host interface's filesystem functions and the wasmi backend's WASI
-//! both go through this module; the wasmtime backend opens its WASI
-//! preopens with [`open_dir_within`] and hands wasmtime-wasi the handle.
+//! The host interface's filesystem functions and WASI's filesystem on both
+//! backends (served by [`crate::wasi::fs`]) go through this module; WASI
+//! preopens are opened with [`open_dir_within`].
 //!
 //! ```
 //! use airssys_wasm_core::capability::{FileRights, PathGlob};
@@ -444,21 +444,4 @@ fn relative<'p>(root: &str, path: &'p str) -> &'p str {
 
 fn join(dir: &str, name: &str) -> String {
     format!("{}/{name}", dir.trim_end_matches('/'))
-}
-
-/// The path wasmtime-wasi (or anything that opens by name) can open to get
-/// exactly the directory of `dir`'s handle, not whatever its path names by
-/// then: `/proc/self/fd/N` on Linux. `None` where there is no such path.
-#[cfg(target_os = "linux")]
-pub fn handle_path(dir: &Dir) -> Option<std::path::PathBuf> {
-    use std::os::fd::{AsFd, AsRawFd};
-    Some(format!("/proc/self/fd/{}", dir.as_fd().as_raw_fd()).into())
-}
-
-/// The path wasmtime-wasi (or anything that opens by name) can open to get
-/// exactly the directory of `dir`'s handle. `None` where there is no such
-/// path.
-#[cfg(not(target_os = "linux"))]
-pub fn handle_path(_dir: &Dir) -> Option<std::path::PathBuf> {
-    None
 }

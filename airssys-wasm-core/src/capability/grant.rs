@@ -242,6 +242,39 @@ impl Capability {
         }
     }
 
+    /// See [`super::CapabilitySet::reaches_below`] (`dir` is normal).
+    pub(super) fn reaches_below(&self, dir: &str) -> bool {
+        match self {
+            Self::Files { path: glob, rights } => !rights.is_empty() && glob.may_match_below(dir),
+            Self::Dir { host, .. } => host.to_str().is_some_and(|root| {
+                path::is_normal(root)
+                    && (path::at_or_below(root, dir) || path::at_or_below(dir, root))
+            }),
+            _ => false,
+        }
+    }
+
+    /// Does this (forbidden) capability take every right on everything at
+    /// or below `dir` (normal)?
+    pub(super) fn takes_tree(&self, dir: &str) -> bool {
+        match self {
+            Self::Files { path: glob, rights } => {
+                rights.contains(FileRights::ALL)
+                    && glob
+                        .tree_root()
+                        .is_some_and(|root| path::at_or_below(root, dir))
+            }
+            Self::Dir {
+                host,
+                read_only: false,
+                ..
+            } => host
+                .to_str()
+                .is_some_and(|root| path::is_normal(root) && path::at_or_below(root, dir)),
+            _ => false,
+        }
+    }
+
     pub(super) fn allows_other(&self, request: &Request<'_>) -> bool {
         match (self, request) {
             (Self::Stdio, Request::Stdio)

@@ -293,6 +293,33 @@ impl PathGlob {
         mine().count() == theirs().count() && mine().zip(theirs()).all(|(m, t)| m == "*" || m == t)
     }
 
+    /// Might the pattern match a path below the normal directory `dir`?
+    /// Yes when `dir` is at or above the pattern's literal directory, or
+    /// below it where the pattern has `**`, or where its first components
+    /// match `dir` and more follow. Decides which directories WASI shows
+    /// on the way to granted files.
+    pub fn may_match_below(&self, dir: &str) -> bool {
+        if at_or_below(dir, &self.base) {
+            return true;
+        }
+        if !at_or_below(&self.base, dir) {
+            return false;
+        }
+        if self.whole_tree || self.text.contains("**") {
+            return true;
+        }
+        let pattern: Vec<&str> = super::tokens(&self.text[1..], b'/').collect();
+        let depth = super::tokens(&dir[1..], b'/').count();
+        if depth >= pattern.len() {
+            return false;
+        }
+        GlobBuilder::new(&format!("/{}", pattern[..depth].join("/")))
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .is_ok_and(|g| g.compile_matcher().is_match(dir))
+    }
+
     /// `true` when the pattern has no wildcard: it names one path.
     pub fn is_literal(&self) -> bool {
         !self.text.contains(META)

@@ -144,6 +144,31 @@ impl CapabilitySet {
         }
     }
 
+    /// Might a file grant allow something below the directory `dir` (a
+    /// normal path), for some right? A directory on the way to a grant (an
+    /// ancestor of its root) does, and so does one inside a grant's tree
+    /// that its pattern can still match below; not one an operator's
+    /// forbid takes whole (`DIR/**` with every right). WASI shows such
+    /// directories so the guest can walk to its files ([`crate::wasi::fs`]).
+    ///
+    /// ```
+    /// use airssys_wasm_core::capability::{FileRights, PathGlob};
+    /// use airssys_wasm_core::{Capability, CapabilitySet};
+    /// let files = |p: &str| Capability::files(PathGlob::new(p).unwrap(), FileRights::READ);
+    /// let caps = CapabilitySet::new().with(files("/srv/app/*/conf.toml"));
+    /// assert!(caps.reaches_below("/srv"));
+    /// assert!(caps.reaches_below("/srv/app/web"));
+    /// assert!(!caps.reaches_below("/srv/app/web/deeper"));
+    /// assert!(!caps.reaches_below("/etc"));
+    /// ```
+    pub fn reaches_below(&self, dir: &str) -> bool {
+        path::with_normalised(dir, |d| {
+            self.grants.iter().any(|g| g.reaches_below(d))
+                && !self.forbidden.iter().any(|f| f.takes_tree(d))
+        })
+        .unwrap_or(false)
+    }
+
     /// Answers a connection at connect time: may `request` (a
     /// [`Request::Connect`], host as the guest wrote it) connect to `addr`,
     /// an address its host resolved to? Does not allocate.

@@ -5,8 +5,8 @@
 //! |---|---|---|
 //! | stdio | host stdin/stdout/stderr (or the embedder's buffers) | stdin empty; writes to stdout/stderr fail with an error |
 //! | env | the named variables, or every host variable with a granted prefix (`APP_*`) | an empty environment |
-//! | dir | preopened directories | no directories |
-//! | files `DIR/**` | `DIR` preopened at the same path: read-write with all four rights, else read-only | (other globs serve `airssys:host/filesystem` only) |
+//! | dirs | the directory preopened at its guest path | no directories |
+//! | files | the grant's root preopened at the same path (a file's directory, a glob's directory before its first wildcard), showing exactly what the grants match, each open, create and delete checked and audited ([`fs`]) | no directories |
 //! | clocks | host clocks | both clocks read 0 and never advance |
 //! | random | host entropy | a fixed, deterministic byte sequence ([`FIXED_RANDOM`]) |
 //! | network (socket) | connections to granted addresses, each checked and audited | every socket address and name lookup refused |
@@ -29,13 +29,13 @@
 //! assert!(!g.stdio && !g.clocks && !g.random);
 //! ```
 
+pub mod fs;
+
 use std::path::PathBuf;
 
 use crate::audit::{AuditError, AuditEvent, AuditKind};
 use crate::backend::InstanceConfig;
-use crate::capability::{
-    Capability, CapabilityKind, CapabilitySet, FileOp, FileRights, NetKind, PathGlob,
-};
+use crate::capability::{Capability, CapabilityKind, CapabilitySet, FileOp, NetKind};
 
 /// The bytes random interfaces return, cycled, without the random grant.
 pub const FIXED_RANDOM: [u8; 8] = [0x5a, 0x17, 0xc3, 0x88, 0x01, 0xfe, 0x42, 0x9d];
@@ -102,18 +102,25 @@ impl WasiGrants {
                         }
                     }
                 },
-                Capability::Files { path, rights } => {
-                    let Some(dir) = preopen_of(path, *rights) else {
+                Capability::Files { .. } => {
+                    let Some(root) = preopen_of(grant) else {
                         continue;
                     };
-                    // WASI cannot separate write, create and delete:
-                    // read-write only with all four rights.
-                    g.preopens.push(Preopen {
-                        host: PathBuf::from(dir),
-                        guest: dir.to_owned(),
-                        read_only: !rights.contains(FileRights::ALL),
-                        required: false,
-                    });
+                    let read_only = !grant_writes(grant);
+                    let host = PathBuf::from(root);
+                    match g
+                        .preopens
+                        .iter_mut()
+                        .find(|p| !p.required && p.host == host)
+                    {
+                        Some(p) => p.read_only &= read_only,
+                        None => g.preopens.push(Preopen {
+                            guest: host.to_string_lossy().into_owned(),
+                            host,
+                            read_only,
+                            required: false,
+                        }),
+                    }
                 }
                 Capability::Dir {
                     host,
@@ -154,20 +161,33 @@ pub fn open_preopens(
     config: &InstanceConfig,
     grants: &WasiGrants,
 ) -> Result<Vec<OpenedPreopen>, String> {
+    open_grants(
+        &config.component,
+        &config.capabilities,
+        &*config.audit,
+        grants,
+    )
+}
+
+fn open_grants(
+    component: &std::sync::Arc<str>,
+    capabilities: &CapabilitySet,
+    audit: &dyn crate::AuditSink,
+    grants: &WasiGrants,
+) -> Result<Vec<OpenedPreopen>, String> {
     let mut out = Vec::new();
     for p in &grants.preopens {
         let host = p.host.to_string_lossy();
-        match crate::files::open_dir_within(&config.capabilities, &host) {
+        match crate::files::open_dir_within(capabilities, &host) {
             Ok(dir) => out.push(OpenedPreopen {
                 preopen: p.clone(),
                 dir,
             }),
             Err(e) => {
                 if e.is_refusal() {
-                    config
-                        .audit
+                    audit
                         .record(AuditEvent::new(
-                            config.component.clone(),
+                            component.clone(),
                             AuditKind::CapabilityDenied {
                                 capability: CapabilityKind::Filesystem,
                                 request: format!("wasi preopen {host}"),
@@ -187,31 +207,37 @@ pub fn open_preopens(
 }
 
 /// Whether a filesystem grant reaches WASI: a `dirs` grant, or a `files`
-/// grant of a whole tree (`DIR/**`) with the read right, which become
-/// preopens. A grant of single files or of another glob reaches
-/// `airssys:host/filesystem` only: WASI's guest sees no directory for it.
+/// grant with some right, which preopens its root (see [`fs`]).
 ///
 /// ```
 /// use airssys_wasm_core::capability::{FileRights, PathGlob};
 /// use airssys_wasm_core::{Capability, wasi};
 /// let files = |p: &str| Capability::files(PathGlob::new(p).unwrap(), FileRights::READ);
 /// assert!(wasi::reaches_wasi(&files("/srv/app/**")));
-/// assert!(!wasi::reaches_wasi(&files("/srv/app/motd.txt")));
-/// assert!(!wasi::reaches_wasi(&files("/srv/app/*.txt")));
+/// assert!(wasi::reaches_wasi(&files("/srv/app/motd.txt")));
+/// assert!(wasi::reaches_wasi(&files("/srv/app/*.txt")));
 /// ```
 pub fn reaches_wasi(grant: &Capability) -> bool {
     match grant {
         Capability::Dir { .. } => true,
-        Capability::Files { path, rights } => preopen_of(path, *rights).is_some(),
+        Capability::Files { .. } => preopen_of(grant).is_some(),
         _ => false,
     }
 }
 
-/// The directory a `files` grant preopens for WASI: only a whole tree
-/// (`DIR/**`) with the read right; other globs are for
-/// `airssys:host/filesystem` alone.
-fn preopen_of(path: &PathGlob, rights: FileRights) -> Option<&str> {
-    path.tree_root().filter(|_| rights.allows(FileOp::Read))
+/// The directory a `files` grant preopens for WASI: its root (a literal
+/// file's directory, a glob's directory before the first wildcard), when
+/// it gives some right.
+fn preopen_of(grant: &Capability) -> Option<String> {
+    match grant {
+        Capability::Files { rights, .. } if !rights.is_empty() => grant.root(),
+        _ => None,
+    }
+}
+
+/// Does the `files` grant give more than reading?
+fn grant_writes(grant: &Capability) -> bool {
+    matches!(grant, Capability::Files { rights, .. } if rights.ops().any(|op| op != FileOp::Read))
 }
 
 /// Does the set grant something WASI can use for this kind? For the
@@ -265,13 +291,7 @@ pub fn audit_ungranted(
 ) -> Result<(), AuditError> {
     for &kind in needed {
         if !granted(&config.capabilities, kind) {
-            let mut outcome = substitute(kind).to_owned();
-            if kind == CapabilityKind::Filesystem && config.capabilities.has_kind(kind) {
-                outcome.push_str(
-                    " (its files grants name single files or globs, which reach \
-                     airssys:host/filesystem only; WASI sees `DIR/**` and dirs grants)",
-                );
-            }
+            let outcome = substitute(kind).to_owned();
             config.audit.record(AuditEvent::new(
                 config.component.clone(),
                 AuditKind::CapabilityDenied {

@@ -180,13 +180,15 @@ fn stream_read(w: &mut Wasi, a: &[Value], skip: bool) -> Out {
             }
             None => host_stdin().read(&mut buf, deadline)?,
         },
-        Res::FileIn { file, pos } => match super::fs::read_at(file, &mut buf, *pos) {
-            Ok(n) => {
-                *pos += n as u64;
-                n
+        Res::FileIn { file, pos } => {
+            match airssys_wasm_core::wasi::fs::read_at(file, &mut buf, *pos) {
+                Ok(n) => {
+                    *pos += n as u64;
+                    n
+                }
+                Err(e) => return err(w.error(e.to_string())),
             }
-            Err(e) => return err(w.error(e.to_string())),
-        },
+        }
         _ => return Err(Stop::Trap("not an input stream".into())),
     };
     if n == 0 && len > 0 {
@@ -206,7 +208,7 @@ fn stream_write(w: &mut Wasi, stream: &Value, data: &[u8]) -> Out {
         Res::Stderr => w.write_out(StdStream::Err, data),
         Res::FileOut { file, pos } => {
             let r = match pos {
-                Some(p) => super::fs::write_at(file, data, *p),
+                Some(p) => airssys_wasm_core::wasi::fs::write_at(file, data, *p),
                 None => (&**file).seek_end().and_then(|_| (&**file).write_all(data)),
             };
             if let Some(p) = pos {

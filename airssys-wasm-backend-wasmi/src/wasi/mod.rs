@@ -31,7 +31,7 @@ pub(crate) use self::io::Timer;
 /// Largest read or random request served at once: a guest asking for
 /// more gets fewer bytes (reads) or a trap (random), never a host
 /// allocation of its choosing.
-const MAX_CHUNK: u64 = 1 << 20;
+use airssys_wasm_core::wasi::fs::MAX_CHUNK;
 
 /// Why a WASI function did not return.
 pub(crate) enum Stop {
@@ -67,8 +67,7 @@ enum Res {
     },
     Error(String),
     Pollable(Timer),
-    Dir(fs::DirRes),
-    File(fs::FileRes),
+    Desc(airssys_wasm_core::wasi::fs::Descriptor),
     Entries {
         entries: Vec<(String, &'static str)>,
         pos: usize,
@@ -78,7 +77,7 @@ enum Res {
 /// The WASI state of one instance.
 pub(crate) struct Wasi {
     grants: WasiGrants,
-    preopens: Vec<Arc<fs::Preopen>>,
+    fs: airssys_wasm_core::wasi::fs::WasiFs,
     args: Vec<String>,
     stdin: Option<Arc<[u8]>>,
     stdin_pos: usize,
@@ -99,15 +98,12 @@ impl Wasi {
     /// preopens are opened now, each beneath its grant's root.
     pub fn new(config: &InstanceConfig) -> Result<Self, String> {
         let grants = WasiGrants::from_capabilities(&config.capabilities);
-        let preopens = wasi::open_preopens(config, &grants)?
-            .into_iter()
-            .map(|o| Arc::new(fs::Preopen::new(o)))
-            .collect();
+        let fs = airssys_wasm_core::wasi::fs::WasiFs::new(config)?;
         let mut args = vec![config.component.to_string()];
         args.extend(config.args.iter().cloned());
         Ok(Self {
             grants,
-            preopens,
+            fs,
             args,
             stdin: config.stdio.stdin.clone(),
             stdin_pos: 0,
@@ -377,7 +373,8 @@ pub(crate) const PROVIDED: &str = "wasi:cli (environment, exit, stdin/stdout/std
      terminal-*), wasi:io (error, poll, streams), wasi:clocks, wasi:random, \
      wasi:filesystem (preopens; types: open-at, read/write via streams, read, write, stat, \
      stat-at, get-type, get-flags, read-directory, create-directory-at, remove-directory-at, \
-     unlink-file-at, metadata-hash, metadata-hash-at, sync, sync-data)";
+     unlink-file-at, readlink-at, rename-at, set-size, is-same-object, metadata-hash, \
+     metadata-hash-at, sync, sync-data)";
 
 fn monotonic_now() -> u64 {
     static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();

@@ -2,7 +2,6 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +19,7 @@ use wasmtime::{ResourceLimiter, Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::convert::{self, HandleTable};
+use crate::failure::HostCallFailed;
 use crate::{Compiled, TICK, wasi};
 
 /// The data of one store.
@@ -36,12 +36,21 @@ pub(crate) struct StoreData {
     max_call_data: u64,
     /// The running call's deadline and the frozen clock's timers.
     waits: crate::blocking::Waits,
+    /// The guest's filesystem.
+    fs: airssys_wasm_core::wasi::fs::WasiFs,
 }
 
 impl StoreData {
     /// The view of the WASI waits this backend bounds.
     pub(crate) fn bounded(&mut self) -> crate::blocking::Bounded<'_> {
         crate::blocking::Bounded::new(&mut self.table, &mut self.waits, self.wasi.clocks())
+    }
+}
+
+impl StoreData {
+    /// The view of the filesystem this backend serves.
+    pub(crate) fn fs(&mut self) -> crate::fs::FsView<'_> {
+        crate::fs::FsView::new(&self.fs, &mut self.table)
     }
 }
 
@@ -87,21 +96,6 @@ impl ResourceLimiter for Limiter {
         Ok(self.0.table_growing(current, desired, maximum)?)
     }
 }
-
-/// A host function failed; carried through wasmtime's error to `classify`.
-#[derive(Debug)]
-struct HostCallFailed {
-    function: Arc<str>,
-    error: HostError,
-}
-
-impl fmt::Display for HostCallFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "host function `{}`: {}", self.function, self.error)
-    }
-}
-
-impl std::error::Error for HostCallFailed {}
 
 /// Links one host function of the runtime's table.
 pub(crate) fn define_host_func(
@@ -208,6 +202,7 @@ impl WasmtimeInstance {
         airssys_wasm_core::wasi::audit_ungranted(&config, &c.needed)?;
         let wasi_ctx = wasi::build(&config, &config.component)
             .map_err(|e| Error::Backend(format!("{e:#}")))?;
+        let fs = airssys_wasm_core::wasi::fs::WasiFs::new(&config).map_err(Error::Backend)?;
         let limits = config.limits;
         let clocks = config.capabilities.has_kind(CapabilityKind::Clocks);
         let data = StoreData {
@@ -229,6 +224,7 @@ impl WasmtimeInstance {
             audit: config.audit,
             host_data: config.host_data,
             max_call_data: config.max_call_data,
+            fs,
         };
         let mut store = Store::new(&c.engine, data);
         // wasmtime lifts a host call's arguments into its own values before

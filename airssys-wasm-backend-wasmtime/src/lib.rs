@@ -77,6 +77,8 @@
 mod blocking;
 mod cache;
 mod convert;
+mod failure;
+mod fs;
 mod http;
 mod instance;
 mod wasi;
@@ -233,6 +235,8 @@ impl Flavor {
             .map_err(|e| Error::Backend(format!("linking WASI: {e:#}")))?;
         blocking::add_to_linker(&mut linker, instance::StoreData::bounded)
             .map_err(|e| Error::Backend(format!("linking bounded WASI waits: {e:#}")))?;
+        fs::add_to_linker(&mut linker, instance::StoreData::fs)
+            .map_err(|e| Error::Backend(format!("linking wasi:filesystem: {e:#}")))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
             .map_err(|e| Error::Backend(format!("linking wasi:http: {e:#}")))?;
         let cache = cache_dir.map(|dir| cache::ArtifactCache::new(dir.clone(), &engine));

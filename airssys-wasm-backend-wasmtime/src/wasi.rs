@@ -3,8 +3,8 @@
 //! What each grant gives is decided in `airssys_wasm_core::wasi` (shared
 //! with the wasmi backend); this module turns it into a `WasiCtx`. Socket
 //! addresses are checked and audited one by one, and `wasi:http` requests
-//! in `http.rs`. Individual WASI filesystem calls are not audited one by
-//! one; `airssys:host/filesystem` is the audited path.
+//! in `http.rs`. `wasi:filesystem` is not wasmtime-wasi's: `fs.rs` serves
+//! it, each open, create and delete checked and audited.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use airssys_wasm_core::{
 use wasmtime_wasi::p2::pipe::{ClosedInputStream, MemoryInputPipe};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::sockets::SocketAddrUse;
-use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder};
 
 /// Builds the WASI context of one instance.
 pub(crate) fn build(config: &InstanceConfig, program: &str) -> wasmtime::Result<WasiCtx> {
@@ -59,21 +59,7 @@ pub(crate) fn build(config: &InstanceConfig, program: &str) -> wasmtime::Result<
     for (k, v) in &wasi_grants.env {
         b.env(k, v);
     }
-    // Each preopen is opened beneath its grant's root with no link below
-    // it, and wasmtime-wasi opens that very directory through its handle.
-    for opened in wasi::open_preopens(config, &wasi_grants).map_err(wasmtime::Error::msg)? {
-        let p = &opened.preopen;
-        let perms = if p.read_only {
-            FsPerms::ReadOnly
-        } else {
-            FsPerms::ReadWrite
-        };
-        let by_handle = airssys_wasm_core::files::handle_path(&opened.dir);
-        let path = by_handle.as_deref().unwrap_or(&p.host);
-        b.preopened_dir(path, &p.guest, perms).map_err(|e| {
-            wasmtime::format_err!("cannot open granted directory {}: {e}", p.host.display())
-        })?;
-    }
+    // No preopens here: `wasi:filesystem` is served by `fs.rs`.
 
     if !wasi_grants.clocks {
         b.wall_clock(FrozenClock);

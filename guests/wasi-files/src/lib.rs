@@ -17,6 +17,14 @@ impl Guest for Probe {
         files::write_file(path, contents)
     }
 
+    fn rename_file(from: String, to: String) -> Result<(), String> {
+        files::rename_file(from, to)
+    }
+
+    fn remove_file(path: String) -> Result<(), String> {
+        files::remove_file(path)
+    }
+
     fn list_dir(path: String) -> Result<Vec<String>, String> {
         files::list_dir(path)
     }

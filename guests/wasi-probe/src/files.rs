@@ -12,6 +12,14 @@ pub fn write_file(path: String, contents: String) -> Result<(), String> {
     std::fs::write(&path, contents).map_err(|e| e.to_string())
 }
 
+pub fn rename_file(from: String, to: String) -> Result<(), String> {
+    std::fs::rename(&from, &to).map_err(|e| e.to_string())
+}
+
+pub fn remove_file(path: String) -> Result<(), String> {
+    std::fs::remove_file(&path).map_err(|e| e.to_string())
+}
+
 pub fn list_dir(path: String) -> Result<Vec<String>, String> {
     let mut names = std::fs::read_dir(&path)
         .map_err(|e| e.to_string())?

@@ -13,17 +13,37 @@ pub struct ComposeArgs {
     #[arg(required_unless_present = "wac", conflicts_with = "wac")]
     socket: Option<PathBuf>,
     /// A component whose exports satisfy imports of the socket (repeatable).
-    #[arg(long = "plug", value_name = "PLUG", requires = "socket")]
+    #[arg(
+        long = "plug",
+        value_name = "PLUG",
+        requires = "socket",
+        required_unless_present = "wac"
+    )]
     plugs: Vec<PathBuf>,
     /// Compose as a WAC document says instead (https://github.com/bytecodealliance/wac).
     #[arg(long, value_name = "FILE")]
     wac: Option<PathBuf>,
     /// A package the WAC document names, as NAME=FILE (repeatable).
-    #[arg(long = "dep", value_name = "NAME=FILE", requires = "wac")]
-    deps: Vec<String>,
+    #[arg(long = "dep", value_name = "NAME=FILE", requires = "wac", value_parser = parse_dep)]
+    deps: Vec<(String, PathBuf)>,
     /// Where to write the composed component.
     #[arg(short, long, value_name = "OUT")]
     output: PathBuf,
+}
+
+/// `--dep NAME=FILE`, split as the command line is read (a usage error,
+/// exit 2, without the `=`).
+fn parse_dep(text: &str) -> std::result::Result<(String, PathBuf), String> {
+    match text.split_once('=') {
+        Some((name, file)) if !name.is_empty() && !file.is_empty() => {
+            Ok((name.to_owned(), PathBuf::from(file)))
+        }
+        _ => Err(
+            "write NAME=FILE: the package name the WAC document uses, `=`, and the \
+                  component's file, e.g. --dep example:greeter=greeter.wasm"
+                .into(),
+        ),
+    }
 }
 
 /// Named inputs as the composition API takes them.
@@ -46,11 +66,6 @@ fn composition_error(e: airssys_wasm_composition::ComposeError) -> Error {
 pub fn compose(args: ComposeArgs) -> Result<ExitCode> {
     let composed = match (&args.socket, &args.wac) {
         (Some(socket_path), None) => {
-            if args.plugs.is_empty() {
-                return Err(Error::Composition(
-                    "give at least one --plug PLUG to compose with the socket".into(),
-                ));
-            }
             let socket = crate::read_input(socket_path)?;
             let plugs = args
                 .plugs
@@ -68,12 +83,7 @@ pub fn compose(args: ComposeArgs) -> Result<ExitCode> {
             let deps = args
                 .deps
                 .iter()
-                .map(|d| {
-                    let (name, file) = d
-                        .split_once('=')
-                        .ok_or_else(|| Error::Composition(format!("--dep {d}: write NAME=FILE")))?;
-                    Ok((name.to_owned(), crate::read_input(&PathBuf::from(file))?))
-                })
+                .map(|(name, file)| Ok((name.clone(), crate::read_input(file)?)))
                 .collect::<Result<Vec<_>>>()?;
             airssys_wasm_composition::compose_wac(
                 (&wac.display().to_string(), &text),

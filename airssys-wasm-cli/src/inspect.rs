@@ -20,7 +20,7 @@ pub struct InspectArgs {
     /// With --policy: the name the component would be run under (as `run --name`); without
     /// it, the manifest's name is the component's own claim and `[grant.NAME]` applies only
     /// if the grant pins a signer whose signature the component carries.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::run::parse_component_name)]
     name: Option<String>,
     /// With --policy: show requested / granted / effective capabilities and limits.
     #[command(flatten)]
@@ -135,18 +135,6 @@ pub fn render_evaluation(policy: &str, e: &Evaluation) -> String {
     for r in &table {
         out.push_str(format!("  {:w0$}  {:w1$}  {}", r[0], r[1], r[2]).trim_end());
         out.push('\n');
-    }
-    // What is effective for the host interface but not for WASI: a grant
-    // of single files or globs is no WASI preopen.
-    for c in e.rows.iter().flat_map(|r| &r.effective) {
-        if c.kind() == airssys_wasm::CapabilityKind::Filesystem
-            && !airssys_wasm::core::wasi::reaches_wasi(c)
-        {
-            out.push_str(&format!(
-                "  note: `{c}` is effective for airssys:host/filesystem only; WASI (std::fs and \
-                 the like) sees `DIR/**` and dirs grants\n"
-            ));
-        }
     }
     let l = &e.limits;
     let show = |v: Option<String>| v.unwrap_or_else(|| "unlimited".into());

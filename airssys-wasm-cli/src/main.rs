@@ -87,8 +87,50 @@ fn exit_code_help() -> String {
     s
 }
 
+/// The command line, or exit 2 with clap's message. The values clap
+/// repeats in its message (an invalid value, an unknown argument) are shown
+/// escaped, so a flag's value cannot write a line of its own on stderr.
+fn parse_args() -> Cli {
+    Cli::try_parse().unwrap_or_else(|mut error| {
+        let said: Vec<_> = error
+            .context()
+            .map(|(kind, value)| (kind, value.clone()))
+            .collect();
+        for (kind, value) in said {
+            use clap::error::ContextValue;
+            let escaped = match value {
+                ContextValue::String(text) => ContextValue::String(Escaped(&text).to_string()),
+                ContextValue::Strings(texts) => {
+                    ContextValue::Strings(texts.iter().map(|t| Escaped(t).to_string()).collect())
+                }
+                other => other,
+            };
+            error.insert(kind, escaped);
+        }
+        // A value parser's reason may repeat the value: escaped too.
+        let context = |kind| match error.get(kind) {
+            Some(clap::error::ContextValue::String(text)) => Some(text.clone()),
+            _ => None,
+        };
+        use clap::error::{ContextKind, ErrorKind};
+        if let (ErrorKind::ValueValidation, Some(arg), Some(value), Some(why)) = (
+            error.kind(),
+            context(ContextKind::InvalidArg),
+            context(ContextKind::InvalidValue),
+            std::error::Error::source(&error),
+        ) {
+            let message = format!(
+                "invalid value '{value}' for '{arg}': {}\n\nFor more information, try '--help'.\n",
+                Escaped(why.to_string())
+            );
+            clap::Error::raw(ErrorKind::ValueValidation, message).exit()
+        }
+        error.exit()
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_args();
     let verbosity = match (cli.quiet, cli.verbose) {
         (true, _) => report::Verbosity::Quiet,
         (false, 0) => report::Verbosity::Normal,

@@ -37,7 +37,7 @@ pub struct RunArgs {
     #[arg(long)]
     allow_random: bool,
     /// Grant an environment variable: NAME passes the host's value, NAME=VAL sets one.
-    #[arg(long, value_name = "NAME[=VAL]")]
+    #[arg(long, value_name = "NAME[=VAL]", value_parser = parse_env)]
     env: Vec<String>,
     /// Grant a host directory as a guest path; add :ro for read-only. A path alone
     /// (`--dir ./data`, as wasmtime writes it) is seen at the same path inside.
@@ -67,14 +67,14 @@ pub struct RunArgs {
     /// The component's name in audit records and the policy's [grant.NAME]: 1-64 characters of
     /// A-Z a-z 0-9 - _ . beginning with a letter or digit (default: the manifest's name, else the
     /// file stem with other characters replaced by _).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_component_name)]
     name: Option<String>,
     /// The tenant the component runs for: part of its identity in audit records
     /// (tenant/name@version) and the owner of its key-value namespaces (default: `default`).
-    #[arg(long, value_name = "TENANT")]
+    #[arg(long, value_name = "TENANT", value_parser = parse_tenant)]
     tenant: Option<String>,
     /// The component's version in its identity (default: the manifest's version, else none).
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     component_version: Option<String>,
     #[command(flatten)]
     governed: crate::governed::PolicyArgs,
@@ -119,6 +119,49 @@ fn parse_fuel(text: &str) -> std::result::Result<u64, String> {
         );
     }
     Ok(n)
+}
+
+/// `--name NAME` (and `inspect --name`, `keygen NAME`): a component name,
+/// checked as the command line is read (a usage error, exit 2).
+pub(crate) fn parse_component_name(text: &str) -> std::result::Result<String, String> {
+    checked(text, airssys_wasm::check_name(text))
+}
+
+/// `--tenant TENANT`, checked as the command line is read.
+fn parse_tenant(text: &str) -> std::result::Result<String, String> {
+    checked(text, airssys_wasm::check_tenant(text))
+}
+
+/// `--component-version VERSION`, checked as the command line is read.
+fn parse_version(text: &str) -> std::result::Result<String, String> {
+    checked(text, airssys_wasm::check_version(text))
+}
+
+/// The value, or why it breaks its rule (clap names the flag and value).
+fn checked(
+    text: &str,
+    check: std::result::Result<(), airssys_wasm::NameError>,
+) -> std::result::Result<String, String> {
+    check
+        .map(|()| text.to_owned())
+        .map_err(|e| format!("{}; {}", e.why, e.rule))
+}
+
+/// `--env NAME[=VAL]`: NAME is not empty and holds neither `=` nor NUL
+/// (what an environment variable's name can be).
+fn parse_env(text: &str) -> std::result::Result<String, String> {
+    let name = text.split_once('=').map_or(text, |(name, _)| name);
+    if name.is_empty() {
+        return Err(
+            "the variable's name is empty; write NAME to pass the host's value or \
+                    NAME=VALUE to set one"
+                .into(),
+        );
+    }
+    if text.contains('\0') {
+        return Err("an environment variable cannot hold a NUL character".into());
+    }
+    Ok(text.to_owned())
 }
 
 fn parse_size(s: &str) -> std::result::Result<u64, String> {

@@ -10,7 +10,9 @@ use airssys_wasm::{ComponentInfo, Error, Result};
 /// Arguments of `keygen`.
 #[derive(clap::Args)]
 pub struct KeygenArgs {
-    /// The key's name: the signer name in signatures and policies.
+    /// The key's name: the signer name in signatures and policies (a component name's
+    /// characters: A-Z a-z 0-9 - _ . beginning with a letter or digit).
+    #[arg(value_parser = crate::run::parse_component_name)]
     name: String,
     /// Where to write NAME.key (secret) and NAME.pub.
     #[arg(long, value_name = "DIR", default_value = ".")]

@@ -262,7 +262,7 @@ impl ErrorClass {
                 "reading an input or writing the audit log failed, or the cache directory (--cache-dir) or its key is not private"
             }
             Self::Policy => {
-                "a manifest, policy or component name is invalid, or the policy refused the component (forbidden capability, signature)"
+                "a manifest or policy is invalid (a name it gives included), or the policy refused the component (forbidden capability, signature)"
             }
             Self::Composition => "components could not be composed (nothing plugged, types differ)",
         }

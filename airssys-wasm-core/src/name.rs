@@ -114,7 +114,8 @@ fn describe(c: char) -> String {
     match c {
         ' ' => "a space".into(),
         c if c.is_control() => format!("the control character {:?}", c),
-        c => format!("`{}` ({:?})", Escaped(c), c),
+        c if c.is_ascii_graphic() => format!("`{c}`"),
+        c => format!("`{}` (U+{:04X})", Escaped(c), u32::from(c)),
     }
 }
 
@@ -225,9 +226,9 @@ mod tests {
             ("two words", "it contains a space"),
             ("evil\nFAKE", "it contains the control character '\\n'"),
             ("\u{1b}[2J", "it contains the control character '\\u{1b}'"),
-            ("caf\u{e9}", "it contains `\u{e9}` ('\u{e9}')"),
-            ("a\u{202e}b", "it contains `\\u{202e}` ('\\u{202e}')"),
-            ("a/b", "it contains `/` ('/')"),
+            ("caf\u{e9}", "it contains `\u{e9}` (U+00E9)"),
+            ("a\u{202e}b", "it contains `\\u{202e}` (U+202E)"),
+            ("a/b", "it contains `/`"),
             (".hidden", "it begins with `.`"),
             ("-flag", "it begins with `-`"),
             (&"x".repeat(65), "it is 65 characters long"),

@@ -42,6 +42,7 @@ pub use airssys_wasm_core::{
     CaptureBuffer, ComponentInfo, Decision, Digest, Error, ErrorClass, FuncType, HostError,
     HostFunctions, Item, ItemKind, LimitKind, Limits, MIB, MemorySink, NameError, OutputTarget,
     Request, Result, Stdio, TracingSink, Usage, Value, ValueType, WaveCall, WaveError, check_name,
+    check_tenant, check_version,
 };
 pub use airssys_wasm_security::{ChainConfig, ChainedLog, FullPolicy, JsonLinesSink};
 

@@ -1,4 +1,5 @@
-//! `airssys-wasm compose`: plug components into another.
+//! `airssys-wasm compose`: plug components into another; `airssys-wasm
+//! componentize`: make a component of a compiler's core module.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -93,25 +94,99 @@ pub fn compose(args: ComposeArgs) -> Result<ExitCode> {
         _ => unreachable!("clap requires exactly one of SOCKET and --wac"),
     }
     .map_err(composition_error)?;
-    std::fs::write(&args.output, &composed.bytes).map_err(|source| Error::Io {
-        path: args.output.display().to_string(),
+    write_component(
+        &args.output,
+        &composed.bytes,
+        &composed.info,
+        "still imports",
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a component and says what it (`verb`) imports.
+fn write_component(
+    output: &std::path::Path,
+    bytes: &[u8],
+    info: &airssys_wasm::ComponentInfo,
+    verb: &str,
+) -> Result<()> {
+    std::fs::write(output, bytes).map_err(|source| Error::Io {
+        path: output.display().to_string(),
         source,
     })?;
-    let imports: Vec<&str> = composed
-        .info
-        .imports()
-        .iter()
-        .map(|i| i.name.as_str())
-        .collect();
+    let imports: Vec<&str> = info.imports().iter().map(|i| i.name.as_str()).collect();
     println!(
-        "wrote {} ({} bytes); it still imports: {}",
-        args.output.display(),
-        composed.bytes.len(),
+        "wrote {} ({} bytes); it {verb}: {}",
+        output.display(),
+        bytes.len(),
         if imports.is_empty() {
             "nothing".to_owned()
         } else {
             imports.join(", ")
         }
     );
+    Ok(())
+}
+
+/// The string encodings `componentize --encoding` names.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Encoding {
+    /// UTF-8: C, Rust, Go.
+    Utf8,
+    /// UTF-16: AssemblyScript.
+    Utf16,
+}
+
+/// Arguments of `componentize`.
+#[derive(clap::Args)]
+pub struct ComponentizeArgs {
+    /// The core module a compiler wrote (zig or clang for C, asc for
+    /// AssemblyScript).
+    module: PathBuf,
+    /// The WIT file or directory holding the module's world (its `deps/`
+    /// included). Leave it out when a binding generator put the world in the
+    /// module (wit-bindgen's `component-type` section).
+    #[arg(long, value_name = "PATH")]
+    wit: Option<PathBuf>,
+    /// The world, when the WIT package holds more than one.
+    #[arg(long, value_name = "WORLD", requires = "wit")]
+    world: Option<String>,
+    /// How the module's strings are encoded in its memory.
+    #[arg(long, value_enum, default_value = "utf8")]
+    encoding: Encoding,
+    /// Where to write the component.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+}
+
+/// Makes a component of a core module: its world embedded, WASI preview 1
+/// imports adapted to WASI 0.2.
+pub fn componentize(args: ComponentizeArgs) -> Result<ExitCode> {
+    let module = crate::read_input(&args.module)?;
+    let made = airssys_wasm_composition::componentize(
+        (&args.module.display().to_string(), &module),
+        airssys_wasm_composition::Componentize {
+            wit: args.wit.as_deref(),
+            world: args.world.as_deref(),
+            encoding: match args.encoding {
+                Encoding::Utf8 => airssys_wasm_composition::StringEncoding::Utf8,
+                Encoding::Utf16 => airssys_wasm_composition::StringEncoding::Utf16,
+            },
+        },
+    )
+    .map_err(|e| match e {
+        airssys_wasm_composition::ComposeError::Invalid { component, reason } => {
+            Error::InvalidComponent(format!("{component}: {reason}"))
+        }
+        e => Error::Composition(e.to_string()),
+    })?;
+    if !made.adapted.is_empty() {
+        eprintln!(
+            "note: the module's WASI preview 1 imports ({}) are served through WASI 0.2 by the \
+             preview 1 adapter",
+            made.adapted.join(", ")
+        );
+    }
+    write_component(&args.output, &made.bytes, &made.info, "imports")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -49,13 +49,15 @@ enum Command {
     Audit(audit::AuditCommand),
     /// Plug components' exports into another component's imports: one component out.
     Compose(compose::ComposeArgs),
+    /// Make a component of a core module a compiler wrote (C, AssemblyScript), from its WIT world.
+    Componentize(compose::ComponentizeArgs),
     /// Create an Ed25519 signing key: NAME.key (secret) and NAME.pub.
     Keygen(sign::KeygenArgs),
     /// Sign a component with a key from `keygen`; writes COMPONENT.sig.
     Sign(sign::SignArgs),
     /// Check a component's signature (COMPONENT.sig) against a public key.
     Verify(sign::VerifyArgs),
-    /// Create a plugin that builds and runs at once (Rust, JavaScript or Python).
+    /// Create a plugin that builds and runs at once (Rust, JavaScript, Python, C or AssemblyScript).
     New(new::NewArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(shell::CompletionsArgs),
@@ -147,6 +149,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::inspect(args),
         Command::Audit(cmd) => audit::audit(cmd),
         Command::Compose(args) => compose::compose(args),
+        Command::Componentize(args) => compose::componentize(args),
         Command::Keygen(args) => sign::keygen(args),
         Command::Sign(args) => sign::sign(args),
         Command::Verify(args) => sign::verify(args),

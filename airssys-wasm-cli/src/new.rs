@@ -6,7 +6,10 @@
 //! project's own guests are built with: in Rust, a crate for
 //! `wasm32-wasip2` with wit-bindgen 0.61; in JavaScript, a package built by
 //! componentize-js 0.23.0; in Python, an app built by componentize-py
-//! 0.25.1 (`cargo xtask test` builds and runs each). Its files are the
+//! 0.25.1; in C, a reactor compiled by zig 0.17.0 (PyPI `ziglang`); in
+//! AssemblyScript, a module compiled by asc 0.28.20. C and AssemblyScript
+//! write their export's canonical ABI by hand and are made components by
+//! `airssys-wasm componentize` (`cargo xtask test` builds and runs each). Its files are the
 //! templates in `templates/<lang>/`, with `{{name}}` (the plugin's name)
 //! and `{{crate}}` (the name of its `.wasm`) filled in.
 
@@ -27,6 +30,11 @@ pub enum NewLang {
     /// Python, with componentize-py.
     #[value(alias = "py")]
     Python,
+    /// C, compiled by zig (from PyPI) and made a component by `componentize`.
+    C,
+    /// AssemblyScript, compiled by asc and made a component by `componentize`.
+    #[value(alias = "as")]
+    Assemblyscript,
 }
 
 /// Arguments of `new`.
@@ -117,6 +125,54 @@ const PYTHON: &[(&str, &str)] = &[
     ),
 ];
 
+/// The files of a C plugin.
+const C: &[(&str, &str)] = &[
+    ("plugin.c", include_str!("../templates/c/plugin.c.in")),
+    (
+        "requirements.txt",
+        include_str!("../templates/c/requirements.txt.in"),
+    ),
+    ("build.sh", include_str!("../templates/c/build.sh.in")),
+    (
+        "wit/world.wit",
+        include_str!("../templates/rust/world.wit.in"),
+    ),
+    (
+        "Component.toml",
+        include_str!("../templates/rust/Component.toml.in"),
+    ),
+    ("README.md", include_str!("../templates/c/README.md.in")),
+    (".gitignore", include_str!("../templates/c/gitignore.in")),
+];
+
+/// The files of an AssemblyScript plugin.
+const ASSEMBLYSCRIPT: &[(&str, &str)] = &[
+    (
+        "package.json",
+        include_str!("../templates/assemblyscript/package.json.in"),
+    ),
+    (
+        "plugin.ts",
+        include_str!("../templates/assemblyscript/plugin.ts.in"),
+    ),
+    (
+        "wit/world.wit",
+        include_str!("../templates/rust/world.wit.in"),
+    ),
+    (
+        "Component.toml",
+        include_str!("../templates/rust/Component.toml.in"),
+    ),
+    (
+        "README.md",
+        include_str!("../templates/assemblyscript/README.md.in"),
+    ),
+    (
+        ".gitignore",
+        include_str!("../templates/assemblyscript/gitignore.in"),
+    ),
+];
+
 /// Checks that `name` is a WIT identifier (which is also a crate and a
 /// component name): `hello`, `text-tools2`.
 fn check(name: &str) -> std::result::Result<(), String> {
@@ -191,6 +247,17 @@ pub fn new(args: NewArgs) -> Result<ExitCode> {
             PYTHON,
             "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && \
              PATH=.venv/bin:$PATH sh build.sh",
+            format!("{}.wasm", args.name),
+        ),
+        NewLang::C => (
+            C,
+            "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && \
+             PATH=.venv/bin:$PATH sh build.sh",
+            format!("{}.wasm", args.name),
+        ),
+        NewLang::Assemblyscript => (
+            ASSEMBLYSCRIPT,
+            "npm install && npm run build",
             format!("{}.wasm", args.name),
         ),
     };

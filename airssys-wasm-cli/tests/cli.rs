@@ -2086,3 +2086,170 @@ fn new_scaffolds_a_python_plugin() {
     );
     assert!(project.join("Component.toml").is_file());
 }
+
+/// The C and AssemblyScript scaffolds build a core module and make it a
+/// component with `componentize` (xtask's scaffold check builds and runs
+/// them with the pinned compilers).
+#[test]
+fn new_scaffolds_c_and_assemblyscript_plugins_made_components_by_componentize() {
+    let dir = tempfile::tempdir().unwrap();
+    for (lang, build_file, source, encoding, pin) in [
+        ("c", "build.sh", "plugin.c", "", "ziglang==0.17.0"),
+        (
+            "as",
+            "package.json",
+            "plugin.ts",
+            " --encoding utf16",
+            "\"assemblyscript\": \"0.28.20\"",
+        ),
+    ] {
+        let name = format!("hello-{lang}");
+        expect(
+            &[
+                "new",
+                &name,
+                "--lang",
+                lang,
+                "--path",
+                dir.path().to_str().unwrap(),
+            ],
+            0,
+        );
+        let project = dir.path().join(&name);
+        let build = std::fs::read_to_string(project.join(build_file)).unwrap();
+        let step = format!(
+            "airssys-wasm componentize build/{name}.core.wasm --wit wit{encoding} -o {name}.wasm"
+        );
+        assert!(build.contains(&step), "{lang}: {build}");
+        let pins = if lang == "c" {
+            "requirements.txt"
+        } else {
+            "package.json"
+        };
+        let pinned = std::fs::read_to_string(project.join(pins)).unwrap();
+        assert!(pinned.contains(pin), "{lang}: {pinned}");
+        let code = std::fs::read_to_string(project.join(source)).unwrap();
+        assert!(
+            code.contains("cabi_realloc") && code.contains("cabi_post_greet"),
+            "{lang}"
+        );
+        let world = std::fs::read_to_string(project.join("wit/world.wit")).unwrap();
+        assert!(world.contains(&format!("world {name} {{")), "{world}");
+        assert!(project.join("Component.toml").is_file());
+    }
+}
+
+/// `componentize`: a compiler's core module and its WIT world become a
+/// component that runs on both backends; WASI preview 1 imports are adapted;
+/// what does not fit is refused with the reason.
+#[test]
+fn componentize_makes_a_component_of_a_core_module_and_its_world() {
+    let dir = tempfile::tempdir().unwrap();
+    let wit = dir.path().join("wit");
+    std::fs::create_dir(&wit).unwrap();
+    file_in(
+        &wit,
+        "world.wit",
+        "package local:adder@0.1.0;\nworld adder {\n  export add: func(a: u32, b: u32) -> u32;\n}\n",
+    );
+    let wit_s = wit.display().to_string();
+    let adder = wat::parse_str(
+        r#"(module (memory (export "memory") 1)
+             (func (export "add") (param i32 i32) (result i32)
+               local.get 0 local.get 1 i32.add))"#,
+    )
+    .unwrap();
+    let core = file_in(dir.path(), "adder.core.wasm", &adder);
+    let out = dir.path().join("adder.wasm").display().to_string();
+    let o = expect(&["componentize", &core, "--wit", &wit_s, "-o", &out], 0);
+    assert!(
+        stdout(&o).ends_with("it imports: nothing\n"),
+        "{}",
+        stdout(&o)
+    );
+    for backend in ["wasmtime", "wasmi"] {
+        let o = expect(
+            &["run", "--backend", backend, &out, "--invoke", "add(40, 2)"],
+            0,
+        );
+        assert_eq!(stdout(&o), "42\n", "{backend}");
+    }
+
+    // A module with wasi-libc's preview 1 imports runs through WASI 0.2.
+    let with_wasi = wat::parse_str(
+        r#"(module
+             (import "wasi_snapshot_preview1" "sched_yield" (func $yield (result i32)))
+             (memory (export "memory") 1)
+             (func (export "add") (param i32 i32) (result i32)
+               call $yield drop local.get 0 local.get 1 i32.add))"#,
+    )
+    .unwrap();
+    let core2 = file_in(dir.path(), "wasi.core.wasm", &with_wasi);
+    let out2 = dir.path().join("wasi.wasm").display().to_string();
+    let o = expect(&["componentize", &core2, "--wit", &wit_s, "-o", &out2], 0);
+    assert!(stderr(&o).contains("(sched_yield)"), "{}", stderr(&o));
+    let o = expect(&["run", &out2, "--invoke", "add(1, 2)"], 0);
+    assert_eq!(stdout(&o), "3\n");
+
+    // What cannot be made a component says why.
+    let o = expect(&["componentize", &out, "--wit", &wit_s, "-o", &out2], 80);
+    assert!(
+        error_line(&o).ends_with("adder.wasm: it is a component already: nothing to do"),
+        "{}",
+        error_line(&o)
+    );
+    let o = expect(&["componentize", &core, "-o", &out2], 80);
+    assert!(
+        error_line(&o).contains("it carries no WIT world: give the WIT that describes it"),
+        "{}",
+        error_line(&o)
+    );
+    let lacking = file_in(
+        dir.path(),
+        "lacking.core.wasm",
+        wat::parse_str(r#"(module (memory (export "memory") 1))"#).unwrap(),
+    );
+    let o = expect(
+        &["componentize", &lacking, "--wit", &wit_s, "-o", &out2],
+        92,
+    );
+    assert!(
+        error_line(&o).contains("lacking.core.wasm does not fit its world")
+            && error_line(&o).contains("add"),
+        "{}",
+        stderr(&o)
+    );
+    let bad = dir.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    file_in(
+        &bad,
+        "world.wit",
+        "package local:bad;\nworld w { export f: func(; }\n",
+    );
+    let o = expect(
+        &[
+            "componentize",
+            &core,
+            "--wit",
+            &bad.display().to_string(),
+            "-o",
+            &out2,
+        ],
+        92,
+    );
+    assert!(stderr(&o).contains("world.wit:2:"), "{}", stderr(&o));
+    let o = expect(
+        &[
+            "componentize",
+            &core,
+            "--wit",
+            &wit_s,
+            "--world",
+            "nosuch",
+            "-o",
+            &out2,
+        ],
+        92,
+    );
+    assert!(stderr(&o).contains("nosuch"), "{}", stderr(&o));
+}

@@ -23,9 +23,16 @@
 //! socket imports and what the plug exports; an interface whose types
 //! differ names the function and both types in WIT text.
 //!
+//! [`componentize`] makes a component of a core module and its WIT world,
+//! for compilers that write core modules (C, AssemblyScript).
+//!
 //! Run-time linking (an app's import served by a separately loaded
 //! provider, each keeping its own capabilities) is the facade's
 //! `Runtime::link`.
+
+mod componentize;
+
+pub use componentize::{Componentize, Componentized, StringEncoding, componentize};
 
 use airssys_wasm_core::{ComponentInfo, interface_mismatches};
 use wac_graph::types::{Package, SubtypeChecker};
@@ -103,6 +110,18 @@ pub enum ComposeError {
     /// Building or encoding the composition failed.
     #[error("composing failed: {0}")]
     Graph(String),
+    /// A WIT file or directory does not parse, or holds no such world.
+    #[error("{0}")]
+    Wit(String),
+    /// A core module does not match its world (an export missing, a
+    /// signature that differs), so it cannot be made a component.
+    #[error("{module} does not fit its world: {reason}")]
+    Componentize {
+        /// The module's name.
+        module: String,
+        /// What wit-component found.
+        reason: String,
+    },
 }
 
 fn list(items: &[String]) -> String {

@@ -264,7 +264,9 @@ impl ErrorClass {
             Self::Policy => {
                 "a manifest or policy is invalid (a name it gives included), or the policy refused the component (forbidden capability, signature)"
             }
-            Self::Composition => "components could not be composed (nothing plugged, types differ)",
+            Self::Composition => {
+                "components could not be composed or made (nothing plugged, types differ, a core module that does not fit its world)"
+            }
         }
     }
 }

@@ -465,10 +465,12 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `airssys-wasm new --lang LANG` for JavaScript and Python: the scaffold
-/// pins the toolchain xtask builds that language's greeter with, builds
-/// with it as its README says (`npm run build`; `sh build.sh` with the
-/// venv on `PATH`), and answers on both backends with nothing on stderr.
+/// `airssys-wasm new --lang LANG` for JavaScript, Python, C and
+/// AssemblyScript: the scaffold pins the toolchain xtask builds that
+/// language's greeter with, builds with it as its README says (`npm run
+/// build`; `sh build.sh` with the venv on `PATH`; the binary's directory on
+/// `PATH` for `componentize`), and answers on both backends with nothing on
+/// stderr.
 /// The Rust scaffold is tested by the CLI's own tests; `cli` is the
 /// `airssys-wasm` binary `cargo test` built.
 pub fn check_scaffold(lang: Lang, cli: &Path) -> Result<()> {
@@ -515,6 +517,35 @@ pub fn check_scaffold(lang: Lang, cli: &Path) -> Result<()> {
                 c,
             )
         }
+        Lang::C => {
+            let mut c = Command::new("sh");
+            c.arg("build.sh")
+                .env_remove("VIRTUAL_ENV")
+                // zig's compiled wasi-libc, shared with the C guests' builds.
+                .env(
+                    "ZIG_GLOBAL_CACHE_DIR",
+                    toolchain::cache_root().join("zig-cache"),
+                );
+            (
+                "requirements.txt",
+                format!("{}=={}", ZIG.name, ZIG.version),
+                tools.dir.join("bin"),
+                c,
+            )
+        }
+        Lang::Assemblyscript => {
+            let mut c = Command::new("npm");
+            c.args(["run", "build", "--silent"]);
+            (
+                "package.json",
+                format!(
+                    "\"{}\": \"{}\"",
+                    ASSEMBLYSCRIPT.name, ASSEMBLYSCRIPT.version
+                ),
+                tools.dir.join("node_modules/.bin"),
+                c,
+            )
+        }
         other => bail!("no scaffold check for {}", other.name()),
     };
     let text = std::fs::read_to_string(project.join(pin_file))
@@ -527,7 +558,9 @@ pub fn check_scaffold(lang: Lang, cli: &Path) -> Result<()> {
             lang.name()
         );
     }
-    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
+    // The scaffold's build runs `airssys-wasm componentize`: this run's binary.
+    let cli_dir = cli.parent().map(Path::to_path_buf).unwrap_or_default();
+    let path = std::env::join_paths([bin, cli_dir].into_iter().chain(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),
     )))?;
     run(

@@ -46,7 +46,12 @@ pub fn run_all(lint: bool, all_guests: bool) -> Result<()> {
         "cargo test",
     )?;
     // The scaffolds of `airssys-wasm new` whose toolchain this run has.
-    for lang in [Lang::Javascript, Lang::Python] {
+    for lang in [
+        Lang::Javascript,
+        Lang::Python,
+        Lang::C,
+        Lang::Assemblyscript,
+    ] {
         if langs.contains(&lang) {
             crate::polyglot::check_scaffold(lang, &root().join("target/debug/airssys-wasm"))?;
         }

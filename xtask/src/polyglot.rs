@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use airssys_wasm_composition::StringEncoding;
 use anyhow::{Context, Result, bail};
 use wit_bindgen_core::WorldGenerator;
 use wit_bindgen_core::wit_parser as wit_258;
@@ -182,66 +183,35 @@ enum Wasi {
     Adapt,
 }
 
-/// Wraps a core module exporting the greeter world into a component: embeds
-/// the world (with the module's string encoding) and encodes it.
-fn componentize(
-    module: Vec<u8>,
-    encoding: wit_component::StringEncoding,
-    wasi: Wasi,
-) -> Result<Vec<u8>> {
-    let mut module = module;
-    let mut resolve = wit_parser::Resolve::default();
-    resolve.push_file(root().join("wit/host.wit"))?;
-    let pkg = resolve.push_file(root().join("wit/greeter.wit"))?;
-    let world = resolve.select_world(&[pkg], Some("greeter"))?;
-    wit_component::embed_component_metadata(&mut module, &resolve, world, encoding)
-        .context("embedding the greeter world")?;
-    let imports = wasi_imports(&module)?;
-    let mut encoder = wit_component::ComponentEncoder::default()
-        .module(&module)
-        .context("reading the core module")?;
-    if !imports.is_empty() {
-        if wasi == Wasi::None {
-            bail!(
-                "the core module imports WASI functions ({}): the greeter needs none, so \
-                 the build must not pull them in",
-                imports.join(", ")
-            );
-        }
-        use wasi_preview1_component_adapter_provider as adapter;
-        encoder = encoder
-            .adapter(
-                adapter::WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
-                adapter::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
-            )
-            .context("adding the WASI preview1 adapter")?;
+/// Wraps a core module exporting the greeter world into a component, as
+/// `airssys-wasm componentize` does: the staged greeter WIT embedded with
+/// the module's string encoding, preview 1 imports adapted only where the
+/// language's runtime needs them.
+fn componentize(module: Vec<u8>, encoding: StringEncoding, wasi: Wasi) -> Result<Vec<u8>> {
+    let wit = stage_wit()?;
+    let made = airssys_wasm_composition::componentize(
+        ("the greeter's core module", &module),
+        airssys_wasm_composition::Componentize {
+            wit: Some(&wit),
+            world: Some("greeter"),
+            encoding,
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("turning the core module into a component: {e}"))?;
+    if wasi == Wasi::None && !made.adapted.is_empty() {
+        bail!(
+            "the core module imports WASI functions ({}): the greeter needs none, so the \
+             build must not pull them in",
+            made.adapted.join(", ")
+        );
     }
-    encoder
-        .validate(true)
-        .encode()
-        .context("turning the core module into a component")
+    Ok(made.bytes)
 }
 
 /// The file a toolchain wrote.
 fn read_output(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path)
         .with_context(|| format!("reading the toolchain's output {}", path.display()))
-}
-
-/// The `wasi_snapshot_preview1` functions a core module imports.
-fn wasi_imports(module: &[u8]) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(module) {
-        if let wasmparser::Payload::ImportSection(imports) = payload? {
-            for import in imports.into_imports() {
-                let import = import?;
-                if import.module == "wasi_snapshot_preview1" {
-                    names.push(import.name.to_string());
-                }
-            }
-        }
-    }
-    Ok(names)
 }
 
 /// C, or C++ over the C bindings, compiled by zig for `wasm32-wasi` as a
@@ -282,11 +252,7 @@ fn build_c(tools: &Tools, work: &Path, cpp: bool) -> Result<Vec<u8>> {
         .arg("-o")
         .arg(&module);
     run(&mut cmd, &format!("zig {tool} {dir}/{source}"))?;
-    componentize(
-        read_output(&module)?,
-        wit_component::StringEncoding::UTF8,
-        Wasi::None,
-    )
+    componentize(read_output(&module)?, StringEncoding::Utf8, Wasi::None)
 }
 
 /// JavaScript through componentize-js, with every optional WASI feature
@@ -384,11 +350,7 @@ fn build_go(tools: &Tools, work: &Path) -> Result<Vec<u8>> {
             .env("GOPATH", toolchain::cache_root().join("go-path")),
         "go build guests/go",
     )?;
-    componentize(
-        read_output(&out)?,
-        wit_component::StringEncoding::UTF8,
-        Wasi::Adapt,
-    )
+    componentize(read_output(&out)?, StringEncoding::Utf8, Wasi::Adapt)
 }
 
 /// AssemblyScript through asc with the incremental GC. The module is its
@@ -406,11 +368,7 @@ fn build_assemblyscript(tools: &Tools, work: &Path) -> Result<Vec<u8>> {
             .arg(&out),
         "asc guests/assemblyscript/greeter.ts",
     )?;
-    componentize(
-        read_output(&out)?,
-        wit_component::StringEncoding::UTF16,
-        Wasi::None,
-    )
+    componentize(read_output(&out)?, StringEncoding::Utf16, Wasi::None)
 }
 
 /// The source of `go.bytecodealliance.org/pkg` inside the wit-bindgen-go

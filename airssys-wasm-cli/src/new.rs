@@ -52,21 +52,27 @@ pub struct NewArgs {
     path: PathBuf,
 }
 
-/// The files of a Rust plugin: where each goes, and its template.
+/// The files of every plugin, whatever its language: the world and a
+/// manifest asking for nothing.
+const COMMON: &[(&str, &str)] = &[
+    (
+        "wit/world.wit",
+        include_str!("../templates/common/world.wit.in"),
+    ),
+    (
+        "Component.toml",
+        include_str!("../templates/common/Component.toml.in"),
+    ),
+];
+
+/// The files of a Rust plugin besides [`COMMON`]: where each goes, and its
+/// template.
 const RUST: &[(&str, &str)] = &[
     (
         "Cargo.toml",
         include_str!("../templates/rust/Cargo.toml.in"),
     ),
-    (
-        "wit/world.wit",
-        include_str!("../templates/rust/world.wit.in"),
-    ),
     ("src/lib.rs", include_str!("../templates/rust/lib.rs.in")),
-    (
-        "Component.toml",
-        include_str!("../templates/rust/Component.toml.in"),
-    ),
     ("README.md", include_str!("../templates/rust/README.md.in")),
     (".gitignore", include_str!("../templates/rust/gitignore.in")),
 ];
@@ -78,16 +84,8 @@ const JAVASCRIPT: &[(&str, &str)] = &[
         include_str!("../templates/javascript/package.json.in"),
     ),
     (
-        "wit/world.wit",
-        include_str!("../templates/rust/world.wit.in"),
-    ),
-    (
         "plugin.js",
         include_str!("../templates/javascript/plugin.js.in"),
-    ),
-    (
-        "Component.toml",
-        include_str!("../templates/rust/Component.toml.in"),
     ),
     (
         "README.md",
@@ -108,14 +106,6 @@ const PYTHON: &[(&str, &str)] = &[
     ),
     ("build.sh", include_str!("../templates/python/build.sh.in")),
     (
-        "wit/world.wit",
-        include_str!("../templates/rust/world.wit.in"),
-    ),
-    (
-        "Component.toml",
-        include_str!("../templates/rust/Component.toml.in"),
-    ),
-    (
         "README.md",
         include_str!("../templates/python/README.md.in"),
     ),
@@ -133,14 +123,6 @@ const C: &[(&str, &str)] = &[
         include_str!("../templates/c/requirements.txt.in"),
     ),
     ("build.sh", include_str!("../templates/c/build.sh.in")),
-    (
-        "wit/world.wit",
-        include_str!("../templates/rust/world.wit.in"),
-    ),
-    (
-        "Component.toml",
-        include_str!("../templates/rust/Component.toml.in"),
-    ),
     ("README.md", include_str!("../templates/c/README.md.in")),
     (".gitignore", include_str!("../templates/c/gitignore.in")),
 ];
@@ -154,14 +136,6 @@ const ASSEMBLYSCRIPT: &[(&str, &str)] = &[
     (
         "plugin.ts",
         include_str!("../templates/assemblyscript/plugin.ts.in"),
-    ),
-    (
-        "wit/world.wit",
-        include_str!("../templates/rust/world.wit.in"),
-    ),
-    (
-        "Component.toml",
-        include_str!("../templates/rust/Component.toml.in"),
     ),
     (
         "README.md",
@@ -261,7 +235,7 @@ pub fn new(args: NewArgs) -> Result<ExitCode> {
             format!("{}.wasm", args.name),
         ),
     };
-    for (file, template) in files {
+    for (file, template) in COMMON.iter().chain(files) {
         let text = template
             .replace("{{name}}", &args.name)
             .replace("{{crate}}", &crate_name);

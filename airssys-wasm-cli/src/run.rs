@@ -124,25 +124,25 @@ fn parse_fuel(text: &str) -> std::result::Result<u64, String> {
 /// `--name NAME` (and `inspect --name`, `keygen NAME`): a component name,
 /// checked as the command line is read (a usage error, exit 2).
 pub(crate) fn parse_component_name(text: &str) -> std::result::Result<String, String> {
-    checked(text, airssys_wasm::check_name(text))
+    checked(text, airssys_wasm::check_name)
 }
 
 /// `--tenant TENANT`, checked as the command line is read.
 fn parse_tenant(text: &str) -> std::result::Result<String, String> {
-    checked(text, airssys_wasm::check_tenant(text))
+    checked(text, airssys_wasm::check_tenant)
 }
 
 /// `--component-version VERSION`, checked as the command line is read.
 fn parse_version(text: &str) -> std::result::Result<String, String> {
-    checked(text, airssys_wasm::check_version(text))
+    checked(text, airssys_wasm::check_version)
 }
 
 /// The value, or why it breaks its rule (clap names the flag and value).
 fn checked(
     text: &str,
-    check: std::result::Result<(), airssys_wasm::NameError>,
+    check: fn(&str) -> std::result::Result<(), airssys_wasm::NameError>,
 ) -> std::result::Result<String, String> {
-    check
+    check(text)
         .map(|()| text.to_owned())
         .map_err(|e| format!("{}; {}", e.why, e.rule))
 }

@@ -339,6 +339,8 @@ pub(crate) fn describe(kind: &AuditKind) -> String {
             humantime::format_rfc3339_millis(*from),
             humantime::format_rfc3339_millis(*to)
         ),
+        AuditKind::Lifecycle { step, detail } if detail.is_empty() => step.to_string(),
+        AuditKind::Lifecycle { step, detail } => format!("{step} {detail}"),
         other => format!("{other:?}"),
     }
 }

@@ -130,6 +130,7 @@ impl AuditKind {
                 cap_string(limit);
             }
             Self::Suppressed { of, .. } => cap_string(of),
+            Self::Lifecycle { detail, .. } => cap_string(detail),
         }
     }
 }
@@ -331,6 +332,77 @@ pub enum AuditKind {
         #[serde(with = "rfc3339")]
         to: SystemTime,
     },
+    /// A step in the life of a deployed version (the lifecycle crate,
+    /// `airssys-wasm-lifecycle`): recorded under the identity of the
+    /// version concerned.
+    Lifecycle {
+        /// What happened.
+        step: LifecycleStep,
+        /// The rest, in words: the other version, the share, the reason,
+        /// the new state.
+        detail: String,
+    },
+}
+
+/// The steps of [`AuditKind::Lifecycle`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum LifecycleStep {
+    /// A version was added to the registry.
+    Registered,
+    /// A version was removed from the registry.
+    Removed,
+    /// A deployment started serving a version.
+    Deployed,
+    /// A deployment's routing switched to this version (from the detail's).
+    Swapped,
+    /// This version became a deployment's canary (the detail says its share).
+    Canary,
+    /// The canary was promoted: this version serves every call.
+    Promoted,
+    /// This version (the canary) was rolled back: the detail says why.
+    RolledBack,
+    /// The version crashed and will be restarted (attempt, delay, cause).
+    Restarting,
+    /// The version was restarted: fresh instances serve it.
+    Restarted,
+    /// The version stopped and will not be restarted.
+    Stopped,
+    /// The version crashed more often than its restart intensity allows,
+    /// or could not be restarted: callers get `Unavailable`.
+    Failed,
+    /// The version's health changed (the detail says from what to what).
+    Health,
+    /// The deployment was removed: nothing serves it any more.
+    Undeployed,
+}
+
+impl LifecycleStep {
+    /// The step's name, as the audit log spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::Removed => "removed",
+            Self::Deployed => "deployed",
+            Self::Swapped => "swapped",
+            Self::Canary => "canary",
+            Self::Promoted => "promoted",
+            Self::RolledBack => "rolled-back",
+            Self::Restarting => "restarting",
+            Self::Restarted => "restarted",
+            Self::Stopped => "stopped",
+            Self::Failed => "failed",
+            Self::Health => "health",
+            Self::Undeployed => "undeployed",
+        }
+    }
+}
+
+impl std::fmt::Display for LifecycleStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 pub use crate::error::AuditError;
@@ -433,7 +505,11 @@ impl AuditSink for TracingSink {
             | AuditKind::LoadRejected { .. }
             | AuditKind::CacheRefused { .. }
             | AuditKind::InstantiationFailed { .. }
-            | AuditKind::Suppressed { .. } => {
+            | AuditKind::Suppressed { .. }
+            | AuditKind::Lifecycle {
+                step: LifecycleStep::Failed | LifecycleStep::RolledBack | LifecycleStep::Restarting,
+                ..
+            } => {
                 tracing::warn!(target: "airssys_wasm::audit", component = %component, event = %kind)
             }
             _ => {

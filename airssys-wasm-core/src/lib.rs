@@ -38,7 +38,8 @@ pub mod wasi;
 mod wave;
 
 pub use audit::{
-    AuditClock, AuditError, AuditEvent, AuditKind, AuditSink, MemorySink, TracingSink,
+    AuditClock, AuditError, AuditEvent, AuditKind, AuditSink, LifecycleStep, MemorySink,
+    TracingSink,
 };
 pub use backend::{
     Backend, BackendInstance, CaptureBuffer, CompiledComponent, FuncRef, InstanceConfig,

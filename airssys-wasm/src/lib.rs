@@ -39,10 +39,10 @@ pub mod typed;
 pub use airssys_wasm_core::audit;
 pub use airssys_wasm_core::{
     AuditError, AuditEvent, AuditKind, AuditSink, Capability, CapabilityKind, CapabilitySet,
-    CaptureBuffer, ComponentInfo, Decision, Digest, Error, ErrorClass, FuncType, HostError,
-    HostFunctions, Item, ItemKind, LimitKind, Limits, MIB, MemorySink, NameError, OutputTarget,
-    Request, Result, Stdio, TracingSink, Usage, Value, ValueType, WaveCall, WaveError, check_name,
-    check_tenant, check_version,
+    CaptureBuffer, ComponentId, ComponentInfo, Decision, Digest, Error, ErrorClass, FuncType,
+    HostError, HostFunctions, Item, ItemKind, LifecycleStep, LimitKind, Limits, MIB, MemorySink,
+    NameError, OutputTarget, Request, Result, Stdio, TracingSink, Usage, Value, ValueType,
+    WaveCall, WaveError, check_name, check_tenant, check_version,
 };
 pub use airssys_wasm_security::{ChainConfig, ChainedLog, FullPolicy, JsonLinesSink};
 

@@ -197,6 +197,28 @@ impl Runtime {
         self.inner.audit.flush().map_err(Error::from)
     }
 
+    /// Records an event about a loaded component in this runtime's audit
+    /// sink, under the component's identity: for layers built on the
+    /// runtime (the lifecycle's swaps, restarts and health) whose decisions
+    /// belong in the same trail as the runtime's own. A sink's refusal is
+    /// returned as [`Error::Audit`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use airssys_wasm::{AuditKind, LifecycleStep, LoadOptions, MemorySink, Runtime};
+    /// let audit = Arc::new(MemorySink::new());
+    /// let runtime = Runtime::builder().audit(audit.clone()).build().unwrap();
+    /// let bytes = wat::parse_str("(component)").unwrap();
+    /// let c = runtime.load(bytes, LoadOptions::new().name("app").version("2")).unwrap();
+    /// let step = AuditKind::Lifecycle { step: LifecycleStep::Promoted, detail: "from 1".into() };
+    /// runtime.record(c.id(), step.clone()).unwrap();
+    /// let last = audit.events().pop().unwrap();
+    /// assert_eq!((&*last.component, last.kind), ("app@2", step));
+    /// ```
+    pub fn record(&self, component: &ComponentId, kind: AuditKind) -> Result<()> {
+        self.inner.record(component.label(), kind)
+    }
+
     /// Links `app`'s imported `interface` (reserved with
     /// [`LoadOptions::linked`]) to the same interface exported by
     /// `provider`, replacing any earlier provider; the app is not reloaded.

@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// Call one export, e.g. 'greet("ada")' or 'add(1, 2)', and print its result in WAVE.
     #[arg(long, value_name = "CALL")]
     invoke: Option<String>,
+    /// Run again each time the component file changes (edit, build, see the result); a broken
+    /// build prints its error and the next change is awaited. Ctrl-C stops.
+    #[arg(long)]
+    watch: bool,
     /// The component file.
     component: PathBuf,
     /// Arguments passed to the component (after `--`).
@@ -253,6 +257,36 @@ fn capabilities(args: &RunArgs) -> std::result::Result<Vec<Capability>, Error> {
 }
 
 pub fn run(args: RunArgs, verbosity: crate::report::Verbosity) -> Result<ExitCode> {
+    if !args.watch {
+        return run_once(&args, verbosity);
+    }
+    // Watching starts before the first run, so a build finishing during it
+    // is not missed.
+    let changes =
+        airssys_wasm_lifecycle::watch::FileChanges::new(&args.component).map_err(|e| {
+            Error::Io {
+                path: args.component.display().to_string(),
+                source: std::io::Error::other(e.to_string()),
+            }
+        })?;
+    loop {
+        if let Err(e) = run_once(&args, verbosity) {
+            eprintln!("error: {}", Escaped(&e));
+        }
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        eprintln!(
+            "watching {}: runs again when it changes (Ctrl-C stops)",
+            Escaped(args.component.display())
+        );
+        changes.wait(None).map_err(|e| Error::Io {
+            path: args.component.display().to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    }
+}
+
+fn run_once(args: &RunArgs, verbosity: crate::report::Verbosity) -> Result<ExitCode> {
     let chained = match &args.audit {
         Some(path) => {
             let config = ChainConfig {
@@ -283,7 +317,7 @@ pub fn run(args: RunArgs, verbosity: crate::report::Verbosity) -> Result<ExitCod
     // Every path out of a run, failures included, waits for the audit log
     // to be written: the events of a failed run matter most. A chained log
     // is then closed, which signs its end when it has a signing key.
-    let outcome = run_with(&args, audit.clone());
+    let outcome = run_with(args, audit.clone());
     let flushed = audit.flush();
     drop(audit);
     let closed = chained.map_or(Ok(()), |log| log.close());

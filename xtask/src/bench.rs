@@ -36,6 +36,7 @@ const TARGETS: &[&str] = &[
     "markdown",
     "host_calls",
     "isolation",
+    "lifecycle",
 ];
 
 /// Criterion's warm-up and measurement time per benchmark in a full run,

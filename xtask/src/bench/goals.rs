@@ -161,6 +161,33 @@ pub(super) const GOALS: &[Goal] = &[
         speed: None,
         what: "fresh instance + call vs spawning a process (reported, no goal)",
     },
+    Goal::MaxNs {
+        group: "lifecycle-swap",
+        bench: None,
+        ns: 1_000_000.0,
+        what: "hot swap, decision to first call on the new version ≤ 1 ms (criterion's median; the issue's goal is the p99)",
+    },
+    Goal::MaxNs {
+        group: "lifecycle-restart",
+        bench: None,
+        ns: 20_000.0,
+        what: "restart after a trap to a callable fresh instance ≤ 20 µs on wasmtime with pooling (the trapping call included)",
+    },
+    Goal::MaxRatio {
+        group: "lifecycle-call",
+        bench: "deployment",
+        baseline: "bare-instance",
+        ratio: 1.10,
+        what: "a call through a deployment ≤ 1.10× the call on a bare instance",
+        pending: None,
+    },
+    Goal::MinSpeed {
+        group: "lifecycle-2-threads",
+        bench: "deployment",
+        baseline: "bare-instances",
+        speed: None,
+        what: "calls per second through one deployment from 2 threads, against 2 bare instances",
+    },
 ];
 pub(super) fn goal_what(goal: &Goal) -> &'static str {
     match goal {

@@ -10,115 +10,20 @@
 //! instances are shut down and dropped as they come back. No call fails
 //! because of a switch.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use airssys_wasm::{AuditKind, Component, ComponentId, ErrorClass, LifecycleStep, Value};
-use serde::{Deserialize, Serialize};
 
 use crate::Shared;
 use crate::error::{Error, Result};
-use crate::health::{self, Health, HealthCheck, HealthState, PassiveHealth, Probe, Window};
+use crate::health::{self, Health, HealthState, Probe, Window};
 use crate::hooks::Hooks;
+use crate::options::{DeployOptions, RollbackPolicy, Split};
 use crate::pool::{Pool, Refused};
-use crate::registry::VersionInfo;
-use crate::supervise::{Child, ChildState, CrashOn, Exit, Group, RestartPolicy};
-
-/// How a canary's share of calls is chosen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Split {
-    /// This percentage of calls (0 to 100), spread evenly.
-    Percent(u8),
-    /// This percentage of keys (0 to 100): a call made with
-    /// [`Deployment::call_keyed`] goes by its key's hash, so the same key
-    /// always reaches the same version; calls without a key are spread as
-    /// with `Percent`.
-    Keyed(u8),
-}
-
-impl Split {
-    fn percent(self) -> u64 {
-        match self {
-            Self::Percent(p) | Self::Keyed(p) => u64::from(p.min(100)),
-        }
-    }
-}
-
-impl std::fmt::Display for Split {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Percent(p) => write!(f, "{p}% of calls"),
-            Self::Keyed(p) => write!(f, "{p}% of keys"),
-        }
-    }
-}
-
-/// When a canary is rolled back by itself: its failure rate over `window`
-/// passes `max_failure_rate` once it has served `min_calls` in it.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RollbackPolicy {
-    /// The share of failed calls (0 to 1) that rolls the canary back.
-    pub max_failure_rate: f64,
-    /// The window the share is taken over.
-    #[serde(with = "crate::ms")]
-    pub window: Duration,
-    /// Fewer calls in the window decide nothing.
-    pub min_calls: u32,
-}
-
-impl Default for RollbackPolicy {
-    /// Above 20 % of at least 10 calls over 60 s.
-    fn default() -> Self {
-        Self {
-            max_failure_rate: 0.2,
-            window: Duration::from_secs(60),
-            min_calls: 10,
-        }
-    }
-}
-
-/// How a deployment serves.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct DeployOptions {
-    /// The most instances of one version (bounded too by the component's
-    /// instance limit).
-    pub pool_size: u32,
-    /// How long a caller waits for a busy pool before it gets
-    /// [`Error::Unavailable`].
-    #[serde(with = "crate::ms")]
-    pub queue_time: Duration,
-    /// What `init` is called with.
-    pub config: BTreeMap<String, String>,
-    /// The supervision group (see [`crate::supervise`]).
-    pub group: String,
-    /// Whether the deployment restarts after it ends.
-    pub restart: RestartPolicy,
-    /// Which failures are crashes.
-    pub crash_on: CrashOn,
-    /// The active health check.
-    pub health: HealthCheck,
-    /// The passive health threshold.
-    pub passive: PassiveHealth,
-}
-
-impl Default for DeployOptions {
-    /// A pool of 4, 1 s of queue time, the `default` group, `Permanent`.
-    fn default() -> Self {
-        Self {
-            pool_size: 4,
-            queue_time: Duration::from_secs(1),
-            config: BTreeMap::new(),
-            group: crate::DEFAULT_GROUP.into(),
-            restart: RestartPolicy::Permanent,
-            crash_on: CrashOn::default(),
-            health: HealthCheck::default(),
-            passive: PassiveHealth::default(),
-        }
-    }
-}
+use crate::registry::{CandidateRecord, DeploymentRecord, VersionInfo};
+use crate::supervise::{Child, ChildState, Exit, Group, Supervised};
 
 /// What a call through a deployment returned, and which version served it.
 #[derive(Clone, Debug, PartialEq)]
@@ -134,24 +39,6 @@ impl Served {
     pub fn version(&self) -> &str {
         self.component.version().unwrap_or_default()
     }
-}
-
-/// What the registry keeps of a deployment.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct DeploymentRecord {
-    pub(crate) seq: u64,
-    pub(crate) tenant: String,
-    pub(crate) name: String,
-    pub(crate) active: String,
-    pub(crate) candidate: Option<CandidateRecord>,
-    pub(crate) options: DeployOptions,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct CandidateRecord {
-    pub(crate) version: String,
-    pub(crate) split: Split,
-    pub(crate) rollback: Option<RollbackPolicy>,
 }
 
 /// One version in a routing table: its component and its pool.
@@ -261,7 +148,8 @@ impl Deployment {
             shared,
         });
         dep.child.running();
-        dep.group.join(&dep);
+        let weak: std::sync::Weak<dyn Supervised> = Arc::downgrade(&dep) as _;
+        dep.group.join(weak);
         Ok(dep)
     }
 
@@ -269,14 +157,6 @@ impl Deployment {
     /// tenant.
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    pub(crate) fn now(&self) -> Instant {
-        self.shared.clock.now()
-    }
-
-    pub(crate) fn child(&self) -> &Child {
-        &self.child
     }
 
     /// Its supervision group.
@@ -746,6 +626,32 @@ impl Deployment {
         for slot in self.routing().slots() {
             slot.pool.retire();
         }
+    }
+}
+
+impl Supervised for Deployment {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn now(&self) -> Instant {
+        self.shared.clock.now()
+    }
+
+    fn child(&self) -> &Child {
+        &self.child
+    }
+
+    fn renew(&self) -> Result<()> {
+        Deployment::renew(self)
+    }
+
+    fn audit_active(&self, step: LifecycleStep, detail: String) {
+        Deployment::audit_active(self, step, detail)
+    }
+
+    fn child_failed(&self) {
+        Deployment::child_failed(self)
     }
 }
 

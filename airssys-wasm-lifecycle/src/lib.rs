@@ -54,15 +54,17 @@ mod deploy;
 mod error;
 pub mod health;
 pub mod hooks;
+mod options;
 mod pool;
 pub mod registry;
 pub mod supervise;
 pub mod watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use deploy::{DeployOptions, Deployment, RollbackPolicy, Served, Split, Status};
+pub use deploy::{Deployment, Served, Status};
 pub use error::{Error, Result};
 pub use health::{Health, HealthCheck, PassiveHealth};
+pub use options::{DeployOptions, RollbackPolicy, Split};
 pub use registry::{Registry, VersionInfo};
 pub use supervise::{
     Backoff, ChildState, CrashOn, Group, GroupSpec, Intensity, RestartPolicy, Strategy,

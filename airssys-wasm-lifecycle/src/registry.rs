@@ -12,8 +12,8 @@ use airssys_wasm::Digest;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use crate::deploy::DeploymentRecord;
 use crate::error::{Error, Result};
+use crate::options::{DeployOptions, RollbackPolicy, Split};
 
 /// Version records (JSON) by `tenant/name@version`.
 const VERSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("versions");
@@ -319,4 +319,22 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes)
         .map_err(|e| Error::Store(format!("holds a record it cannot read: {e}")))
+}
+
+/// What the registry keeps of a deployment.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct DeploymentRecord {
+    pub(crate) seq: u64,
+    pub(crate) tenant: String,
+    pub(crate) name: String,
+    pub(crate) active: String,
+    pub(crate) candidate: Option<CandidateRecord>,
+    pub(crate) options: DeployOptions,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct CandidateRecord {
+    pub(crate) version: String,
+    pub(crate) split: Split,
+    pub(crate) rollback: Option<RollbackPolicy>,
 }

@@ -35,7 +35,6 @@ use std::time::{Duration, Instant};
 use airssys_wasm::{ErrorClass, LifecycleStep};
 use serde::{Deserialize, Serialize};
 
-use crate::deploy::Deployment;
 use crate::error::{Error, Result};
 
 /// Which children of a group restart when one crashes.
@@ -237,7 +236,7 @@ impl Exit {
 pub struct Group {
     pub(crate) name: String,
     pub(crate) spec: GroupSpec,
-    members: Mutex<Vec<Weak<Deployment>>>,
+    members: Mutex<Vec<Weak<dyn Supervised>>>,
 }
 
 impl Group {
@@ -259,29 +258,29 @@ impl Group {
         &self.spec
     }
 
-    pub(crate) fn join(&self, child: &Arc<Deployment>) {
+    pub(crate) fn join(&self, child: Weak<dyn Supervised>) {
         let mut members = self.members.lock().unwrap_or_else(|p| p.into_inner());
         members.retain(|m| m.strong_count() > 0);
-        members.push(Arc::downgrade(child));
+        members.push(child);
     }
 
-    pub(crate) fn leave(&self, child: &Deployment) {
+    pub(crate) fn leave(&self, child: &dyn Supervised) {
         let mut members = self.members.lock().unwrap_or_else(|p| p.into_inner());
-        members.retain(|m| m.upgrade().is_some_and(|m| !std::ptr::eq(&*m, child)));
+        members.retain(|m| m.upgrade().is_some_and(|m| !same(&*m, child)));
     }
 
     /// The siblings a crash of `child` restarts with it.
-    fn siblings(&self, child: &Deployment) -> Vec<Arc<Deployment>> {
-        let members: Vec<Arc<Deployment>> = self
+    fn siblings(&self, child: &dyn Supervised) -> Vec<Arc<dyn Supervised>> {
+        let members: Vec<Arc<dyn Supervised>> = self
             .members
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
             .filter_map(Weak::upgrade)
             .collect();
-        let at = members.iter().position(|m| std::ptr::eq(&**m, child));
+        let at = members.iter().position(|m| same(&**m, child));
         let others = members.iter().enumerate().filter(|(i, m)| {
-            !std::ptr::eq(&***m, child)
+            !same(&***m, child)
                 && match self.spec.strategy {
                     Strategy::OneForOne => false,
                     Strategy::OneForAll => true,
@@ -290,6 +289,27 @@ impl Group {
         });
         others.map(|(_, m)| m.clone()).collect()
     }
+}
+
+/// Whether two children are the same one.
+fn same(a: &dyn Supervised, b: &dyn Supervised) -> bool {
+    std::ptr::addr_eq(a as *const dyn Supervised, b as *const dyn Supervised)
+}
+
+/// What a supervisor needs of a child (a deployment).
+pub(crate) trait Supervised: Send + Sync {
+    /// Its name, for errors and audit details.
+    fn name(&self) -> &str;
+    /// Now, on the lifecycle's clock.
+    fn now(&self) -> Instant;
+    /// Its supervision state.
+    fn child(&self) -> &Child;
+    /// Replaces its instances with fresh ones (a restart).
+    fn renew(&self) -> Result<()>;
+    /// Audits a step under the identity of its active version.
+    fn audit_active(&self, step: LifecycleStep, detail: String);
+    /// The supervisor gave up on it.
+    fn child_failed(&self);
 }
 
 /// One child's supervision state.
@@ -346,7 +366,7 @@ impl Child {
     /// Whether a call may go ahead: yes while running; a due restart is
     /// made first; otherwise [`Error::Unavailable`].
     #[inline]
-    pub(crate) fn admit(&self, dep: &Deployment) -> Result<()> {
+    pub(crate) fn admit(&self, dep: &dyn Supervised) -> Result<()> {
         if self.state() == ChildState::Running {
             return Ok(());
         }
@@ -354,7 +374,7 @@ impl Child {
     }
 
     #[cold]
-    fn admit_slow(&self, dep: &Deployment) -> Result<()> {
+    fn admit_slow(&self, dep: &dyn Supervised) -> Result<()> {
         let inner = self.lock();
         match self.state() {
             ChildState::Running => Ok(()),
@@ -392,7 +412,7 @@ impl Child {
     /// Makes a due restart (when the child is still restarting). The
     /// child's lock is held while the fresh instances are made, so two
     /// callers never restart it twice.
-    pub(crate) fn restart_due(&self, dep: &Deployment) -> Result<()> {
+    pub(crate) fn restart_due(&self, dep: &dyn Supervised) -> Result<()> {
         let inner = self.lock();
         match self.state() {
             ChildState::Running => return Ok(()),
@@ -418,7 +438,7 @@ impl Child {
     }
 
     /// The child (and per the strategy its siblings) after `exit`.
-    pub(crate) fn ended(&self, dep: &Deployment, group: &Group, exit: &Exit) {
+    pub(crate) fn ended(&self, dep: &dyn Supervised, group: &Group, exit: &Exit) {
         let now = dep.now();
         let mut inner = self.lock();
         if matches!(self.state(), ChildState::Stopped | ChildState::Failed) {
@@ -469,12 +489,12 @@ impl Child {
         for sibling in group.siblings(dep) {
             sibling
                 .child()
-                .restart_with(&sibling, now + delay, dep.name(), group);
+                .restart_with(&*sibling, now + delay, dep.name(), group);
         }
     }
 
     /// Restarts a running sibling with the child whose crash restarts it.
-    fn restart_with(&self, dep: &Deployment, due: Instant, crashed: &str, group: &Group) {
+    fn restart_with(&self, dep: &dyn Supervised, due: Instant, crashed: &str, group: &Group) {
         let mut inner = self.lock();
         if self.state() != ChildState::Running {
             return;
@@ -492,7 +512,7 @@ impl Child {
     }
 
     /// Marks the child failed, audited.
-    pub(crate) fn fail(&self, dep: &Deployment, why: String) {
+    pub(crate) fn fail(&self, dep: &dyn Supervised, why: String) {
         self.lock().reason = why.clone();
         self.set(ChildState::Failed);
         dep.audit_active(LifecycleStep::Failed, why);

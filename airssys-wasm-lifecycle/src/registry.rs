@@ -100,26 +100,30 @@ impl Registry {
 
     /// Every version of `tenant`'s `name`, in registration order.
     pub fn versions(&self, tenant: &str, name: &str) -> Result<Vec<VersionInfo>> {
-        let prefix = format!("{tenant}/{name}@");
-        let mut all: Vec<VersionInfo> = self
-            .all_versions()?
-            .into_iter()
-            .filter(|v| v.key().starts_with(&prefix))
-            .collect();
-        all.sort_by_key(|v| v.seq);
+        let mut all = self.all_versions()?;
+        all.retain(|v| v.tenant == tenant && v.name == name);
         Ok(all)
     }
 
     /// Every version in the registry, in registration order.
     pub fn all_versions(&self) -> Result<Vec<VersionInfo>> {
+        let mut out: Vec<VersionInfo> = self.records(VERSIONS)?;
+        out.sort_by_key(|v| v.seq);
+        Ok(out)
+    }
+
+    /// Every record of `table`, decoded.
+    fn records<T: for<'de> Deserialize<'de>>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+    ) -> Result<Vec<T>> {
         let tx = self.db.begin_read().map_err(Error::store)?;
-        let table = tx.open_table(VERSIONS).map_err(Error::store)?;
+        let table = tx.open_table(table).map_err(Error::store)?;
         let mut out = Vec::new();
         for entry in table.iter().map_err(Error::store)? {
             let (_, v) = entry.map_err(Error::store)?;
-            out.push(decode::<VersionInfo>(v.value())?);
+            out.push(decode(v.value())?);
         }
-        out.sort_by_key(|v| v.seq);
         Ok(out)
     }
 
@@ -172,12 +176,17 @@ impl Registry {
         manifest: Option<String>,
     ) -> Result<(VersionInfo, bool)> {
         let digest = Digest::of(bytes).to_string();
-        let existing = self.versions(tenant, name)?;
+        let all = self.all_versions()?;
+        let seq = all.last().map_or(0, |v| v.seq + 1);
+        let existing: Vec<&VersionInfo> = all
+            .iter()
+            .filter(|v| v.tenant == tenant && v.name == name)
+            .collect();
         let version = match version {
             Some(v) => {
                 if let Some(old) = existing.iter().find(|e| e.version == v) {
                     if old.digest == digest {
-                        return Ok((old.clone(), false));
+                        return Ok(((*old).clone(), false));
                     }
                     return Err(Error::VersionExists {
                         component: deployment_name(tenant, name),
@@ -189,7 +198,7 @@ impl Registry {
             }
             None => {
                 if let Some(same) = existing.iter().rev().find(|e| e.digest == digest) {
-                    return Ok((same.clone(), false));
+                    return Ok(((*same).clone(), false));
                 }
                 (existing.len() + 1..)
                     .map(|n| n.to_string())
@@ -197,12 +206,6 @@ impl Registry {
                     .unwrap_or_default()
             }
         };
-        let seq = self
-            .all_versions()?
-            .iter()
-            .map(|v| v.seq + 1)
-            .max()
-            .unwrap_or(0);
         let info = VersionInfo {
             tenant: tenant.to_owned(),
             name: name.to_owned(),
@@ -277,13 +280,7 @@ impl Registry {
 
     /// Every deployment record.
     pub(crate) fn deployments(&self) -> Result<Vec<DeploymentRecord>> {
-        let tx = self.db.begin_read().map_err(Error::store)?;
-        let table = tx.open_table(DEPLOYMENTS).map_err(Error::store)?;
-        let mut out = Vec::new();
-        for entry in table.iter().map_err(Error::store)? {
-            let (_, v) = entry.map_err(Error::store)?;
-            out.push(decode::<DeploymentRecord>(v.value())?);
-        }
+        let mut out: Vec<DeploymentRecord> = self.records(DEPLOYMENTS)?;
         out.sort_by_key(|d| d.seq);
         Ok(out)
     }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use airssys_wasm::{AuditKind, Component, ComponentId, ErrorClass, LifecycleStep, Value};
+use airssys_wasm::{AuditKind, Component, ComponentId, ErrorClass, LifecycleStep, Usage, Value};
 
 use crate::Shared;
 use crate::error::{Error, Result};
@@ -32,6 +32,8 @@ pub struct Served {
     pub component: ComponentId,
     /// The call's results.
     pub values: Vec<Value>,
+    /// What the call used (fuel, peak memory, time).
+    pub usage: Usage,
 }
 
 impl Served {
@@ -59,6 +61,9 @@ struct Candidate {
 struct Routing {
     active: Arc<Slot>,
     candidate: Option<Candidate>,
+    /// The version that was active before the last upgrade or promotion:
+    /// where [`Deployment::rollback`] returns without a canary.
+    previous: Option<String>,
 }
 
 impl Routing {
@@ -139,6 +144,7 @@ impl Deployment {
             routing: RwLock::new(Arc::new(Routing {
                 active,
                 candidate: None,
+                previous: None,
             })),
             child: Child::new(options.restart, options.crash_on),
             options,
@@ -214,9 +220,10 @@ impl Deployment {
             drop(lease);
             self.after_call(slot, candidate, result.as_ref().err());
             return match result {
-                Ok(values) => Ok(Served {
+                Ok((values, usage)) => Ok(Served {
                     component: slot.component.id().clone(),
                     values,
+                    usage,
                 }),
                 Err(e) => Err(Error::Runtime(e)),
             };
@@ -307,10 +314,13 @@ impl Deployment {
             .registry
             .get(self.tenant(), self.component(), version)?;
         let slot = self.shared.slot(&info, &self.options)?;
-        let from = self.switch(|_| {
+        let from = self.switch(|r| {
             Some(Routing {
                 active: slot.clone(),
                 candidate: None,
+                previous: Some(r.active.info.version.clone())
+                    .filter(|v| *v != slot.info.version)
+                    .or_else(|| r.previous.clone()),
             })
         });
         self.persist()?;
@@ -343,6 +353,7 @@ impl Deployment {
                     split,
                     rollback,
                 }),
+                previous: r.previous.clone(),
             })
         });
         self.persist()?;
@@ -363,6 +374,7 @@ impl Deployment {
             Some(Routing {
                 active: c.slot.clone(),
                 candidate: None,
+                previous: Some(r.active.info.version.clone()),
             })
         });
         let (Some(slot), Some(old)) = (promoted, old) else {
@@ -380,16 +392,65 @@ impl Deployment {
         Ok(())
     }
 
-    /// Sends every call back to the active version and drops the canary, at
-    /// once.
+    /// With a canary: sends every call back to the active version and
+    /// drops the canary, at once. Without one: returns to the version that
+    /// was active before the last upgrade or promotion (compiled and warmed
+    /// first, as an upgrade is), and forgets it, so a second rollback does
+    /// not swing back.
     pub fn rollback(&self) -> Result<()> {
-        let Some(slot) = self.routing().candidate.as_ref().map(|c| c.slot.clone()) else {
+        let routing = self.routing();
+        if let Some(slot) = routing.candidate.as_ref().map(|c| c.slot.clone()) {
+            return self.roll_back_slot(&slot, "by the operator");
+        }
+        let Some(previous) = routing.previous.clone() else {
             return Err(Error::Refused(format!(
-                "`{}` has no canary to roll back",
-                self.name
+                "`{}` has no canary and no earlier version to roll back to (it has served only `{}` since it was deployed or last rolled back)",
+                self.name, routing.active.info.version
             )));
         };
-        self.roll_back_slot(&slot, "by the operator")
+        drop(routing);
+        let info = self
+            .shared
+            .registry
+            .get(self.tenant(), self.component(), &previous)?;
+        let slot = self.shared.slot(&info, &self.options)?;
+        let from = self.switch(|_| {
+            Some(Routing {
+                active: slot.clone(),
+                candidate: None,
+                previous: None,
+            })
+        });
+        self.persist()?;
+        let from = from
+            .map(|r| r.active.info.version.clone())
+            .unwrap_or_default();
+        self.audit(
+            &slot,
+            LifecycleStep::RolledBack,
+            format!("to {previous} from {from}: by the operator"),
+        );
+        Ok(())
+    }
+
+    /// The version a rollback without a canary returns to.
+    pub fn previous(&self) -> Option<String> {
+        self.routing().previous.clone()
+    }
+
+    /// Sets the version a rollback returns to (restoring a record).
+    pub(crate) fn set_previous(&self, previous: Option<String>) {
+        self.switch(|r| {
+            Some(Routing {
+                active: r.active.clone(),
+                candidate: r.candidate.as_ref().map(|c| Candidate {
+                    slot: c.slot.clone(),
+                    split: c.split,
+                    rollback: c.rollback,
+                }),
+                previous: previous.clone(),
+            })
+        });
     }
 
     fn roll_back_slot(&self, slot: &Arc<Slot>, reason: &str) -> Result<()> {
@@ -398,6 +459,7 @@ impl Deployment {
             Arc::ptr_eq(&c.slot, slot).then(|| Routing {
                 active: r.active.clone(),
                 candidate: None,
+                previous: r.previous.clone(),
             })
         });
         if old.is_none() {
@@ -440,10 +502,11 @@ impl Deployment {
             }),
             None => None,
         };
-        self.switch(|_| {
+        self.switch(|r| {
             Some(Routing {
                 active: active.clone(),
                 candidate: candidate.take(),
+                previous: r.previous.clone(),
             })
         });
         Ok(())
@@ -477,6 +540,7 @@ impl Deployment {
                 split: c.split,
                 rollback: c.rollback,
             }),
+            previous: routing.previous.clone(),
             options: self.options.clone(),
         };
         self.shared

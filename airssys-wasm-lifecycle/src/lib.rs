@@ -458,6 +458,8 @@ impl Lifecycle {
             self.seq.fetch_max(record.seq + 1, Ordering::Relaxed);
             let name = registry::deployment_name(&record.tenant, &record.name);
             let dep = self.start(record.seq, &name, &record.active, record.options.clone())?;
+            // Before the canary, whose record keeps it.
+            dep.set_previous(record.previous.clone());
             if let Some(c) = &record.candidate {
                 dep.canary(&c.version, c.split, c.rollback)?;
             }

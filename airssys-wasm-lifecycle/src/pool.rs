@@ -11,7 +11,7 @@
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use airssys_wasm::{Component, ErrorClass, Instance, Value};
+use airssys_wasm::{Component, ErrorClass, Instance, Usage, Value};
 
 use crate::error::Error;
 use crate::hooks::Hooks;
@@ -186,12 +186,14 @@ impl Lease<'_> {
         &mut self,
         function: &str,
         args: &[Value],
-    ) -> airssys_wasm::Result<Vec<Value>> {
+    ) -> airssys_wasm::Result<(Vec<Value>, Usage)> {
         let instance = self
             .instance
             .as_mut()
             .expect("a lease holds its instance until dropped");
-        let result = instance.call(function, args);
+        let result = instance
+            .func(function)
+            .and_then(|f| instance.call_func(&f, args));
         if let Err(e) = &result
             && !reusable_after(e)
         {

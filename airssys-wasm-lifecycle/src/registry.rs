@@ -326,6 +326,9 @@ pub(crate) struct DeploymentRecord {
     pub(crate) name: String,
     pub(crate) active: String,
     pub(crate) candidate: Option<CandidateRecord>,
+    /// The version a rollback returns to (absent in older records).
+    #[serde(default)]
+    pub(crate) previous: Option<String>,
     pub(crate) options: DeployOptions,
 }
 

@@ -52,8 +52,8 @@ pub use airssys_wasm_core::capability;
 pub use airssys_wasm_core::provider;
 pub use airssys_wasm_core::{HostProvider, OnDenied, Providers};
 /// The providers of `airssys:host`, and their settings.
-pub use airssys_wasm_host as host;
-pub use airssys_wasm_host::HostSettings;
+pub use airssys_wasm_providers as host;
+pub use airssys_wasm_providers::HostSettings;
 /// The security crate: audit logs and their verification.
 pub use airssys_wasm_security as security;
 pub use runtime::TypedFunc;

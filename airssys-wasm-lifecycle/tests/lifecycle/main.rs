@@ -120,6 +120,18 @@ fn a_restarted_process_comes_back_in_the_same_state_and_refuses_changed_bytes() 
             );
             assert_eq!(version_of(&dep.call("version", &[]).unwrap()), 3);
             assert_eq!(lc.registry().versions("default", "app").unwrap().len(), 3);
+            // The version an upgrade replaced is remembered for a rollback.
+            assert_eq!(dep.previous().as_deref(), Some("1"));
+            dep.rollback().unwrap();
+            dep.rollback().unwrap();
+            assert_eq!(dep.active().version, "1");
+        }
+        {
+            let (b, _) = builder(kind, Limits::default());
+            let lc = b.store(&store).build().unwrap();
+            let dep = lc.get("app").unwrap();
+            assert_eq!((dep.active().version.as_str(), dep.previous()), ("1", None));
+            assert!(dep.candidate().is_none());
         }
         // Bytes changed in the store are not loaded.
         {
@@ -129,7 +141,7 @@ fn a_restarted_process_comes_back_in_the_same_state_and_refuses_changed_bytes() 
                 let mut blobs = tx
                     .open_table(redb::TableDefinition::<&str, &[u8]>::new("blobs"))
                     .unwrap();
-                let digest = airssys_wasm::Digest::of(&app(2, false, false)).to_string();
+                let digest = airssys_wasm::Digest::of(&app(1, false, false)).to_string();
                 blobs
                     .insert(digest.as_str(), app(666, false, false).as_slice())
                     .unwrap();
@@ -291,7 +303,25 @@ fn a_canary_takes_its_share_and_is_promoted_or_rolled_back_at_once() {
         dep.promote().unwrap();
         assert!((0..50).all(|_| version_of(&dep.call("version", &[]).unwrap()) == 2));
         assert_eq!(dep.active().version, "2");
+        // Without a canary, a rollback returns to the version active
+        // before the promotion, once.
+        assert_eq!(dep.previous().as_deref(), Some("1"));
+        dep.rollback().unwrap();
+        assert!((0..50).all(|_| version_of(&dep.call("version", &[]).unwrap()) == 1));
+        assert_eq!(dep.previous(), None);
+        let again = dep.rollback().unwrap_err();
+        assert!(
+            matches!(&again, Error::Refused(why) if why.contains("no earlier version")),
+            "{again}"
+        );
+        assert_eq!(dep.active().version, "1");
         let s = steps(&audit);
+        assert!(
+            s.iter().any(|(c, st, d)| c == "app@1"
+                && *st == LifecycleStep::RolledBack
+                && d.starts_with("to 1 from 2")),
+            "{s:?}"
+        );
         assert!(
             s.iter().any(|(c, st, d)| c == "app@2"
                 && *st == LifecycleStep::Canary

@@ -22,7 +22,7 @@
 //!
 //! ```
 //! use airssys_wasm_core::{CapabilityKind, HostFunctions, Providers};
-//! use airssys_wasm_host::{HostSettings, register};
+//! use airssys_wasm_providers::{HostSettings, register};
 //!
 //! let mut providers = Providers::new();
 //! register(&mut providers, &HostSettings::default()).unwrap();

@@ -20,6 +20,7 @@ pub use manifest::Manifest;
 pub use policy::{Evaluation, OnDenied, Policy, PolicyError, Row, Subject};
 
 pub use chain::{
-    Cadence, ChainConfig, ChainedLog, FullPolicy, VerifyError, VerifyOptions, VerifyReport,
+    Cadence, ChainConfig, ChainStats, ChainedLog, FullPolicy, VerifyError, VerifyOptions,
+    VerifyReport,
 };
 pub use jsonl::JsonLinesSink;

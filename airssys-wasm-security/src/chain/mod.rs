@@ -102,8 +102,9 @@ mod writer;
 use std::fs::OpenOptions;
 use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -199,6 +200,7 @@ const GENESIS: &str = "000000000000000000000000000000000000000000000000000000000
 
 /// The chained JSON-lines audit sink.
 pub struct ChainedLog {
+    counts: Arc<Counts>,
     tx: Mutex<Option<SyncSender<Msg>>>,
     writer: Mutex<Option<JoinHandle<Result<(), String>>>>,
     when_full: FullPolicy,
@@ -254,7 +256,9 @@ impl ChainedLog {
         let (seq, prev) = found
             .as_ref()
             .map_or((0, GENESIS.to_owned()), |r| r.last.clone());
+        let counts = Arc::new(Counts::default());
         let mut writer = Writer {
+            counts: counts.clone(),
             file,
             head: head_path(&path),
             seq,
@@ -287,6 +291,7 @@ impl ChainedLog {
             .spawn(move || writer.run(rx))
             .map_err(|e| AuditError(format!("starting the audit writer: {e}")))?;
         Ok(Self {
+            counts,
             tx: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
             when_full: config.when_full,
@@ -297,6 +302,17 @@ impl ChainedLog {
     /// The log's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// How many events wait for the writer, and how many it has written
+    /// since the log was opened: for a host's metrics.
+    pub fn stats(&self) -> ChainStats {
+        let queued = self.counts.queued.load(Ordering::Relaxed);
+        let written = self.counts.written.load(Ordering::Relaxed);
+        ChainStats {
+            queued: queued.saturating_sub(written),
+            written,
+        }
     }
 
     /// Closes the log: waits for every event recorded before, writes a
@@ -364,11 +380,31 @@ fn refusal(path: &Path, e: &VerifyError, signing: bool) -> AuditError {
     ))
 }
 
+/// What [`ChainedLog::stats`] says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChainStats {
+    /// Events queued and not yet written.
+    pub queued: u64,
+    /// Events written (encoded into the log; durable at the next commit,
+    /// within a batch or a flush).
+    pub written: u64,
+}
+
+/// Counters the caller and the writer share.
+#[derive(Debug, Default)]
+pub(crate) struct Counts {
+    /// Events handed to the queue.
+    pub(crate) queued: AtomicU64,
+    /// Events the writer has encoded.
+    pub(crate) written: AtomicU64,
+}
+
 impl AuditSink for ChainedLog {
     fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
         let tx = self.sender()?;
         let line = Msg::Line(Box::new(event));
-        match self.when_full {
+        self.counts.queued.fetch_add(1, Ordering::Relaxed);
+        let sent = match self.when_full {
             FullPolicy::Block => tx
                 .send(line)
                 .map_err(|_| AuditError("the audit writer stopped".into())),
@@ -378,7 +414,11 @@ impl AuditSink for ChainedLog {
                 }
                 TrySendError::Disconnected(_) => AuditError("the audit writer stopped".into()),
             }),
+        };
+        if sent.is_err() {
+            self.counts.queued.fetch_sub(1, Ordering::Relaxed);
         }
+        sent
     }
 
     fn flush(&self) -> Result<(), AuditError> {

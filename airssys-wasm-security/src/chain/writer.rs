@@ -38,6 +38,7 @@ pub(super) struct Signer {
 }
 
 pub(super) struct Writer {
+    pub counts: std::sync::Arc<super::Counts>,
     pub file: File,
     pub head: PathBuf,
     pub seq: u64,
@@ -75,6 +76,9 @@ impl Writer {
                         if failed.is_none() {
                             failed = self.event(&event).err();
                         }
+                        self.counts
+                            .written
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         // Under a steady stream the queue never drains: write
                         // (and checkpoint by time) in bounded batches anyway.
                         if failed.is_none() && self.pending.len() >= BATCH_BYTES {

@@ -269,6 +269,17 @@ impl Deployment {
         self.routing().active.info.clone()
     }
 
+    /// How it serves (pool size, queue time, supervision, health).
+    pub fn options(&self) -> &DeployOptions {
+        &self.options
+    }
+
+    /// The active version's compiled component (its exports' types, for a
+    /// caller that parses arguments).
+    pub fn active_component(&self) -> Component {
+        self.routing().active.component.clone()
+    }
+
     /// The canary, if there is one.
     pub fn candidate(&self) -> Option<(VersionInfo, Split)> {
         self.routing()
@@ -488,6 +499,47 @@ impl Deployment {
         self.health.lock().failing = 0;
         self.audit_active(LifecycleStep::Restarted, "by the operator".into());
         Ok(())
+    }
+
+    /// Loads every version it serves again (under the lifecycle's present
+    /// policy) and switches to them; on failure the deployment is marked
+    /// failed and its pools retired: it serves nothing rather than go on
+    /// with grants the policy no longer gives.
+    pub(crate) fn reload(&self) -> Result<()> {
+        let routing = self.routing();
+        let loaded = (|| {
+            let active = self.shared.slot(&routing.active.info, &self.options)?;
+            let candidate = match &routing.candidate {
+                Some(c) => Some(Candidate {
+                    slot: self.shared.slot(&c.slot.info, &self.options)?,
+                    split: c.split,
+                    rollback: c.rollback,
+                }),
+                None => None,
+            };
+            Ok::<_, Error>((active, candidate))
+        })();
+        match loaded {
+            Ok((active, mut candidate)) => {
+                self.switch(|r| {
+                    Some(Routing {
+                        active: active.clone(),
+                        candidate: candidate.take(),
+                        previous: r.previous.clone(),
+                    })
+                });
+                self.child.running();
+                Ok(())
+            }
+            Err(e) => {
+                for slot in routing.slots() {
+                    slot.pool.retire();
+                }
+                self.child
+                    .fail(self, format!("the reloaded policy refuses it: {e}"));
+                Err(e)
+            }
+        }
     }
 
     /// Replaces every version's pool with a fresh one (a restart).
@@ -726,9 +778,11 @@ impl Shared {
         self.slot_of(info.clone(), component, options)
     }
 
-    /// A fresh slot of the same version (a restart).
+    /// A fresh slot of the same version (a restart): the compiled version
+    /// comes from the cache, which a policy change empties, so a restart
+    /// never revives grants the present policy does not give.
     fn fresh(&self, slot: &Slot, options: &DeployOptions) -> Result<Arc<Slot>> {
-        self.slot_of(slot.info.clone(), slot.component.clone(), options)
+        self.slot(&slot.info, options)
     }
 
     fn slot_of(

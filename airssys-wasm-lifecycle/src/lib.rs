@@ -86,7 +86,7 @@ pub(crate) struct Shared {
     pub(crate) registry: Registry,
     pub(crate) clock: Arc<dyn Clock>,
     options: Arc<OptionsFn>,
-    policy: Option<Arc<Policy>>,
+    policy: RwLock<Option<Arc<Policy>>>,
     /// Compiled versions, by registry key and whether it is a health
     /// check's load.
     loaded: Mutex<HashMap<(String, String, bool), Component>>,
@@ -164,7 +164,12 @@ impl Shared {
         limits: Option<Limits>,
     ) -> Result<Component> {
         let mut options = (self.options)(info);
-        if let Some(policy) = &self.policy {
+        let policy = self
+            .policy
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(policy) = &policy {
             let manifest = match &info.manifest {
                 Some(text) => Some(Arc::new(
                     Manifest::parse("Component.toml", text.as_str())
@@ -256,7 +261,7 @@ impl LifecycleBuilder {
             registry,
             clock: self.clock,
             options: self.options,
-            policy: self.policy,
+            policy: RwLock::new(self.policy),
             loaded: Mutex::new(HashMap::new()),
         });
         let mut groups: BTreeMap<String, Arc<Group>> = self
@@ -465,6 +470,29 @@ impl Lifecycle {
             }
         }
         Ok(())
+    }
+
+    /// Replaces the policy: every later load is judged by it, and every
+    /// deployment is loaded again under it at once (fresh instances, `init`
+    /// run), so a revoked grant stops holding now, not at the next
+    /// upgrade. A deployment the new policy refuses fails closed: it is
+    /// marked [`ChildState::Failed`] (audited) and serves nothing until an
+    /// operator restarts or upgrades it. Returns each refused deployment
+    /// with its error.
+    pub fn set_policy(&self, policy: Arc<Policy>) -> Vec<(String, Error)> {
+        *self
+            .shared
+            .policy
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(policy);
+        self.shared.lock_loaded().clear();
+        let mut refused = Vec::new();
+        for dep in self.deployments() {
+            if let Err(e) = dep.reload() {
+                refused.push((dep.name().to_owned(), e));
+            }
+        }
+        refused
     }
 
     /// Stops serving a deployment: its versions drain and are dropped; the

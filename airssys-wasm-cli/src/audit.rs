@@ -47,6 +47,8 @@ pub enum AuditCommand {
         #[arg(long)]
         denied: bool,
     },
+    /// Print the latest records of a running host's audit log (`airssys-wasm host`).
+    Tail(crate::ops::TailArgs),
 }
 
 fn io(file: &Path, e: VerifyError) -> Error {
@@ -133,6 +135,7 @@ pub fn audit(cmd: AuditCommand) -> Result<ExitCode> {
                 }
             }
         }
+        AuditCommand::Tail(args) => Ok(crate::ops::audit_tail(args)),
         AuditCommand::Show {
             file,
             component,

@@ -6,8 +6,10 @@
 mod audit;
 mod compose;
 mod governed;
+mod host;
 mod inspect;
 mod new;
+mod ops;
 mod report;
 mod run;
 mod shell;
@@ -63,6 +65,32 @@ enum Command {
     Completions(shell::CompletionsArgs),
     /// Print the manual page (roff), or write every page into a directory with --out.
     Man(shell::ManArgs),
+    /// Run a long-running host: deployments kept across restarts, an admin API, metrics.
+    Host(host::HostCmdArgs),
+    /// Deploy a component on a running host under a new name.
+    #[command(after_help = exit_code_help())]
+    Deploy(ops::DeployArgs),
+    /// Switch a deployment to a new component version, with zero failed calls.
+    Upgrade(ops::UpgradeArgs),
+    /// Send a share of a deployment's calls to a new component version.
+    Canary(ops::CanaryArgs),
+    /// Make a deployment's canary its active version.
+    Promote(ops::NamedArgs),
+    /// Drop a deployment's canary, or return to the version active before its last upgrade.
+    Rollback(ops::NamedArgs),
+    /// Stop serving a deployment (the host's registry keeps its versions).
+    Undeploy(ops::NamedArgs),
+    /// List a host's deployments.
+    List(ops::HostArgs),
+    /// Show a deployment and the versions its component has.
+    Info(ops::NamedArgs),
+    /// Per deployment: version, state, health, instances, calls, errors, p50/p99, fuel, memory.
+    Status(ops::HostArgs),
+    /// Call a deployed component's export, arguments in WAVE; prints results as run --invoke.
+    #[command(after_help = exit_code_help())]
+    Call(ops::CallArgs),
+    /// Print a deployment's log records (airssys:host/logging).
+    Logs(ops::LogsArgs),
 }
 
 /// Reads an input file; a failure names the file (exit code 90).
@@ -138,13 +166,28 @@ fn main() -> ExitCode {
         (false, 0) => report::Verbosity::Normal,
         (false, _) => report::Verbosity::Verbose,
     };
-    init_tracing(match (cli.quiet, cli.verbose) {
+    let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
         (false, 1) => "info",
         (false, _) => "debug",
-    });
-    let result = match cli.command {
+    };
+    let command = match cli.command {
+        Command::Host(args) => {
+            let logs = airssys_wasm_host::LogBook::new();
+            // A host says what it does at info: it runs unattended.
+            let level = if cli.quiet || cli.verbose > 0 {
+                level
+            } else {
+                "info"
+            };
+            init_host_tracing(level, args.log_format, &logs);
+            return host::host(args, logs);
+        }
+        other => other,
+    };
+    init_tracing(level);
+    let result = match command {
         Command::Run(args) => run::run(*args, verbosity),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Audit(cmd) => audit::audit(cmd),
@@ -156,6 +199,18 @@ fn main() -> ExitCode {
         Command::New(args) => new::new(args),
         Command::Completions(args) => shell::completions(args),
         Command::Man(args) => shell::man(args),
+        Command::Host(_) => unreachable!("the host is run above"),
+        Command::Deploy(args) => Ok(ops::deploy(args)),
+        Command::Upgrade(args) => Ok(ops::upgrade(args)),
+        Command::Canary(args) => Ok(ops::canary(args)),
+        Command::Promote(args) => Ok(ops::named("promote", args)),
+        Command::Rollback(args) => Ok(ops::named("rollback", args)),
+        Command::Undeploy(args) => Ok(ops::undeploy(args)),
+        Command::List(args) => Ok(ops::list(args)),
+        Command::Info(args) => Ok(ops::info(args)),
+        Command::Status(args) => Ok(ops::status(args)),
+        Command::Call(args) => Ok(ops::call(args)),
+        Command::Logs(args) => Ok(ops::logs(args)),
     };
     match result {
         Ok(code) => code,
@@ -186,6 +241,42 @@ fn init_tracing(default: &str) {
         .with_target(true)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
+        .init();
+}
+
+/// A host's logs: its own records on stderr (text or JSON, filtered by
+/// `level` or `AIRSSYS_WASM_LOG`), and every guest record into `logs`, for
+/// `airssys-wasm logs`, whatever the filter.
+fn init_host_tracing(
+    level: &str,
+    format: host::LogFormat,
+    logs: &std::sync::Arc<airssys_wasm_host::LogBook>,
+) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("AIRSSYS_WASM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let stderr = match format {
+        host::LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+            .boxed(),
+        host::LogFormat::Text => tracing_subscriber::fmt::layer()
+            .fmt_fields(escaped_fields())
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_filter(filter)
+            .boxed(),
+    };
+    let guests = logs.layer().with_filter(
+        tracing_subscriber::filter::Targets::new()
+            .with_target("airssys_wasm::guest", tracing::Level::TRACE),
+    );
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(guests)
         .init();
 }
 

@@ -1,0 +1,313 @@
+//! `airssys-wasm host` end to end, with the real binaries: a host on a
+//! temporary state directory driven by the operator commands, stopped,
+//! started again, killed with SIGKILL, flooded and scraped.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p.display().to_string()
+}
+
+fn status_json(host: &HostProc) -> serde_json::Value {
+    serde_json::from_str(&ok(&host.cli(&["status", "--json"]))).unwrap()
+}
+
+#[test]
+fn operators_deploy_call_upgrade_canary_promote_roll_back_and_a_restart_keeps_it_all() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let cfg = config(tmp.path(), "");
+    let (v1, v2, v3) = (
+        write(tmp.path(), "v1.wasm", &app(1)),
+        write(tmp.path(), "v2.wasm", &app(2)),
+        write(tmp.path(), "v3.wasm", &app(3)),
+    );
+    let host = HostProc::start(&state, &cfg);
+    ok(&host.cli(&["deploy", &v1, "--name", "app", "--version", "1"]));
+    ok(&host.cli(&["deploy", &v1, "--name", "acme/other"]));
+    assert_eq!(ok(&host.cli(&["call", "app", "version()"])), "1");
+    assert_eq!(ok(&host.cli(&["call", "acme/other", "add(2, 40)"])), "42");
+    ok(&host.cli(&["upgrade", "app", &v2, "--version", "2"]));
+    assert_eq!(ok(&host.cli(&["call", "app", "version()"])), "2");
+    ok(&host.cli(&["canary", "app", &v3, "--version", "3", "--percent", "100"]));
+    assert_eq!(ok(&host.cli(&["call", "app", "version()"])), "3");
+    let listed = ok(&host.cli(&["list"]));
+    assert!(
+        listed.contains("app") && listed.contains("3 (100%"),
+        "{listed}"
+    );
+    ok(&host.cli(&["promote", "app"]));
+    assert_eq!(ok(&host.cli(&["call", "app", "version()"])), "3");
+    // Rollback returns to the version active before the promotion.
+    ok(&host.cli(&["rollback", "app"]));
+    assert_eq!(ok(&host.cli(&["call", "app", "version()"])), "2");
+    ok(&host.cli(&["call", "app", "say()"]));
+    let logs = ok(&host.cli(&["logs", "app"]));
+    assert!(logs.contains("hello from version 2"), "{logs}");
+
+    let all = status_json(&host);
+    let app_status = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "app")
+        .unwrap();
+    assert_eq!(app_status["version"], "2");
+    assert_eq!(app_status["calls"], 6);
+    assert_eq!(app_status["state"], "running");
+    let info = ok(&host.cli(&["info", "app"]));
+    assert!(
+        info.contains("blake3:") && info.lines().count() >= 4,
+        "{info}"
+    );
+
+    // Mistakes: a clear error, the exit code of its class, nothing changed.
+    let (code, err) = failed(&host.cli(&["call", "nothing", "version()"]));
+    assert_eq!(code, 82, "{err}");
+    assert!(
+        err.contains("no deployment `nothing`") && err.contains("app"),
+        "{err}"
+    );
+    let (code, err) = failed(&host.cli(&["call", "app", "add(1,"]));
+    assert_eq!(code, 82, "{err}");
+    let (code, err) = failed(&host.cli(&["call", "app", "nope()"]));
+    assert_eq!(code, 82, "{err}");
+    assert!(err.contains("version"), "names the exports: {err}");
+    let junk = write(tmp.path(), "junk.wasm", b"not a component");
+    let (code, err) = failed(&host.cli(&["upgrade", "app", &junk]));
+    assert_eq!(code, 80, "{err}");
+    let (code, err) = failed(&host.cli(&["deploy", &junk, "--name", "junk"]));
+    assert_eq!(code, 80, "{err}");
+    let (code, err) = failed(&host.cli(&["call", "app", "spin()"]));
+    assert_eq!(code, 85, "out of fuel: {err}");
+    // A call out of fuel fails alone: the next call is served.
+    assert_eq!(ok(&host.cli(&["call", "app", "version()"])), "2");
+    let after = ok(&host.cli(&["info", "app"]));
+    assert_eq!(
+        after.lines().count(),
+        info.lines().count(),
+        "no version added: {after}"
+    );
+    assert!(!ok(&host.cli(&["list"])).contains("junk"));
+    ok(&host.cli(&["undeploy", "acme/other"]));
+
+    let tail = ok(&host.cli(&["audit", "tail"]));
+    assert!(
+        tail.contains("lifecycle") && tail.contains("app@2"),
+        "{tail}"
+    );
+    assert!(host.stop().success(), "SIGTERM stops the host with 0");
+
+    // The audit log verifies with the host's keys and is closed.
+    let out = std::process::Command::new(BIN)
+        .args(["audit", "verify", "--require-closed", "--key"])
+        .arg(state.join("audit.key"))
+        .arg("--pubkey")
+        .arg(state.join("host.pub"))
+        .arg(state.join("audit.log"))
+        .output()
+        .unwrap();
+    ok(&out);
+
+    // Started again, it serves what it served.
+    let host = HostProc::start(&state, &cfg);
+    let listed = ok(&host.cli(&["list"]));
+    assert!(
+        listed.contains("app") && !listed.contains("acme/other"),
+        "{listed}"
+    );
+    assert_eq!(ok(&host.cli(&["call", "app", "version()"])), "2");
+    assert!(host.stop().success());
+
+    // No host: one line saying so and how to start one.
+    let gone = std::process::Command::new(BIN)
+        .args(["list", "--host"])
+        .arg(state.join("admin.sock"))
+        .output()
+        .unwrap();
+    let (code, err) = failed(&gone);
+    assert_eq!(code, 90);
+    assert!(
+        err.contains("no host is running") && err.contains("airssys-wasm host"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn the_admin_port_needs_the_token_the_secrets_are_owner_only_and_metrics_move_with_calls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let cfg = config(tmp.path(), "[admin]\ntcp = \"127.0.0.1:0\"\n");
+    let v1 = write(tmp.path(), "v1.wasm", &app(1));
+    let host = HostProc::start(&state, &cfg);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700);
+    assert_eq!(mode(&host.socket), 0o600);
+    for secret in ["admin.token", "audit.key", "host.key"] {
+        assert_eq!(mode(&state.join(secret)), 0o600, "{secret}");
+    }
+    let tcp = host.tcp.expect("the TCP admin port");
+    let (status, body) = http(tcp, "GET", "/v1/list", "", "");
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = http(tcp, "GET", "/v1/list", "authorization: Bearer 0000\r\n", "");
+    assert_eq!(status, 401);
+    let token = std::fs::read_to_string(state.join("admin.token")).unwrap();
+    let bearer = format!("authorization: Bearer {}\r\n", token.trim());
+    let (status, body) = http(tcp, "GET", "/v1/list", &bearer, "");
+    assert_eq!((status, body.as_str()), (200, "[]"));
+
+    ok(&host.cli(&["deploy", &v1, "--name", "app"]));
+    let metrics = host.metrics.expect("the metrics port");
+    let scrape = || {
+        let (status, text) = http(metrics, "GET", "/metrics", "", "");
+        assert_eq!(status, 200);
+        check_exposition(&text);
+        text
+    };
+    let value = |text: &str, series: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next())
+            .map_or(0.0, |v| v.parse().unwrap())
+    };
+    let calls = "airssys_wasm_calls_total{deployment=\"app\",version=\"1\"}";
+    let before = scrape();
+    for _ in 0..3 {
+        ok(&host.cli(&["call", "app", "version()"]));
+    }
+    failed(&host.cli(&["call", "app", "spin()"]));
+    let after = scrape();
+    assert_eq!(value(&after, calls) - value(&before, calls), 4.0, "{after}");
+    assert!(after.contains("kind=\"out-of-fuel\""), "{after}");
+    assert!(
+        value(&after, "airssys_wasm_fuel_consumed_total{") > 20_000_000.0 - 1.0,
+        "{after}"
+    );
+    assert!(
+        value(&after, "airssys_wasm_audit_records_written_total")
+            > value(&before, "airssys_wasm_audit_records_written_total")
+    );
+    assert!(
+        after.contains("airssys_wasm_admin_requests_total{operation=\"call\"} 4"),
+        "{after}"
+    );
+    // The status page and its data.
+    let (status, page) = http(metrics, "GET", "/", "", "");
+    assert_eq!(status, 200);
+    assert!(page.contains("<td>app</td>"), "{page}");
+    let (_, json) = http(metrics, "GET", "/status.json", "", "");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["deployments"][0]["calls"], 4);
+    // A request body over max_upload is refused before it is read whole.
+    assert!(host.stop().success());
+}
+
+/// Checks Prometheus/OpenMetrics text: comments are HELP, TYPE or UNIT of
+/// a metric, every sample is `name{labels} value` with a number, and it
+/// ends with `# EOF`.
+fn check_exposition(text: &str) {
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    let mut typed = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        if let Some(c) = line.strip_prefix("# ") {
+            let mut parts = c.splitn(3, ' ');
+            let (kind, name) = (parts.next().unwrap(), parts.next().unwrap_or(""));
+            if kind == "TYPE" {
+                typed.insert(name.to_owned());
+            }
+            assert!(matches!(kind, "HELP" | "TYPE" | "UNIT" | "EOF"), "{line}");
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+        assert!(value.parse::<f64>().is_ok() || value == "+Inf", "{line}");
+        let name = series.split('{').next().unwrap();
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{line}"
+        );
+        if let Some(labels) = series.strip_prefix(name) {
+            assert!(
+                labels.is_empty() || (labels.starts_with('{') && labels.ends_with('}')),
+                "{line}"
+            );
+        }
+        assert!(
+            typed.iter().any(|t| name.starts_with(t.as_str())),
+            "{name} has no TYPE line before it"
+        );
+    }
+}
+
+#[test]
+fn a_host_killed_in_the_middle_of_upgrades_comes_back_before_or_after_each_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let cfg = config(tmp.path(), "");
+    let files: Vec<String> = (1..=6)
+        .map(|n| write(tmp.path(), &format!("v{n}.wasm"), &app(n)))
+        .collect();
+    let host = HostProc::start(&state, &cfg);
+    ok(&host.cli(&["deploy", &files[0], "--name", "app", "--version", "1"]));
+    // Upgrades run while the host is killed at a moment in the middle.
+    let socket = host.socket.clone();
+    let upgrades = {
+        let files = files.clone();
+        std::thread::spawn(move || {
+            let mut acknowledged = 1;
+            for (i, f) in files.iter().enumerate().skip(1) {
+                let out = std::process::Command::new(BIN)
+                    .args([
+                        "upgrade",
+                        "app",
+                        f,
+                        "--version",
+                        &(i + 1).to_string(),
+                        "--host",
+                    ])
+                    .arg(&socket)
+                    .output()
+                    .unwrap();
+                if !out.status.success() {
+                    break;
+                }
+                acknowledged = i + 1;
+            }
+            acknowledged
+        })
+    };
+    std::thread::sleep(Duration::from_millis(150));
+    host.signal("KILL");
+    let acknowledged = upgrades.join().unwrap();
+    drop(host);
+    let host = HostProc::start(&state, &cfg);
+    let v: u32 = ok(&host.cli(&["call", "app", "version()"]))
+        .parse()
+        .unwrap();
+    // Before or after the operation in flight, never in between: the
+    // version serving is one that was acknowledged or the one after it.
+    assert!(
+        v as usize == acknowledged || v as usize == acknowledged + 1,
+        "serving {v}, acknowledged {acknowledged}"
+    );
+    let all = status_json(&host);
+    assert_eq!(all[0]["state"], "running");
+    assert!(host.stop().success());
+    let out = std::process::Command::new(BIN)
+        .args(["audit", "verify", "--key"])
+        .arg(state.join("audit.key"))
+        .arg("--pubkey")
+        .arg(state.join("host.pub"))
+        .arg(state.join("audit.log"))
+        .output()
+        .unwrap();
+    ok(&out);
+}

@@ -92,7 +92,7 @@ pub fn config(dir: &Path, extra: &str) -> PathBuf {
     std::fs::write(
         &file,
         format!(
-            "policy = \"policy.toml\"\ndrain = \"5s\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n{extra}"
+            "policy = \"policy.toml\"\ndrain = \"5s\"\n{extra}\n[metrics]\nlisten = \"127.0.0.1:0\"\n"
         ),
     )
     .unwrap();
@@ -105,14 +105,16 @@ impl HostProc {
     pub fn start(state: &Path, config: &Path) -> Self {
         let endpoints = state.join("host.json");
         let _ = std::fs::remove_file(&endpoints);
-        let child = Command::new(BIN)
+        // The host's own log, for a test that fails to see.
+        let log = state.with_extension("log");
+        let mut child = Command::new(BIN)
             .arg("host")
             .arg("--state")
             .arg(state)
             .arg("--config")
             .arg(config)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("the host starts");
         let start = Instant::now();
@@ -121,6 +123,10 @@ impl HostProc {
                 && text.ends_with('}')
             {
                 break text;
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                let said = std::fs::read_to_string(&log).unwrap_or_default();
+                panic!("the host exited ({status}): {said}");
             }
             assert!(
                 start.elapsed() < Duration::from_secs(60),

@@ -146,7 +146,7 @@ fn operators_deploy_call_upgrade_canary_promote_roll_back_and_a_restart_keeps_it
 fn the_admin_port_needs_the_token_the_secrets_are_owner_only_and_metrics_move_with_calls() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
-    let cfg = config(tmp.path(), "[admin]\ntcp = \"127.0.0.1:0\"\n");
+    let cfg = config(tmp.path(), "max_upload = \"1MiB\"\n[admin]\ntcp = \"127.0.0.1:0\"\n");
     let v1 = write(tmp.path(), "v1.wasm", &app(1));
     let host = HostProc::start(&state, &cfg);
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
@@ -207,7 +207,33 @@ fn the_admin_port_needs_the_token_the_secrets_are_owner_only_and_metrics_move_wi
     let (_, json) = http(metrics, "GET", "/status.json", "", "");
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(json["deployments"][0]["calls"], 4);
+    // SIGHUP reloads the policy; one that does not parse is refused and
+    // the one in force stays (the admin API's reload says why).
+    let policy = tmp.path().join("policy.toml");
+    let good = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, "[limits.default\nfuel = ").unwrap();
+    host.signal("HUP");
+    let client = airssys_wasm_host::Client::socket(&host.socket);
+    let refused = client
+        .post::<_, airssys_wasm_host::api::Done>("reload", &())
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("the policy in force stays"), "{refused}");
+    assert_eq!(ok(&host.cli(&["call", "app", "version()"])), "1");
+    let (code, _) = failed(&host.cli(&["call", "app", "spin()"]));
+    assert_eq!(code, 85, "the old policy's fuel limit holds");
+    std::fs::write(&policy, good.replace("20_000_000", "1_000")).unwrap();
+    host.signal("HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    let done: airssys_wasm_host::api::Done = client.post("reload", &()).unwrap();
+    assert!(done.done.contains("every deployment runs under it"), "{}", done.done);
+    let (code, err) = failed(&host.cli(&["call", "app", "spin()"]));
+    assert!(code == 85 && err.contains("1000 units"), "the new limit holds: {err}");
     // A request body over max_upload is refused before it is read whole.
+    let big = "x".repeat(2 << 20);
+    let (status, body) = http(tcp, "POST", "/v1/deploy", &bearer, &big);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("max_upload"), "{body}");
     assert!(host.stop().success());
 }
 

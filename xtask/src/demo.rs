@@ -254,6 +254,7 @@ pub fn run_demo() -> Result<()> {
     for s in &steps {
         show(&bin, s)?;
     }
+    crate::demo_host::run(&bin, &work, g)?;
     let log = std::fs::read_to_string(&audit)?;
     let lines = log.lines().count();
     if !log.contains(r#""event":"limit-hit""#) || !log.contains(r#""event":"capability-denied""#) {

@@ -20,6 +20,7 @@ mod backends;
 mod bench;
 mod cycles;
 mod demo;
+mod demo_host;
 mod guests;
 mod lang;
 mod polyglot;

@@ -37,12 +37,16 @@ pub fn run_all(lint: bool, all_guests: bool) -> Result<()> {
     }
     crate::cycles::check(&root())?;
     crate::backends::check_wasmi_only()?;
+    // The host's status page is checked in a real headless browser.
+    let chromium =
+        crate::toolchain::debian("chromium", "chromium", "the status page's browser test")?;
     println!("xtask: cargo test --workspace");
     run(
         cargo()
             .current_dir(root())
             .args(["test", "--workspace"])
-            .env("AIRSSYS_GREETERS", greeters.join(",")),
+            .env("AIRSSYS_GREETERS", greeters.join(","))
+            .env("AIRSSYS_CHROMIUM", &chromium),
         "cargo test",
     )?;
     // The scaffolds of `airssys-wasm new` whose toolchain this run has.

@@ -121,6 +121,52 @@ pub fn npm(package: Package, needed_for: &str) -> Result<PathBuf> {
     })
 }
 
+/// The path of `program` from Debian's package `package`, installing the
+/// package with `apt-get` when the program is missing (as root; otherwise
+/// it says the command to run). Reported on stdout when it installs.
+pub fn debian(program: &str, package: &str, needed_for: &str) -> Result<PathBuf> {
+    let found = |p: &str| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(p))
+                .find(|f| f.is_file())
+        })
+    };
+    if let Some(path) = found(program) {
+        return Ok(path);
+    }
+    let hint = format!(
+        "`apt-get install {package}` (Debian) provides `{program}`, needed for {needed_for}"
+    );
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root {
+        bail!("`{program}` is missing and only root can install it: {hint}");
+    }
+    println!("xtask: installing the Debian package {package} (for {needed_for}) with apt-get");
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "-q", package])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !install() {
+        println!("xtask: apt-get update, then installing {package} again");
+        run(
+            Command::new("apt-get").args(["update", "-q"]),
+            "apt-get update",
+        )?;
+        if !install() {
+            bail!("apt-get could not install {package}: {hint}");
+        }
+    }
+    found(program)
+        .ok_or_else(|| anyhow::anyhow!("{package} is installed but `{program}` is not on PATH"))
+}
+
 /// Checks that `program --version` runs, or says what to install.
 pub fn require(program: &str, hint: &str) -> Result<()> {
     match Command::new(program).arg("--version").output() {

@@ -146,7 +146,10 @@ fn operators_deploy_call_upgrade_canary_promote_roll_back_and_a_restart_keeps_it
 fn the_admin_port_needs_the_token_the_secrets_are_owner_only_and_metrics_move_with_calls() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
-    let cfg = config(tmp.path(), "max_upload = \"1MiB\"\n[admin]\ntcp = \"127.0.0.1:0\"\n");
+    let cfg = config(
+        tmp.path(),
+        "max_upload = \"1MiB\"\n[admin]\ntcp = \"127.0.0.1:0\"\n",
+    );
     let v1 = write(tmp.path(), "v1.wasm", &app(1));
     let host = HostProc::start(&state, &cfg);
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
@@ -226,9 +229,16 @@ fn the_admin_port_needs_the_token_the_secrets_are_owner_only_and_metrics_move_wi
     host.signal("HUP");
     std::thread::sleep(Duration::from_millis(500));
     let done: airssys_wasm_host::api::Done = client.post("reload", &()).unwrap();
-    assert!(done.done.contains("every deployment runs under it"), "{}", done.done);
+    assert!(
+        done.done.contains("every deployment runs under it"),
+        "{}",
+        done.done
+    );
     let (code, err) = failed(&host.cli(&["call", "app", "spin()"]));
-    assert!(code == 85 && err.contains("1000 units"), "the new limit holds: {err}");
+    assert!(
+        code == 85 && err.contains("1000 units"),
+        "the new limit holds: {err}"
+    );
     // A request body over max_upload is refused before it is read whole.
     let big = "x".repeat(2 << 20);
     let (status, body) = http(tcp, "POST", "/v1/deploy", &bearer, &big);
@@ -336,4 +346,94 @@ fn a_host_killed_in_the_middle_of_upgrades_comes_back_before_or_after_each_one()
         .output()
         .unwrap();
     ok(&out);
+}
+
+/// Debian's chromium (`cargo xtask test` installs it and says where in
+/// `AIRSSYS_CHROMIUM`).
+fn chromium() -> std::path::PathBuf {
+    std::env::var_os("AIRSSYS_CHROMIUM")
+        .map(Into::into)
+        .or_else(|| {
+            std::env::split_paths(&std::env::var_os("PATH")?)
+                .map(|d| d.join("chromium"))
+                .find(|p| p.is_file())
+        })
+        .expect("the status page's test needs chromium: `cargo xtask test` installs it (apt-get install chromium)")
+}
+
+/// The DOM of `url` after its scripts ran, rendered by headless chromium
+/// (killed after 60 s).
+fn rendered(url: &str, profile: &Path) -> String {
+    let mut child = std::process::Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--dump-dom", url])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    let reader = {
+        let mut stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::Read as _;
+            let mut s = String::new();
+            let _ = stdout.read_to_string(&mut s);
+            s
+        })
+    };
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("chromium did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    out.push_str(&reader.join().unwrap());
+    out
+}
+
+/// The call count the rendered page shows for `name`.
+fn calls_shown(dom: &str, name: &str) -> u64 {
+    let row = dom
+        .split("<tr ")
+        .find(|r| r.starts_with(&format!("data-name=\"{name}\"")))
+        .unwrap_or_else(|| panic!("no row of {name}: {dom}"));
+    let cell = row.split("<td class=\"calls\">").nth(1).unwrap();
+    cell.split('<').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn the_status_page_renders_in_a_headless_browser_with_a_moving_call_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let cfg = config(tmp.path(), "");
+    let v1 = write(tmp.path(), "v1.wasm", &app(1));
+    let host = HostProc::start(&state, &cfg);
+    ok(&host.cli(&["deploy", &v1, "--name", "app"]));
+    ok(&host.cli(&["deploy", &v1, "--name", "tenant/other"]));
+    for _ in 0..3 {
+        ok(&host.cli(&["call", "app", "version()"]));
+    }
+    let url = format!("http://{}/", host.metrics.unwrap());
+    let dom = rendered(&url, &tmp.path().join("profile"));
+    assert!(
+        dom.contains("data-refreshed="),
+        "the page's script ran: {dom}"
+    );
+    assert_eq!(calls_shown(&dom, "app"), 3, "{dom}");
+    assert_eq!(calls_shown(&dom, "tenant/other"), 0, "{dom}");
+    for _ in 0..5 {
+        ok(&host.cli(&["call", "app", "version()"]));
+    }
+    let dom = rendered(&url, &tmp.path().join("profile"));
+    assert_eq!(calls_shown(&dom, "app"), 8, "the count moved: {dom}");
+    assert!(host.stop().success());
 }

@@ -37,6 +37,7 @@ const TARGETS: &[&str] = &[
     "host_calls",
     "isolation",
     "lifecycle",
+    "host",
 ];
 
 /// Criterion's warm-up and measurement time per benchmark in a full run,

@@ -188,6 +188,20 @@ pub(super) const GOALS: &[Goal] = &[
         speed: None,
         what: "calls per second through one deployment from 2 threads, against 2 bare instances",
     },
+    Goal::MinSpeed {
+        group: "admin-call",
+        bench: "admin-api",
+        baseline: "deployment",
+        speed: None,
+        what: "a call through the host's admin API (Unix socket, HTTP, JSON, WAVE, audited) against the same call on the deployment in process",
+    },
+    Goal::MinSpeed {
+        group: "admin-call-throughput",
+        bench: "4-clients",
+        baseline: "1-client",
+        speed: None,
+        what: "the host's admin-call throughput with 4 clients at once, against 1 client",
+    },
 ];
 pub(super) fn goal_what(goal: &Goal) -> &'static str {
     match goal {

@@ -78,6 +78,6 @@ fn run(args: HostCmdArgs, logs: std::sync::Arc<LogBook>) -> airssys_wasm_host::R
                 "; metrics on http://{m}/metrics, status page on http://{m}/"
             ));
         }
-        eprintln!("{}", Escaped(said));
+        tracing::info!(target: "airssys_wasm::host", "{said}");
     })
 }

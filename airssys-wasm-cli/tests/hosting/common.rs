@@ -103,6 +103,12 @@ impl HostProc {
     /// Starts a host on `state` with `config`, and waits (at most 60 s)
     /// until it serves.
     pub fn start(state: &Path, config: &Path) -> Self {
+        Self::start_with(state, config, &[])
+    }
+
+    /// [`HostProc::start`] with more arguments of `host`; its stderr goes
+    /// to `STATE.log`.
+    pub fn start_with(state: &Path, config: &Path, args: &[&str]) -> Self {
         let endpoints = state.join("host.json");
         let _ = std::fs::remove_file(&endpoints);
         // The host's own log, for a test that fails to see.
@@ -113,6 +119,7 @@ impl HostProc {
             .arg(state)
             .arg("--config")
             .arg(config)
+            .args(args)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

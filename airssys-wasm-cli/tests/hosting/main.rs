@@ -437,3 +437,34 @@ fn the_status_page_renders_in_a_headless_browser_with_a_moving_call_count() {
     assert_eq!(calls_shown(&dom, "app"), 8, "the count moved: {dom}");
     assert!(host.stop().success());
 }
+
+#[test]
+fn json_logs_carry_each_calls_span_and_the_guests_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let cfg = config(tmp.path(), "");
+    let v1 = write(tmp.path(), "v1.wasm", &app(1));
+    let host = HostProc::start_with(&state, &cfg, &["--log-format", "json"]);
+    ok(&host.cli(&["deploy", &v1, "--name", "app"]));
+    ok(&host.cli(&["call", "app", "say()"]));
+    assert!(host.stop().success());
+    let log = std::fs::read_to_string(state.with_extension("log")).unwrap();
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let said = records
+        .iter()
+        .find(|r| r["target"] == "airssys_wasm::guest")
+        .unwrap_or_else(|| panic!("no guest record: {log}"));
+    assert!(
+        said["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("hello from version 1"),
+        "{said}"
+    );
+    assert_eq!(said["span"]["name"], "call", "{said}");
+    assert_eq!(said["span"]["deployment"], "app", "{said}");
+    assert_eq!(said["span"]["function"], "say", "{said}");
+}

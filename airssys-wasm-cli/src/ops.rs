@@ -348,8 +348,8 @@ pub fn status(args: HostArgs) -> ExitCode {
                             d.instances.to_string(),
                             d.calls.to_string(),
                             errors,
-                            format!("{:.2}ms", d.p50_us as f64 / 1000.0),
-                            format!("{:.2}ms", d.p99_us as f64 / 1000.0),
+                            latency(d.calls, d.p50_us),
+                            latency(d.calls, d.p99_us),
                             d.fuel.to_string(),
                             bytesize::ByteSize(d.memory_bytes).to_string(),
                         ]
@@ -490,6 +490,15 @@ fn describe(event: &serde_json::Value) -> String {
         field("event"),
         rest.join(" ")
     )
+}
+
+/// A latency in milliseconds, or `-` before the first call.
+fn latency(calls: u64, us: u64) -> String {
+    if calls == 0 {
+        "-".into()
+    } else {
+        format!("{:.2}ms", us as f64 / 1000.0)
+    }
 }
 
 fn table(header: &[&str], rows: Vec<Vec<String>>) {

@@ -88,12 +88,8 @@ pub fn serve(host: Arc<Host>, ready: impl FnOnce(&Endpoints)) -> Result<()> {
         let (stop_tx, stop) = watch::channel(false);
         let mut doors = JoinSet::new();
         let unix = bind_socket(&socket)?;
-        let l = Arc::new(unix);
         doors.spawn(accept_loop(
-            move || {
-                let l = l.clone();
-                async move { l.accept().await.map(|(s, _)| s) }
-            },
+            unix,
             ctx.clone(),
             Door::Socket,
             stop.clone(),
@@ -116,12 +112,8 @@ pub fn serve(host: Arc<Host>, ready: impl FnOnce(&Endpoints)) -> Result<()> {
             } else {
                 endpoints.metrics = bound;
             }
-            let l = Arc::new(l);
             doors.spawn(accept_loop(
-                move || {
-                    let l = l.clone();
-                    async move { l.accept().await.map(|(s, _)| s) }
-                },
+                l,
                 ctx.clone(),
                 door,
                 stop.clone(),
@@ -204,21 +196,41 @@ fn bind_socket(path: &Path) -> Result<tokio::net::UnixListener> {
     Ok(listener)
 }
 
-async fn accept_loop<F, Fut, IO>(
-    mut accept: F,
+/// A listener of connections: a Unix socket or a TCP port.
+trait Listener: Send + 'static {
+    /// A connection.
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// The next connection.
+    fn next(&self) -> impl Future<Output = io::Result<Self::Io>> + Send;
+}
+
+impl Listener for tokio::net::UnixListener {
+    type Io = tokio::net::UnixStream;
+    async fn next(&self) -> io::Result<Self::Io> {
+        self.accept().await.map(|(s, _)| s)
+    }
+}
+
+impl Listener for tokio::net::TcpListener {
+    type Io = tokio::net::TcpStream;
+    async fn next(&self) -> io::Result<Self::Io> {
+        self.accept().await.map(|(s, _)| s)
+    }
+}
+
+/// Serves `listener`'s connections until `stop`, then lets them finish
+/// (at most `drain`).
+async fn accept_loop<L: Listener>(
+    listener: L,
     ctx: Arc<Ctx>,
     door: Door,
     mut stop: watch::Receiver<bool>,
     drain: Duration,
-) where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = io::Result<IO>>,
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+) {
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
-            accepted = accept() => {
+            accepted = listener.next() => {
                 let Ok(io) = accepted else { continue };
                 let ctx = ctx.clone();
                 let mut stop = stop.clone();
@@ -242,6 +254,8 @@ async fn accept_loop<F, Fut, IO>(
             _ = stop.changed() => break,
         }
     }
+    // No connection is taken from now on: a new one is refused at once.
+    drop(listener);
     let drained =
         tokio::time::timeout(drain, async { while conns.join_next().await.is_some() {} }).await;
     if drained.is_err() {

@@ -15,7 +15,7 @@ const HOST_WIT: &str = include_str!("../../../wit/host.wit");
 /// (one log record through `airssys:host/logging`) and `spin()` (loops
 /// until its fuel runs out).
 pub fn app(n: u32) -> Vec<u8> {
-    let wit = "package test:app;\nworld app {\n  import airssys:host/logging@0.1.0;\n  \
+    let world = "package test:app;\nworld app {\n  import airssys:host/logging@0.1.0;\n  \
                export version: func() -> u32;\n  export add: func(a: u32, b: u32) -> u32;\n  \
                export say: func();\n  export spin: func();\n}\n";
     let message = format!("hello from version {n}");
@@ -25,23 +25,17 @@ pub fn app(n: u32) -> Vec<u8> {
   (memory (export "memory") 1)
   (global $heap (mut i32) (i32.const 1024))
   (data (i32.const 16) "{message}")
+  ;; A bump allocator: every block 8-aligned, never freed.
   (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
-    (local $p i32)
     global.get $heap
-    local.get 2
-    i32.add
-    i32.const 1
-    i32.sub
-    i32.const 0
-    local.get 2
-    i32.sub
-    i32.and
-    local.set $p
-    local.get $p
+    global.get $heap
     local.get 3
     i32.add
-    global.set $heap
-    local.get $p)
+    i32.const 7
+    i32.add
+    i32.const -8
+    i32.and
+    global.set $heap)
   (func (export "version") (result i32) i32.const {n})
   (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
   (func (export "say")
@@ -50,26 +44,23 @@ pub fn app(n: u32) -> Vec<u8> {
 )"#,
         len = message.len()
     );
-    let mut resolve = wit_parser::Resolve::default();
-    resolve
-        .push_str("host.wit", HOST_WIT)
-        .expect("wit/host.wit parses");
-    let pkg = resolve.push_str("app.wit", wit).expect("the WIT parses");
-    let world = resolve
-        .select_world(&[pkg], Some("app"))
-        .expect("the world exists");
-    let mut module = wat::parse_str(&module).expect("the module parses");
-    wit_component::embed_component_metadata(
-        &mut module,
-        &resolve,
-        world,
-        wit_component::StringEncoding::UTF8,
+    // The world's WIT, with airssys:host beside it as a dependency, made
+    // into a component as `airssys-wasm componentize` does.
+    let wit = tempfile::tempdir().unwrap();
+    std::fs::create_dir(wit.path().join("deps")).unwrap();
+    std::fs::write(wit.path().join("deps/host.wit"), HOST_WIT).unwrap();
+    std::fs::write(wit.path().join("app.wit"), world).unwrap();
+    let module = wat::parse_str(&module).expect("the module parses");
+    airssys_wasm_composition::componentize(
+        ("app.wasm", &module),
+        airssys_wasm_composition::Componentize {
+            wit: Some(wit.path()),
+            world: Some("app"),
+            ..Default::default()
+        },
     )
-    .expect("the metadata embeds");
-    wit_component::ComponentEncoder::default()
-        .module(&module)
-        .and_then(|e| e.validate(true).encode())
-        .expect("the component encodes")
+    .expect("the component is made")
+    .bytes
 }
 
 /// A running `airssys-wasm host`; killed when dropped.
@@ -255,4 +246,27 @@ pub fn failed(out: &Output) -> (i32, String) {
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Checks a host's audit log with its keys (`audit verify --key
+/// STATE/audit.key --pubkey STATE/host.pub`), and with `closed` that the
+/// host closed it.
+pub fn verify_audit(state: &Path, closed: bool) {
+    let mut verify = Command::new(BIN);
+    verify.args(["audit", "verify", "--key"]);
+    verify
+        .arg(state.join("audit.key"))
+        .arg("--pubkey")
+        .arg(state.join("host.pub"));
+    if closed {
+        verify.arg("--require-closed");
+    }
+    ok(&verify.arg(state.join("audit.log")).output().unwrap());
+}
+
+/// Writes `bytes` to `dir/name`; its path.
+pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p.display().to_string()
 }

@@ -10,12 +10,6 @@ use std::time::Duration;
 
 use common::*;
 
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p.display().to_string()
-}
-
 fn status_json(host: &HostProc) -> serde_json::Value {
     serde_json::from_str(&ok(&host.cli(&["status", "--json"]))).unwrap()
 }
@@ -107,15 +101,7 @@ fn operators_deploy_call_upgrade_canary_promote_roll_back_and_a_restart_keeps_it
     assert!(host.stop().success(), "SIGTERM stops the host with 0");
 
     // The audit log verifies with the host's keys and is closed.
-    let out = std::process::Command::new(BIN)
-        .args(["audit", "verify", "--require-closed", "--key"])
-        .arg(state.join("audit.key"))
-        .arg("--pubkey")
-        .arg(state.join("host.pub"))
-        .arg(state.join("audit.log"))
-        .output()
-        .unwrap();
-    ok(&out);
+    verify_audit(&state, true);
 
     // Started again, it serves what it served.
     let host = HostProc::start(&state, &cfg);
@@ -337,15 +323,7 @@ fn a_host_killed_in_the_middle_of_upgrades_comes_back_before_or_after_each_one()
     let all = status_json(&host);
     assert_eq!(all[0]["state"], "running");
     assert!(host.stop().success());
-    let out = std::process::Command::new(BIN)
-        .args(["audit", "verify", "--key"])
-        .arg(state.join("audit.key"))
-        .arg("--pubkey")
-        .arg(state.join("host.pub"))
-        .arg(state.join("audit.log"))
-        .output()
-        .unwrap();
-    ok(&out);
+    verify_audit(&state, false);
 }
 
 /// Debian's chromium (`cargo xtask test` installs it and says where in

@@ -323,7 +323,18 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>, door: Door) -> Reply {
             format!("no such API path `{path}`; the admin API is /v1/OPERATION"),
         ));
     };
-    ctx.host.metrics.admin(&op);
+    // The label is one of the operations, never the text a client sent.
+    const OPERATIONS: &[&str] = &[
+        "list", "status", "deploy", "upgrade", "canary", "promote", "rollback", "undeploy", "info",
+        "logs", "audit", "reload", "call",
+    ];
+    ctx.host.metrics.admin(
+        OPERATIONS
+            .iter()
+            .find(|o| **o == op)
+            .copied()
+            .unwrap_or("unknown"),
+    );
     let method = req.method().clone();
     let limit = usize::try_from(ctx.host.config.max_upload).unwrap_or(usize::MAX);
     let body = match Limited::new(req.into_body(), limit).collect().await {

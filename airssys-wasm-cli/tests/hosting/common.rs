@@ -76,7 +76,7 @@ pub struct HostProc {
 pub fn config(dir: &Path, extra: &str) -> PathBuf {
     std::fs::write(
         dir.join("policy.toml"),
-        "[limits.default]\nfuel = 20_000_000\n",
+        "[limits.default]\nfuel = 20_000_000\n\n[forbid]\nenv = [\"SECRET_*\"]\n",
     )
     .unwrap();
     let file = dir.join("host.toml");

@@ -91,6 +91,37 @@ fn operators_deploy_call_upgrade_canary_promote_roll_back_and_a_restart_keeps_it
         "no version added: {after}"
     );
     assert!(!ok(&host.cli(&["list"])).contains("junk"));
+    // A manifest asking for what the policy forbids: refused (policy, 91),
+    // nothing deployed and no version kept.
+    let greedy = tmp.path().join("greedy.toml");
+    std::fs::write(
+        &greedy,
+        "[component]\nname = \"greedy\"\n[capabilities]\nenv = [\"SECRET_TOKEN\"]\n",
+    )
+    .unwrap();
+    let greedy = greedy.display().to_string();
+    let (code, err) =
+        failed(&host.cli(&["deploy", &v3, "--name", "greedy", "--manifest", &greedy]));
+    assert_eq!(code, 91, "{err}");
+    assert!(
+        err.contains("SECRET_TOKEN") && err.contains("forbid"),
+        "{err}"
+    );
+    let (code, err) = failed(&host.cli(&[
+        "upgrade",
+        "app",
+        &v3,
+        "--version",
+        "9",
+        "--manifest",
+        &greedy,
+    ]));
+    assert_eq!(code, 91, "{err}");
+    assert!(!ok(&host.cli(&["list"])).contains("greedy"));
+    assert_eq!(
+        ok(&host.cli(&["info", "app"])).lines().count(),
+        info.lines().count()
+    );
     ok(&host.cli(&["undeploy", "acme/other"]));
 
     let tail = ok(&host.cli(&["audit", "tail"]));
@@ -153,6 +184,31 @@ fn the_admin_port_needs_the_token_the_secrets_are_owner_only_and_metrics_move_wi
     let bearer = format!("authorization: Bearer {}\r\n", token.trim());
     let (status, body) = http(tcp, "GET", "/v1/list", &bearer, "");
     assert_eq!((status, body.as_str()), (200, "[]"));
+    // Malformed requests: typed errors, the host unharmed.
+    for (method, path, body, says) in [
+        ("POST", "/v1/deploy", "{", "not the operation's JSON"),
+        (
+            "POST",
+            "/v1/deploy",
+            r#"{"name":"x","component":"%%%"}"#,
+            "not base64",
+        ),
+        (
+            "POST",
+            "/v1/call",
+            r#"{"name":"x","call":"f()","extra":1}"#,
+            "unknown field",
+        ),
+        ("DELETE", "/v1/list", "", "no operation"),
+        ("GET", "/v1/%0a%1b[31m", "", "no operation"),
+        ("GET", "/admin", "", "no such API path"),
+    ] {
+        let (status, answer) = http(tcp, method, path, &bearer, body);
+        assert_eq!(status, 400, "{method} {path}: {answer}");
+        let e: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(e["class"], "bad-call", "{answer}");
+        assert!(e["error"].as_str().unwrap().contains(says), "{answer}");
+    }
 
     ok(&host.cli(&["deploy", &v1, "--name", "app"]));
     let metrics = host.metrics.expect("the metrics port");
@@ -186,7 +242,9 @@ fn the_admin_port_needs_the_token_the_secrets_are_owner_only_and_metrics_move_wi
             > value(&before, "airssys_wasm_audit_records_written_total")
     );
     assert!(
-        after.contains("airssys_wasm_admin_requests_total{operation=\"call\"} 4"),
+        // The 4 calls above and the malformed one.
+        after.contains("airssys_wasm_admin_requests_total{operation=\"call\"} 5")
+            && after.contains("airssys_wasm_admin_requests_total{operation=\"unknown\"} 1"),
         "{after}"
     );
     // The status page and its data.
@@ -270,58 +328,119 @@ fn check_exposition(text: &str) {
 }
 
 #[test]
-fn a_host_killed_in_the_middle_of_upgrades_comes_back_before_or_after_each_one() {
+fn a_host_killed_in_the_middle_of_deploys_and_upgrades_comes_back_before_or_after_each_one() {
+    for kill_after in [120, 260, 400] {
+        killed_after(Duration::from_millis(kill_after));
+    }
+}
+
+/// Deploys `d2`, upgrades `app` to 2, deploys `d3`, upgrades to 3, ...,
+/// kills the host with SIGKILL after `delay`, starts it again and checks
+/// that each operation happened whole or not at all.
+fn killed_after(delay: Duration) {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
     let cfg = config(tmp.path(), "");
-    let files: Vec<String> = (1..=6)
+    let files: Vec<String> = (1..=12)
         .map(|n| write(tmp.path(), &format!("v{n}.wasm"), &app(n)))
         .collect();
     let host = HostProc::start(&state, &cfg);
     ok(&host.cli(&["deploy", &files[0], "--name", "app", "--version", "1"]));
-    // Upgrades run while the host is killed at a moment in the middle.
     let socket = host.socket.clone();
-    let upgrades = {
-        let files = files.clone();
-        std::thread::spawn(move || {
-            let mut acknowledged = 1;
-            for (i, f) in files.iter().enumerate().skip(1) {
+    // The operations acknowledged, in order: (deployed name or upgrade, n).
+    let operations = std::thread::spawn(move || {
+        let mut acknowledged = Vec::new();
+        'ops: for n in 2..=files.len() {
+            let name = format!("d{n}");
+            let version = n.to_string();
+            let steps: [(&str, Vec<&str>); 2] = [
+                ("deploy", vec!["deploy", &files[n - 1], "--name", &name]),
+                (
+                    "upgrade",
+                    vec!["upgrade", "app", &files[n - 1], "--version", &version],
+                ),
+            ];
+            for (kind, args) in steps {
                 let out = std::process::Command::new(BIN)
-                    .args([
-                        "upgrade",
-                        "app",
-                        f,
-                        "--version",
-                        &(i + 1).to_string(),
-                        "--host",
-                    ])
+                    .args(&args)
+                    .arg("--host")
                     .arg(&socket)
                     .output()
                     .unwrap();
                 if !out.status.success() {
-                    break;
+                    break 'ops;
                 }
-                acknowledged = i + 1;
+                acknowledged.push((kind, n));
             }
-            acknowledged
-        })
-    };
-    std::thread::sleep(Duration::from_millis(150));
+        }
+        acknowledged
+    });
+    std::thread::sleep(delay);
     host.signal("KILL");
-    let acknowledged = upgrades.join().unwrap();
+    let acknowledged = operations.join().unwrap();
     drop(host);
     let host = HostProc::start(&state, &cfg);
-    let v: u32 = ok(&host.cli(&["call", "app", "version()"]))
+    let upgraded = acknowledged
+        .iter()
+        .filter(|(k, _)| *k == "upgrade")
+        .map(|(_, n)| *n)
+        .max()
+        .unwrap_or(1);
+    let deployed: Vec<usize> = acknowledged
+        .iter()
+        .filter(|(k, _)| *k == "deploy")
+        .map(|(_, n)| *n)
+        .collect();
+    let v: usize = ok(&host.cli(&["call", "app", "version()"]))
         .parse()
         .unwrap();
-    // Before or after the operation in flight, never in between: the
-    // version serving is one that was acknowledged or the one after it.
+    // The operation in flight at the kill is the one after the last
+    // acknowledged: before or after it, never in between.
+    let in_flight = match acknowledged.last() {
+        Some(("deploy", n)) => ("upgrade", *n),
+        Some((_, n)) => ("deploy", n + 1),
+        None => ("deploy", 2),
+    };
     assert!(
-        v as usize == acknowledged || v as usize == acknowledged + 1,
-        "serving {v}, acknowledged {acknowledged}"
+        v == upgraded || (in_flight.0 == "upgrade" && v == in_flight.1),
+        "serving {v}; acknowledged {acknowledged:?}"
     );
     let all = status_json(&host);
-    assert_eq!(all[0]["state"], "running");
+    let listed: Vec<String> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_owned())
+        .collect();
+    for d in &listed {
+        assert_eq!(
+            all.as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["name"] == d.as_str())
+                .unwrap()["state"],
+            "running",
+            "{d}"
+        );
+        if d != "app" {
+            let n: usize = d[1..].parse().unwrap();
+            assert!(
+                deployed.contains(&n) || in_flight == ("deploy", n),
+                "{d} is deployed, yet its deploy was neither acknowledged nor in flight: {acknowledged:?}"
+            );
+            assert_eq!(
+                ok(&host.cli(&["call", d, "version()"])),
+                n.to_string(),
+                "{d} serves its component"
+            );
+        }
+    }
+    for n in &deployed {
+        assert!(
+            listed.contains(&format!("d{n}")),
+            "d{n} was acknowledged and is gone: {listed:?}"
+        );
+    }
     assert!(host.stop().success());
     verify_audit(&state, false);
 }

@@ -338,8 +338,7 @@ impl Deployment {
         let from = from
             .map(|r| r.active.info.version.clone())
             .unwrap_or_default();
-        self.audit(&slot, LifecycleStep::Swapped, format!("from {from}"));
-        Ok(())
+        self.audit(&slot, LifecycleStep::Swapped, format!("from {from}"))
     }
 
     /// Sends `split` of the calls to `version` beside the active one
@@ -372,8 +371,7 @@ impl Deployment {
             &slot,
             LifecycleStep::Canary,
             format!("{split} beside {}", self.active().version),
-        );
-        Ok(())
+        )
     }
 
     /// Makes the canary the active version, at once.
@@ -399,8 +397,7 @@ impl Deployment {
             &slot,
             LifecycleStep::Promoted,
             format!("from {}", old.active.info.version),
-        );
-        Ok(())
+        )
     }
 
     /// With a canary: sends every call back to the active version and
@@ -440,8 +437,7 @@ impl Deployment {
             &slot,
             LifecycleStep::RolledBack,
             format!("to {previous} from {from}: by the operator"),
-        );
-        Ok(())
+        )
     }
 
     /// The version a rollback without a canary returns to.
@@ -485,8 +481,7 @@ impl Deployment {
             slot,
             LifecycleStep::RolledBack,
             format!("to {to}: {reason}"),
-        );
-        Ok(())
+        )
     }
 
     /// Restarts the deployment now with fresh instances, forgetting its
@@ -497,8 +492,7 @@ impl Deployment {
         self.renew()?;
         self.child.running();
         self.health.lock().failing = 0;
-        self.audit_active(LifecycleStep::Restarted, "by the operator".into());
-        Ok(())
+        self.audit_active(LifecycleStep::Restarted, "by the operator".into())
     }
 
     /// Loads every version it serves again (under the lifecycle's present
@@ -620,13 +614,13 @@ impl Deployment {
         self.routing().slots().any(|s| s.info.version == version)
     }
 
-    fn audit(&self, slot: &Slot, step: LifecycleStep, detail: String) {
-        self.shared.audit(slot.component.id(), step, detail);
+    fn audit(&self, slot: &Slot, step: LifecycleStep, detail: String) -> Result<()> {
+        self.shared.audit(slot.component.id(), step, detail)
     }
 
-    pub(crate) fn audit_active(&self, step: LifecycleStep, detail: String) {
+    pub(crate) fn audit_active(&self, step: LifecycleStep, detail: String) -> Result<()> {
         let routing = self.routing();
-        self.audit(&routing.active, step, detail);
+        self.audit(&routing.active, step, detail)
     }
 
     /// The supervisor gave up: the deployment is unhealthy.
@@ -643,7 +637,9 @@ impl Deployment {
         let detail = format!("{} -> {next}", h.current);
         h.current = next;
         drop(h);
-        self.audit_active(LifecycleStep::Health, detail);
+        // A change of health has no caller to fail: the sink's own
+        // handling of a refused event applies.
+        let _ = self.audit_active(LifecycleStep::Health, detail);
     }
 
     /// Makes a due restart, polls a due health check, and takes the passive
@@ -762,7 +758,7 @@ impl Supervised for Deployment {
         Deployment::renew(self)
     }
 
-    fn audit_active(&self, step: LifecycleStep, detail: String) {
+    fn audit_active(&self, step: LifecycleStep, detail: String) -> Result<()> {
         Deployment::audit_active(self, step, detail)
     }
 
@@ -808,12 +804,18 @@ impl Shared {
         }))
     }
 
-    pub(crate) fn audit(&self, id: &ComponentId, step: LifecycleStep, detail: String) {
-        // A sink that refuses an event fails the call that caused it
-        // elsewhere; a lifecycle step has already happened, and the sink's
-        // own error handling applies.
-        let _ = self
-            .runtime
-            .record(id, AuditKind::Lifecycle { step, detail });
+    /// Records a step. An operator's operation fails when its record is
+    /// refused (the change is made, and the operator is told its record
+    /// is missing); a supervisor's or health check's step has no caller to
+    /// fail, and the sink's own handling of a refusal applies.
+    pub(crate) fn audit(
+        &self,
+        id: &ComponentId,
+        step: LifecycleStep,
+        detail: String,
+    ) -> Result<()> {
+        self.runtime
+            .record(id, AuditKind::Lifecycle { step, detail })
+            .map_err(Error::Runtime)
     }
 }

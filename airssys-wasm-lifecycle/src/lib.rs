@@ -130,7 +130,7 @@ impl Shared {
                     component.id(),
                     LifecycleStep::Registered,
                     format!("{} ({} bytes)", info.digest, info.size),
-                );
+                )?;
                 Ok((info, true))
             }
             Err(e) => {
@@ -404,7 +404,7 @@ impl Lifecycle {
             .retain(|(d, v, _), _| !(d == &info.deployment() && v == version));
         if let Some(c) = component {
             self.shared
-                .audit(c.id(), LifecycleStep::Removed, info.digest.clone());
+                .audit(c.id(), LifecycleStep::Removed, info.digest.clone())?;
         }
         Ok(())
     }
@@ -430,7 +430,7 @@ impl Lifecycle {
             &self.shared.component(&active, None)?.id().clone(),
             LifecycleStep::Deployed,
             format!("group {}", dep.group().name()),
-        );
+        )?;
         Ok(dep)
     }
 
@@ -505,9 +505,8 @@ impl Lifecycle {
             .remove(deployment)
             .ok_or_else(|| self.no_deployment(deployment))?;
         self.shared.registry.put_deployment(deployment, None)?;
-        dep.audit_active(LifecycleStep::Undeployed, String::new());
         dep.stop();
-        Ok(())
+        dep.audit_active(LifecycleStep::Undeployed, String::new())
     }
 
     /// A deployment, by name.

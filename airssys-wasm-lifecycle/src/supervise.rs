@@ -307,7 +307,7 @@ pub(crate) trait Supervised: Send + Sync {
     /// Replaces its instances with fresh ones (a restart).
     fn renew(&self) -> Result<()>;
     /// Audits a step under the identity of its active version.
-    fn audit_active(&self, step: LifecycleStep, detail: String);
+    fn audit_active(&self, step: LifecycleStep, detail: String) -> Result<()>;
     /// The supervisor gave up on it.
     fn child_failed(&self);
 }
@@ -426,7 +426,7 @@ impl Child {
         drop(inner);
         match renewed {
             Ok(()) => {
-                dep.audit_active(LifecycleStep::Restarted, String::new());
+                let _ = dep.audit_active(LifecycleStep::Restarted, String::new());
                 Ok(())
             }
             Err(e) => {
@@ -454,7 +454,7 @@ impl Child {
             self.set(ChildState::Stopped);
             let reason = inner.reason.clone();
             drop(inner);
-            dep.audit_active(LifecycleStep::Stopped, reason);
+            let _ = dep.audit_active(LifecycleStep::Stopped, reason);
             return;
         }
         let within = group.spec.intensity.within;
@@ -482,7 +482,7 @@ impl Child {
         inner.reason = exit.cause.clone();
         self.set(ChildState::Restarting);
         drop(inner);
-        dep.audit_active(
+        let _ = dep.audit_active(
             LifecycleStep::Restarting,
             format!("attempt {attempt} in {delay:?}: {}", exit.cause),
         );
@@ -508,14 +508,14 @@ impl Child {
         let reason = inner.reason.clone();
         self.set(ChildState::Restarting);
         drop(inner);
-        dep.audit_active(LifecycleStep::Restarting, reason);
+        let _ = dep.audit_active(LifecycleStep::Restarting, reason);
     }
 
     /// Marks the child failed, audited.
     pub(crate) fn fail(&self, dep: &dyn Supervised, why: String) {
         self.lock().reason = why.clone();
         self.set(ChildState::Failed);
-        dep.audit_active(LifecycleStep::Failed, why);
+        let _ = dep.audit_active(LifecycleStep::Failed, why);
         dep.child_failed();
     }
 

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use airssys_wasm::{Error as RuntimeError, LifecycleStep, Limits, Value};
+use airssys_wasm::{AuditKind, Error as RuntimeError, LifecycleStep, Limits, Value};
 use airssys_wasm_lifecycle::{
-    Backoff, ChildState, DeployOptions, Error, GroupSpec, Health, HealthCheck, Registration,
-    RestartPolicy, RollbackPolicy, Split, Strategy,
+    Backoff, ChildState, DeployOptions, Error, GroupSpec, Health, HealthCheck, Lifecycle,
+    Registration, RestartPolicy, RollbackPolicy, Split, Strategy,
 };
 use common::{Mode, app, builder, each_backend, register, steps, supervised};
 
@@ -709,5 +709,46 @@ fn a_lifecycle_export_of_the_wrong_type_is_refused_naming_the_declared_one() {
         );
         let none = lc.get("nothing").err().unwrap();
         assert!(matches!(none, Error::NoDeployment(..)));
+    });
+}
+
+/// Refuses lifecycle events once told to.
+struct Refusing(AtomicBool);
+
+impl airssys_wasm::AuditSink for Refusing {
+    fn record(&self, event: airssys_wasm::AuditEvent) -> Result<(), airssys_wasm::AuditError> {
+        if self.0.load(Ordering::Relaxed) && matches!(event.kind, AuditKind::Lifecycle { .. }) {
+            return Err(airssys_wasm::AuditError("the audit log is full".into()));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn an_operators_step_whose_record_is_refused_fails_naming_the_audit() {
+    each_backend(|kind| {
+        let sink = Arc::new(Refusing(AtomicBool::new(false)));
+        let runtime = airssys_wasm::Runtime::builder()
+            .backend(kind)
+            .audit(sink.clone())
+            .build()
+            .unwrap();
+        let lc = Lifecycle::builder(runtime).build().unwrap();
+        register(&lc, "app", 1, false, false);
+        register(&lc, "app", 2, false, false);
+        let dep = lc.deploy("app", "1", DeployOptions::default()).unwrap();
+        sink.0.store(true, Ordering::Relaxed);
+        for refused in [
+            dep.upgrade("2").unwrap_err(),
+            dep.rollback().unwrap_err(),
+            lc.register(Registration::new("app", app(3, false, false)).version("3"))
+                .unwrap_err(),
+            lc.undeploy("app").unwrap_err(),
+        ] {
+            assert!(
+                matches!(&refused, Error::Runtime(e) if e.to_string().contains("the audit log is full")),
+                "{refused}"
+            );
+        }
     });
 }

@@ -45,12 +45,15 @@ enum Target {
     Tcp { addr: SocketAddr, token: String },
 }
 
-/// A connection to a host's admin API.
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// A connection to a host's admin API, kept open between requests.
 #[derive(Debug)]
 pub struct Client {
     target: Target,
     rt: tokio::runtime::Runtime,
     timeout: Duration,
+    conn: std::sync::Mutex<Option<Sender>>,
 }
 
 impl Client {
@@ -63,6 +66,7 @@ impl Client {
             target,
             rt,
             timeout: Duration::from_secs(300),
+            conn: std::sync::Mutex::new(None),
         }
     }
 
@@ -107,6 +111,19 @@ impl Client {
         self.request("POST", op, body)
     }
 
+    /// `req` on a new connection, kept for the next request.
+    async fn fresh(
+        target: &Target,
+        req: Request<Full<Bytes>>,
+    ) -> Result<(Sender, (u16, Bytes)), Failure> {
+        let mut sender = connect(target).await?;
+        let answer = exchange(&mut sender, req).await.map_err(|e| match e {
+            Unsent::Back(_) => Failure::Http("the host closed the connection".into()),
+            Unsent::Failed(e) => e,
+        })?;
+        Ok((sender, answer))
+    }
+
     fn request<R: DeserializeOwned>(
         &self,
         method: &str,
@@ -118,37 +135,52 @@ impl Client {
             at: at.clone(),
             why,
         };
-        let mut req = Request::builder()
-            .method(method)
-            .uri(format!("/v1/{op}"))
-            .header("host", "airssys-wasm-host")
-            .header("content-type", "application/json");
-        if let Target::Tcp { token, .. } = &self.target {
-            req = req.header("authorization", format!("Bearer {token}"));
-        }
-        let req = req
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| transport(e.to_string()))?;
-        let target = self.target.clone();
+        let build = || {
+            let mut req = Request::builder()
+                .method(method)
+                .uri(format!("/v1/{op}"))
+                .header("host", "airssys-wasm-host")
+                .header("content-type", "application/json");
+            if let Target::Tcp { token, .. } = &self.target {
+                req = req.header("authorization", format!("Bearer {token}"));
+            }
+            req.body(Full::new(Bytes::from(body.clone())))
+                .map_err(|e| transport(e.to_string()))
+        };
+        let mut req = build()?;
+        let mut kept = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let answer = self.rt.block_on(async {
-            tokio::time::timeout(self.timeout, async move {
-                match target {
-                    Target::Socket(path) => {
-                        let io = tokio::net::UnixStream::connect(&path)
-                            .await
-                            .map_err(Connect)?;
-                        exchange(io, req).await
+            tokio::time::timeout(self.timeout, async {
+                // The kept connection first. When the host closed it (it
+                // restarted) before taking the request, hyper gives the
+                // request back and it goes once more on a new connection;
+                // a request the host may have taken is never sent twice.
+                if let Some(mut sender) = kept.take() {
+                    // The connection's task runs first, so a host that has
+                    // closed its end is seen before anything is sent.
+                    tokio::task::yield_now().await;
+                    if sender.ready().await.is_err() {
+                        return Self::fresh(&self.target, req).await.map(|(s, a)| {
+                            *kept = Some(s);
+                            a
+                        });
                     }
-                    Target::Tcp { addr, .. } => {
-                        let io = tokio::net::TcpStream::connect(addr)
-                            .await
-                            .map_err(Connect)?;
-                        exchange(io, req).await
+                    match exchange(&mut sender, req).await {
+                        Ok(answer) => {
+                            *kept = Some(sender);
+                            return Ok(answer);
+                        }
+                        Err(Unsent::Back(r)) => req = *r,
+                        Err(Unsent::Failed(e)) => return Err(e),
                     }
                 }
+                let (sender, answer) = Self::fresh(&self.target, req).await?;
+                *kept = Some(sender);
+                Ok(answer)
             })
             .await
         });
+        drop(kept);
         let (status, bytes) = match answer {
             Err(_) => return Err(transport(format!("no answer within {:?}", self.timeout))),
             Ok(Err(Failure::Connect(e))) => {
@@ -189,22 +221,60 @@ impl From<Connect> for Failure {
     }
 }
 
-async fn exchange<IO>(io: IO, req: Request<Full<Bytes>>) -> Result<(u16, Bytes), Failure>
+/// A new connection to `target`, its HTTP/1.1 handshake done.
+async fn connect(target: &Target) -> Result<Sender, Failure> {
+    match target {
+        Target::Socket(path) => {
+            let io = tokio::net::UnixStream::connect(path)
+                .await
+                .map_err(Connect)?;
+            handshake(io).await
+        }
+        Target::Tcp { addr, .. } => {
+            let io = tokio::net::TcpStream::connect(addr)
+                .await
+                .map_err(Connect)?;
+            handshake(io).await
+        }
+    }
+}
+
+async fn handshake<IO>(io: IO) -> Result<Sender, Failure>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let http = |e: hyper::Error| Failure::Http(e.to_string());
-    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
-        .map_err(http)?;
+        .map_err(|e| Failure::Http(e.to_string()))?;
     tokio::spawn(conn);
-    let response = send.send_request(req).await.map_err(http)?;
+    Ok(send)
+}
+
+/// Why [`exchange`] has no answer.
+enum Unsent {
+    /// The request was not sent: here it is back.
+    Back(Box<Request<Full<Bytes>>>),
+    /// It failed after it may have been sent.
+    Failed(Failure),
+}
+
+/// One request on `sender`: the answer's status and body.
+async fn exchange(sender: &mut Sender, req: Request<Full<Bytes>>) -> Result<(u16, Bytes), Unsent> {
+    let response = match sender.try_send_request(req).await {
+        Ok(r) => r,
+        Err(mut e) => {
+            return Err(match e.take_message() {
+                Some(req) => Unsent::Back(Box::new(req)),
+                None => Unsent::Failed(Failure::Http(e.into_error().to_string())),
+            });
+        }
+    };
     let status = response.status().as_u16();
     let body = response
         .into_body()
         .collect()
         .await
-        .map_err(http)?
+        .map_err(|e| Unsent::Failed(Failure::Http(e.to_string())))?
         .to_bytes();
     Ok((status, body))
 }

@@ -124,6 +124,11 @@ fn operators_deploy_call_upgrade_canary_promote_roll_back_and_a_restart_keeps_it
     );
     ok(&host.cli(&["undeploy", "acme/other"]));
 
+    // A client keeps its connection, and makes a new one when the host
+    // it talked to was restarted.
+    let kept = airssys_wasm_host::Client::socket(&host.socket);
+    let listed: Vec<serde_json::Value> = kept.get("list").unwrap();
+    assert_eq!(listed.len(), 1);
     let tail = ok(&host.cli(&["audit", "tail"]));
     assert!(
         tail.contains("lifecycle") && tail.contains("app@2"),
@@ -136,6 +141,13 @@ fn operators_deploy_call_upgrade_canary_promote_roll_back_and_a_restart_keeps_it
 
     // Started again, it serves what it served.
     let host = HostProc::start(&state, &cfg);
+    let again: Vec<serde_json::Value> = kept.get("list").unwrap();
+    let names = |l: &[serde_json::Value]| -> Vec<(String, String)> {
+        l.iter()
+            .map(|d| (d["name"].to_string(), d["version"].to_string()))
+            .collect()
+    };
+    assert_eq!(names(&again), names(&listed));
     let listed = ok(&host.cli(&["list"]));
     assert!(
         listed.contains("app") && !listed.contains("acme/other"),

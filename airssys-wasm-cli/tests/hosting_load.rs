@@ -43,16 +43,24 @@ fn shutdown_under_load_loses_no_acknowledged_call_and_a_flood_leaves_others_thei
     };
     let c = client();
     p99(&c, 50);
-    let unloaded = p99(&c, 400);
     let rss_before = host.rss_kib();
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let (loaded, flood_calls) = std::thread::scope(|s| {
+    // Rounds of 500 calm calls each, alone and beside the flood by turns;
+    // the median of each kind's p99s is compared, so that one hiccup of
+    // the machine decides nothing.
+    let flooding = std::sync::atomic::AtomicBool::new(false);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
+    let (mut alone, mut beside, flood_calls) = std::thread::scope(|s| {
         let floods: Vec<_> = (0..4)
             .map(|_| {
                 s.spawn(|| {
                     let c = client();
                     let mut n = 0u32;
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    while !done.load(relaxed) {
+                        if !flooding.load(relaxed) {
+                            std::thread::sleep(Duration::from_millis(20));
+                            continue;
+                        }
                         let e = call(&c, "flooded", "spin()").unwrap_err().to_string();
                         assert!(e.contains("fuel") || e.contains("unavailable"), "{e}");
                         n += 1;
@@ -61,29 +69,38 @@ fn shutdown_under_load_loses_no_acknowledged_call_and_a_flood_leaves_others_thei
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(200));
-        let loaded = p99(&c, 400);
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        (
-            loaded,
-            floods.into_iter().map(|f| f.join().unwrap()).sum::<u32>(),
-        )
+        let (mut alone, mut beside) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            std::thread::sleep(Duration::from_millis(100));
+            alone.push(p99(&c, 500));
+            flooding.store(true, relaxed);
+            std::thread::sleep(Duration::from_millis(150));
+            beside.push(p99(&c, 500));
+            flooding.store(false, relaxed);
+        }
+        done.store(true, relaxed);
+        let n = floods.into_iter().map(|f| f.join().unwrap()).sum::<u32>();
+        (alone, beside, n)
     });
+    alone.sort();
+    beside.sort();
+    let (unloaded, loaded) = (alone[2], beside[2]);
     let rss_after = host.rss_kib();
     eprintln!(
-        "calm p99: {unloaded:?} unloaded, {loaded:?} beside {flood_calls} flooding calls; host memory {rss_before} KiB before, {rss_after} KiB after"
+        "calm p99 (median of 5 rounds): {unloaded:?} alone, {loaded:?} beside {flood_calls} flooding calls \
+         (alone {alone:?}, beside {beside:?}); host memory {rss_before} KiB before, {rss_after} KiB after"
     );
     assert!(flood_calls > 0);
-    // The flooded deployment holds one core spinning (its pool is 1 and
-    // its callers beyond that wait without a worker). Were the calm
-    // deployment's calls queued behind the spinning ones, each would wait
-    // a whole spin (about 30 ms of fuel, over 20 times its p99). On two
-    // cores the scheduler's sharing with the spinning thread costs the
-    // calm path 2 to 4 times its p99 today (the figure printed above);
-    // the bound here (twice the p99 and 10 ms, a third of one spin)
-    // catches starvation, not that sharing.
+    // The flooded deployment spins a core (its pool is 1; its callers
+    // beyond that wait without a worker). Its callers queue and its calls
+    // take long, so they run on the host's busy lane, at the lowest
+    // priority. Queued behind its spins, a calm call would wait 30 ms and
+    // more. What is left on two cores: a calm thread woken on the core the
+    // spinning thread holds may wait out the scheduler's slice (3 ms)
+    // before it runs, which twice the p99 does not always cover; the
+    // bound allows that one slice.
     assert!(
-        loaded <= unloaded * 2 + Duration::from_millis(10),
+        loaded <= unloaded * 2 + Duration::from_millis(3),
         "the calm deployment's p99 went from {unloaded:?} to {loaded:?} under the flood"
     );
     assert!(

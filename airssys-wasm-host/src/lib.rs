@@ -19,6 +19,7 @@ pub mod api;
 mod client;
 mod config;
 mod error;
+mod lane;
 mod logs;
 mod metrics;
 mod page;

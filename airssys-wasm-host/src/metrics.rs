@@ -52,11 +52,18 @@ pub(crate) struct Stats {
     pub(crate) memory: AtomicU64,
     pub(crate) restarts: AtomicU64,
     pub(crate) denials: AtomicU64,
+    /// A moving average of its calls' durations, in microseconds.
+    typical_us: AtomicU64,
     pub(crate) errors: Mutex<BTreeMap<String, u64>>,
     recent: Mutex<VecDeque<u64>>,
 }
 
 impl Stats {
+    /// How long its calls take lately (a moving average, 1/8 per call).
+    pub(crate) fn typical(&self) -> Duration {
+        Duration::from_micros(self.typical_us.load(Ordering::Relaxed))
+    }
+
     /// The p50 and p99 of the recent calls, in microseconds.
     pub(crate) fn percentiles(&self) -> (u64, u64) {
         let mut v: Vec<u64> = lock(&self.recent).iter().copied().collect();
@@ -224,6 +231,14 @@ impl Metrics {
             }
             recent.push_back(elapsed.as_micros().try_into().unwrap_or(u64::MAX));
         }
+        let us: u64 = elapsed.as_micros().try_into().unwrap_or(u64::MAX);
+        let old = stats.typical_us.load(Ordering::Relaxed);
+        let next = if us >= old {
+            old + (us - old) / 8
+        } else {
+            old - (old - us) / 8
+        };
+        stats.typical_us.store(next, Ordering::Relaxed);
         if let Some(u) = usage {
             let fuel = u.fuel_consumed.unwrap_or(0);
             stats.fuel.fetch_add(fuel, Ordering::Relaxed);

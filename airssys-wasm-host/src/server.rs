@@ -48,8 +48,15 @@ pub struct Endpoints {
 struct Ctx {
     host: Arc<Host>,
     workers: Semaphore,
-    admitted: Mutex<HashMap<String, Arc<Semaphore>>>,
+    admitted: Mutex<HashMap<String, Arc<Gate>>>,
     token: String,
+    busy: crate::lane::Lane,
+}
+
+/// A deployment's admission: its permits, and how many callers wait.
+struct Gate {
+    permits: Arc<Semaphore>,
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -82,6 +89,7 @@ pub fn serve(host: Arc<Host>, ready: impl FnOnce(&Endpoints)) -> Result<()> {
         token: host.state().token()?,
         workers: Semaphore::new(config.workers),
         admitted: Mutex::new(HashMap::new()),
+        busy: crate::lane::Lane::new(config.workers.div_ceil(4))?,
         host: host.clone(),
     });
     let served = rt.block_on(async {
@@ -428,6 +436,9 @@ async fn run<R: Serialize + Send + 'static>(
     }
 }
 
+/// Calls that take longer than this, lately, make a deployment heavy.
+const HEAVY: Duration = Duration::from_millis(5);
+
 /// A call, admitted at most the deployment's pool size at once: its
 /// callers beyond that wait here (holding no worker) for the queue time.
 async fn call(ctx: &Arc<Ctx>, body: &[u8]) -> Reply {
@@ -443,14 +454,25 @@ async fn call(ctx: &Arc<Ctx>, body: &[u8]) -> Reply {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .entry(request.name.clone())
-        .or_insert_with(|| Arc::new(Semaphore::new(pool as usize)))
+        .or_insert_with(|| {
+            Arc::new(Gate {
+                permits: Arc::new(Semaphore::new(pool as usize)),
+                waiting: std::sync::atomic::AtomicUsize::new(0),
+            })
+        })
         .clone();
     let queue = ctx
         .host
         .lifecycle()
         .deployment(&request.name)
         .map_or(Duration::from_secs(1), |d| d.options().queue_time);
-    let Ok(Ok(_admitted)) = tokio::time::timeout(queue, gate.acquire_owned()).await else {
+    use std::sync::atomic::Ordering::Relaxed;
+    gate.waiting.fetch_add(1, Relaxed);
+    let admitted = tokio::time::timeout(queue, gate.permits.clone().acquire_owned()).await;
+    // Callers still waiting behind this one: the deployment is saturated.
+    let saturated = gate.waiting.fetch_sub(1, Relaxed) > 1;
+    let heavy = saturated || ctx.host.metrics.stats(&request.name).typical() > HEAVY;
+    let Ok(Ok(_admitted)) = admitted else {
         let e = ApiError::new(
             ErrorClass::ResourceLimit,
             format!(
@@ -474,5 +496,20 @@ async fn call(ctx: &Arc<Ctx>, body: &[u8]) -> Reply {
         );
         return error(&e);
     };
+    if heavy {
+        // A deployment whose callers queue, or whose calls take long, runs
+        // on the busy lane: threads of the lowest priority, so its guests'
+        // computation yields the cores to every other deployment's calls
+        // and to the host itself.
+        let host = ctx.host.clone();
+        return match ctx.busy.run(move || host.call(request)).await {
+            Some(Ok(value)) => json(200, &value),
+            Some(Err(e)) => error(&e),
+            None => error(&ApiError::new(
+                ErrorClass::HostError,
+                "the operation failed inside the host",
+            )),
+        };
+    }
     run(ctx, move |h| h.call(request)).await
 }

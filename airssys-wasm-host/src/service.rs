@@ -2,7 +2,7 @@
 //! blocking thread. Every operation either does all it says or changes
 //! nothing (a version registered for a deploy that then fails is removed).
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use airssys_wasm::AuditSink as _;
@@ -37,8 +37,9 @@ pub struct Host {
     audit: Arc<ChainedLog>,
     /// Changes (deploy, upgrade, ...) happen one at a time.
     changes: Mutex<()>,
-    policy: RwLock<Option<Arc<Policy>>>,
     ticker: Mutex<Option<Ticker>>,
+    /// Where the last audit tail stopped: (lines read, byte offset).
+    audit_cursor: Mutex<(u64, u64)>,
 }
 
 impl std::fmt::Debug for Host {
@@ -113,8 +114,8 @@ impl Host {
             logs,
             audit,
             changes: Mutex::new(()),
-            policy: RwLock::new(policy),
             ticker: Mutex::new(Some(ticker)),
+            audit_cursor: Mutex::new((0, 0)),
         }))
     }
 
@@ -390,40 +391,66 @@ impl Host {
 
     /// Records of the host's audit log.
     pub fn audit(&self, since: Since) -> ApiResult<AuditTail> {
-        use std::io::BufRead as _;
+        use std::io::{BufRead as _, Seek as _};
         self.audit
             .flush()
             .map_err(|e| ApiError::new(ErrorClass::Io, e.0))?;
         let path = self.state.audit_log();
-        let file = std::fs::File::open(&path)
-            .map_err(|e| ApiError::new(ErrorClass::Io, format!("{}: {e}", path.display())))?;
+        let io =
+            |e: std::io::Error| ApiError::new(ErrorClass::Io, format!("{}: {e}", path.display()));
+        let mut file = std::fs::File::open(&path).map_err(io)?;
         let limit = since.limit.unwrap_or(100).clamp(1, 1000);
-        let mut events = std::collections::VecDeque::new();
-        let mut n = 0u64;
-        for line in std::io::BufReader::new(file).lines() {
-            let line = line.map_err(|e| ApiError::new(ErrorClass::Io, e.to_string()))?;
+        // A tail that resumes reads on from where the last one stopped
+        // (the log only grows), not from the first line.
+        let (mut n, mut offset) = match since.since {
+            Some(s) => {
+                let at = *self.audit_cursor.lock().unwrap_or_else(|p| p.into_inner());
+                if at.0 <= s { at } else { (0, 0) }
+            }
+            None => (0, 0),
+        };
+        file.seek(std::io::SeekFrom::Start(offset)).map_err(io)?;
+        let mut reader = std::io::BufReader::new(file);
+        let mut lines = std::collections::VecDeque::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let read = reader.read_line(&mut line).map_err(io)?;
+            if read == 0 || !line.ends_with('\n') {
+                break;
+            }
             let seq = n;
             n += 1;
+            offset += read as u64;
             if since.since.is_some_and(|s| seq < s) {
                 continue;
             }
-            let value: serde_json::Value = serde_json::from_str(&line)
-                .map_err(|e| ApiError::new(ErrorClass::Io, format!("audit line {seq}: {e}")))?;
-            events.push_back((seq, value));
-            if since.since.is_some() && events.len() == limit {
+            lines.push_back((seq, line.clone()));
+            if since.since.is_some() && lines.len() == limit {
                 break;
             }
-            if since.since.is_none() && events.len() > limit {
-                events.pop_front();
+            if since.since.is_none() && lines.len() > limit {
+                lines.pop_front();
             }
         }
+        {
+            let mut at = self.audit_cursor.lock().unwrap_or_else(|p| p.into_inner());
+            if n > at.0 {
+                *at = (n, offset);
+            }
+        }
+        let events = lines
+            .into_iter()
+            .map(|(seq, text)| {
+                serde_json::from_str(&text)
+                    .map(|v| (seq, v))
+                    .map_err(|e| ApiError::new(ErrorClass::Io, format!("audit line {seq}: {e}")))
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
         let next = events
-            .back()
+            .last()
             .map_or(since.since.unwrap_or(n), |(s, _)| s + 1);
-        Ok(AuditTail {
-            events: events.into(),
-            next,
-        })
+        Ok(AuditTail { events, next })
     }
 
     /// Reads the policy file again; a policy that does not parse is
@@ -444,7 +471,6 @@ impl Host {
                 )
             })?
             .expect("a policy file is configured");
-        *self.policy.write().unwrap_or_else(|p| p.into_inner()) = Some(policy.clone());
         let refused = self.lifecycle.set_policy(policy);
         let done = if refused.is_empty() {
             "policy reloaded; every deployment runs under it".to_owned()

@@ -577,3 +577,65 @@ fn json_logs_carry_each_calls_span_and_the_guests_records() {
     assert_eq!(said["span"]["deployment"], "app", "{said}");
     assert_eq!(said["span"]["function"], "say", "{said}");
 }
+
+/// The lines of a command's stdout as they come, and the command.
+fn following(
+    host: &HostProc,
+    args: &[&str],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(BIN)
+        .args(args)
+        .arg("--host")
+        .arg(&host.socket)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Waits (at most 30 s) for a line containing `want`.
+fn line_with(rx: &std::sync::mpsc::Receiver<String>, want: &str) -> String {
+    loop {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line.contains(want) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no line with `{want}`: {e}"),
+        }
+    }
+}
+
+#[test]
+fn logs_and_audit_tail_follow_what_happens_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let cfg = config(tmp.path(), "");
+    let v1 = write(tmp.path(), "v1.wasm", &app(1));
+    let v2 = write(tmp.path(), "v2.wasm", &app(2));
+    let host = HostProc::start(&state, &cfg);
+    ok(&host.cli(&["deploy", &v1, "--name", "app"]));
+    let (mut logs, log_lines) = following(&host, &["logs", "app", "--follow"]);
+    let (mut tail, audit_lines) = following(&host, &["audit", "tail", "--follow"]);
+    ok(&host.cli(&["call", "app", "say()"]));
+    line_with(&log_lines, "hello from version 1");
+    ok(&host.cli(&["upgrade", "app", &v2, "--version", "2"]));
+    ok(&host.cli(&["call", "app", "say()"]));
+    let said = line_with(&log_lines, "hello from version 2");
+    assert!(said.contains("app@2"), "{said}");
+    let swapped = line_with(&audit_lines, "step=swapped");
+    assert!(
+        swapped.contains("app@2") && swapped.contains("from 1"),
+        "{swapped}"
+    );
+    let _ = (logs.kill(), tail.kill(), logs.wait(), tail.wait());
+    assert!(host.stop().success());
+}

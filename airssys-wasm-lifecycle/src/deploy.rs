@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::health::{self, Health, HealthState, Probe, Window};
 use crate::hooks::Hooks;
 use crate::options::{DeployOptions, RollbackPolicy, Split};
-use crate::pool::{Pool, Refused};
+use crate::pool::{Pool, Refused, Wait};
 use crate::registry::{CandidateRecord, DeploymentRecord, VersionInfo};
 use crate::supervise::{Child, ChildState, Exit, Group, Supervised};
 
@@ -195,12 +195,13 @@ impl Deployment {
     }
 
     fn call_routed(&self, key: Option<&str>, function: &str, args: &[Value]) -> Result<Served> {
-        let deadline = Instant::now() + self.options.queue_time;
+        // One queue time for the call, across the pools it may be routed to.
+        let mut wait = Wait::within(self.options.queue_time);
         loop {
             self.child.admit(self)?;
             let routing = self.routing();
             let (slot, candidate) = routing.pick(key, &self.counter);
-            let mut lease = match slot.pool.lease(Some(deadline)) {
+            let mut lease = match slot.pool.lease(Some(&mut wait)) {
                 Ok(lease) => lease,
                 Err(Refused::Retired) => continue,
                 Err(Refused::Busy) => {

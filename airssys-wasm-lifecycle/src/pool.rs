@@ -9,7 +9,7 @@
 //! shut down and dropped at once, and those still leased when they come back.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use airssys_wasm::{Component, ErrorClass, Instance, Usage, Value};
 
@@ -30,6 +30,31 @@ struct State {
     idle: Vec<Instance>,
     live: usize,
     retired: bool,
+    /// Callers waiting on `ready`: only then is it signalled (a signal
+    /// nobody waits for is still a system call).
+    waiting: usize,
+}
+
+/// How long a caller may wait for an instance. Its deadline is fixed the
+/// first time it has to wait, so a call that finds an idle instance never
+/// reads the clock for it.
+pub(crate) struct Wait {
+    within: Duration,
+    deadline: Option<Instant>,
+}
+
+impl Wait {
+    /// At most `within`, from the first wait.
+    pub(crate) fn within(within: Duration) -> Self {
+        Self {
+            within,
+            deadline: None,
+        }
+    }
+
+    fn deadline(&mut self, now: Instant) -> Instant {
+        *self.deadline.get_or_insert(now + self.within)
+    }
 }
 
 pub(crate) struct Pool {
@@ -51,6 +76,7 @@ impl Pool {
                 idle: Vec::new(),
                 live: 0,
                 retired: false,
+                waiting: 0,
             }),
             ready: Condvar::new(),
         }
@@ -79,7 +105,7 @@ impl Pool {
 
     /// Leases an instance, waiting until `deadline` (`None`: not at all)
     /// when every one is busy.
-    pub(crate) fn lease(&self, deadline: Option<Instant>) -> Result<Lease<'_>, Refused> {
+    pub(crate) fn lease(&self, mut wait: Option<&mut Wait>) -> Result<Lease<'_>, Refused> {
         let mut state = self.lock();
         loop {
             if state.retired {
@@ -100,24 +126,34 @@ impl Pool {
                         instance: Some(instance),
                     }),
                     Err(e) => {
-                        self.lock().live -= 1;
-                        self.ready.notify_one();
+                        let mut state = self.lock();
+                        state.live -= 1;
+                        let waiting = state.waiting > 0;
+                        drop(state);
+                        if waiting {
+                            self.ready.notify_one();
+                        }
                         Err(Refused::Failed(e))
                     }
                 };
             }
             let now = Instant::now();
-            let Some(wait) = deadline.and_then(|d| d.checked_duration_since(now)) else {
+            let Some(wait) = wait
+                .as_deref_mut()
+                .and_then(|w| w.deadline(now).checked_duration_since(now))
+            else {
                 return Err(Refused::Busy);
             };
             if wait.is_zero() {
                 return Err(Refused::Busy);
             }
+            state.waiting += 1;
             state = self
                 .ready
                 .wait_timeout(state, wait)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+            state.waiting -= 1;
         }
     }
 
@@ -143,6 +179,7 @@ impl Pool {
 
     fn give_back(&self, instance: Instance, keep: bool) {
         let mut state = self.lock();
+        let waiting = state.waiting > 0;
         if keep && !state.retired {
             state.idle.push(instance);
             drop(state);
@@ -154,7 +191,9 @@ impl Pool {
                 self.hooks.shutdown(instance);
             }
         }
-        self.ready.notify_one();
+        if waiting {
+            self.ready.notify_one();
+        }
     }
 
     /// How many instances are alive (idle or leased).

@@ -458,9 +458,15 @@ impl Child {
             return;
         }
         let within = group.spec.intensity.within;
-        inner
+        // The restarts are kept oldest first: only the expired ones at the
+        // front are looked at, however many the intensity allows.
+        while inner
             .restarts
-            .retain(|t| now.saturating_duration_since(*t) < within);
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= within)
+        {
+            inner.restarts.pop_front();
+        }
         if inner.restarts.len() >= group.spec.intensity.max_restarts as usize {
             let why = format!(
                 "ended {} times within {:?}, more than its restart intensity allows ({} restarts); \

@@ -14,15 +14,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use airssys_wasm::{AuditKind, Component, ComponentId, ErrorClass, LifecycleStep, Usage, Value};
+use airssys_wasm::{Component, ComponentId, ErrorClass, LifecycleStep, Usage, Value};
 
 use crate::Shared;
 use crate::error::{Error, Result};
-use crate::health::{self, Health, HealthState, Probe, Window};
-use crate::hooks::Hooks;
+use crate::health::{self, Health, HealthState, Probe};
 use crate::options::{DeployOptions, RollbackPolicy, Split};
-use crate::pool::{Pool, Refused, Wait};
+use crate::pool::{Refused, Wait};
 use crate::registry::{CandidateRecord, DeploymentRecord, VersionInfo};
+use crate::slot::Slot;
 use crate::supervise::{Child, ChildState, Exit, Group, Supervised};
 
 /// What a call through a deployment returned, and which version served it.
@@ -41,15 +41,6 @@ impl Served {
     pub fn version(&self) -> &str {
         self.component.version().unwrap_or_default()
     }
-}
-
-/// One version in a routing table: its component and its pool.
-pub(crate) struct Slot {
-    pub(crate) info: VersionInfo,
-    pub(crate) component: Component,
-    pub(crate) pool: Pool,
-    pub(crate) window: Window,
-    pub(crate) hooks: Hooks,
 }
 
 struct Candidate {
@@ -765,58 +756,5 @@ impl Supervised for Deployment {
 
     fn child_failed(&self) {
         Deployment::child_failed(self)
-    }
-}
-
-impl Shared {
-    /// A version's slot: its component, a warmed pool.
-    pub(crate) fn slot(&self, info: &VersionInfo, options: &DeployOptions) -> Result<Arc<Slot>> {
-        let component = self.component(info, None)?;
-        self.slot_of(info.clone(), component, options)
-    }
-
-    /// A fresh slot of the same version (a restart): the compiled version
-    /// comes from the cache, which a policy change empties, so a restart
-    /// never revives grants the present policy does not give.
-    fn fresh(&self, slot: &Slot, options: &DeployOptions) -> Result<Arc<Slot>> {
-        self.slot(&slot.info, options)
-    }
-
-    fn slot_of(
-        &self,
-        info: VersionInfo,
-        component: Component,
-        options: &DeployOptions,
-    ) -> Result<Arc<Slot>> {
-        let config: Vec<(String, String)> = options.config.clone().into_iter().collect();
-        let hooks = Hooks::of(&component, &config)?;
-        let bound = component
-            .limits()
-            .max_instances
-            .map_or(options.pool_size, |m| m.min(options.pool_size));
-        let pool = Pool::new(component.clone(), bound as usize, hooks.clone());
-        pool.warm()?;
-        Ok(Arc::new(Slot {
-            info,
-            component,
-            pool,
-            window: Window::default(),
-            hooks,
-        }))
-    }
-
-    /// Records a step. An operator's operation fails when its record is
-    /// refused (the change is made, and the operator is told its record
-    /// is missing); a supervisor's or health check's step has no caller to
-    /// fail, and the sink's own handling of a refusal applies.
-    pub(crate) fn audit(
-        &self,
-        id: &ComponentId,
-        step: LifecycleStep,
-        detail: String,
-    ) -> Result<()> {
-        self.runtime
-            .record(id, AuditKind::Lifecycle { step, detail })
-            .map_err(Error::Runtime)
     }
 }

@@ -57,6 +57,7 @@ pub mod hooks;
 mod options;
 mod pool;
 pub mod registry;
+mod slot;
 pub mod supervise;
 pub mod watch;
 
@@ -93,6 +94,21 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Records a step. An operator's operation fails when its record is
+    /// refused (the change is made, and the operator is told its record
+    /// is missing); a supervisor's or health check's step has no caller to
+    /// fail, and the sink's own handling of a refusal applies.
+    pub(crate) fn audit(
+        &self,
+        id: &ComponentId,
+        step: LifecycleStep,
+        detail: String,
+    ) -> Result<()> {
+        self.runtime
+            .record(id, airssys_wasm::AuditKind::Lifecycle { step, detail })
+            .map_err(Error::Runtime)
+    }
+
     /// See [`Lifecycle::register`]; the `bool` says whether a version was
     /// added.
     pub(crate) fn register(&self, registration: Registration) -> Result<(VersionInfo, bool)> {

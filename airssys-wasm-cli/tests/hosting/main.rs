@@ -295,6 +295,38 @@ fn the_admin_port_needs_the_token_the_secrets_are_owner_only_and_metrics_move_wi
         code == 85 && err.contains("1000 units"),
         "the new limit holds: {err}"
     );
+    // A policy that now forbids what a running deployment's manifest asks
+    // stops it at once (fails closed); the others keep serving.
+    let asking = tmp.path().join("asking.toml");
+    std::fs::write(
+        &asking,
+        "[component]\nname = \"asking\"\n[capabilities]\nenv = [\"APP_MODE\"]\n",
+    )
+    .unwrap();
+    let v1 = write(tmp.path(), "v1-again.wasm", &app(1));
+    ok(&host.cli(&[
+        "deploy",
+        &v1,
+        "--name",
+        "asking",
+        "--manifest",
+        &asking.display().to_string(),
+    ]));
+    assert_eq!(ok(&host.cli(&["call", "asking", "version()"])), "1");
+    std::fs::write(
+        &policy,
+        good.replace("\"SECRET_*\"", "\"SECRET_*\", \"APP_*\""),
+    )
+    .unwrap();
+    let done: airssys_wasm_host::api::Done = client.post("reload", &()).unwrap();
+    assert!(
+        done.done.contains("refused and stopped: `asking`"),
+        "{}",
+        done.done
+    );
+    let (code, err) = failed(&host.cli(&["call", "asking", "version()"]));
+    assert!(code == 87 && err.contains("failed"), "{code}: {err}");
+    assert_eq!(ok(&host.cli(&["call", "app", "version()"])), "1");
     // A request body over max_upload is refused before it is read whole.
     let big = "x".repeat(2 << 20);
     let (status, body) = http(tcp, "POST", "/v1/deploy", &bearer, &big);

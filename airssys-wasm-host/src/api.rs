@@ -216,15 +216,19 @@ impl ApiError {
     /// failure keeps its class; a wrong name, version or state is a bad
     /// call; an unavailable deployment is a resource limit.
     pub fn from_lifecycle(e: &airssys_wasm_lifecycle::Error) -> Self {
-        use airssys_wasm_lifecycle::Error as E;
-        let class = match e {
-            E::Runtime(inner) => inner.class(),
-            E::Unavailable { .. } => ErrorClass::ResourceLimit,
-            E::Store(_) | E::Watch { .. } => ErrorClass::Io,
-            E::Lifecycle { .. } => ErrorClass::HostError,
-            _ => ErrorClass::BadCall,
-        };
-        Self::new(class, airssys_wasm::audit::Escaped(e).to_string())
+        Self::new(class_of(e), airssys_wasm::audit::Escaped(e).to_string())
+    }
+}
+
+/// The class of a lifecycle error (see [`ApiError::from_lifecycle`]).
+pub fn class_of(e: &airssys_wasm_lifecycle::Error) -> ErrorClass {
+    use airssys_wasm_lifecycle::Error as E;
+    match e {
+        E::Runtime(inner) => inner.class(),
+        E::Unavailable { .. } => ErrorClass::ResourceLimit,
+        E::Store(_) | E::Watch { .. } => ErrorClass::Io,
+        E::Lifecycle { .. } => ErrorClass::HostError,
+        _ => ErrorClass::BadCall,
     }
 }
 

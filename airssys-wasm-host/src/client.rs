@@ -135,19 +135,17 @@ impl Client {
             at: at.clone(),
             why,
         };
-        let build = || {
-            let mut req = Request::builder()
-                .method(method)
-                .uri(format!("/v1/{op}"))
-                .header("host", "airssys-wasm-host")
-                .header("content-type", "application/json");
-            if let Target::Tcp { token, .. } = &self.target {
-                req = req.header("authorization", format!("Bearer {token}"));
-            }
-            req.body(Full::new(Bytes::from(body.clone())))
-                .map_err(|e| transport(e.to_string()))
-        };
-        let mut req = build()?;
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("/v1/{op}"))
+            .header("host", "airssys-wasm-host")
+            .header("content-type", "application/json");
+        if let Target::Tcp { token, .. } = &self.target {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let mut req = req
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| transport(e.to_string()))?;
         let mut kept = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let answer = self.rt.block_on(async {
             tokio::time::timeout(self.timeout, async {

@@ -32,7 +32,7 @@ impl HostError {
             Self::State(_) | Self::Listen(_) => ErrorClass::Io,
             Self::Config(_) => ErrorClass::Policy,
             Self::Runtime(e) => e.class(),
-            Self::Lifecycle(e) => crate::api::ApiError::from_lifecycle(e).class,
+            Self::Lifecycle(e) => crate::api::class_of(e),
         }
     }
 }

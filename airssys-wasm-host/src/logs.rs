@@ -150,29 +150,42 @@ pub(crate) struct HostAudit {
     pub(crate) metrics: Arc<Metrics>,
 }
 
+impl HostAudit {
+    /// The labels of a deployed version's audit label, `None` for a
+    /// component the host does not serve.
+    fn labels_of(&self, component: &str) -> Option<Labels> {
+        let (deployment, version) = split_label(component);
+        self.metrics.known(deployment).then(|| Labels {
+            deployment: deployment.to_owned(),
+            version: version.to_owned(),
+        })
+    }
+}
+
 impl AuditSink for HostAudit {
     fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
-        let (deployment, version) = split_label(&event.component);
-        if self.metrics.known(deployment) {
-            let labels = Labels {
-                deployment: deployment.to_owned(),
-                version: version.to_owned(),
-            };
-            match &event.kind {
-                AuditKind::CapabilityDenied { request, .. } => self.metrics.denied(
-                    &labels,
-                    Denial {
+        // Only denials and restarts are counted, and only they look up
+        // whose they are: every call's events pass straight through.
+        match &event.kind {
+            AuditKind::CapabilityDenied { request, .. } => {
+                if let Some(labels) = self.labels_of(&event.component) {
+                    let denial = Denial {
                         time: humantime::format_rfc3339_micros(event.time).to_string(),
                         component: event.component.to_string(),
                         request: airssys_wasm::audit::Escaped(request).to_string(),
-                    },
-                ),
-                AuditKind::Lifecycle {
-                    step: LifecycleStep::Restarted,
-                    ..
-                } => self.metrics.restarted(&labels),
-                _ => {}
+                    };
+                    self.metrics.denied(&labels, denial);
+                }
             }
+            AuditKind::Lifecycle {
+                step: LifecycleStep::Restarted,
+                ..
+            } => {
+                if let Some(labels) = self.labels_of(&event.component) {
+                    self.metrics.restarted(&labels);
+                }
+            }
+            _ => {}
         }
         self.log.record(event)
     }

@@ -19,7 +19,7 @@ pub(crate) struct Status {
 pub(crate) fn status(host: &Host) -> Status {
     let audit = host.audit_stats();
     Status {
-        deployments: host.list().unwrap_or_default(),
+        deployments: host.list(),
         denials: host.metrics.latest_denials(),
         audit_queued: audit.queued,
         audit_written: audit.written,

@@ -55,8 +55,31 @@ struct Ctx {
 
 /// A deployment's admission: its permits, and how many callers wait.
 struct Gate {
+    pool: u32,
     permits: Arc<Semaphore>,
     waiting: std::sync::atomic::AtomicUsize,
+}
+
+impl Gate {
+    fn new(pool: u32) -> Self {
+        Self {
+            pool,
+            permits: Arc::new(Semaphore::new(pool as usize)),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// The gate of deployment `name` whose pool is `pool`: a name deployed
+    /// again with another pool size gets a new gate.
+    fn of(gates: &mut HashMap<String, Arc<Gate>>, name: &str, pool: u32) -> Arc<Gate> {
+        let gate = gates
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(Gate::new(pool)));
+        if gate.pool != pool {
+            *gate = Arc::new(Gate::new(pool));
+        }
+        gate.clone()
+    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -357,7 +380,7 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>, door: Door) -> Reply {
         }
     };
     match (method, op.as_str()) {
-        (Method::GET, "list" | "status") => run(&ctx, |h| h.list()).await,
+        (Method::GET, "list" | "status") => run(&ctx, |h| Ok(h.list())).await,
         (Method::POST, "deploy") => with_body(&ctx, &body, Host::deploy).await,
         (Method::POST, "upgrade") => with_body(&ctx, &body, Host::upgrade).await,
         (Method::POST, "canary") => with_body(&ctx, &body, Host::canary).await,
@@ -426,12 +449,23 @@ async fn run<R: Serialize + Send + 'static>(
         ));
     };
     let host = ctx.host.clone();
-    match tokio::task::spawn_blocking(move || op(&host)).await {
+    answer(
+        tokio::task::spawn_blocking(move || op(&host))
+            .await
+            .map_err(|e| e.to_string()),
+    )
+}
+
+/// The reply of an operation, or of its thread's failure (a panic).
+fn answer<R: Serialize>(
+    outcome: std::result::Result<std::result::Result<R, ApiError>, String>,
+) -> Reply {
+    match outcome {
         Ok(Ok(value)) => json(200, &value),
         Ok(Err(e)) => error(&e),
-        Err(e) => error(&ApiError::new(
+        Err(why) => error(&ApiError::new(
             ErrorClass::HostError,
-            format!("the operation failed inside the host: {e}"),
+            format!("the operation failed inside the host: {why}"),
         )),
     }
 }
@@ -446,32 +480,21 @@ async fn call(ctx: &Arc<Ctx>, body: &[u8]) -> Reply {
         Ok(r) => r,
         Err(e) => return error(&e),
     };
-    let Some(pool) = ctx.host.pool_size(&request.name) else {
+    let Some(dep) = ctx.host.lifecycle().deployment(&request.name) else {
+        // No such deployment: the operation says so, naming those there are.
         return run(ctx, move |h| h.call(request)).await;
     };
-    let gate = ctx
-        .admitted
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(request.name.clone())
-        .or_insert_with(|| {
-            Arc::new(Gate {
-                permits: Arc::new(Semaphore::new(pool as usize)),
-                waiting: std::sync::atomic::AtomicUsize::new(0),
-            })
-        })
-        .clone();
-    let queue = ctx
-        .host
-        .lifecycle()
-        .deployment(&request.name)
-        .map_or(Duration::from_secs(1), |d| d.options().queue_time);
+    let (pool, queue) = (dep.options().pool_size, dep.options().queue_time);
+    let gate = Gate::of(
+        &mut ctx.admitted.lock().unwrap_or_else(|p| p.into_inner()),
+        &request.name,
+        pool,
+    );
     use std::sync::atomic::Ordering::Relaxed;
     gate.waiting.fetch_add(1, Relaxed);
     let admitted = tokio::time::timeout(queue, gate.permits.clone().acquire_owned()).await;
     // Callers still waiting behind this one: the deployment is saturated.
     let saturated = gate.waiting.fetch_sub(1, Relaxed) > 1;
-    let heavy = saturated || ctx.host.metrics.stats(&request.name).typical() > HEAVY;
     let Ok(Ok(_admitted)) = admitted else {
         let e = ApiError::new(
             ErrorClass::ResourceLimit,
@@ -480,36 +503,38 @@ async fn call(ctx: &Arc<Ctx>, body: &[u8]) -> Reply {
                 request.name
             ),
         );
-        ctx.host.metrics.call(
-            &crate::metrics::Labels {
-                deployment: request.name.clone(),
-                version: ctx
-                    .host
-                    .lifecycle()
-                    .deployment(&request.name)
-                    .map(|d| d.active().version)
-                    .unwrap_or_default(),
-            },
-            queue,
-            None,
-            Some("unavailable"),
-        );
+        let labels = crate::metrics::Labels {
+            deployment: request.name.clone(),
+            version: dep.active().version,
+        };
+        ctx.host
+            .metrics
+            .call(&labels, queue, None, Some("unavailable"));
         return error(&e);
     };
-    if heavy {
+    if saturated || ctx.host.metrics.stats(&request.name).typical() > HEAVY {
         // A deployment whose callers queue, or whose calls take long, runs
         // on the busy lane: threads of the lowest priority, so its guests'
         // computation yields the cores to every other deployment's calls
         // and to the host itself.
         let host = ctx.host.clone();
-        return match ctx.busy.run(move || host.call(request)).await {
-            Some(Ok(value)) => json(200, &value),
-            Some(Err(e)) => error(&e),
-            None => error(&ApiError::new(
-                ErrorClass::HostError,
-                "the operation failed inside the host",
-            )),
-        };
+        let outcome = ctx.busy.run(move || host.call(request)).await;
+        return answer(outcome.ok_or_else(|| "its thread panicked".to_owned()));
     }
     run(ctx, move |h| h.call(request)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gate_follows_its_deployments_pool_size() {
+        let mut gates = HashMap::new();
+        let first = Gate::of(&mut gates, "app", 4);
+        assert!(Arc::ptr_eq(&first, &Gate::of(&mut gates, "app", 4)));
+        let redeployed = Gate::of(&mut gates, "app", 1);
+        assert_eq!(redeployed.permits.available_permits(), 1);
+        assert_eq!(first.permits.available_permits(), 4);
+    }
 }

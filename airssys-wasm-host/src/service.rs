@@ -179,7 +179,8 @@ impl Host {
                 self.metrics.forget(&name);
             }
         })?;
-        self.view_of(&name)
+        let dep = self.lifecycle.get(&name)?;
+        Ok(self.view(&dep))
     }
 
     /// Upgrades a deployment to a new component.
@@ -187,7 +188,7 @@ impl Host {
         let _one = self.change();
         let dep = self.lifecycle.get(&upload.name)?;
         self.registered(&upload, |version| dep.upgrade(version))?;
-        self.view(&dep)
+        Ok(self.view(&dep))
     }
 
     /// Runs a component beside a deployment's active version, with a share
@@ -207,7 +208,7 @@ impl Host {
         self.registered(&upload, |version| {
             dep.canary(version, Split::Percent(percent), None)
         })?;
-        self.view(&dep)
+        Ok(self.view(&dep))
     }
 
     /// Registers the upload's component and runs `then` with its version;
@@ -256,7 +257,7 @@ impl Host {
         let _one = self.change();
         let dep = self.lifecycle.get(&named.name)?;
         dep.promote()?;
-        self.view(&dep)
+        Ok(self.view(&dep))
     }
 
     /// Drops the canary, or returns to the version active before the last
@@ -265,7 +266,7 @@ impl Host {
         let _one = self.change();
         let dep = self.lifecycle.get(&named.name)?;
         dep.rollback()?;
-        self.view(&dep)
+        Ok(self.view(&dep))
     }
 
     /// Stops serving a deployment (the registry keeps its versions).
@@ -279,7 +280,7 @@ impl Host {
     }
 
     /// Every deployment's state.
-    pub fn list(&self) -> ApiResult<Vec<DeploymentView>> {
+    pub fn list(&self) -> Vec<DeploymentView> {
         self.lifecycle
             .deployments()
             .iter()
@@ -299,7 +300,7 @@ impl Host {
             .map(|v| (v.version, v.digest, v.size))
             .collect();
         Ok(Info {
-            deployment: self.view(&dep)?,
+            deployment: self.view(&dep),
             versions,
         })
     }
@@ -334,13 +335,16 @@ impl Host {
         let args = call.args(&ty).map_err(|e| bad(call.name(), e))?;
         let outcome = dep.call(call.name(), &args);
         let elapsed = started.elapsed();
-        let mut labels = Labels {
+        let labels = Labels {
             deployment: dep.name().to_owned(),
-            version: dep.active().version,
+            // The version that served; a failed call is the active one's.
+            version: match &outcome {
+                Ok(served) => served.version().to_owned(),
+                Err(_) => dep.active().version,
+            },
         };
         match outcome {
             Ok(served) => {
-                labels.version = served.version().to_owned();
                 span.record("version", labels.version.as_str());
                 self.metrics
                     .call(&labels, elapsed, Some(served.usage), None);
@@ -516,17 +520,12 @@ impl Host {
         self.metrics.encode(&gauges, self.audit_stats())
     }
 
-    fn view_of(&self, name: &str) -> ApiResult<DeploymentView> {
-        let dep = self.lifecycle.get(name)?;
-        self.view(&dep)
-    }
-
-    fn view(&self, dep: &Deployment) -> ApiResult<DeploymentView> {
+    fn view(&self, dep: &Deployment) -> DeploymentView {
         use std::sync::atomic::Ordering::Relaxed;
         let s = dep.status();
         let stats = self.metrics.stats(dep.name());
         let (p50_us, p99_us) = stats.percentiles();
-        Ok(DeploymentView {
+        DeploymentView {
             name: s.name,
             version: s.active,
             canary: s.candidate.map(|(v, split)| format!("{v} ({split})")),
@@ -546,14 +545,6 @@ impl Host {
             memory_bytes: stats.memory.load(Relaxed),
             restarts: stats.restarts.load(Relaxed),
             denials: stats.denials.load(Relaxed),
-        })
-    }
-
-    /// The pool size of a deployment (the admin API admits that many of
-    /// its calls at once).
-    pub(crate) fn pool_size(&self, name: &str) -> Option<u32> {
-        self.lifecycle
-            .deployment(name)
-            .map(|d| d.options().pool_size)
+        }
     }
 }

@@ -43,6 +43,7 @@ impl Served {
     }
 }
 
+#[derive(Clone)]
 struct Candidate {
     slot: Arc<Slot>,
     split: Split,
@@ -442,11 +443,7 @@ impl Deployment {
         self.switch(|r| {
             Some(Routing {
                 active: r.active.clone(),
-                candidate: r.candidate.as_ref().map(|c| Candidate {
-                    slot: c.slot.clone(),
-                    split: c.split,
-                    rollback: c.rollback,
-                }),
+                candidate: r.candidate.clone(),
                 previous: previous.clone(),
             })
         });
@@ -492,33 +489,15 @@ impl Deployment {
     /// failed and its pools retired: it serves nothing rather than go on
     /// with grants the policy no longer gives.
     pub(crate) fn reload(&self) -> Result<()> {
-        let routing = self.routing();
-        let loaded = (|| {
-            let active = self.shared.slot(&routing.active.info, &self.options)?;
-            let candidate = match &routing.candidate {
-                Some(c) => Some(Candidate {
-                    slot: self.shared.slot(&c.slot.info, &self.options)?,
-                    split: c.split,
-                    rollback: c.rollback,
-                }),
-                None => None,
-            };
-            Ok::<_, Error>((active, candidate))
-        })();
-        match loaded {
-            Ok((active, mut candidate)) => {
-                self.switch(|r| {
-                    Some(Routing {
-                        active: active.clone(),
-                        candidate: candidate.take(),
-                        previous: r.previous.clone(),
-                    })
-                });
+        // A restart's renewal loads from the compiled cache, which the
+        // policy change emptied.
+        match self.renew() {
+            Ok(()) => {
                 self.child.running();
                 Ok(())
             }
             Err(e) => {
-                for slot in routing.slots() {
+                for slot in self.routing().slots() {
                     slot.pool.retire();
                 }
                 self.child

@@ -401,61 +401,72 @@ pub fn call(args: CallArgs) -> ExitCode {
 
 /// `logs [--follow]`.
 pub fn logs(args: LogsArgs) -> ExitCode {
-    let client = args.host.client();
-    let mut since = None;
-    loop {
-        let body = Since {
-            name: Some(args.name.clone()),
-            since,
-            limit: Some(1000),
-        };
-        match client.post::<_, Logs>("logs", &body) {
-            Ok(logs) => {
-                for r in &logs.records {
-                    if args.host.json {
-                        println!("{}", serde_json::to_string(r).expect("encodes"));
-                    } else {
-                        println!(
-                            "{} {:5} {}@{}: {}",
-                            r.time, r.level, args.name, r.version, r.message
-                        );
-                    }
+    let json = args.host.json;
+    tail(
+        &args.host,
+        args.follow,
+        "logs",
+        Some(args.name.clone()),
+        |logs: &Logs| {
+            for r in &logs.records {
+                if json {
+                    println!("{}", serde_json::to_string(r).expect("encodes"));
+                } else {
+                    println!(
+                        "{} {:5} {}@{}: {}",
+                        r.time, r.level, args.name, r.version, r.message
+                    );
                 }
-                since = Some(logs.next);
             }
-            Err(e) => return failed(e),
-        }
-        if !args.follow {
-            return ExitCode::SUCCESS;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+            logs.next
+        },
+    )
 }
 
 /// `audit tail [--follow]`.
 pub fn audit_tail(args: TailArgs) -> ExitCode {
-    let client = args.host.client();
+    let json = args.host.json;
+    tail(
+        &args.host,
+        args.follow,
+        "audit",
+        None,
+        |tail: &AuditTail| {
+            for (seq, event) in &tail.events {
+                if json {
+                    println!("{}", serde_json::to_string(event).expect("encodes"));
+                } else {
+                    println!("{seq:>6} {}", Escaped(describe(event)));
+                }
+            }
+            tail.next
+        },
+    )
+}
+
+/// Asks `op` for what came since the last answer and prints it with
+/// `print` (which says where the next answer resumes): once, or with
+/// `follow` every 500 ms until interrupted.
+fn tail<T: serde::de::DeserializeOwned>(
+    host: &HostArgs,
+    follow: bool,
+    op: &str,
+    name: Option<String>,
+    mut print: impl FnMut(&T) -> u64,
+) -> ExitCode {
+    let client = host.client();
     let mut since = None;
     loop {
         let body = Since {
-            name: None,
+            name: name.clone(),
             since,
             limit: Some(1000),
         };
-        match client.post::<_, AuditTail>("audit", &body) {
-            Ok(tail) => {
-                for (seq, event) in &tail.events {
-                    if args.host.json {
-                        println!("{}", serde_json::to_string(event).expect("encodes"));
-                    } else {
-                        println!("{seq:>6} {}", Escaped(describe(event)));
-                    }
-                }
-                since = Some(tail.next);
-            }
+        match client.post::<_, T>(op, &body) {
+            Ok(answer) => since = Some(print(&answer)),
             Err(e) => return failed(e),
         }
-        if !args.follow {
+        if !follow {
             return ExitCode::SUCCESS;
         }
         std::thread::sleep(Duration::from_millis(500));

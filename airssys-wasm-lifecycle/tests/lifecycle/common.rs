@@ -8,7 +8,8 @@ use airssys_wasm::{
     AuditKind, BackendKind, LifecycleStep, Limits, LoadOptions, MemorySink, Runtime,
 };
 use airssys_wasm_lifecycle::{
-    Backoff, Clock, GroupSpec, Intensity, Lifecycle, LifecycleBuilder, ManualClock, Registration,
+    Backoff, Clock, DeployOptions, Deployment, GroupSpec, Intensity, Lifecycle, LifecycleBuilder,
+    ManualClock, Registration,
 };
 
 /// What the fixture's lifecycle exports do, chosen by the first value of
@@ -212,6 +213,21 @@ pub fn supervised(
         .build()
         .expect("the lifecycle builds");
     (lifecycle, clock, audit)
+}
+
+/// A lifecycle over `kind` with versions 1 and 2 of `app` (version 2
+/// trapping on `version` when `trap2`), version 1 deployed with the
+/// default options.
+pub fn two_versions(
+    kind: BackendKind,
+    trap2: bool,
+) -> (Lifecycle, Arc<Deployment>, Arc<MemorySink>) {
+    let (b, audit) = builder(kind, Limits::default());
+    let lc = b.build().unwrap();
+    register(&lc, "app", 1, false, false);
+    register(&lc, "app", 2, trap2, false);
+    let dep = lc.deploy("app", "1", DeployOptions::default()).unwrap();
+    (lc, dep, audit)
 }
 
 /// Registers `app(n, trap, hooks)` as version `n` of `name`.

@@ -12,7 +12,7 @@ use airssys_wasm_lifecycle::{
     Backoff, ChildState, DeployOptions, Error, GroupSpec, Health, HealthCheck, Lifecycle,
     Registration, RestartPolicy, RollbackPolicy, Split, Strategy,
 };
-use common::{Mode, app, builder, each_backend, register, steps, supervised};
+use common::{Mode, app, builder, each_backend, register, steps, supervised, two_versions};
 
 fn version_of(served: &airssys_wasm_lifecycle::Served) -> u32 {
     match served.values.as_slice() {
@@ -215,11 +215,7 @@ fn a_busy_pool_queues_callers_then_answers_unavailable_naming_the_deployment() {
 #[test]
 fn a_hundred_swaps_under_four_callers_fail_no_call() {
     each_backend(|kind| {
-        let (b, audit) = builder(kind, Limits::default());
-        let lc = b.build().unwrap();
-        register(&lc, "app", 1, false, false);
-        register(&lc, "app", 2, false, false);
-        let dep = lc.deploy("app", "1", DeployOptions::default()).unwrap();
+        let (_lc, dep, audit) = two_versions(kind, false);
         let stop = Arc::new(AtomicBool::new(false));
         let calls = Arc::new(AtomicU64::new(0));
         let callers: Vec<_> = (0..4)
@@ -269,11 +265,7 @@ fn a_hundred_swaps_under_four_callers_fail_no_call() {
 #[test]
 fn a_canary_takes_its_share_and_is_promoted_or_rolled_back_at_once() {
     each_backend(|kind| {
-        let (b, audit) = builder(kind, Limits::default());
-        let lc = b.build().unwrap();
-        register(&lc, "app", 1, false, false);
-        register(&lc, "app", 2, false, false);
-        let dep = lc.deploy("app", "1", DeployOptions::default()).unwrap();
+        let (_lc, dep, audit) = two_versions(kind, false);
         dep.canary("2", Split::Percent(25), None).unwrap();
         let to_canary = (0..400)
             .filter(|_| version_of(&dep.call("version", &[]).unwrap()) == 2)
@@ -345,11 +337,7 @@ fn a_canary_takes_its_share_and_is_promoted_or_rolled_back_at_once() {
 #[test]
 fn a_canary_that_traps_on_every_call_is_rolled_back_by_its_policy() {
     each_backend(|kind| {
-        let (b, audit) = builder(kind, Limits::default());
-        let lc = b.build().unwrap();
-        register(&lc, "app", 1, false, false);
-        register(&lc, "app", 2, true, false);
-        let dep = lc.deploy("app", "1", DeployOptions::default()).unwrap();
+        let (_lc, dep, audit) = two_versions(kind, true);
         let policy = RollbackPolicy {
             max_failure_rate: 0.5,
             window: Duration::from_secs(60),

@@ -41,6 +41,11 @@ pub(crate) struct GatedHttp {
     pub component: Arc<str>,
     pub capabilities: Arc<CapabilitySet>,
     pub audit: Arc<dyn AuditSink>,
+    /// Outgoing requests this instance may have in flight at once, shared
+    /// with the other instances it is counted with (a tenant's requests,
+    /// for a server): a request waits for a permit before it connects and
+    /// holds it until its connection ends. `None`: no bound.
+    pub outbound: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 type Io = Box<dyn Future<Output = Result<(), Error>> + Send>;
@@ -119,6 +124,15 @@ impl WasiHttpHooks for GatedHttp {
         };
         let gate = self.clone();
         Box::new(async move {
+            let permit = match &gate.outbound {
+                Some(s) => Some(
+                    s.clone()
+                        .acquire_owned()
+                        .await
+                        .map_err(|_| Error::ConnectionLimitReached)?,
+                ),
+                None => None,
+            };
             let timeouts = Timeouts::of(options);
             let addrs = tokio::time::timeout(timeouts.connect, resolve(&target))
                 .await
@@ -129,7 +143,14 @@ impl WasiHttpHooks for GatedHttp {
             let stream = tokio::time::timeout(timeouts.connect, connect(&target, &addrs))
                 .await
                 .map_err(|_| Error::ConnectionTimeout)??;
-            send(request, stream, timeouts).await
+            let (response, io) = send(request, stream, timeouts).await?;
+            // The permit is held as long as the connection is driven: until
+            // the response's body is read or dropped.
+            let io: Io = Box::new(async move {
+                let _permit = permit;
+                Box::into_pin(io).await
+            });
+            Ok((response, io))
         })
     }
 }
@@ -360,6 +381,7 @@ mod tests {
             component: "probe".into(),
             capabilities: Arc::new(caps),
             audit: audit.clone(),
+            outbound: None,
         };
         (gate, audit)
     }

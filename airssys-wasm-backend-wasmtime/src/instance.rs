@@ -27,7 +27,7 @@ pub(crate) struct StoreData {
     wasi: WasiCtx,
     table: ResourceTable,
     http: wasmtime_wasi_http::WasiHttpCtx,
-    http_hooks: crate::http::GatedHttp,
+    pub(crate) http_hooks: crate::http::GatedHttp,
     limiter: Limiter,
     component: Arc<str>,
     capabilities: Arc<CapabilitySet>,
@@ -175,10 +175,12 @@ fn call_data(v: &Val) -> u64 {
 
 /// A live wasmtime instance.
 pub struct WasmtimeInstance {
-    store: Store<StoreData>,
-    instance: Instance,
+    pub(crate) store: Store<StoreData>,
+    pub(crate) instance: Instance,
     exports: Arc<HashMap<String, (ComponentExportIndex, Arc<FuncType>)>>,
-    export_names: String,
+    pub(crate) export_names: String,
+    /// The component's `wasi:http/incoming-handler.handle`, if it has one.
+    pub(crate) http_handler: Option<ComponentExportIndex>,
     /// Resolved exports with their types, by [`FuncRef`] index.
     funcs: Vec<(Func, Arc<FuncType>)>,
     by_name: HashMap<Arc<str>, u32>,
@@ -213,6 +215,7 @@ impl WasmtimeInstance {
                 component: config.component.clone(),
                 capabilities: config.capabilities.clone(),
                 audit: config.audit.clone(),
+                outbound: None,
             },
             limiter: Limiter(GrowthLimiter::new(&limits)),
             component: config.component,
@@ -261,6 +264,7 @@ impl WasmtimeInstance {
             instance,
             exports: c.exports.clone(),
             export_names: c.export_names.clone(),
+            http_handler: c.http_handler,
             funcs: Vec::new(),
             owner: FuncRef::new_owner(),
             by_name: HashMap::new(),
@@ -322,11 +326,25 @@ impl WasmtimeInstance {
         }
     }
 
-    fn check_poisoned(&self) -> Result<()> {
+    pub(crate) fn check_poisoned(&self) -> Result<()> {
         self.poisoned.check()
     }
 
-    fn usage(&mut self, start: Instant) -> Usage {
+    /// Arms the limits for the next entry into the guest, with `deadline`
+    /// (if given) in place of the component's timeout: guest code (when it
+    /// was compiled with epoch checks), host calls and WASI waits end there.
+    pub(crate) fn arm_until(&mut self, deadline: Option<Instant>) {
+        arm(&mut self.store, &self.limits);
+        let Some(deadline) = deadline else { return };
+        self.store.data_mut().waits.deadline = Some(deadline);
+        if self.limits.timeout.is_some() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.store
+                .set_epoch_deadline(left.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1);
+        }
+    }
+
+    pub(crate) fn usage(&mut self, start: Instant) -> Usage {
         let elapsed = start.elapsed();
         let fuel_consumed = self
             .limits
@@ -339,7 +357,7 @@ impl WasmtimeInstance {
         }
     }
 
-    fn fail(&mut self, e: wasmtime::Error, function: &str, elapsed: Duration) -> Error {
+    pub(crate) fn fail(&mut self, e: wasmtime::Error, function: &str, elapsed: Duration) -> Error {
         let err = if e.downcast_ref::<crate::blocking::FrozenWait>().is_some() {
             let d = self.store.data();
             let cx = CallContext::new(&d.component, &d.capabilities, &*d.audit);

@@ -81,6 +81,7 @@ mod failure;
 mod fs;
 mod http;
 mod instance;
+mod serve;
 mod wasi;
 
 use std::collections::HashMap;
@@ -99,8 +100,11 @@ use wasmtime::{Config, Engine};
 
 pub use convert::{val_to_value, value_to_val};
 pub use instance::{TypedCall, WasmtimeInstance};
+pub use serve::{Answer, HANDLER as HTTP_HANDLER, HttpCall};
 /// The wasmtime crate this backend is built on.
 pub use wasmtime;
+/// The wasmtime-wasi-http crate this backend serves `wasi:http` with.
+pub use wasmtime_wasi_http;
 
 /// How often the shared epoch ticker advances: the granularity of timeouts.
 pub const TICK: Duration = Duration::from_millis(10);
@@ -450,6 +454,7 @@ impl Backend for WasmtimeBackend {
             from_cache,
             cache_refusal: refusal,
             pool_size: self.pool_size,
+            http_handler: serve::handler_export(&component, &flavor.engine),
         }))
     }
 }
@@ -484,6 +489,8 @@ pub(crate) struct Compiled {
     /// Why the cache's artifact was refused, if it was.
     cache_refusal: Option<String>,
     pool_size: Option<u32>,
+    /// The `wasi:http/incoming-handler.handle` export, if there is one.
+    http_handler: Option<ComponentExportIndex>,
 }
 
 impl CompiledComponent for Compiled {

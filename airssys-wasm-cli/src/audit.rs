@@ -342,6 +342,24 @@ pub(crate) fn describe(kind: &AuditKind) -> String {
             humantime::format_rfc3339_millis(*from),
             humantime::format_rfc3339_millis(*to)
         ),
+        AuditKind::HttpRequest {
+            route,
+            request,
+            status,
+            usage,
+            error,
+        } => {
+            let fuel = usage
+                .fuel_consumed
+                .map_or_else(|| "unmetered".to_owned(), |f| f.to_string());
+            let us = usage.elapsed.as_micros();
+            let base = format!("HTTP {request} via route {route}: {status} ({us} us, fuel {fuel})");
+            if error.is_empty() {
+                base
+            } else {
+                format!("{base}: {error}")
+            }
+        }
         AuditKind::Lifecycle { step, detail } if detail.is_empty() => step.to_string(),
         AuditKind::Lifecycle { step, detail } => format!("{step} {detail}"),
         other => format!("{other:?}"),

@@ -131,6 +131,16 @@ impl AuditKind {
             }
             Self::Suppressed { of, .. } => cap_string(of),
             Self::Lifecycle { detail, .. } => cap_string(detail),
+            Self::HttpRequest {
+                route,
+                request,
+                error,
+                ..
+            } => {
+                cap_string(route);
+                cap_string(request);
+                cap_string(error);
+            }
         }
     }
 }
@@ -342,6 +352,25 @@ pub enum AuditKind {
         /// the new state.
         detail: String,
     },
+    /// An HTTP request served by the component's `wasi:http` handler
+    /// (`airssys-wasm-http`), or refused on its behalf: one event per
+    /// request, under the identity (tenant included) of the component the
+    /// route chose.
+    HttpRequest {
+        /// The route that chose the component, as the serve configuration
+        /// names it.
+        route: String,
+        /// The method and the path, e.g. `GET /hello`.
+        request: String,
+        /// The status the client got.
+        status: u16,
+        /// What the request used: fuel, peak memory, and the time from
+        /// its arrival to the handler's end (wasm and host time together).
+        usage: Usage,
+        /// Why the handler did not answer by itself (a limit, a trap, the
+        /// deadline, a refusal before it ran); empty when it did.
+        error: String,
+    },
 }
 
 /// The steps of [`AuditKind::Lifecycle`].
@@ -506,6 +535,7 @@ impl AuditSink for TracingSink {
             | AuditKind::CacheRefused { .. }
             | AuditKind::InstantiationFailed { .. }
             | AuditKind::Suppressed { .. }
+            | AuditKind::HttpRequest { status: 500.., .. }
             | AuditKind::Lifecycle {
                 step: LifecycleStep::Failed | LifecycleStep::RolledBack | LifecycleStep::Restarting,
                 ..

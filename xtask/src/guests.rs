@@ -23,7 +23,13 @@ const PURE: &[&str] = &[
     "greeter-rust",
 ];
 /// Guests built for wasm32-wasip2: rustc emits components importing WASI.
-const WASIP2: &[&str] = &["wasi-probe", "wasi-files", "hello"];
+const WASIP2: &[&str] = &[
+    "wasi-probe",
+    "wasi-files",
+    "hello",
+    "http-hello",
+    "http-hostile",
+];
 
 fn ensure_targets(targets: &[&str]) -> Result<()> {
     let out = Command::new("rustup")

@@ -41,6 +41,16 @@ impl Instance {
         &self.component.id
     }
 
+    /// The wasmtime instance behind this one, for embedders that use
+    /// wasmtime's own interfaces on it (serving `wasi:http`:
+    /// `airssys-wasm-http`); `None` on another backend. Its calls hold the
+    /// component's limits and grants, but are not audited as calls of
+    /// this instance: the embedder records what they do.
+    #[cfg(feature = "wasmtime")]
+    pub fn wasmtime_mut(&mut self) -> Option<&mut airssys_wasm_backend_wasmtime::WasmtimeInstance> {
+        self.backend.as_any_mut().downcast_mut()
+    }
+
     /// Resolves an export by call name: `name` for a root function,
     /// `interface#name` inside an exported interface.
     pub fn func(&mut self, name: &str) -> Result<Func> {

@@ -1,0 +1,147 @@
+//! The served application: tenants with their bounds, routes with their
+//! loaded components.
+
+use std::sync::Arc;
+
+use airssys_wasm::security::{Manifest, Policy};
+use airssys_wasm::{Component, Limits, LoadOptions, Runtime};
+use tokio::sync::Semaphore;
+
+use crate::config::{RouteConfig, ServeConfig, TenantConfig};
+use crate::error::ServeError;
+use crate::route::Router;
+
+/// One tenant while serving.
+pub(crate) struct Tenant {
+    pub(crate) name: String,
+    pub(crate) config: TenantConfig,
+    /// One permit per request served at once.
+    pub(crate) concurrent: Arc<Semaphore>,
+    /// One permit per outgoing request in flight.
+    pub(crate) outbound: Arc<Semaphore>,
+}
+
+/// One route while serving.
+pub(crate) struct Route {
+    pub(crate) name: String,
+    pub(crate) tenant: Arc<Tenant>,
+    pub(crate) component: Component,
+}
+
+/// Every route, loaded.
+pub(crate) struct App {
+    pub(crate) runtime: Runtime,
+    pub(crate) router: Router<Arc<Route>>,
+}
+
+impl App {
+    /// Loads every route's component on `runtime`, each under its tenant's
+    /// policy and limits. A component that cannot serve `wasi:http` is
+    /// refused here, naming the route.
+    pub(crate) fn load(config: &ServeConfig, runtime: Runtime) -> Result<Self, ServeError> {
+        let mut tenants = std::collections::BTreeMap::new();
+        for (name, t) in &config.tenants {
+            let policy = match &t.policy {
+                Some(p) => {
+                    Some(Arc::new(Policy::load(p).map_err(|e| {
+                        ServeError::Config(format!("tenant {name:?}: {e}"))
+                    })?))
+                }
+                None => None,
+            };
+            let tenant = Arc::new(Tenant {
+                name: name.clone(),
+                config: t.clone(),
+                concurrent: Arc::new(Semaphore::new(t.max_concurrent as usize)),
+                outbound: Arc::new(Semaphore::new(t.max_outbound as usize)),
+            });
+            tenants.insert(name.clone(), (tenant, policy));
+        }
+        let mut router = Router::default();
+        for r in &config.routes {
+            let (tenant, policy) = &tenants[&r.tenant];
+            let component = load_route(&runtime, r, &tenant.config, policy.clone())?;
+            router.add(
+                r.host.clone(),
+                r.path.clone(),
+                Arc::new(Route {
+                    name: r.name.clone(),
+                    tenant: tenant.clone(),
+                    component,
+                }),
+            );
+        }
+        Ok(Self { runtime, router })
+    }
+}
+
+/// The limits a route's component is loaded with: the tenant's, the
+/// deadline as its timeout (so its code is compiled with the checks that
+/// stop it there).
+pub(crate) fn limits_of(t: &TenantConfig) -> Limits {
+    let limits = Limits::default()
+        .with_memory_bytes(t.memory)
+        .with_timeout(t.deadline);
+    match t.fuel {
+        Some(f) => limits.with_fuel(f),
+        None => limits,
+    }
+}
+
+fn load_route(
+    runtime: &Runtime,
+    r: &RouteConfig,
+    tenant: &TenantConfig,
+    policy: Option<Arc<Policy>>,
+) -> Result<Component, ServeError> {
+    let failed = |source| ServeError::Load {
+        route: r.name.clone(),
+        source,
+    };
+    if runtime.backend_name() != "wasmtime" {
+        return Err(ServeError::NotAHandler {
+            route: r.name.clone(),
+            why: format!(
+                "wasi:http handlers are served by the wasmtime backend only (this runtime uses \
+                 {}): serve with the wasmtime backend",
+                runtime.backend_name()
+            ),
+        });
+    }
+    let bytes = std::fs::read(&r.component).map_err(|source| {
+        failed(airssys_wasm::Error::Io {
+            path: r.component.display().to_string(),
+            source,
+        })
+    })?;
+    let mut options = LoadOptions::new()
+        .name(r.name.clone())
+        .tenant(r.tenant.clone())
+        .limits(limits_of(tenant));
+    if let Some(policy) = policy {
+        let manifest = match &r.manifest {
+            Some(m) => {
+                Some(Arc::new(Manifest::load(m).map_err(|e| {
+                    ServeError::Config(format!("route {:?}: {e}", r.name))
+                })?))
+            }
+            None => None,
+        };
+        options = options.policy(policy, manifest);
+    }
+    let component = runtime.load(bytes, options).map_err(failed)?;
+    let mut probe = component.instantiate().map_err(failed)?;
+    let serves = probe.wasmtime_mut().is_some_and(|w| w.serves_http());
+    if !serves {
+        return Err(ServeError::NotAHandler {
+            route: r.name.clone(),
+            why: format!(
+                "{} does not export wasi:http/incoming-handler (a wasi:http handler is built \
+                 for the wasi:http/proxy world, e.g. with `cargo build --target wasm32-wasip2` \
+                 and the wasi crate's `wasi::http::proxy::export!`)",
+                r.component.display()
+            ),
+        });
+    }
+    Ok(component)
+}

@@ -1,0 +1,289 @@
+//! The listener: HTTP/1.1 and HTTP/2 connections, bounded header reads,
+//! graceful shutdown; and the optional metrics listener.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use airssys_wasm::Runtime;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+use crate::app::App;
+use crate::config::ServeConfig;
+use crate::error::ServeError;
+use crate::metrics::{self, Metrics};
+
+/// The largest request head (request line and headers) accepted: a
+/// larger one is answered 431 (HTTP/1.1) or refused (HTTP/2).
+pub const MAX_HEADER_BYTES: usize = 64 << 10;
+
+/// What every connection shares.
+pub(crate) struct Shared {
+    pub(crate) app: App,
+    pub(crate) metrics: Metrics,
+    /// The audit-and-count tasks that outlive their responses; shutdown
+    /// waits for them.
+    pub(crate) tracker: TaskTracker,
+}
+
+/// A running server. Dropping it shuts it down as [`Server::shutdown`]
+/// does.
+pub struct Server {
+    addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    registry: Arc<Mutex<Registry>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Loads every route's component on `runtime` (which must use the
+    /// wasmtime backend) and starts serving on `config.listen`. Returns
+    /// once the listener is open: requests can be sent at once.
+    pub fn start(config: ServeConfig, runtime: Runtime) -> Result<Self, ServeError> {
+        config.check()?;
+        let app = App::load(&config, runtime)?;
+        let mut registry = Registry::default();
+        let metrics = Metrics::register(&mut registry);
+        let registry = Arc::new(Mutex::new(registry));
+        let shared = Arc::new(Shared {
+            app,
+            metrics,
+            tracker: TaskTracker::new(),
+        });
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(config.workers)
+            .thread_name("airssys-wasm-http")
+            .enable_all()
+            .build()
+            .map_err(|e| ServeError::Start(e.to_string()))?;
+        let listener = rt
+            .block_on(TcpListener::bind(config.listen))
+            .map_err(|source| ServeError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ServeError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        let metrics_listener = match config.metrics {
+            Some(m) => Some(
+                rt.block_on(TcpListener::bind(m))
+                    .map_err(|source| ServeError::Listen { addr: m, source })?,
+            ),
+            None => None,
+        };
+        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+        let (stop, stopped) = watch::channel(false);
+        let thread = {
+            let registry = registry.clone();
+            std::thread::Builder::new()
+                .name("airssys-wasm-http".into())
+                .spawn(move || {
+                    rt.block_on(run(
+                        listener,
+                        metrics_listener,
+                        shared,
+                        registry,
+                        config,
+                        stopped,
+                    ));
+                    // Handlers still running past the drain end at their
+                    // deadline; the runtime waits that long at most.
+                    rt.shutdown_timeout(Duration::from_secs(1));
+                })
+                .map_err(|e| ServeError::Start(e.to_string()))?
+        };
+        Ok(Self {
+            addr,
+            metrics_addr,
+            stop,
+            thread: Some(thread),
+            registry,
+        })
+    }
+
+    /// Where requests are accepted (the port the system chose, for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Where `/metrics` is served, if it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// The metrics, in Prometheus' text format.
+    pub fn metrics_text(&self) -> String {
+        metrics::encode(&self.registry.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Stops accepting connections, lets the requests in flight finish
+    /// (for the configured `drain` at most), records their audit events,
+    /// and returns.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    /// Waits until the server stops (after [`Server::shutdown`] from
+    /// another handle, or a failure of its listener).
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// A handle that stops the server from another thread (e.g. a signal
+    /// handler).
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.stop.clone())
+    }
+
+    fn stop_and_join(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+/// Stops a [`Server`] from elsewhere.
+#[derive(Clone, Debug)]
+pub struct Stopper(watch::Sender<bool>);
+
+impl Stopper {
+    /// Asks the server to shut down (drain, then stop).
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+async fn run(
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    shared: Arc<Shared>,
+    registry: Arc<Mutex<Registry>>,
+    config: ServeConfig,
+    mut stopped: watch::Receiver<bool>,
+) {
+    if let Some(l) = metrics_listener {
+        tokio::spawn(serve_metrics(l, registry, stopped.clone()));
+    }
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_timeout)
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_BYTES as u32);
+    let graceful = GracefulShutdown::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stopped.wait_for(|s| *s) => break,
+        };
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) => {
+                // Out of descriptors and the like: wait, do not spin.
+                tracing::warn!(error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let service = service_fn(move |req| {
+            let shared = shared.clone();
+            async move { Ok::<_, Infallible>(crate::request::serve(shared, req).await) }
+        });
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(config.drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(drain = ?config.drain, "requests still in flight after the drain time");
+    }
+    shared.tracker.close();
+    let _ = tokio::time::timeout(config.drain, shared.tracker.wait()).await;
+    if let Err(e) = shared.app.runtime.flush_audit() {
+        tracing::error!(error = %e, "flushing the audit log failed");
+    }
+}
+
+async fn serve_metrics(
+    listener: TcpListener,
+    registry: Arc<Mutex<Registry>>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let stream = tokio::select! {
+            a = listener.accept() => match a { Ok((s, _)) => s, Err(_) => continue },
+            _ = stopped.wait_for(|s| *s) => return,
+        };
+        let registry = registry.clone();
+        let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let registry = registry.clone();
+            async move {
+                let r = if req.uri().path() == "/metrics" {
+                    let text = metrics::encode(&registry.lock().unwrap_or_else(|e| e.into_inner()));
+                    let mut r = crate::request::text(200, text.trim_end());
+                    r.headers_mut().insert(
+                        hyper::header::CONTENT_TYPE,
+                        hyper::header::HeaderValue::from_static(
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        ),
+                    );
+                    r
+                } else {
+                    crate::request::text(404, "metrics are at /metrics")
+                };
+                Ok::<_, Infallible>(r)
+            }
+        });
+        tokio::spawn(async move {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(5))
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

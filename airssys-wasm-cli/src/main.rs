@@ -12,6 +12,7 @@ mod new;
 mod ops;
 mod report;
 mod run;
+mod serve;
 mod shell;
 mod sign;
 
@@ -44,6 +45,8 @@ enum Command {
     /// Run a component: call one export with --invoke, or run it as a command (wasi:cli/run).
     #[command(after_help = exit_code_help())]
     Run(Box<run::RunArgs>),
+    /// Serve wasi:http handlers: one component, or tenants and routes from --config.
+    Serve(Box<serve::ServeArgs>),
     /// Show a component's digest, size, imports, exports and the capabilities its imports need.
     Inspect(inspect::InspectArgs),
     /// Verify or read a tamper-evident audit log written by `run --audit FILE`.
@@ -189,6 +192,7 @@ fn main() -> ExitCode {
     init_tracing(level);
     let result = match command {
         Command::Run(args) => run::run(*args, verbosity),
+        Command::Serve(args) => Ok(serve::serve(*args, verbosity)),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Audit(cmd) => audit::audit(cmd),
         Command::Compose(args) => compose::compose(args),

@@ -69,6 +69,12 @@ impl Report {
             AuditKind::HostLimit { function, limit } => {
                 Some(format!("limit: {component}: {function}: {limit}"))
             }
+            AuditKind::HttpRequest {
+                request,
+                status: status @ 500..,
+                error,
+                ..
+            } => Some(format!("http: {component}: {request}: {status}: {error}")),
             AuditKind::Suppressed { .. } => Some(every()),
             _ => None,
         };

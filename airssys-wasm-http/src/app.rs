@@ -1,6 +1,7 @@
 //! The served application: tenants with their bounds, routes with their
 //! loaded components.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use airssys_wasm::security::{Manifest, Policy};
@@ -30,16 +31,35 @@ pub(crate) struct Route {
 
 /// Every route, loaded.
 pub(crate) struct App {
-    pub(crate) runtime: Runtime,
     pub(crate) router: Router<Arc<Route>>,
+    tenants: BTreeMap<String, Arc<Tenant>>,
 }
 
 impl App {
     /// Loads every route's component on `runtime`, each under its tenant's
     /// policy and limits. A component that cannot serve `wasi:http` is
     /// refused here, naming the route.
-    pub(crate) fn load(config: &ServeConfig, runtime: Runtime) -> Result<Self, ServeError> {
-        let mut tenants = std::collections::BTreeMap::new();
+    pub(crate) fn load(config: &ServeConfig, runtime: &Runtime) -> Result<Self, ServeError> {
+        Self::load_keeping(config, runtime, &Self::empty())
+    }
+
+    fn empty() -> Self {
+        Self {
+            router: Router::default(),
+            tenants: BTreeMap::new(),
+        }
+    }
+
+    /// Loads `config`, keeping the permits of the tenants `old` has: a
+    /// reload never lets a tenant run more requests at once than its
+    /// bound (nor changes that bound).
+    pub(crate) fn load_keeping(
+        config: &ServeConfig,
+        runtime: &Runtime,
+        old: &App,
+    ) -> Result<Self, ServeError> {
+        let mut tenants = BTreeMap::new();
+        let mut kept = BTreeMap::new();
         for (name, t) in &config.tenants {
             let policy = match &t.policy {
                 Some(p) => {
@@ -49,18 +69,27 @@ impl App {
                 }
                 None => None,
             };
+            // The permits of a tenant that was served already are kept.
+            let (concurrent, outbound) = match old.tenants.get(name) {
+                Some(o) => (o.concurrent.clone(), o.outbound.clone()),
+                None => (
+                    Arc::new(Semaphore::new(t.max_concurrent as usize)),
+                    Arc::new(Semaphore::new(t.max_outbound as usize)),
+                ),
+            };
             let tenant = Arc::new(Tenant {
                 name: name.clone(),
                 config: t.clone(),
-                concurrent: Arc::new(Semaphore::new(t.max_concurrent as usize)),
-                outbound: Arc::new(Semaphore::new(t.max_outbound as usize)),
+                concurrent,
+                outbound,
             });
+            kept.insert(name.clone(), tenant.clone());
             tenants.insert(name.clone(), (tenant, policy));
         }
         let mut router = Router::default();
         for r in &config.routes {
             let (tenant, policy) = &tenants[&r.tenant];
-            let component = load_route(&runtime, r, &tenant.config, policy.clone())?;
+            let component = load_route(runtime, r, &tenant.config, policy.clone())?;
             router.add(
                 r.host.clone(),
                 r.path.clone(),
@@ -71,7 +100,10 @@ impl App {
                 }),
             );
         }
-        Ok(Self { runtime, router })
+        Ok(Self {
+            router,
+            tenants: kept,
+        })
     }
 }
 

@@ -102,7 +102,12 @@ pub(crate) async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Respon
         return text(400, "the request has no Host header");
     };
     let path = req.uri().path().to_owned();
-    let Some(route) = shared.app.router.find(&host_of(&authority), &path).cloned() else {
+    let Some(route) = shared
+        .app()
+        .router
+        .find(&host_of(&authority), &path)
+        .cloned()
+    else {
         shared.metrics.unrouted();
         return text(404, "no route for this host and path");
     };
@@ -260,17 +265,18 @@ fn finish_later(
         shared.metrics.in_flight(&route.tenant.name, -1);
         let (usage, error) = match ran {
             Ok(usage) => (usage, error),
-            Err(e) => (
-                Usage {
+            Err(e) => {
+                let why = e.to_string();
+                let usage = Usage {
                     elapsed: arrived.elapsed(),
                     ..Usage::default()
-                },
-                if error.is_empty() {
-                    e.to_string()
+                };
+                if error.is_empty() || error == why {
+                    (usage, why)
                 } else {
-                    error
-                },
-            ),
+                    (usage, format!("{error} (the handler: {why})"))
+                }
+            }
         };
         audit(&shared, &route, request, status, usage, error);
     });
@@ -314,7 +320,7 @@ fn audit(
         usage,
         error,
     };
-    if let Err(e) = shared.app.runtime.record(route.component.id(), kind) {
+    if let Err(e) = shared.runtime().record(route.component.id(), kind) {
         tracing::error!(route = %route.name, error = %e, "the audit log refused an HTTP request's event");
     }
 }

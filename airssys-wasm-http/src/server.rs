@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use airssys_wasm::Runtime;
@@ -27,11 +27,26 @@ pub const MAX_HEADER_BYTES: usize = 64 << 10;
 
 /// What every connection shares.
 pub(crate) struct Shared {
-    pub(crate) app: App,
+    /// The routes being served; a reload replaces them whole, and a
+    /// request keeps the ones it started with.
+    app: RwLock<Arc<App>>,
+    runtime: Runtime,
     pub(crate) metrics: Metrics,
     /// The audit-and-count tasks that outlive their responses; shutdown
     /// waits for them.
     pub(crate) tracker: TaskTracker,
+}
+
+impl Shared {
+    /// The routes now.
+    pub(crate) fn app(&self) -> Arc<App> {
+        self.app.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The runtime the routes' components are loaded on.
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
 }
 
 /// A running server. Dropping it shuts it down as [`Server::shutdown`]
@@ -40,8 +55,9 @@ pub struct Server {
     addr: SocketAddr,
     metrics_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     registry: Arc<Mutex<Registry>>,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Server {
@@ -58,12 +74,13 @@ impl Server {
     /// once the listener is open: requests can be sent at once.
     pub fn start(config: ServeConfig, runtime: Runtime) -> Result<Self, ServeError> {
         config.check()?;
-        let app = App::load(&config, runtime)?;
+        let app = App::load(&config, &runtime)?;
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);
         let registry = Arc::new(Mutex::new(registry));
         let shared = Arc::new(Shared {
-            app,
+            app: RwLock::new(Arc::new(app)),
+            runtime,
             metrics,
             tracker: TaskTracker::new(),
         });
@@ -95,6 +112,7 @@ impl Server {
         let (stop, stopped) = watch::channel(false);
         let thread = {
             let registry = registry.clone();
+            let shared = shared.clone();
             std::thread::Builder::new()
                 .name("airssys-wasm-http".into())
                 .spawn(move || {
@@ -116,9 +134,26 @@ impl Server {
             addr,
             metrics_addr,
             stop,
-            thread: Some(thread),
+            thread: Mutex::new(Some(thread)),
             registry,
+            shared,
         })
+    }
+
+    /// Loads `config`'s routes again (their components read anew) and
+    /// serves them from now on; requests in flight finish on the routes
+    /// they started with. Policies, limits and deadlines take their new
+    /// values; the listener, the workers, the metrics and the bounds of
+    /// the tenants already served (`max-concurrent`, `max-outbound`: a
+    /// request in flight holds their permits) stay as they were. A
+    /// configuration that fails to load is refused and the running routes
+    /// stay.
+    pub fn reload(&self, config: &ServeConfig) -> Result<(), ServeError> {
+        config.check()?;
+        let old = self.shared.app();
+        let app = App::load_keeping(config, &self.shared.runtime, &old)?;
+        *self.shared.app.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(app);
+        Ok(())
     }
 
     /// Where requests are accepted (the port the system chose, for port 0).
@@ -138,15 +173,21 @@ impl Server {
 
     /// Stops accepting connections, lets the requests in flight finish
     /// (for the configured `drain` at most), records their audit events,
-    /// and returns.
-    pub fn shutdown(mut self) {
-        self.stop_and_join();
+    /// and returns. Calls after the first return at once.
+    pub fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        self.join();
     }
 
-    /// Waits until the server stops (after [`Server::shutdown`] from
-    /// another handle, or a failure of its listener).
-    pub fn wait(mut self) {
-        if let Some(t) = self.thread.take() {
+    /// Waits until the server stops (after [`Stopper::stop`] from
+    /// elsewhere).
+    pub fn wait(&self) {
+        self.join();
+    }
+
+    fn join(&self) {
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(t) = thread {
             let _ = t.join();
         }
     }
@@ -156,18 +197,11 @@ impl Server {
     pub fn stopper(&self) -> Stopper {
         Stopper(self.stop.clone())
     }
-
-    fn stop_and_join(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.stop_and_join();
+        self.shutdown();
     }
 }
 
@@ -243,7 +277,7 @@ async fn run(
     }
     shared.tracker.close();
     let _ = tokio::time::timeout(config.drain, shared.tracker.wait()).await;
-    if let Err(e) = shared.app.runtime.flush_audit() {
+    if let Err(e) = shared.runtime.flush_audit() {
         tracing::error!(error = %e, "flushing the audit log failed");
     }
 }

@@ -34,13 +34,16 @@ impl Drop for Serving {
 
 /// Starts `serve ARGS` and returns it with the address it printed.
 fn serve(args: &[&str]) -> (Serving, SocketAddr, BufReader<std::process::ChildStderr>) {
-    let mut child = Command::new(BIN)
-        .arg("serve")
-        .args(args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut serving = Serving(Some(
+        Command::new(BIN)
+            .arg("serve")
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let stderr = serving.0.as_mut().and_then(|c| c.stderr.take()).unwrap();
+    let mut err = BufReader::new(stderr);
     let mut line = String::new();
     loop {
         line.clear();
@@ -50,7 +53,7 @@ fn serve(args: &[&str]) -> (Serving, SocketAddr, BufReader<std::process::ChildSt
         );
         if let Some(rest) = line.strip_prefix("serving on http://") {
             let addr = rest.split([' ', ',']).next().unwrap().parse().unwrap();
-            return (Serving(Some(child)), addr, err);
+            return (serving, addr, err);
         }
     }
 }

@@ -38,6 +38,7 @@ const TARGETS: &[&str] = &[
     "isolation",
     "lifecycle",
     "host",
+    "serve",
 ];
 
 /// Criterion's warm-up and measurement time per benchmark in a full run,
@@ -46,7 +47,7 @@ const WARM_UP_S: &str = "0.3";
 const MEASURE_S: &str = "1.5";
 
 /// The guests the benchmarks load (built before they run).
-const BENCH_GUESTS: &[&str] = &["values", "host-probe", "markdown"];
+const BENCH_GUESTS: &[&str] = &["values", "host-probe", "markdown", "http-hello"];
 
 /// Subjects of the density measurement (`bench-density SUBJECT N`).
 const DENSITY: &[&str] = &["ours-wasmtime", "ours-wasmi", "raw-wasmtime", "raw-wasmi"];
@@ -59,6 +60,7 @@ const BASELINES: &[&str] = &[
     "raw-wasmtime-noop-host",
     "raw-wasmi",
     "ours-compile",
+    "raw-wasmtime-serve",
     "native",
     "native-process",
 ];

@@ -2,14 +2,16 @@
 //! loaded components.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use airssys_wasm::security::{Manifest, Policy};
 use airssys_wasm::{Component, Limits, LoadOptions, Runtime};
 use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
 
 use crate::config::{RouteConfig, ServeConfig, TenantConfig};
 use crate::error::ServeError;
+use crate::metrics::Metrics;
 use crate::route::Router;
 
 /// One tenant while serving.
@@ -176,4 +178,42 @@ fn load_route(
         });
     }
     Ok(component)
+}
+
+/// What every connection shares.
+pub(crate) struct Shared {
+    /// The routes being served; a reload replaces them whole, and a
+    /// request keeps the ones it started with.
+    app: RwLock<Arc<App>>,
+    runtime: Runtime,
+    pub(crate) metrics: Metrics,
+    /// The audit-and-count tasks that outlive their responses; shutdown
+    /// waits for them.
+    pub(crate) tracker: TaskTracker,
+}
+
+impl Shared {
+    pub(crate) fn new(app: App, runtime: Runtime, metrics: Metrics) -> Self {
+        Self {
+            app: RwLock::new(Arc::new(app)),
+            runtime,
+            metrics,
+            tracker: TaskTracker::new(),
+        }
+    }
+
+    /// Serves `app` from now on.
+    pub(crate) fn replace(&self, app: App) {
+        *self.app.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(app);
+    }
+
+    /// The routes now.
+    pub(crate) fn app(&self) -> Arc<App> {
+        self.app.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The runtime the routes' components are loaded on.
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
 }

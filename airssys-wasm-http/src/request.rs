@@ -29,10 +29,9 @@ use hyper::{Request, Response, StatusCode};
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::app::Route;
+use crate::app::{Route, Shared};
 use crate::body::Bounded;
 use crate::route::host_of;
-use crate::server::Shared;
 
 /// The body of every response: the handler's stream, or a short text.
 pub type Body = UnsyncBoxBody<Bytes, HttpError>;

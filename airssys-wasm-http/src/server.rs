@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use airssys_wasm::Runtime;
@@ -14,9 +14,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_util::task::TaskTracker;
 
-use crate::app::App;
+use crate::app::{App, Shared};
 use crate::config::ServeConfig;
 use crate::error::ServeError;
 use crate::metrics::{self, Metrics};
@@ -24,30 +23,6 @@ use crate::metrics::{self, Metrics};
 /// The largest request head (request line and headers) accepted: a
 /// larger one is answered 431 (HTTP/1.1) or refused (HTTP/2).
 pub const MAX_HEADER_BYTES: usize = 64 << 10;
-
-/// What every connection shares.
-pub(crate) struct Shared {
-    /// The routes being served; a reload replaces them whole, and a
-    /// request keeps the ones it started with.
-    app: RwLock<Arc<App>>,
-    runtime: Runtime,
-    pub(crate) metrics: Metrics,
-    /// The audit-and-count tasks that outlive their responses; shutdown
-    /// waits for them.
-    pub(crate) tracker: TaskTracker,
-}
-
-impl Shared {
-    /// The routes now.
-    pub(crate) fn app(&self) -> Arc<App> {
-        self.app.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// The runtime the routes' components are loaded on.
-    pub(crate) fn runtime(&self) -> &Runtime {
-        &self.runtime
-    }
-}
 
 /// A running server. Dropping it shuts it down as [`Server::shutdown`]
 /// does.
@@ -78,12 +53,7 @@ impl Server {
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);
         let registry = Arc::new(Mutex::new(registry));
-        let shared = Arc::new(Shared {
-            app: RwLock::new(Arc::new(app)),
-            runtime,
-            metrics,
-            tracker: TaskTracker::new(),
-        });
+        let shared = Arc::new(Shared::new(app, runtime, metrics));
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .max_blocking_threads(config.workers)
@@ -151,8 +121,8 @@ impl Server {
     pub fn reload(&self, config: &ServeConfig) -> Result<(), ServeError> {
         config.check()?;
         let old = self.shared.app();
-        let app = App::load_keeping(config, &self.shared.runtime, &old)?;
-        *self.shared.app.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(app);
+        let app = App::load_keeping(config, self.shared.runtime(), &old)?;
+        self.shared.replace(app);
         Ok(())
     }
 
@@ -277,7 +247,7 @@ async fn run(
     }
     shared.tracker.close();
     let _ = tokio::time::timeout(config.drain, shared.tracker.wait()).await;
-    if let Err(e) = shared.runtime.flush_audit() {
+    if let Err(e) = shared.runtime().flush_audit() {
         tracing::error!(error = %e, "flushing the audit log failed");
     }
 }

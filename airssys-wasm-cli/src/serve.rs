@@ -114,6 +114,7 @@ fn config_of(args: &ServeArgs) -> Result<ServeConfig, ServeError> {
         tenant: "default".into(),
         manifest: args.manifest.clone(),
         component,
+        deployment: None,
         path: "/".into(),
         host: None,
     });

@@ -55,6 +55,10 @@ pub struct HostConfig {
     pub tcp: Option<SocketAddr>,
     /// Where `/metrics` and the status page are served.
     pub metrics: Option<SocketAddr>,
+    /// HTTP routes to deployments (`[http]`: a `serve.toml` whose routes
+    /// name deployments), served by `airssys-wasm-http` beside the admin
+    /// API. `None`: no HTTP serving.
+    pub http: Option<airssys_wasm_http::ServeConfig>,
 }
 
 impl Default for HostConfig {
@@ -68,6 +72,7 @@ impl Default for HostConfig {
             socket: None,
             tcp: None,
             metrics: None,
+            http: None,
         }
     }
 }
@@ -84,6 +89,7 @@ struct File {
     admin: AdminFile,
     #[serde(default)]
     metrics: MetricsFile,
+    http: Option<toml::Table>,
 }
 
 #[derive(Deserialize, Default)]
@@ -140,7 +146,24 @@ impl HostConfig {
                 ));
             }
         }
+        let http = match file.http {
+            Some(table) => {
+                let text = toml::to_string(&table).map_err(|e| format!("[http]: {e}"))?;
+                let http = airssys_wasm_http::ServeConfig::parse(&text, base)
+                    .map_err(|e| format!("[http]: {e}"))?;
+                if let Some(r) = http.routes.iter().find(|r| r.deployment.is_none()) {
+                    return Err(format!(
+                        "[http]: route {:?} names a component file; a host's routes name \
+                         deployments (deployment = \"NAME\"), deployed with `airssys-wasm deploy`",
+                        r.name
+                    ));
+                }
+                Some(http)
+            }
+            None => None,
+        };
         Ok(Self {
+            http,
             policy: file.policy.map(relative),
             backend: file.backend.unwrap_or_default(),
             workers,
@@ -156,6 +179,25 @@ impl HostConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_routes_name_deployments_not_files() {
+        let c = HostConfig::parse(
+            "[http]\n[http.tenants.t]\n[[http.routes]]\nname = \"r\"\ntenant = \"t\"\ndeployment = \"acme/api\"\n",
+            Path::new("/etc"),
+        )
+        .unwrap();
+        let http = c.http.unwrap();
+        assert_eq!(http.routes[0].deployment.as_deref(), Some("acme/api"));
+        let e = HostConfig::parse(
+            "[http]\n[http.tenants.t]\n[[http.routes]]\nname = \"r\"\ntenant = \"t\"\ncomponent = \"x.wasm\"\n",
+            Path::new("/etc"),
+        )
+        .unwrap_err();
+        assert!(e.contains("a host's routes name deployments"), "{e}");
+        let e = HostConfig::parse("[http]\nlisten = 5\n", Path::new("/")).unwrap_err();
+        assert!(e.starts_with("[http]"), "{e}");
+    }
 
     #[test]
     fn a_config_is_read_with_its_paths_relative_to_it() {

@@ -23,6 +23,7 @@ mod lane;
 mod logs;
 mod metrics;
 mod page;
+mod routes;
 mod server;
 mod service;
 mod state;

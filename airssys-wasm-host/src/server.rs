@@ -43,6 +43,9 @@ pub struct Endpoints {
     pub tcp: Option<SocketAddr>,
     /// The metrics and status page port, if served.
     pub metrics: Option<SocketAddr>,
+    /// Where the HTTP routes (`[http]`) are served, if they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<SocketAddr>,
 }
 
 struct Ctx {
@@ -115,6 +118,12 @@ pub fn serve(host: Arc<Host>, ready: impl FnOnce(&Endpoints)) -> Result<()> {
         busy: crate::lane::Lane::new(config.workers.div_ceil(4))?,
         host: host.clone(),
     });
+    // The HTTP routes run on the server's own threads (started outside
+    // this runtime: it makes its own).
+    let mut http = match &config.http {
+        Some(http) => Some(crate::routes::start(&host, http.clone())?),
+        None => None,
+    };
     let served = rt.block_on(async {
         let (stop_tx, stop) = watch::channel(false);
         let mut doors = JoinSet::new();
@@ -131,6 +140,7 @@ pub fn serve(host: Arc<Host>, ready: impl FnOnce(&Endpoints)) -> Result<()> {
             socket: socket.clone(),
             tcp: None,
             metrics: None,
+            http: None,
         };
         for (addr, door) in [(config.tcp, Door::Tcp), (config.metrics, Door::Metrics)] {
             let Some(addr) = addr else { continue };
@@ -151,6 +161,7 @@ pub fn serve(host: Arc<Host>, ready: impl FnOnce(&Endpoints)) -> Result<()> {
                 config.drain,
             ));
         }
+        endpoints.http = http.as_ref().map(|s| s.local_addr());
         let file = host.state().root().join("host.json");
         std::fs::write(
             &file,
@@ -161,6 +172,12 @@ pub fn serve(host: Arc<Host>, ready: impl FnOnce(&Endpoints)) -> Result<()> {
         signals(&ctx).await?;
         tracing::info!("stopping: no new requests; calls in flight may finish");
         let _ = stop_tx.send(true);
+        if let Some(server) = http.take() {
+            // Drains its requests in flight (its own `drain`).
+            tokio::task::spawn_blocking(move || server.shutdown())
+                .await
+                .map_err(|e| HostError::Listen(format!("stopping the HTTP routes: {e}")))?;
+        }
         while doors.join_next().await.is_some() {}
         let _ = std::fs::remove_file(&file);
         Ok::<_, HostError>(())

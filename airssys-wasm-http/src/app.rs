@@ -24,11 +24,36 @@ pub(crate) struct Tenant {
     pub(crate) outbound: Arc<Semaphore>,
 }
 
+/// Where a host's deployments are found: the component of a
+/// deployment's active version, for each request of a route to it.
+pub trait Deployments: Send + Sync {
+    /// The component serving `deployment` now, or why none does.
+    fn component(&self, deployment: &str) -> airssys_wasm::Result<Component>;
+}
+
+/// What serves a route.
+enum Target {
+    /// A component loaded from its file at start (or reload).
+    Fixed(Component),
+    /// A deployment of the host, looked up at each request.
+    Deployment(String, Arc<dyn Deployments>),
+}
+
 /// One route while serving.
 pub(crate) struct Route {
     pub(crate) name: String,
     pub(crate) tenant: Arc<Tenant>,
-    pub(crate) component: Component,
+    target: Target,
+}
+
+impl Route {
+    /// The component that serves the next request.
+    pub(crate) fn component(&self) -> airssys_wasm::Result<Component> {
+        match &self.target {
+            Target::Fixed(c) => Ok(c.clone()),
+            Target::Deployment(name, deployments) => deployments.component(name),
+        }
+    }
 }
 
 /// Every route, loaded.
@@ -41,8 +66,12 @@ impl App {
     /// Loads every route's component on `runtime`, each under its tenant's
     /// policy and limits. A component that cannot serve `wasi:http` is
     /// refused here, naming the route.
-    pub(crate) fn load(config: &ServeConfig, runtime: &Runtime) -> Result<Self, ServeError> {
-        Self::load_keeping(config, runtime, &Self::empty())
+    pub(crate) fn load(
+        config: &ServeConfig,
+        runtime: &Runtime,
+        deployments: Option<&Arc<dyn Deployments>>,
+    ) -> Result<Self, ServeError> {
+        Self::load_keeping(config, runtime, deployments, &Self::empty())
     }
 
     fn empty() -> Self {
@@ -58,6 +87,7 @@ impl App {
     pub(crate) fn load_keeping(
         config: &ServeConfig,
         runtime: &Runtime,
+        deployments: Option<&Arc<dyn Deployments>>,
         old: &App,
     ) -> Result<Self, ServeError> {
         let mut tenants = BTreeMap::new();
@@ -91,14 +121,37 @@ impl App {
         let mut router = Router::default();
         for r in &config.routes {
             let (tenant, policy) = &tenants[&r.tenant];
-            let component = load_route(runtime, r, &tenant.config, policy.clone())?;
+            let target = match (&r.deployment, deployments) {
+                (Some(d), Some(found)) => {
+                    check_backend(r, runtime)?;
+                    // A deployment made later is served once it is; one
+                    // that exists must be a handler.
+                    match found.component(d) {
+                        Ok(c) => check_handler(r, runtime, &c)?,
+                        Err(e) => tracing::warn!(
+                            route = %r.name, deployment = %d, error = %e,
+                            "the route's deployment is not deployed yet: 503 until it is"
+                        ),
+                    }
+                    Target::Deployment(d.clone(), found.clone())
+                }
+                (Some(d), None) => {
+                    return Err(ServeError::Config(format!(
+                        "route {:?} names deployment {d:?}: routes to deployments are served \
+                         by a host (`airssys-wasm host`, its [http] table); give a component \
+                         file here",
+                        r.name
+                    )));
+                }
+                (None, _) => Target::Fixed(load_route(runtime, r, &tenant.config, policy.clone())?),
+            };
             router.add(
                 r.host.clone(),
                 r.path.clone(),
                 Arc::new(Route {
                     name: r.name.clone(),
                     tenant: tenant.clone(),
-                    component,
+                    target,
                 }),
             );
         }
@@ -132,16 +185,7 @@ fn load_route(
         route: r.name.clone(),
         source,
     };
-    if runtime.backend_name() != "wasmtime" {
-        return Err(ServeError::NotAHandler {
-            route: r.name.clone(),
-            why: format!(
-                "wasi:http handlers are served by the wasmtime backend only (this runtime uses \
-                 {}): serve with the wasmtime backend",
-                runtime.backend_name()
-            ),
-        });
-    }
+    check_backend(r, runtime)?;
     let bytes = std::fs::read(&r.component).map_err(|source| {
         failed(airssys_wasm::Error::Io {
             path: r.component.display().to_string(),
@@ -164,20 +208,38 @@ fn load_route(
         options = options.policy(policy, manifest);
     }
     let component = runtime.load(bytes, options).map_err(failed)?;
+    check_handler(r, runtime, &component)?;
+    Ok(component)
+}
+
+/// Refuses a component that cannot serve `wasi:http` on this runtime,
+/// naming the route and what to do.
+fn check_handler(
+    r: &RouteConfig,
+    runtime: &Runtime,
+    component: &Component,
+) -> Result<(), ServeError> {
+    check_backend(r, runtime)?;
+    let failed = |source| ServeError::Load {
+        route: r.name.clone(),
+        source,
+    };
     let mut probe = component.instantiate().map_err(failed)?;
-    let serves = probe.wasmtime_mut().is_some_and(|w| w.serves_http());
-    if !serves {
+    if !probe.wasmtime_mut().is_some_and(|w| w.serves_http()) {
+        let what = match &r.deployment {
+            Some(d) => format!("deployment {d:?}"),
+            None => r.component.display().to_string(),
+        };
         return Err(ServeError::NotAHandler {
             route: r.name.clone(),
             why: format!(
-                "{} does not export wasi:http/incoming-handler (a wasi:http handler is built \
+                "{what} does not export wasi:http/incoming-handler (a wasi:http handler is built \
                  for the wasi:http/proxy world, e.g. with `cargo build --target wasm32-wasip2` \
-                 and the wasi crate's `wasi::http::proxy::export!`)",
-                r.component.display()
+                 and the wasi crate's `wasi::http::proxy::export!`)"
             ),
         });
     }
-    Ok(component)
+    Ok(())
 }
 
 /// What every connection shares.
@@ -216,4 +278,19 @@ impl Shared {
     pub(crate) fn runtime(&self) -> &Runtime {
         &self.runtime
     }
+}
+
+/// Refuses a runtime whose backend cannot serve `wasi:http`.
+fn check_backend(r: &RouteConfig, runtime: &Runtime) -> Result<(), ServeError> {
+    if runtime.backend_name() != "wasmtime" {
+        return Err(ServeError::NotAHandler {
+            route: r.name.clone(),
+            why: format!(
+                "wasi:http handlers are served by the wasmtime backend only (this runtime uses \
+                 {}): serve with the wasmtime backend",
+                runtime.backend_name()
+            ),
+        });
+    }
+    Ok(())
 }

@@ -23,6 +23,12 @@
 //! path = "/acme/"               # prefix; default "/"
 //! host = "acme.example.com"     # optional: only this Host (any port)
 //! manifest = "hello.Component.toml"   # optional
+//!
+//! [[routes]]                    # in a host's [http] table: a deployment
+//! name = "api"
+//! tenant = "acme"
+//! deployment = "acme/api"       # instead of component: its active version
+//! path = "/api/"
 //! ```
 //!
 //! Unknown keys are errors naming them; so are a route whose tenant is
@@ -44,7 +50,7 @@ pub const DEFAULT_MAX_BODY: u64 = 16 << 20;
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// What `airssys-wasm serve` serves.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ServeConfig {
     /// Where requests are accepted.
     pub listen: SocketAddr,
@@ -64,7 +70,7 @@ pub struct ServeConfig {
 }
 
 /// One tenant: its policy and the bounds of its requests.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TenantConfig {
     /// The tenant's policy file; `None` grants nothing.
     pub policy: Option<PathBuf>,
@@ -97,14 +103,18 @@ impl Default for TenantConfig {
 }
 
 /// One route: which requests go to which component of which tenant.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RouteConfig {
     /// The route's name: the component's name under its tenant.
     pub name: String,
     /// The tenant.
     pub tenant: String,
-    /// The component file.
+    /// The component file (empty for a route to a deployment).
     pub component: PathBuf,
+    /// The host's deployment serving the route (`name` or
+    /// `tenant/name`), instead of a file: each request is served by its
+    /// active version (see [`crate::Deployments`]).
+    pub deployment: Option<String>,
     /// The component's manifest, if any.
     pub manifest: Option<PathBuf>,
     /// The path prefix (`/` matches every path).
@@ -144,7 +154,8 @@ struct RawTenant {
 struct RawRoute {
     name: String,
     tenant: String,
-    component: PathBuf,
+    component: Option<PathBuf>,
+    deployment: Option<String>,
     manifest: Option<PathBuf>,
     path: Option<String>,
     host: Option<String>,
@@ -227,10 +238,17 @@ impl ServeConfig {
         }
         let mut routes: Vec<RouteConfig> = Vec::new();
         for r in raw.routes {
+            if r.component.is_some() == r.deployment.is_some() {
+                return Err(ServeError::Config(format!(
+                    "route {:?}: give either component = \"FILE\" or deployment = \"NAME\"",
+                    r.name
+                )));
+            }
             let route = RouteConfig {
+                deployment: r.deployment,
                 path: r.path.unwrap_or_else(|| "/".to_owned()),
                 host: r.host.map(|h| h.to_ascii_lowercase()),
-                component: relative(r.component),
+                component: r.component.map(relative).unwrap_or_default(),
                 manifest: r.manifest.map(relative),
                 name: r.name,
                 tenant: r.tenant,

@@ -42,6 +42,7 @@ use std::sync::Arc;
 use airssys_wasm::wasmtime_backend::{PoolingConfig, WasmtimeConfig};
 use airssys_wasm::{AuditSink, Runtime};
 
+pub use app::Deployments;
 pub use config::{RouteConfig, ServeConfig, TenantConfig};
 pub use error::ServeError;
 pub use server::{MAX_HEADER_BYTES, Server, Stopper};

@@ -20,7 +20,7 @@ use airssys_wasm::audit::AuditKind;
 use airssys_wasm::wasmtime_backend::wasmtime_wasi_http::Error as HttpError;
 use airssys_wasm::wasmtime_backend::wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use airssys_wasm::wasmtime_backend::{Answer, HttpCall};
-use airssys_wasm::{Error, Usage};
+use airssys_wasm::{Component, ComponentId, Error, Usage};
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
@@ -110,6 +110,19 @@ pub(crate) async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Respon
         shared.metrics.unrouted();
         return text(404, "no route for this host and path");
     };
+    let component = match route.component() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(route = %route.name, error = %e, "a route's deployment is not serving");
+            shared
+                .metrics
+                .answered(&route.tenant.name, &route.name, 503, arrived.elapsed());
+            return text(
+                503,
+                &format!("route {:?} has no deployment serving it: {e}", route.name),
+            );
+        }
+    };
     let request = format!("{} {}", req.method(), path);
     let tenant = route.tenant.clone();
     let limit = tenant.config.max_body;
@@ -126,7 +139,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Respon
                 tenant.name
             ),
         );
-        return finish(&shared, &route, request, arrived, o);
+        return finish(&shared, &route, &component, request, arrived, o);
     }
     let Ok(permit) = tenant.concurrent.clone().try_acquire_owned() else {
         let o = Outcome::ours(
@@ -136,7 +149,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Respon
                 tenant.name, tenant.config.max_concurrent
             ),
         );
-        return finish(&shared, &route, request, arrived, o);
+        return finish(&shared, &route, &component, request, arrived, o);
     };
     shared.metrics.in_flight(&tenant.name, 1);
     let deadline = arrived + tenant.config.deadline;
@@ -144,10 +157,10 @@ pub(crate) async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Respon
     let req = req.map(|b| Bounded::new(b, limit, over.clone()));
     let (answer_tx, answer_rx) = oneshot::channel::<Answer>();
     let job = {
-        let route = route.clone();
+        let component = component.clone();
         let outbound = tenant.outbound.clone();
         tokio::task::spawn_blocking(move || -> Ran {
-            let mut instance = route.component.instantiate()?;
+            let mut instance = component.instantiate()?;
             let w = instance
                 .wasmtime_mut()
                 .ok_or_else(|| Error::Backend("wasi:http is served on wasmtime only".into()))?;
@@ -161,7 +174,10 @@ pub(crate) async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Respon
         })
     };
     let (outcome, ran, job) = answer(answer_rx, job, deadline, &over).await;
-    finish_later(&shared, &route, request, arrived, outcome, ran, job, permit)
+    let id = component.id().clone();
+    finish_later(
+        &shared, &route, id, request, arrived, outcome, ran, job, permit,
+    )
 }
 
 /// Waits for the handler's answer (or its end, or the deadline).
@@ -234,6 +250,7 @@ fn deadline_passed() -> Outcome {
 fn finish_later(
     shared: &Arc<Shared>,
     route: &Arc<Route>,
+    id: ComponentId,
     request: String,
     arrived: Instant,
     outcome: Outcome,
@@ -277,7 +294,7 @@ fn finish_later(
                 }
             }
         };
-        audit(&shared, &route, request, status, usage, error);
+        audit(&shared, &route, &id, request, status, usage, error);
     });
     response
 }
@@ -286,6 +303,7 @@ fn finish_later(
 fn finish(
     shared: &Arc<Shared>,
     route: &Arc<Route>,
+    component: &Component,
     request: String,
     arrived: Instant,
     outcome: Outcome,
@@ -300,13 +318,22 @@ fn finish(
         outcome.status,
         usage.elapsed,
     );
-    audit(shared, route, request, outcome.status, usage, outcome.error);
+    audit(
+        shared,
+        route,
+        component.id(),
+        request,
+        outcome.status,
+        usage,
+        outcome.error,
+    );
     outcome.response
 }
 
 fn audit(
     shared: &Shared,
     route: &Route,
+    id: &ComponentId,
     request: String,
     status: u16,
     usage: Usage,
@@ -319,7 +346,7 @@ fn audit(
         usage,
         error,
     };
-    if let Err(e) = shared.runtime().record(route.component.id(), kind) {
+    if let Err(e) = shared.runtime().record(id, kind) {
         tracing::error!(route = %route.name, error = %e, "the audit log refused an HTTP request's event");
     }
 }

@@ -15,7 +15,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::app::{App, Shared};
+use crate::app::{App, Deployments, Shared};
 use crate::config::ServeConfig;
 use crate::error::ServeError;
 use crate::metrics::{self, Metrics};
@@ -33,6 +33,7 @@ pub struct Server {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     registry: Arc<Mutex<Registry>>,
     shared: Arc<Shared>,
+    deployments: Option<Arc<dyn Deployments>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -48,8 +49,21 @@ impl Server {
     /// wasmtime backend) and starts serving on `config.listen`. Returns
     /// once the listener is open: requests can be sent at once.
     pub fn start(config: ServeConfig, runtime: Runtime) -> Result<Self, ServeError> {
+        Self::start_with(config, runtime, None)
+    }
+
+    /// [`Server::start`], with routes to the deployments `deployments`
+    /// finds (a host's): each request of such a route is served by a fresh
+    /// instance of the deployment's active version, loaded with the
+    /// deployment's limits; the tenant's deadline, body limit and bounds
+    /// hold as for other routes.
+    pub fn start_with(
+        config: ServeConfig,
+        runtime: Runtime,
+        deployments: Option<Arc<dyn Deployments>>,
+    ) -> Result<Self, ServeError> {
         config.check()?;
-        let app = App::load(&config, &runtime)?;
+        let app = App::load(&config, &runtime, deployments.as_ref())?;
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);
         let registry = Arc::new(Mutex::new(registry));
@@ -107,6 +121,7 @@ impl Server {
             thread: Mutex::new(Some(thread)),
             registry,
             shared,
+            deployments,
         })
     }
 
@@ -121,7 +136,12 @@ impl Server {
     pub fn reload(&self, config: &ServeConfig) -> Result<(), ServeError> {
         config.check()?;
         let old = self.shared.app();
-        let app = App::load_keeping(config, self.shared.runtime(), &old)?;
+        let app = App::load_keeping(
+            config,
+            self.shared.runtime(),
+            self.deployments.as_ref(),
+            &old,
+        )?;
         self.shared.replace(app);
         Ok(())
     }

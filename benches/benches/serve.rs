@@ -141,6 +141,7 @@ fn ours(dir: &std::path::Path) -> Server {
         name: "hello".into(),
         tenant: "bench".into(),
         component: guest(),
+        deployment: None,
         manifest: None,
         path: "/".into(),
         host: None,

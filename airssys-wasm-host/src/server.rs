@@ -50,6 +50,8 @@ pub struct Endpoints {
 
 struct Ctx {
     host: Arc<Host>,
+    /// The `[http]` routes' server, whose metrics `/metrics` shows too.
+    http: Option<Arc<airssys_wasm_http::Server>>,
     workers: Semaphore,
     admitted: Mutex<HashMap<String, Arc<Gate>>>,
     token: String,
@@ -111,19 +113,20 @@ pub fn serve(host: Arc<Host>, ready: impl FnOnce(&Endpoints)) -> Result<()> {
         .socket
         .clone()
         .unwrap_or_else(|| host.state().socket());
+    // The HTTP routes run on the server's own threads (started outside
+    // this runtime: it makes its own).
+    let http = match &config.http {
+        Some(http) => Some(Arc::new(crate::routes::start(&host, http.clone())?)),
+        None => None,
+    };
     let ctx = Arc::new(Ctx {
+        http: http.clone(),
         token: host.state().token()?,
         workers: Semaphore::new(config.workers),
         admitted: Mutex::new(HashMap::new()),
         busy: crate::lane::Lane::new(config.workers.div_ceil(4))?,
         host: host.clone(),
     });
-    // The HTTP routes run on the server's own threads (started outside
-    // this runtime: it makes its own).
-    let mut http = match &config.http {
-        Some(http) => Some(crate::routes::start(&host, http.clone())?),
-        None => None,
-    };
     let served = rt.block_on(async {
         let (stop_tx, stop) = watch::channel(false);
         let mut doors = JoinSet::new();
@@ -172,7 +175,7 @@ pub fn serve(host: Arc<Host>, ready: impl FnOnce(&Endpoints)) -> Result<()> {
         signals(&ctx).await?;
         tracing::info!("stopping: no new requests; calls in flight may finish");
         let _ = stop_tx.send(true);
-        if let Some(server) = http.take() {
+        if let Some(server) = http {
             // Drains its requests in flight (its own `drain`).
             tokio::task::spawn_blocking(move || server.shutdown())
                 .await
@@ -329,6 +332,20 @@ fn json<T: Serialize>(status: u16, value: &T) -> Reply {
     )
 }
 
+/// The host's metrics, and the HTTP routes' after them: one exposition
+/// (one `# EOF`, at its end).
+fn metrics_text(ctx: &Ctx) -> String {
+    let host = ctx.host.metrics_text();
+    match &ctx.http {
+        Some(http) => {
+            let head = host.trim_end();
+            let head = head.strip_suffix("# EOF").unwrap_or(head);
+            format!("{head}{}", http.metrics_text())
+        }
+        None => host,
+    }
+}
+
 fn error(e: &ApiError) -> Reply {
     json(e.status(), e)
 }
@@ -340,7 +357,7 @@ async fn route(ctx: Arc<Ctx>, req: Request<Incoming>, door: Door) -> Reply {
             (&Method::GET, "/metrics") => reply(
                 200,
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ctx.host.metrics_text(),
+                metrics_text(&ctx),
             ),
             (&Method::GET, "/status.json") => json(200, &crate::page::status(&ctx.host)),
             (&Method::GET, "/") => reply(

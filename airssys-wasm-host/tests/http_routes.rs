@@ -34,7 +34,7 @@ fn routes_in_host_toml_serve_the_active_version_of_their_deployment() {
     );
     let dir = tempfile::tempdir().unwrap();
     let config = HostConfig::parse(
-        "[http]\nlisten = \"127.0.0.1:0\"\ndrain = \"2s\"\n[http.tenants.web]\nmax-body = \"4\"\n\
+        "[metrics]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\ndrain = \"2s\"\n[http.tenants.web]\nmax-body = \"4\"\n\
          [[http.routes]]\nname = \"site\"\ntenant = \"web\"\ndeployment = \"hello\"\npath = \"/site/\"\n",
         dir.path(),
     )
@@ -70,6 +70,17 @@ fn routes_in_host_toml_serve_the_active_version_of_their_deployment() {
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+
+    // The routes' metrics are on the host's /metrics, in one exposition.
+    let (status, metrics) = get(endpoints.metrics.unwrap(), "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics
+            .contains("airssys_http_requests_total{tenant=\"web\",route=\"site\",class=\"2xx\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("class=\"4xx\"} 1"), "{metrics}");
+    assert_eq!(metrics.matches("# EOF").count(), 1, "{metrics}");
 
     let pid = std::process::id().to_string();
     assert!(

@@ -110,7 +110,7 @@ impl From<BackendName> for BackendKind {
 /// `--fuel N`: a count, written with `_` between digits if wanted (as
 /// TOML allows: `10_000_000`); 0 is refused, since it would stop every call
 /// before its first instruction.
-fn parse_fuel(text: &str) -> std::result::Result<u64, String> {
+pub(crate) fn parse_fuel(text: &str) -> std::result::Result<u64, String> {
     let digits = text.replace('_', "");
     let n: u64 = digits.parse().map_err(|e| {
         format!("`{text}` is not a count of fuel units ({e}); write e.g. 10_000_000")
@@ -168,7 +168,7 @@ fn parse_env(text: &str) -> std::result::Result<String, String> {
     Ok(text.to_owned())
 }
 
-fn parse_size(s: &str) -> std::result::Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> std::result::Result<u64, String> {
     airssys_wasm::security::parse_size(s)
 }
 

@@ -33,16 +33,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     manifest: Option<PathBuf>,
     /// Fuel per request. Default: unlimited.
-    #[arg(long, value_name = "N", value_parser = parse_fuel)]
+    #[arg(long, value_name = "N", value_parser = crate::run::parse_fuel)]
     fuel: Option<u64>,
     /// Linear memory per request's instance, e.g. 64MiB. Default: 64MiB.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = crate::run::parse_size)]
     memory: Option<u64>,
     /// The deadline of a whole request (wasm and host time), e.g. 500ms or 5s. Default: 30s.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     timeout: Option<Duration>,
     /// The largest request body, e.g. 1MiB. Default: 16MiB.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = crate::run::parse_size)]
     max_body: Option<u64>,
     /// Requests served at once; beyond, 429. Default: 64.
     #[arg(long, value_name = "N")]
@@ -67,16 +67,6 @@ Statuses the server gives for the handler:
   500  the handler gave an error code or no response
   503  the handler trapped or hit a limit (fuel, memory)
   504  the deadline passed before it answered";
-
-fn parse_fuel(s: &str) -> Result<u64, String> {
-    s.replace('_', "")
-        .parse()
-        .map_err(|e| format!("{e} (fuel is a number of units, e.g. 10000000)"))
-}
-
-fn parse_size(s: &str) -> Result<u64, String> {
-    airssys_wasm::security::parse_size(s)
-}
 
 /// The configuration the arguments say.
 fn config_of(args: &ServeArgs) -> Result<ServeConfig, ServeError> {

@@ -195,3 +195,41 @@ fn shutdown_drains_the_requests_in_flight_and_refuses_new_ones() {
     // The drained request was audited before shutdown returned.
     assert_eq!(http_events(&sink.events()).len(), 1);
 }
+
+#[test]
+fn a_reload_serves_the_new_routes_and_a_failed_one_keeps_the_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = |component: &std::path::Path| {
+        format!(
+            "listen = \"127.0.0.1:0\"\n[tenants.t]\n[[routes]]\nname = \"r\"\ntenant = \"t\"\ncomponent = \"{}\"\n",
+            component.display()
+        )
+    };
+    let (server, _) = start(dir.path(), &toml(&guest("http-hello")));
+    let addr = server.local_addr();
+    assert_eq!(
+        get(addr, "localhost", "/x").text(),
+        "hello from localhost /x\n"
+    );
+
+    let parse = |text: &str| airssys_wasm_http::ServeConfig::parse(text, dir.path()).unwrap();
+    server
+        .reload(&parse(&toml(&guest("http-hostile"))))
+        .unwrap();
+    assert_eq!(get(addr, "localhost", "/x").text(), "ok\n");
+
+    let e = server
+        .reload(&parse(&toml(&guest("hello"))))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("does not export wasi:http/incoming-handler"),
+        "{e}"
+    );
+    assert_eq!(
+        get(addr, "localhost", "/x").text(),
+        "ok\n",
+        "the running routes stay"
+    );
+    server.shutdown();
+}

@@ -171,3 +171,30 @@ fn a_broken_config_or_a_component_that_is_not_a_handler_is_an_error_naming_it() 
         "{err}"
     );
 }
+
+#[test]
+fn watch_serves_the_new_build_of_the_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("handler.wasm");
+    std::fs::copy(guest("http-hello"), &file).unwrap();
+    let (child, addr, _err) = serve(&[file.to_str().unwrap(), "--addr", "127.0.0.1:0", "--watch"]);
+    let (_, text) = get(addr, "/x");
+    assert!(text.contains("hello from localhost /x"), "{text}");
+    // A new build lands (written whole, as a compiler's rename does).
+    let next = dir.path().join("next.wasm");
+    std::fs::copy(guest("http-hostile"), &next).unwrap();
+    std::fs::rename(&next, &file).unwrap();
+    let started = Instant::now();
+    loop {
+        let (status, text) = get(addr, "/x");
+        if status == 200 && text.contains("\r\nok\n") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still the old build: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(stop(child).success());
+}

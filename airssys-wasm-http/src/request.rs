@@ -20,7 +20,7 @@ use airssys_wasm::audit::AuditKind;
 use airssys_wasm::wasmtime_backend::wasmtime_wasi_http::Error as HttpError;
 use airssys_wasm::wasmtime_backend::wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use airssys_wasm::wasmtime_backend::{Answer, HttpCall};
-use airssys_wasm::{Component, ComponentId, Error, Usage};
+use airssys_wasm::{ComponentId, Error, Usage};
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
@@ -57,6 +57,37 @@ pub(crate) fn text(status: u16, message: &str) -> Response<Body> {
 
 /// What the handler's run came to.
 type Ran = Result<Usage, Error>;
+
+/// The handler's run when the client is answered: over already, or still
+/// going (a body being streamed, or a handler cut off at the deadline).
+enum Run {
+    Ended(Ran),
+    Going(JoinHandle<Ran>),
+}
+
+impl Run {
+    /// What the run came to, once it has ended.
+    async fn ended(self) -> Ran {
+        match self {
+            Self::Ended(ran) => ran,
+            Self::Going(job) => joined(job.await),
+        }
+    }
+}
+
+/// A handler's run as its thread ended it.
+fn joined(thread: Result<Ran, tokio::task::JoinError>) -> Ran {
+    thread.unwrap_or_else(|e| Err(Error::Backend(format!("the handler's thread failed: {e}"))))
+}
+
+/// One routed request, for its answer's audit event and metrics.
+struct Served {
+    route: Arc<Route>,
+    id: ComponentId,
+    /// The method and the path.
+    request: String,
+    arrived: Instant,
+}
 
 /// How the server answered.
 struct Outcome {
@@ -123,7 +154,12 @@ pub(crate) async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Respon
             );
         }
     };
-    let request = format!("{} {}", req.method(), path);
+    let served = Served {
+        route: route.clone(),
+        id: component.id().clone(),
+        request: format!("{} {}", req.method(), path),
+        arrived,
+    };
     let tenant = route.tenant.clone();
     let limit = tenant.config.max_body;
     let declared = req
@@ -139,7 +175,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Respon
                 tenant.name
             ),
         );
-        return finish(&shared, &route, &component, request, arrived, o);
+        return finish(&shared, served, o);
     }
     let Ok(permit) = tenant.concurrent.clone().try_acquire_owned() else {
         let o = Outcome::ours(
@@ -149,7 +185,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Respon
                 tenant.name, tenant.config.max_concurrent
             ),
         );
-        return finish(&shared, &route, &component, request, arrived, o);
+        return finish(&shared, served, o);
     };
     shared.metrics.in_flight(&tenant.name, 1);
     let deadline = arrived + tenant.config.deadline;
@@ -173,11 +209,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Respon
             w.handle_http(call, move |a| drop(answer_tx.send(a)), arrived)
         })
     };
-    let (outcome, ran, job) = answer(answer_rx, job, deadline, &over).await;
-    let id = component.id().clone();
-    finish_later(
-        &shared, &route, id, request, arrived, outcome, ran, job, permit,
-    )
+    let (outcome, run) = answer(answer_rx, job, deadline, &over).await;
+    finish_later(&shared, served, outcome, run, permit)
 }
 
 /// Waits for the handler's answer (or its end, or the deadline).
@@ -186,7 +219,7 @@ async fn answer(
     mut job: JoinHandle<Ran>,
     deadline: Instant,
     over: &AtomicBool,
-) -> (Outcome, Option<Ran>, Option<JoinHandle<Ran>>) {
+) -> (Outcome, Run) {
     let sleep = tokio::time::sleep_until(deadline.into());
     let answered = tokio::select! {
         a = answer_rx => Some(a),
@@ -201,7 +234,7 @@ async fn answer(
     match answered {
         Some(Ok(Ok(response))) => {
             if over.load(Ordering::Acquire) {
-                return (too_large(), None, Some(job));
+                return (too_large(), Run::Going(job));
             }
             let response = response.map(|b| b.boxed_unsync());
             let status = response.status().as_u16();
@@ -210,7 +243,7 @@ async fn answer(
                 response,
                 error: String::new(),
             };
-            (o, None, Some(job))
+            (o, Run::Going(job))
         }
         Some(Ok(Err(code))) => {
             let o = if over.load(Ordering::Acquire) {
@@ -218,25 +251,23 @@ async fn answer(
             } else {
                 Outcome::ours(500, format!("the handler failed the request: {code:?}"))
             };
-            (o, None, Some(job))
+            (o, Run::Going(job))
         }
         // The response's out-parameter was dropped unset: the handler
         // ended, or failed, or dropped it and runs on.
         Some(Err(_)) => match tokio::time::timeout_at((deadline + GRACE).into(), &mut job).await {
-            Ok(joined) => {
-                let ran = joined.unwrap_or_else(|e| {
-                    Err(Error::Backend(format!("the handler's thread failed: {e}")))
-                });
+            Ok(thread) => {
+                let ran = joined(thread);
                 let o = match &ran {
                     _ if over.load(Ordering::Acquire) => too_large(),
                     Ok(_) => Outcome::ours(500, "the handler ended without a response".into()),
                     Err(e) => Outcome::ours(status_of(e), e.to_string()),
                 };
-                (o, Some(ran), None)
+                (o, Run::Ended(ran))
             }
-            Err(_) => (deadline_passed(), None, Some(job)),
+            Err(_) => (deadline_passed(), Run::Going(job)),
         },
-        None => (deadline_passed(), None, Some(job)),
+        None => (deadline_passed(), Run::Going(job)),
     }
 }
 
@@ -246,107 +277,78 @@ fn deadline_passed() -> Outcome {
 
 /// Answers now, audits and counts when the handler has ended: a streamed
 /// body may outlive the response's head.
-#[allow(clippy::too_many_arguments)]
 fn finish_later(
     shared: &Arc<Shared>,
-    route: &Arc<Route>,
-    id: ComponentId,
-    request: String,
-    arrived: Instant,
+    served: Served,
     outcome: Outcome,
-    ran: Option<Ran>,
-    job: Option<JoinHandle<Ran>>,
+    run: Run,
     permit: OwnedSemaphorePermit,
 ) -> Response<Body> {
-    let took = arrived.elapsed();
+    let tenant = &served.route.tenant.name;
+    let took = served.arrived.elapsed();
     shared
         .metrics
-        .answered(&route.tenant.name, &route.name, outcome.status, took);
-    let (shared, route) = (shared.clone(), route.clone());
+        .answered(tenant, &served.route.name, outcome.status, took);
     let Outcome {
         status,
         response,
         error,
     } = outcome;
+    let shared = shared.clone();
     let tracker = shared.tracker.clone();
     tracker.spawn(async move {
-        let ran = match (ran, job) {
-            (Some(r), _) => r,
-            (None, Some(job)) => job.await.unwrap_or_else(|e| {
-                Err(Error::Backend(format!("the handler's thread failed: {e}")))
-            }),
-            (None, None) => Err(Error::Backend("the handler did not run".into())),
-        };
+        let ran = run.ended().await;
         drop(permit);
-        shared.metrics.in_flight(&route.tenant.name, -1);
+        shared.metrics.in_flight(&served.route.tenant.name, -1);
         let (usage, error) = match ran {
             Ok(usage) => (usage, error),
             Err(e) => {
                 let why = e.to_string();
-                let usage = Usage {
-                    elapsed: arrived.elapsed(),
-                    ..Usage::default()
-                };
                 if error.is_empty() || error == why {
-                    (usage, why)
+                    (served.no_usage(), why)
                 } else {
-                    (usage, format!("{error} (the handler: {why})"))
+                    (served.no_usage(), format!("{error} (the handler: {why})"))
                 }
             }
         };
-        audit(&shared, &route, &id, request, status, usage, error);
+        audit(&shared, &served, status, usage, error);
     });
     response
 }
 
+impl Served {
+    /// The usage of a request no handler ran for (or whose handler
+    /// failed): its time only.
+    fn no_usage(&self) -> Usage {
+        Usage {
+            elapsed: self.arrived.elapsed(),
+            ..Usage::default()
+        }
+    }
+}
+
 /// Answers a request refused before any instance was made.
-fn finish(
-    shared: &Arc<Shared>,
-    route: &Arc<Route>,
-    component: &Component,
-    request: String,
-    arrived: Instant,
-    outcome: Outcome,
-) -> Response<Body> {
-    let usage = Usage {
-        elapsed: arrived.elapsed(),
-        ..Usage::default()
-    };
+fn finish(shared: &Arc<Shared>, served: Served, outcome: Outcome) -> Response<Body> {
+    let usage = served.no_usage();
     shared.metrics.answered(
-        &route.tenant.name,
-        &route.name,
+        &served.route.tenant.name,
+        &served.route.name,
         outcome.status,
         usage.elapsed,
     );
-    audit(
-        shared,
-        route,
-        component.id(),
-        request,
-        outcome.status,
-        usage,
-        outcome.error,
-    );
+    audit(shared, &served, outcome.status, usage, outcome.error);
     outcome.response
 }
 
-fn audit(
-    shared: &Shared,
-    route: &Route,
-    id: &ComponentId,
-    request: String,
-    status: u16,
-    usage: Usage,
-    error: String,
-) {
+fn audit(shared: &Shared, served: &Served, status: u16, usage: Usage, error: String) {
     let kind = AuditKind::HttpRequest {
-        route: route.name.clone(),
-        request,
+        route: served.route.name.clone(),
+        request: served.request.clone(),
         status,
         usage,
         error,
     };
-    if let Err(e) = shared.runtime().record(id, kind) {
-        tracing::error!(route = %route.name, error = %e, "the audit log refused an HTTP request's event");
+    if let Err(e) = shared.runtime().record(&served.id, kind) {
+        tracing::error!(route = %served.route.name, error = %e, "the audit log refused an HTTP request's event");
     }
 }

@@ -90,8 +90,13 @@ impl App {
         deployments: Option<&Arc<dyn Deployments>>,
         old: &App,
     ) -> Result<Self, ServeError> {
+        // One runtime serves every route: a backend that cannot serve
+        // wasi:http is refused once, naming the first route.
+        if let Some(first) = config.routes.first() {
+            check_backend(first, runtime)?;
+        }
         let mut tenants = BTreeMap::new();
-        let mut kept = BTreeMap::new();
+        let mut policies = BTreeMap::new();
         for (name, t) in &config.tenants {
             let policy = match &t.policy {
                 Some(p) => {
@@ -115,19 +120,18 @@ impl App {
                 concurrent,
                 outbound,
             });
-            kept.insert(name.clone(), tenant.clone());
-            tenants.insert(name.clone(), (tenant, policy));
+            tenants.insert(name.clone(), tenant);
+            policies.insert(name.as_str(), policy);
         }
         let mut router = Router::default();
         for r in &config.routes {
-            let (tenant, policy) = &tenants[&r.tenant];
+            let (tenant, policy) = (&tenants[&r.tenant], &policies[r.tenant.as_str()]);
             let target = match (&r.deployment, deployments) {
                 (Some(d), Some(found)) => {
-                    check_backend(r, runtime)?;
                     // A deployment made later is served once it is; one
                     // that exists must be a handler.
                     match found.component(d) {
-                        Ok(c) => check_handler(r, runtime, &c)?,
+                        Ok(c) => check_handler(r, &c)?,
                         Err(e) => tracing::warn!(
                             route = %r.name, deployment = %d, error = %e,
                             "the route's deployment is not deployed yet: 503 until it is"
@@ -155,17 +159,14 @@ impl App {
                 }),
             );
         }
-        Ok(Self {
-            router,
-            tenants: kept,
-        })
+        Ok(Self { router, tenants })
     }
 }
 
 /// The limits a route's component is loaded with: the tenant's, the
 /// deadline as its timeout (so its code is compiled with the checks that
 /// stop it there).
-pub(crate) fn limits_of(t: &TenantConfig) -> Limits {
+fn limits_of(t: &TenantConfig) -> Limits {
     let limits = Limits::default()
         .with_memory_bytes(t.memory)
         .with_timeout(t.deadline);
@@ -185,7 +186,6 @@ fn load_route(
         route: r.name.clone(),
         source,
     };
-    check_backend(r, runtime)?;
     let bytes = std::fs::read(&r.component).map_err(|source| {
         failed(airssys_wasm::Error::Io {
             path: r.component.display().to_string(),
@@ -208,18 +208,13 @@ fn load_route(
         options = options.policy(policy, manifest);
     }
     let component = runtime.load(bytes, options).map_err(failed)?;
-    check_handler(r, runtime, &component)?;
+    check_handler(r, &component)?;
     Ok(component)
 }
 
-/// Refuses a component that cannot serve `wasi:http` on this runtime,
-/// naming the route and what to do.
-fn check_handler(
-    r: &RouteConfig,
-    runtime: &Runtime,
-    component: &Component,
-) -> Result<(), ServeError> {
-    check_backend(r, runtime)?;
+/// Refuses a component that does not serve `wasi:http`, naming the route
+/// and what to do (the backend is checked once, by [`App::load_keeping`]).
+fn check_handler(r: &RouteConfig, component: &Component) -> Result<(), ServeError> {
     let failed = |source| ServeError::Load {
         route: r.name.clone(),
         source,

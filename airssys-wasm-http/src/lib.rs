@@ -45,7 +45,7 @@ use airssys_wasm::{AuditSink, Runtime};
 pub use app::Deployments;
 pub use config::{RouteConfig, ServeConfig, TenantConfig};
 pub use error::ServeError;
-pub use server::{MAX_HEADER_BYTES, Server, Stopper};
+pub use server::{MAX_HEADER_BYTES, Server};
 
 /// A wasmtime runtime for serving `config`: the pooling allocator, sized
 /// for the handlers that can run at once (every request instantiates),

@@ -31,7 +31,7 @@ pub struct Server {
     metrics_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    registry: Arc<Mutex<Registry>>,
+    registry: Arc<Registry>,
     shared: Arc<Shared>,
     deployments: Option<Arc<dyn Deployments>>,
 }
@@ -66,7 +66,7 @@ impl Server {
         let app = App::load(&config, &runtime, deployments.as_ref())?;
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);
-        let registry = Arc::new(Mutex::new(registry));
+        let registry = Arc::new(registry);
         let shared = Arc::new(Shared::new(app, runtime, metrics));
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -158,34 +158,27 @@ impl Server {
 
     /// The metrics, in Prometheus' text format.
     pub fn metrics_text(&self) -> String {
-        metrics::encode(&self.registry.lock().unwrap_or_else(|e| e.into_inner()))
+        metrics::encode(&self.registry)
     }
 
     /// Stops accepting connections, lets the requests in flight finish
     /// (for the configured `drain` at most), records their audit events,
-    /// and returns. Calls after the first return at once.
+    /// and returns. It may be called from any thread, any number of
+    /// times: each call returns once the server has stopped.
     pub fn shutdown(&self) {
         let _ = self.stop.send(true);
-        self.join();
+        self.wait();
     }
 
-    /// Waits until the server stops (after [`Stopper::stop`] from
-    /// elsewhere).
+    /// Waits until the server stops (after [`Server::shutdown`] from
+    /// another thread).
     pub fn wait(&self) {
-        self.join();
-    }
-
-    fn join(&self) {
-        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(t) = thread {
+        // The lock is held while joining, so every caller returns only
+        // once the server's thread has ended.
+        let mut thread = self.thread.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = thread.take() {
             let _ = t.join();
         }
-    }
-
-    /// A handle that stops the server from another thread (e.g. a signal
-    /// handler).
-    pub fn stopper(&self) -> Stopper {
-        Stopper(self.stop.clone())
     }
 }
 
@@ -195,22 +188,11 @@ impl Drop for Server {
     }
 }
 
-/// Stops a [`Server`] from elsewhere.
-#[derive(Clone, Debug)]
-pub struct Stopper(watch::Sender<bool>);
-
-impl Stopper {
-    /// Asks the server to shut down (drain, then stop).
-    pub fn stop(&self) {
-        let _ = self.0.send(true);
-    }
-}
-
 async fn run(
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     shared: Arc<Shared>,
-    registry: Arc<Mutex<Registry>>,
+    registry: Arc<Registry>,
     config: ServeConfig,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -228,20 +210,7 @@ async fn run(
         .timer(TokioTimer::new())
         .max_header_list_size(MAX_HEADER_BYTES as u32);
     let graceful = GracefulShutdown::new();
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = stopped.wait_for(|s| *s) => break,
-        };
-        let stream = match accepted {
-            Ok((s, _)) => s,
-            Err(e) => {
-                // Out of descriptors and the like: wait, do not spin.
-                tracing::warn!(error = %e, "accepting a connection failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+    while let Some(stream) = accept(&listener, &mut stopped).await {
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let service = service_fn(move |req| {
@@ -272,22 +241,40 @@ async fn run(
     }
 }
 
+/// The next connection, or `None` once the server is stopping. A failed
+/// accept (out of descriptors and the like) is logged and retried after a
+/// pause, never in a busy loop.
+async fn accept(
+    listener: &TcpListener,
+    stopped: &mut watch::Receiver<bool>,
+) -> Option<tokio::net::TcpStream> {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stopped.wait_for(|s| *s) => return None,
+        };
+        match accepted {
+            Ok((stream, _)) => return Some(stream),
+            Err(e) => {
+                tracing::warn!(error = %e, "accepting a connection failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
 async fn serve_metrics(
     listener: TcpListener,
-    registry: Arc<Mutex<Registry>>,
+    registry: Arc<Registry>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    loop {
-        let stream = tokio::select! {
-            a = listener.accept() => match a { Ok((s, _)) => s, Err(_) => continue },
-            _ = stopped.wait_for(|s| *s) => return,
-        };
+    while let Some(stream) = accept(&listener, &mut stopped).await {
         let registry = registry.clone();
         let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
             let registry = registry.clone();
             async move {
                 let r = if req.uri().path() == "/metrics" {
-                    let text = metrics::encode(&registry.lock().unwrap_or_else(|e| e.into_inner()));
+                    let text = metrics::encode(&registry);
                     let mut r = crate::request::text(200, text.trim_end());
                     r.headers_mut().insert(
                         hyper::header::CONTENT_TYPE,

@@ -339,8 +339,7 @@ impl WasmtimeInstance {
         self.store.data_mut().waits.deadline = Some(deadline);
         if self.limits.timeout.is_some() {
             let left = deadline.saturating_duration_since(Instant::now());
-            self.store
-                .set_epoch_deadline(left.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1);
+            self.store.set_epoch_deadline(epoch_ticks(left));
         }
     }
 
@@ -385,10 +384,15 @@ fn arm(store: &mut Store<StoreData>, limits: &airssys_wasm_core::Limits) {
             .expect("a component with a fuel limit runs on the metered engine");
     }
     if let Some(t) = limits.timeout {
-        // One tick more than the timeout: the first tick may come right
-        // after arming, and a call must never be stopped before its limit.
-        store.set_epoch_deadline(t.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1);
+        store.set_epoch_deadline(epoch_ticks(t));
     }
+}
+
+/// The epoch deadline, in ticks, of a call that may run for `t`: one tick
+/// more than `t` rounded up, since the first tick may come right after
+/// arming, and a call must never be stopped before its limit.
+fn epoch_ticks(t: Duration) -> u64 {
+    t.as_nanos().div_ceil(TICK.as_nanos()) as u64 + 1
 }
 
 fn classify(

@@ -148,8 +148,7 @@ impl HostConfig {
         }
         let http = match file.http {
             Some(table) => {
-                let text = toml::to_string(&table).map_err(|e| format!("[http]: {e}"))?;
-                let http = airssys_wasm_http::ServeConfig::parse(&text, base)
+                let http = airssys_wasm_http::ServeConfig::from_table(table, base)
                     .map_err(|e| format!("[http]: {e}"))?;
                 if let Some(r) = http.routes.iter().find(|r| r.deployment.is_none()) {
                     return Err(format!(

@@ -203,6 +203,19 @@ impl ServeConfig {
     /// Parses a configuration; relative paths are taken from `dir`.
     pub fn parse(text: &str, dir: &Path) -> Result<Self, ServeError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ServeError::Config(e.to_string()))?;
+        Self::from_raw(raw, dir)
+    }
+
+    /// A configuration from a TOML table already read (a host's `[http]`);
+    /// relative paths are taken from `dir`.
+    pub fn from_table(table: toml::Table, dir: &Path) -> Result<Self, ServeError> {
+        let raw: RawConfig = table
+            .try_into()
+            .map_err(|e: toml::de::Error| ServeError::Config(e.to_string()))?;
+        Self::from_raw(raw, dir)
+    }
+
+    fn from_raw(raw: RawConfig, dir: &Path) -> Result<Self, ServeError> {
         let relative = |p: PathBuf| if p.is_absolute() { p } else { dir.join(p) };
         let defaults = Self::default();
         let mut tenants = BTreeMap::new();

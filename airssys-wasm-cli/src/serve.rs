@@ -2,7 +2,7 @@
 //! crate) in the foreground until SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,7 +100,13 @@ fn config_of(args: &ServeArgs) -> Result<ServeConfig, ServeError> {
     }
     config.tenants.insert("default".into(), tenant);
     config.routes.push(RouteConfig {
-        name: route_name(&component),
+        // Named as `run` names a component loaded from a file.
+        name: airssys_wasm::core::name_from_file_stem(
+            &component
+                .file_stem()
+                .map(|s| s.to_string_lossy())
+                .unwrap_or_default(),
+        ),
         tenant: "default".into(),
         manifest: args.manifest.clone(),
         component,
@@ -108,32 +114,8 @@ fn config_of(args: &ServeArgs) -> Result<ServeConfig, ServeError> {
         path: "/".into(),
         host: None,
     });
-    config.check()?;
+    // Checked by Server::start, as every configuration is.
     Ok(config)
-}
-
-/// A route name from a file name: its stem, with what a name cannot hold
-/// made `-`.
-fn route_name(file: &Path) -> String {
-    let stem = file
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect();
-    match name.trim_start_matches(['-', '_', '.']) {
-        "" => "handler".to_owned(),
-        n => n.to_owned(),
-    }
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -252,12 +234,25 @@ fn wait_for_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
 
     #[test]
-    fn route_names_come_from_file_names() {
-        assert_eq!(route_name(Path::new("/x/http-hello.wasm")), "http-hello");
-        assert_eq!(route_name(Path::new("my app.wasm")), "my-app");
-        assert_eq!(route_name(Path::new(".wasm")), "wasm");
-        assert_eq!(route_name(Path::new("-.wasm")), "handler");
+    fn one_component_is_a_default_tenant_and_a_route_named_after_the_file() {
+        let cli = Cli::parse_from(["serve", "/x/my app.wasm", "--max-body", "1KiB"]);
+        let c = config_of(&cli.serve).unwrap();
+        let r = &c.routes[0];
+        assert_eq!(
+            (r.name.as_str(), r.tenant.as_str(), r.path.as_str()),
+            ("my_app", "default", "/")
+        );
+        assert_eq!(c.tenants["default"].max_body, 1024);
+        let cli = Cli::parse_from(["serve", "/x/-.wasm"]);
+        assert_eq!(config_of(&cli.serve).unwrap().routes[0].name, "component");
     }
 }

@@ -37,6 +37,15 @@ pub fn start(dir: &Path, toml: &str) -> (Server, Arc<MemorySink>) {
     )
 }
 
+/// A configuration of one route `r` of tenant `t` to `component`, on
+/// every path.
+pub fn one_route(component: &Path) -> String {
+    format!(
+        "listen = \"127.0.0.1:0\"\n[tenants.t]\n[[routes]]\nname = \"r\"\ntenant = \"t\"\ncomponent = \"{}\"\n",
+        component.display()
+    )
+}
+
 /// A policy granting every component outbound HTTP to loopback and the
 /// clocks, and its manifest asking for them, written in `dir`: what the
 /// `open` tenants of these tests have.

@@ -128,18 +128,13 @@ path = "/closed/"
 #[test]
 fn echo_answers_the_body_and_a_component_that_is_not_a_handler_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let toml = |component: &std::path::Path| {
-        format!(
-            "listen = \"127.0.0.1:0\"\n[tenants.t]\n[[routes]]\nname = \"r\"\ntenant = \"t\"\ncomponent = \"{}\"\n",
-            component.display()
-        )
-    };
-    let (server, _) = start(dir.path(), &toml(&guest("http-hello")));
+    let (server, _) = start(dir.path(), &one_route(&guest("http-hello")));
     let r = post(server.local_addr(), "/echo", b"ping pong");
     assert_eq!((r.status, r.text()), (200, "ping pong".into()));
     server.shutdown();
 
-    let config = airssys_wasm_http::ServeConfig::parse(&toml(&guest("hello")), dir.path()).unwrap();
+    let config =
+        airssys_wasm_http::ServeConfig::parse(&one_route(&guest("hello")), dir.path()).unwrap();
     let runtime = airssys_wasm_http::runtime_for(&config, None).unwrap();
     let e = airssys_wasm_http::Server::start(config, runtime)
         .unwrap_err()
@@ -153,10 +148,7 @@ fn echo_answers_the_body_and_a_component_that_is_not_a_handler_is_refused() {
 #[test]
 fn the_wasmi_backend_is_refused_at_start_naming_the_route() {
     let dir = tempfile::tempdir().unwrap();
-    let toml = format!(
-        "listen = \"127.0.0.1:0\"\n[tenants.t]\n[[routes]]\nname = \"r\"\ntenant = \"t\"\ncomponent = \"{}\"\n",
-        guest("http-hello").display()
-    );
+    let toml = one_route(&guest("http-hello"));
     let config = airssys_wasm_http::ServeConfig::parse(&toml, dir.path()).unwrap();
     let runtime = airssys_wasm::Runtime::builder()
         .backend(airssys_wasm::BackendKind::Wasmi)
@@ -199,13 +191,7 @@ fn shutdown_drains_the_requests_in_flight_and_refuses_new_ones() {
 #[test]
 fn a_reload_serves_the_new_routes_and_a_failed_one_keeps_the_old() {
     let dir = tempfile::tempdir().unwrap();
-    let toml = |component: &std::path::Path| {
-        format!(
-            "listen = \"127.0.0.1:0\"\n[tenants.t]\n[[routes]]\nname = \"r\"\ntenant = \"t\"\ncomponent = \"{}\"\n",
-            component.display()
-        )
-    };
-    let (server, _) = start(dir.path(), &toml(&guest("http-hello")));
+    let (server, _) = start(dir.path(), &one_route(&guest("http-hello")));
     let addr = server.local_addr();
     assert_eq!(
         get(addr, "localhost", "/x").text(),
@@ -214,12 +200,12 @@ fn a_reload_serves_the_new_routes_and_a_failed_one_keeps_the_old() {
 
     let parse = |text: &str| airssys_wasm_http::ServeConfig::parse(text, dir.path()).unwrap();
     server
-        .reload(&parse(&toml(&guest("http-hostile"))))
+        .reload(&parse(&one_route(&guest("http-hostile"))))
         .unwrap();
     assert_eq!(get(addr, "localhost", "/x").text(), "ok\n");
 
     let e = server
-        .reload(&parse(&toml(&guest("hello"))))
+        .reload(&parse(&one_route(&guest("hello"))))
         .unwrap_err()
         .to_string();
     assert!(
